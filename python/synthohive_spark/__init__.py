@@ -1,0 +1,43 @@
+"""synthohive-spark: learn a relational database with Spark ML and generate a private synthetic copy.
+
+The public API is re-exported here; submodules load lazily so that Spark-free use (the model core,
+metadata) never starts a JVM and importing the package stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Metadata": "synthohive_spark.metadata",
+    "TableConfig": "synthohive_spark.metadata",
+    "ColumnConfig": "synthohive_spark.metadata",
+    "ForeignKey": "synthohive_spark.metadata",
+    "PrivacyConfig": "synthohive_spark.metadata",
+    "MetadataError": "synthohive_spark.metadata",
+    "get_or_create_session": "synthohive_spark.session",
+    "HmacPseudonymizer": "synthohive_spark.ml.pseudonymizer",
+    "TableSynthesizer": "synthohive_spark.ml.table",
+    "TableSynthesizerModel": "synthohive_spark.ml.table",
+    "create_model": "synthohive_spark.models",
+    "register_model": "synthohive_spark.models",
+    "examples": "synthohive_spark.examples",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'synthohive_spark' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.endswith("." + name) else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

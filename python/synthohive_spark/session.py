@@ -1,0 +1,109 @@
+"""Spark session helper: the active session, or a local one with the bundled jar."""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from typing import Mapping
+
+logger = logging.getLogger("synthohive_spark.session")
+
+_JAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jars")
+
+
+def bundled_jar() -> str | None:
+    """Path of the jar shipped in this package for the installed pyspark's Scala version, if built."""
+    jars = sorted(glob.glob(os.path.join(_JAR_DIR, "synthohive-spark_*.jar")))
+    if not jars:
+        return None
+    want = _scala_binary_version()
+    for j in jars:
+        if want and j.endswith(f"_{want}.jar"):
+            return j
+    return None
+
+
+def _scala_binary_version() -> str | None:
+    """Scala binary version (2.12/2.13) of the installed pyspark, read from its jars/ folder."""
+    try:
+        import pyspark
+    except ImportError:  # pragma: no cover - pyspark is a hard dependency
+        return None
+    jars_dir = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    for path in glob.glob(os.path.join(jars_dir, "scala-library-*.jar")):
+        version = os.path.basename(path)[len("scala-library-"):-len(".jar")]
+        return ".".join(version.split(".")[:2])
+    return None
+
+
+def get_or_create_session(
+    app_name: str = "synthohive-spark",
+    master: str = "local[*]",
+    conf: Mapping[str, str] | None = None,
+    log_level: str = "WARN",
+):
+    """Return the active SparkSession, or start a local one configured for synthohive-spark.
+
+    An active session (classic or Spark Connect) is returned as it is: its configuration is never
+    changed. If ``conf`` was given as well, a warning names the settings that were not applied.
+    Otherwise a new local session starts with the bundled jar on the classpath, Arrow enabled and
+    quiet logs.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        if conf:
+            logger.warning(
+                "An active Spark session exists; its configuration is kept and these settings "
+                "were not applied: %s", ", ".join(sorted(conf)))
+        return active
+
+    builder = SparkSession.builder.appName(app_name).master(master)
+    settings: dict[str, str] = {
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "8",
+    }
+    jar = bundled_jar()
+    if jar is not None:
+        settings["spark.jars"] = jar
+    else:
+        logger.info("The synthohive-spark jar is not built; JVM stages fall back to Python.")
+    for key, value in (conf or {}).items():
+        if key == "spark.jars" and jar is not None:
+            value = f"{jar},{value}"
+        settings[key] = str(value)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(log_level)
+    return spark
+
+
+def jvm_available(spark) -> bool:
+    """True when ``spark`` is a classic session whose JVM has the synthohive-spark classes loaded."""
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if _is_classic(spark) else None
+    if jvm is None:
+        return False
+    try:
+        jvm.java.lang.Class.forName(
+            "com.synthohive.spark.HmacPseudonymizer", True,
+            jvm.Thread.currentThread().getContextClassLoader())
+        return True
+    except Exception as exc:  # py4j raises Py4JJavaError for ClassNotFoundException
+        logger.debug("synthohive-spark JVM classes unavailable: %s", exc)
+        return False
+
+
+def _is_classic(spark) -> bool:
+    try:
+        from pyspark.sql.utils import is_remote
+        if is_remote():
+            return False
+    except ImportError:  # pragma: no cover
+        pass
+    return type(spark).__module__.startswith("pyspark.sql.session")

@@ -1,0 +1,1 @@
+"""synthohive_spark.validation."""
