@@ -1,0 +1,157 @@
+"""Executor-side generation: the functions ``mapInPandas`` runs.
+
+The fitted model travels inside the function's closure as bytes (no ``SparkContext.broadcast``, which
+Spark Connect lacks) and is deserialized once per Python worker, cached by its digest. Each task
+seeds itself from (seed, stream, partition, chunk) so a recomputed partition yields the same rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("synthohive_spark.ml.generation")
+
+_CACHE: dict[str, Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """Everything an executor needs to generate rows of one table; plain data, pickled by Spark."""
+
+    blobs: dict[str, bytes]
+    digest: str
+    seed: int
+    stream: str                      # distinguishes tables / uses, part of every row's seed
+    columns: list[str]               # output columns in order (the training schema)
+    condition_cols: list[str]        # taken from input rows (transform) instead of generated
+    key_specs: dict[str, dict] = field(default_factory=dict)  # generated key columns
+    chunk_size: int = 50_000
+    use_gpu: bool = False
+
+
+def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
+    h = hashlib.sha256()
+    for name in sorted(blobs):
+        h.update(name.encode())
+        h.update(hashlib.sha256(blobs[name]).digest())
+    return GenerationPlan(blobs=blobs, digest=h.hexdigest(), **kwargs)
+
+
+def _model_for(plan: GenerationPlan):
+    with _CACHE_LOCK:
+        model = _CACHE.get(plan.digest)
+        if model is None:
+            from synthohive_spark.models import model_from_blobs
+            model = model_from_blobs(plan.blobs)
+            if plan.use_gpu:
+                _maybe_to_gpu(model)
+            _CACHE.clear()  # keep one model per worker: workers are reused across stages
+            _CACHE[plan.digest] = model
+        return model
+
+
+def _maybe_to_gpu(model: Any) -> None:
+    import torch
+    if torch.cuda.is_available() and hasattr(model, "to_device"):
+        model.to_device("cuda")
+
+
+def _set_threads() -> None:
+    """Torch threads per task follow ``spark.task.cpus``, not every core of the executor."""
+    import torch
+    from pyspark import TaskContext
+    ctx = TaskContext.get()
+    cpus = 1
+    if ctx is not None:
+        try:
+            cpus = max(1, int(ctx.cpus()))
+        except (AttributeError, TypeError, ValueError):
+            cpus = 1
+    if torch.get_num_threads() != cpus:
+        torch.set_num_threads(cpus)
+
+
+def row_seed(seed: int, stream: str, *parts: int) -> int:
+    """A 63-bit seed that depends only on the seed, the stream name and the integer parts."""
+    stream_key = int.from_bytes(hashlib.sha256(stream.encode()).digest()[:4], "little")
+    ss = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, stream_key, *[int(p) for p in parts]])
+    return int(ss.generate_state(1, dtype=np.uint64)[0] & np.uint64(0x7FFFFFFFFFFFFFFF))
+
+
+def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+    model = _model_for(plan)
+    return model.sample(n, context=context, seed=seed)
+
+
+def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
+              keys: dict[str, pd.Series]) -> pd.DataFrame:
+    out = {}
+    for col in plan.columns:
+        if col in keys:
+            out[col] = keys[col].to_numpy() if hasattr(keys[col], "to_numpy") else keys[col]
+        elif given is not None and col in plan.condition_cols:
+            out[col] = given[col].to_numpy()
+        else:
+            out[col] = generated[col].to_numpy()
+    return pd.DataFrame(out, columns=plan.columns)
+
+
+def key_values(spec: dict, start: int, n: int) -> pd.Series:
+    """Unique key values for global row positions ``start .. start+n-1`` in the real key's format."""
+    pos = np.arange(start, start + n, dtype=np.int64)
+    kind = spec.get("kind", "int")
+    if kind == "int":
+        return pd.Series(pos + int(spec.get("offset", 1)))
+    prefix = spec.get("prefix", "")
+    width = int(spec.get("width", 0))
+    suffix = spec.get("suffix", "")
+    nums = pos + int(spec.get("offset", 1))
+    body = pd.Series(nums).astype(str).str.zfill(width)
+    return prefix + body + suffix
+
+
+def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for ``sample``: each input row is (part, start, count)."""
+    _set_threads()
+    for batch in batches:
+        for part, start, count in zip(batch["part"], batch["start"], batch["count"]):
+            done = 0
+            chunk = 0
+            while done < count:
+                m = int(min(plan.chunk_size, count - done))
+                seed = row_seed(plan.seed, plan.stream, int(part), chunk)
+                gen = _generate(plan, m, None, seed)
+                keys = {c: key_values(s, int(start) + done, m) for c, s in plan.key_specs.items()}
+                yield _assemble(plan, gen, None, keys)
+                done += m
+                chunk += 1
+
+
+def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for ``transform``: one synthetic row per input row, conditioned on the
+    input's ``condition_cols``. Seeds follow (seed, partition id, batch number)."""
+    from pyspark import TaskContext
+    _set_threads()
+    ctx = TaskContext.get()
+    part = ctx.partitionId() if ctx is not None else 0
+    batch_no = 0
+    position = 0
+    for batch in batches:
+        for lo in range(0, len(batch), plan.chunk_size):
+            piece = batch.iloc[lo:lo + plan.chunk_size].reset_index(drop=True)
+            m = len(piece)
+            context = piece[plan.condition_cols] if plan.condition_cols else None
+            seed = row_seed(plan.seed, plan.stream + "/transform", part, batch_no)
+            gen = _generate(plan, m, context, seed)
+            # keys for twins: partition-qualified positions keep them unique across partitions
+            keys = {c: key_values(s, (part << 40) + position, m) for c, s in plan.key_specs.items()}
+            yield _assemble(plan, gen, piece, keys)
+            batch_no += 1
+            position += m

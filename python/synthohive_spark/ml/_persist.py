@@ -1,0 +1,122 @@
+"""MLlib-style persistence for our Python stages: ``metadata/`` (params) plus ``data/`` (named blobs).
+
+Everything goes through the DataFrame reader/writer, so any filesystem Spark reaches works (local,
+HDFS, S3, ABFS, DBFS, volumes) on classic and Spark Connect sessions alike. Blobs are JSON or
+tensor files; nothing is ever unpickled.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from typing import Any
+
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger("synthohive_spark.ml.persist")
+
+#: Version of the on-disk layout written by this release. Readers refuse newer formats.
+FORMAT_VERSION = 1
+
+
+class ModelLoadError(ValueError):
+    """A saved stage is missing, incomplete, tampered with, or from an incompatible version."""
+
+
+def _path_exists(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` holds anything Spark can list (works without JVM access, e.g. on Connect)."""
+    try:
+        spark.read.format("binaryFile").load(path).limit(1).collect()
+        return True
+    except Exception as exc:  # AnalysisException (classic) / SparkConnectException: path not found
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
+            return False
+        raise
+
+
+def save_stage(instance: Any, path: str, spark: SparkSession, blobs: dict[str, bytes],
+               extra_metadata: dict[str, Any] | None, overwrite: bool) -> None:
+    """Write ``instance``'s params to ``path/metadata`` and ``blobs`` to ``path/data``.
+
+    ``data/`` is written first and ``metadata/`` last: a save that fails half way leaves no
+    ``metadata/``, so the directory is never mistaken for a complete model.
+    """
+    mode = "overwrite" if overwrite else "errorifexists"
+    if not overwrite and _path_exists(spark, path):
+        raise FileExistsError(
+            f"Cannot save {type(instance).__name__} to {path!r}: the path already exists. "
+            "Use write().overwrite().save(path) to replace it.")
+    if overwrite:
+        # Remove a previous metadata marker first so a failure below cannot leave old metadata
+        # describing new (partial) data.
+        _delete_marker(spark, path)
+    digests = {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}
+    rows = [(name, bytearray(blob)) for name, blob in sorted(blobs.items())]
+    data_df = spark.createDataFrame(rows, schema="name string, blob binary")
+    data_df.coalesce(1).write.mode(mode).parquet(os.path.join(path, "data"))
+    extra = dict(extra_metadata or {})
+    extra["synthohiveFormat"] = FORMAT_VERSION
+    extra["blobDigests"] = digests
+    from synthohive_spark import __version__
+    extra["synthohiveVersion"] = __version__
+    meta_json = DefaultParamsWriter._get_metadata_to_save(instance, spark, extra)
+    spark.createDataFrame([(meta_json,)], schema="value string").coalesce(1).write.mode(
+        mode).text(os.path.join(path, "metadata"))
+
+
+def _delete_marker(spark: SparkSession, path: str) -> None:
+    jvm_session = getattr(spark, "_jsparkSession", None)
+    if jvm_session is None:
+        return  # Spark Connect: the overwrite-mode writes below replace the directories.
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(os.path.join(path, "metadata"))
+    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if fs.exists(hpath):
+        fs.delete(hpath, True)
+
+
+def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dict, dict[str, bytes]]:
+    """Read and verify what :func:`save_stage` wrote. Returns (metadata dict, blobs)."""
+    try:
+        meta_str = spark.read.text(os.path.join(path, "metadata")).first()
+    except Exception as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
+            raise ModelLoadError(
+                f"No saved synthohive-spark model at {path!r}: {path}/metadata does not exist "
+                "(wrong path, or a save that did not finish).") from exc
+        raise
+    if meta_str is None:
+        raise ModelLoadError(f"The model at {path!r} has an empty metadata/ folder.")
+    try:
+        metadata = json.loads(meta_str[0])
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"The metadata of the model at {path!r} is not valid JSON: {exc}") from exc
+    cls = metadata.get("class", "")
+    if cls.rsplit(".", 1)[-1] != expected_class.rsplit(".", 1)[-1]:
+        raise ModelLoadError(
+            f"The model at {path!r} is a {cls!r}, not a {expected_class!r}.")
+    fmt = metadata.get("synthohiveFormat")
+    if not isinstance(fmt, int) or fmt > FORMAT_VERSION or fmt < 1:
+        raise ModelLoadError(
+            f"The model at {path!r} was saved by synthohive-spark "
+            f"{metadata.get('synthohiveVersion', '?')} in format {fmt!r}; this version "
+            f"reads format {FORMAT_VERSION}. Re-fit the model or use a matching release.")
+    rows = spark.read.parquet(os.path.join(path, "data")).collect()
+    blobs = {r["name"]: bytes(r["blob"]) for r in rows}
+    digests = metadata.get("blobDigests", {})
+    if set(digests) != set(blobs):
+        raise ModelLoadError(
+            f"The model at {path!r} is incomplete: expected blobs {sorted(digests)}, "
+            f"found {sorted(blobs)}.")
+    for name, blob in blobs.items():
+        if hashlib.sha256(blob).hexdigest() != digests[name]:
+            raise ModelLoadError(
+                f"The model at {path!r} is corrupted: blob {name!r} does not match its checksum.")
+    return metadata, blobs
+
+
+def set_params_from_metadata(instance: Any, metadata: dict) -> None:
+    """Restore params saved by :func:`save_stage`, skipping ones this release no longer knows."""
+    DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=None)

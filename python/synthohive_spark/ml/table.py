@@ -1,0 +1,563 @@
+"""Spark ML stage for one table: ``TableSynthesizer`` -> ``TableSynthesizerModel``.
+
+Training rows go to the driver through Arrow (bounded by ``maxTrainingRows``); training runs on the
+driver or across executors with ``TorchDistributor``; generation runs inside ``mapInPandas`` on the
+executors, so no generated table is ever collected to the driver.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+import pandas as pd
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasSeed
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable, MLReader, MLWriter
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from synthohive_spark.ml import _generation as gen
+from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._spark_schema import (SchemaError, check_columns, check_supported,
+                                               infer_key_spec)
+
+logger = logging.getLogger("synthohive_spark.ml.table")
+
+__all__ = ["TableSynthesizer", "TableSynthesizerModel", "SchemaError", "ModelLoadError"]
+
+
+class _TableSynthesizerParams(HasSeed):
+    """Params shared by :class:`TableSynthesizer` and :class:`TableSynthesizerModel`."""
+
+    model = Param(Params._dummy(), "model",
+                  "generative model from the registry: 'ctgan' (default), 'tvae', "
+                  "'gaussian_copula', or a name given to synthohive_spark.register_model",
+                  typeConverter=TypeConverters.toString)
+    epochs = Param(Params._dummy(), "epochs", "training epochs (> 0)",
+                   typeConverter=TypeConverters.toInt)
+    batchSize = Param(Params._dummy(), "batchSize", "training batch size (> 0)",
+                      typeConverter=TypeConverters.toInt)
+    maxTrainingRows = Param(Params._dummy(), "maxTrainingRows",
+                            "at most this many rows, sampled reproducibly with the seed, are "
+                            "brought to the driver for training",
+                            typeConverter=TypeConverters.toInt)
+    conditionCols = Param(Params._dummy(), "conditionCols",
+                          "columns taken from the input rows by transform() and used as the "
+                          "condition (context) the other columns are generated under",
+                          typeConverter=TypeConverters.toListString)
+    keyCols = Param(Params._dummy(), "keyCols",
+                    "key columns that are never learned: generated unique in the real column's "
+                    "type and format (default: the table's primary key from the metadata)",
+                    typeConverter=TypeConverters.toListString)
+    numProcesses = Param(Params._dummy(), "numProcesses",
+                         "training processes; > 1 trains with TorchDistributor (DDP) on the "
+                         "executors, each process on its own shard",
+                         typeConverter=TypeConverters.toInt)
+    useGpu = Param(Params._dummy(), "useGpu",
+                   "train (and generate) on CUDA GPUs when present; never tried when False",
+                   typeConverter=TypeConverters.toBoolean)
+    modelParams = Param(Params._dummy(), "modelParams",
+                        "JSON object of extra model hyperparameters (snake_case), "
+                        "e.g. '{\"embedding_dim\": 64}'", typeConverter=TypeConverters.toString)
+    tableName = Param(Params._dummy(), "tableName",
+                      "name of the table, used in messages and the metadata",
+                      typeConverter=TypeConverters.toString)
+    tableMetadata = Param(Params._dummy(), "tableMetadata",
+                          "JSON of the table's synthohive_spark.TableConfig; detected when empty",
+                          typeConverter=TypeConverters.toString)
+    rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
+                             "rows generated per Spark partition by sample()",
+                             typeConverter=TypeConverters.toInt)
+    chunkSize = Param(Params._dummy(), "chunkSize",
+                      "rows generated per model call inside a task (bounds executor memory)",
+                      typeConverter=TypeConverters.toInt)
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self._setDefault(model="ctgan", epochs=300, batchSize=500, seed=42,
+                         maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
+                         useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
+                         rowsPerPartition=500_000, chunkSize=50_000)
+
+    def getModel(self) -> str:
+        return self.getOrDefault(self.model)
+
+    def getEpochs(self) -> int:
+        return self.getOrDefault(self.epochs)
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def getMaxTrainingRows(self) -> int:
+        return self.getOrDefault(self.maxTrainingRows)
+
+    def getConditionCols(self) -> list[str]:
+        return self.getOrDefault(self.conditionCols)
+
+    def getKeyCols(self) -> list[str]:
+        return self.getOrDefault(self.keyCols)
+
+    def getNumProcesses(self) -> int:
+        return self.getOrDefault(self.numProcesses)
+
+    def getUseGpu(self) -> bool:
+        return self.getOrDefault(self.useGpu)
+
+    def getModelParams(self) -> str:
+        return self.getOrDefault(self.modelParams)
+
+    def getTableName(self) -> str:
+        return self.getOrDefault(self.tableName)
+
+    def getTableMetadata(self) -> str:
+        return self.getOrDefault(self.tableMetadata)
+
+    def getRowsPerPartition(self) -> int:
+        return self.getOrDefault(self.rowsPerPartition)
+
+    def getChunkSize(self) -> int:
+        return self.getOrDefault(self.chunkSize)
+
+
+class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable,
+                       DefaultParamsWritable):
+    """Learns one table and returns a :class:`TableSynthesizerModel` that generates synthetic rows.
+
+    >>> from synthohive_spark import TableSynthesizer
+    >>> synth = TableSynthesizer(model="ctgan", epochs=300, seed=7)
+    >>> model = synth.fit(df)                    # doctest: +SKIP
+    >>> fake = model.sample(1_000_000)           # doctest: +SKIP
+    >>> twin = model.transform(df)               # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
+                 seed: int = 42, maxTrainingRows: int = 500_000,
+                 conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
+                 numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
+                 tableName: str = "table", tableMetadata: Any = "",
+                 rowsPerPartition: int = 500_000, chunkSize: int = 50_000) -> None:
+        super().__init__()
+        kwargs = self._input_kwargs
+        self.setParams(**kwargs)
+
+    @keyword_only
+    def setParams(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
+                  seed: int = 42, maxTrainingRows: int = 500_000,
+                  conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
+                  numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
+                  tableName: str = "table", tableMetadata: Any = "",
+                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000) -> "TableSynthesizer":
+        kwargs = dict(self._input_kwargs)
+        if isinstance(kwargs.get("modelParams"), dict):
+            kwargs["modelParams"] = json.dumps(kwargs["modelParams"], sort_keys=True)
+        if "tableMetadata" in kwargs and not isinstance(kwargs["tableMetadata"], str):
+            kwargs["tableMetadata"] = _table_config_json(kwargs["tableMetadata"])
+        for key in ("conditionCols", "keyCols"):
+            if kwargs.get(key) is None:
+                kwargs.pop(key, None)
+        self._set(**kwargs)
+        self._validate_params()
+        return self
+
+    def _validate_params(self) -> None:
+        for name in ("epochs", "batchSize", "maxTrainingRows", "numProcesses",
+                     "rowsPerPartition", "chunkSize"):
+            value = self.getOrDefault(name)
+            if value <= 0:
+                raise ValueError(f"TableSynthesizer: {name} must be > 0, got {value}.")
+        try:
+            extra = json.loads(self.getModelParams())
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"TableSynthesizer: modelParams is not valid JSON: {exc}") from exc
+        if not isinstance(extra, dict):
+            raise ValueError("TableSynthesizer: modelParams must be a JSON object.")
+
+    def setModel(self, value: str) -> "TableSynthesizer":
+        return self._set(model=value)
+
+    def setEpochs(self, value: int) -> "TableSynthesizer":
+        return self._set(epochs=value)
+
+    def setBatchSize(self, value: int) -> "TableSynthesizer":
+        return self._set(batchSize=value)
+
+    def setSeed(self, value: int) -> "TableSynthesizer":
+        return self._set(seed=value)
+
+    def setMaxTrainingRows(self, value: int) -> "TableSynthesizer":
+        return self._set(maxTrainingRows=value)
+
+    def setConditionCols(self, value: list[str]) -> "TableSynthesizer":
+        return self._set(conditionCols=value)
+
+    def setKeyCols(self, value: list[str]) -> "TableSynthesizer":
+        return self._set(keyCols=value)
+
+    def setNumProcesses(self, value: int) -> "TableSynthesizer":
+        return self._set(numProcesses=value)
+
+    def setUseGpu(self, value: bool) -> "TableSynthesizer":
+        return self._set(useGpu=value)
+
+    def setModelParams(self, value: str | dict) -> "TableSynthesizer":
+        return self._set(modelParams=value if isinstance(value, str) else json.dumps(value))
+
+    def setTableName(self, value: str) -> "TableSynthesizer":
+        return self._set(tableName=value)
+
+    def setTableMetadata(self, value: Any) -> "TableSynthesizer":
+        return self._set(tableMetadata=value if isinstance(value, str) else _table_config_json(value))
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, dataset: DataFrame) -> "TableSynthesizerModel":
+        from synthohive_spark.models import create_model, model_to_blobs
+
+        self._validate_params()
+        table = self.getTableName()
+        schema = dataset.schema
+        check_supported(schema, table)
+        conds = self.getConditionCols()
+        check_columns(schema, conds, table, "conditionCols")
+        spark = dataset.sparkSession
+        self._check_processes(spark)
+
+        pdf = _training_sample(dataset, self.getMaxTrainingRows(), self.getOrDefault(self.seed), table)
+        table_cfg = self._table_config(pdf, table)
+        keys = list(self.getKeyCols()) or ([table_cfg["primary_key"]] if table_cfg.get("primary_key") else [])
+        check_columns(schema, keys, table, "keyCols")
+        overlap = sorted(set(keys) & set(conds))
+        if overlap:
+            raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
+        key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
+        learned = [c for c in schema.fieldNames() if c not in keys and c not in conds]
+        if not learned:
+            raise SchemaError(f"Table {table!r}: no columns left to learn after removing keys "
+                              f"{keys} and conditionCols {conds}.")
+        specs = _column_specs(table_cfg, learned + conds)
+        hyper = self._hyperparams()
+        data = pdf[learned].reset_index(drop=True)
+        context = pdf[conds].reset_index(drop=True) if conds else None
+
+        model = create_model(self.getModel(), column_specs={c: specs[c] for c in learned if c in specs},
+                             **hyper)
+        if self.getNumProcesses() > 1:
+            blobs = _fit_distributed(model, data, context, self.getNumProcesses(), self.getUseGpu())
+        else:
+            model.fit(data, context=context)
+            blobs = model_to_blobs(model)
+        blobs = {f"model/{k}": v for k, v in blobs.items()}
+        if conds:
+            # sample() has no input rows to take the condition from: a small model of the
+            # condition columns draws them, so no real condition row is stored in the model.
+            ctx_model = create_model("gaussian_copula", seed=self.getOrDefault(self.seed),
+                                     column_specs={c: specs[c] for c in conds if c in specs})
+            ctx_model.fit(context)
+            blobs.update({f"context/{k}": v for k, v in model_to_blobs(ctx_model).items()})
+        state = {"schema": schema.json(), "keySpecs": key_specs, "learnedCols": learned,
+                 "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
+        fitted = TableSynthesizerModel._create(self, blobs, state)
+        return fitted
+
+    def _hyperparams(self) -> dict[str, Any]:
+        hyper = {"epochs": self.getEpochs(), "batch_size": self.getBatchSize(),
+                 "seed": self.getOrDefault(self.seed)}
+        if self.getModel() == "gaussian_copula":
+            hyper = {"seed": hyper["seed"]}
+        if self.getUseGpu():
+            hyper["device"] = "auto"
+        hyper.update(json.loads(self.getModelParams()))
+        return hyper
+
+    def _check_processes(self, spark: SparkSession) -> None:
+        n = self.getNumProcesses()
+        if n <= 1:
+            return
+        sc = getattr(spark, "sparkContext", None) if hasattr(spark, "_jsparkSession") else None
+        if sc is None:
+            return  # Spark Connect: TorchDistributor checks the cluster itself
+        task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
+        slots = sc.defaultParallelism // max(task_cpus, 1)
+        if n > slots:
+            raise ValueError(
+                f"TableSynthesizer: numProcesses={n} but the cluster runs at most {slots} tasks at "
+                f"once (defaultParallelism={sc.defaultParallelism}, spark.task.cpus={task_cpus}); "
+                "lower numProcesses or add executors.")
+        if self.getUseGpu():
+            gpus = sc.getConf().get("spark.task.resource.gpu.amount", None)
+            if gpus is None:
+                raise ValueError("TableSynthesizer: useGpu=True with numProcesses > 1 needs "
+                                 "spark.task.resource.gpu.amount set on the cluster.")
+
+    def _table_config(self, pdf: pd.DataFrame, table: str) -> dict[str, Any]:
+        raw = self.getTableMetadata()
+        if raw:
+            cfg = json.loads(raw)
+        else:
+            from synthohive_spark.metadata import Metadata
+            meta = Metadata.detect({table: pdf})
+            cfg = json.loads(_table_config_json(meta.tables[table]))
+        cols = cfg.get("columns", {})
+        unknown = [c for c in cols if c not in pdf.columns]
+        if unknown:
+            raise SchemaError(f"Table {table!r}: the metadata names columns {unknown} that the "
+                              f"DataFrame lacks; its columns are {list(pdf.columns)}.")
+        return cfg
+
+
+def _table_config_json(cfg: Any) -> str:
+    if hasattr(cfg, "model_dump"):
+        return json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    if isinstance(cfg, dict):
+        return json.dumps(cfg, sort_keys=True)
+    raise TypeError(f"tableMetadata must be a TableConfig, a dict or a JSON string, got {type(cfg).__name__}")
+
+
+def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]:
+    """Model-core column specs (sdtype and constraints) from a TableConfig dict."""
+    specs: dict[str, dict] = {}
+    columns = table_cfg.get("columns", {}) or {}
+    for c in cols:
+        cc = columns.get(c)
+        if not cc:
+            continue
+        spec: dict[str, Any] = {}
+        sdtype = cc.get("sdtype")
+        if sdtype in ("numerical", "categorical", "boolean", "datetime", "id", "text"):
+            spec["sdtype"] = sdtype
+        elif sdtype:
+            spec["sdtype"] = "categorical"
+        constraints = dict(cc.get("constraints") or {})
+        for k in ("min", "max", "integer", "decimals"):
+            if k in cc and cc[k] is not None:
+                constraints.setdefault(k, cc[k])
+        for k in ("min", "max", "integer", "decimals"):
+            if constraints.get(k) is not None:
+                spec[k] = constraints[k]
+        specs[c] = spec
+    return specs
+
+
+def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.DataFrame:
+    """At most ``max_rows`` rows of ``df``, sampled reproducibly with ``seed``, as pandas (Arrow)."""
+    total = df.count()
+    if total == 0:
+        raise SchemaError(f"Table {table!r}: the DataFrame is empty; nothing to learn.")
+    if total > max_rows:
+        fraction = min(1.0, max_rows * 1.05 / total)
+        df = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(max_rows)
+        logger.info("Table %r: training on a %d-row sample of %d rows", table, max_rows, total)
+    return df.toPandas()
+
+
+def _ddp_train(blobs: dict[str, bytes], data_ipc: bytes, context_ipc: bytes | None,
+               use_gpu: bool) -> dict[str, bytes]:
+    """Runs in each TorchDistributor process: train on this rank's shard, return rank 0's state."""
+    import io
+
+    import pyarrow as pa
+    import torch
+    import torch.distributed as dist
+
+    from synthohive_spark.models import model_from_blobs, model_to_blobs
+
+    backend = "nccl" if use_gpu and torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend)
+    try:
+        rank, world = dist.get_rank(), dist.get_world_size()
+        model = model_from_blobs(blobs)
+        data = pa.ipc.open_stream(io.BytesIO(data_ipc)).read_pandas()
+        context = pa.ipc.open_stream(io.BytesIO(context_ipc)).read_pandas() if context_ipc else None
+        shard = data.iloc[rank::world].reset_index(drop=True)
+        shard_ctx = context.iloc[rank::world].reset_index(drop=True) if context is not None else None
+        model.train(shard, shard_ctx)
+        return model_to_blobs(model) if rank == 0 else {}
+    finally:
+        dist.destroy_process_group()
+
+
+def _to_ipc(pdf: pd.DataFrame) -> bytes:
+    import pyarrow as pa
+    table = pa.Table.from_pandas(pdf, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | None,
+                     num_processes: int, use_gpu: bool) -> dict[str, bytes]:
+    """Fit the encoders once on the driver, then train across executors with TorchDistributor."""
+    from pyspark.ml.torch.distributor import TorchDistributor
+
+    from synthohive_spark.models import model_to_blobs
+
+    model.fit_transformers(data, context)
+    distributor = TorchDistributor(num_processes=num_processes, local_mode=False, use_gpu=use_gpu)
+    result = distributor.run(_ddp_train, model_to_blobs(model), _to_ipc(data),
+                             _to_ipc(context) if context is not None else None, use_gpu)
+    if not result:
+        raise RuntimeError("Distributed training returned no model state from rank 0.")
+    return result
+
+
+class TableSynthesizerModel(Model, _TableSynthesizerParams):
+    """A fitted table synthesizer: ``sample(n)`` and ``transform(df)`` generate on the executors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blobs: dict[str, bytes] = {}
+        self._state: dict[str, Any] = {}
+
+    @classmethod
+    def _create(cls, parent: TableSynthesizer, blobs: dict[str, bytes],
+                state: dict[str, Any]) -> "TableSynthesizerModel":
+        m = cls()
+        parent._copyValues(m)
+        m._blobs = blobs
+        m._state = state
+        return m
+
+    # ------------------------------------------------------------ accessors
+    @property
+    def schema(self) -> T.StructType:
+        """The training table's schema: every generated DataFrame has exactly this schema."""
+        return T.StructType.fromJson(json.loads(self._state["schema"]))
+
+    @property
+    def trainingRows(self) -> int:
+        return int(self._state["trainingRows"])
+
+    def generative_model(self, part: str = "model"):
+        """The fitted core model (``part='context'`` for the condition-columns model)."""
+        from synthohive_spark.models import model_from_blobs
+        prefix = part + "/"
+        blobs = {k[len(prefix):]: v for k, v in self._blobs.items() if k.startswith(prefix)}
+        if not blobs:
+            raise KeyError(f"This model has no {part!r} part.")
+        return model_from_blobs(blobs)
+
+    def _plan(self, stream: str, blobs_prefix: str = "model/") -> gen.GenerationPlan:
+        blobs = {k[len(blobs_prefix):]: v for k, v in self._blobs.items() if k.startswith(blobs_prefix)}
+        return gen.make_plan(blobs, seed=int(self.getOrDefault(self.seed)),
+                             stream=stream, columns=self.schema.fieldNames(),
+                             condition_cols=list(self.getConditionCols()),
+                             key_specs=dict(self._state["keySpecs"]),
+                             chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()))
+
+    # ------------------------------------------------------------ generation
+    def sample(self, n: int, numPartitions: int | None = None, seed: int | None = None,
+               spark: SparkSession | None = None) -> DataFrame:
+        """``n`` synthetic rows as a Spark DataFrame, generated on the executors.
+
+        Rows depend only on (seed, partition index, position): the same seed and ``numPartitions``
+        give identical rows however often Spark recomputes a partition.
+        """
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"sample: n must be a non-negative int, got {n!r}.")
+        spark = spark or SparkSession.active()
+        model = self if seed is None else self.copy({self.seed: int(seed)})
+        parts = numPartitions or max(1, math.ceil(n / self.getRowsPerPartition()))
+        if parts < 1:
+            raise ValueError(f"sample: numPartitions must be >= 1, got {parts}.")
+        conds = list(self.getConditionCols())
+        if conds:
+            context_df = model._sample_conditions(spark, n, parts)
+            return model.transform(context_df)
+        plan = model._plan(model.getTableName())
+        return _partition_frame(spark, n, parts).mapInPandas(
+            lambda it: gen.sample_partitions(plan, it), schema=self.schema)
+
+    def _sample_conditions(self, spark: SparkSession, n: int, parts: int) -> DataFrame:
+        conds = list(self.getConditionCols())
+        ctx_schema = T.StructType([self.schema[c] for c in conds])
+        plan = gen.make_plan({k[len("context/"):]: v for k, v in self._blobs.items()
+                              if k.startswith("context/")},
+                             seed=int(self.getOrDefault(self.seed)),
+                             stream=self.getTableName() + "/conditions", columns=conds,
+                             condition_cols=[], key_specs={}, chunk_size=int(self.getChunkSize()))
+        return _partition_frame(spark, n, parts).mapInPandas(
+            lambda it: gen.sample_partitions(plan, it), schema=ctx_schema)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        conds = list(self.getConditionCols())
+        table = self.getTableName()
+        check_columns(dataset.schema, conds, table, "conditionCols")
+        for c in conds:
+            want, got = self.schema[c].dataType, dataset.schema[c].dataType
+            if want != got:
+                raise SchemaError(f"Table {table!r}: condition column {c!r} has type "
+                                  f"{got.simpleString()}; expected {want.simpleString()}.")
+        plan = self._plan(table)
+        source = dataset.select(*conds) if conds else dataset.select()
+        if not conds:
+            # mapInPandas needs at least one column to count rows by.
+            from pyspark.sql import functions as F
+            source = dataset.select(F.lit(0).alias("__row"))
+        return source.mapInPandas(lambda it: gen.transform_partitions(plan, it), schema=self.schema)
+
+    # ------------------------------------------------------------ persistence
+    def write(self) -> MLWriter:
+        return _TableSynthesizerModelWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _TableSynthesizerModelReader(cls)
+
+    def copy(self, extra: dict | None = None) -> "TableSynthesizerModel":
+        that = super().copy(extra)
+        that._blobs = self._blobs
+        that._state = self._state
+        return that
+
+
+def _partition_frame(spark: SparkSession, n: int, parts: int) -> DataFrame:
+    """One row per output partition: (part, start, count), spread over ``parts`` partitions."""
+    base, extra = divmod(n, parts)
+    rows = []
+    start = 0
+    for p in range(parts):
+        count = base + (1 if p < extra else 0)
+        rows.append((p, start, count))
+        start += count
+    df = spark.createDataFrame(rows, schema="part long, start long, count long")
+    return df.repartitionByRange(parts, "part") if parts > 1 else df.coalesce(1)
+
+
+class _TableSynthesizerModelWriter(MLWriter):
+    def __init__(self, instance: TableSynthesizerModel) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def save(self, path: str) -> None:
+        # The base class's overwrite handling needs a JVM; ours works on Spark Connect too.
+        self.saveImpl(path)
+
+    def saveImpl(self, path: str) -> None:
+        state_blob = json.dumps(self.instance._state, sort_keys=True).encode()
+        blobs = dict(self.instance._blobs)
+        blobs["state.json"] = state_blob
+        save_stage(self.instance, path, self.sparkSession, blobs, None, self.shouldOverwrite)
+
+
+class _TableSynthesizerModelReader(MLReader):
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str) -> TableSynthesizerModel:
+        metadata, blobs = load_stage(path, self.sparkSession,
+                                     "synthohive_spark.ml.table.TableSynthesizerModel")
+        model = self.cls()
+        set_params_from_metadata(model, metadata)
+        model._resetUid(metadata["uid"])
+        try:
+            model._state = json.loads(blobs.pop("state.json"))
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"The model at {path!r} has no readable state.json.") from exc
+        model._blobs = blobs
+        return model
