@@ -28,8 +28,9 @@ class ModelLoadError(ValueError):
 def _path_exists(spark: SparkSession, path: str) -> bool:
     """Whether ``path`` holds anything Spark can list (works without JVM access, e.g. on Connect)."""
     try:
-        spark.read.format("binaryFile").load(path).limit(1).collect()
-        return True
+        found = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+                 .load(path).select("path").limit(1).collect())
+        return bool(found)
     except Exception as exc:  # AnalysisException (classic) / SparkConnectException: path not found
         if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
             return False

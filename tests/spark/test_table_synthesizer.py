@@ -1,0 +1,215 @@
+"""TableSynthesizer -> TableSynthesizerModel on a real local Spark session."""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import glob
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.feature import SQLTransformer
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from synthohive_spark.ml._persist import ModelLoadError
+from synthohive_spark.ml._spark_schema import SchemaError
+from synthohive_spark.ml.table import TableSynthesizer, TableSynthesizerModel
+
+SCHEMA = T.StructType([
+    T.StructField("cust_id", T.StringType(), False),
+    T.StructField("age", T.IntegerType(), True),
+    T.StructField("income", T.DoubleType(), True),
+    T.StructField("segment", T.StringType(), True),
+    T.StructField("vip", T.BooleanType(), True),
+    T.StructField("signup", T.DateType(), True),
+    T.StructField("last_seen", T.TimestampType(), True),
+    T.StructField("balance", T.DecimalType(10, 2), True),
+    T.StructField("visits", T.LongType(), False),
+    T.StructField("region", T.StringType(), True),
+])
+
+
+def _rows(n: int, seed: int = 0) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        seg = rng.choice(["consumer", "corporate", "home"], p=[0.7, 0.2, 0.1])
+        age = int(rng.integers(18, 80))
+        income = float(rng.lognormal(10 + (seg == "corporate"), 0.4))
+        rows.append((
+            f"CUST-{i + 1:06d}",
+            None if rng.random() < 0.1 else age,
+            income,
+            str(seg),
+            bool(rng.random() < 0.2),
+            dt.date(2020, 1, 1) + dt.timedelta(days=int(rng.integers(0, 1500))),
+            dt.datetime(2024, 1, 1) + dt.timedelta(seconds=int(rng.integers(0, 3e7))),
+            decimal.Decimal(f"{rng.normal(500, 100):.2f}"),
+            int(rng.poisson(5 if seg == "corporate" else 2)),
+            str(rng.choice(["north", "south", "east", "west"])),
+        ))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def real_df(spark):
+    return spark.createDataFrame(_rows(600), SCHEMA).repartition(3).cache()
+
+
+@pytest.fixture(scope="module")
+def fitted(real_df):
+    synth = TableSynthesizer(model="ctgan", epochs=2, batchSize=200, seed=7, tableName="customers",
+                             keyCols=["cust_id"])
+    return synth.fit(real_df)
+
+
+def _collect(df) -> list[tuple]:
+    return [tuple(r) for r in df.collect()]
+
+
+def test_params_follow_spark_ml_conventions():
+    synth = TableSynthesizer(epochs=3, conditionCols=["segment"])
+    assert synth.getEpochs() == 3 and synth.getConditionCols() == ["segment"]
+    assert synth.getModel() == "ctgan" and synth.getBatchSize() == 500
+    synth.setEpochs(5).setModel("tvae")
+    assert synth.getEpochs() == 5 and synth.getModel() == "tvae"
+    text = synth.explainParams()
+    assert "maxTrainingRows" in text and "conditionCols" in text and "numProcesses" in text
+    with pytest.raises(ValueError, match="epochs must be > 0"):
+        TableSynthesizer(epochs=0)
+    with pytest.raises(ValueError, match="modelParams"):
+        TableSynthesizer(modelParams="{not json")
+
+
+def test_sample_has_training_schema_and_unique_keys(fitted, real_df, spark):
+    fake = fitted.sample(5000, numPartitions=3)
+    assert fake.schema == real_df.schema  # names, types and nullability
+    assert fake.rdd.getNumPartitions() == 3
+    stats = fake.agg(F.count("*").alias("n"), F.countDistinct("cust_id").alias("k"),
+                     F.sum(F.col("cust_id").rlike(r"^CUST-\d{6}$").cast("int")).alias("fmt")).first()
+    assert stats["n"] == 5000 and stats["k"] == 5000 and stats["fmt"] == 5000
+    # generated categories come from the real ones
+    segs = {r[0] for r in fake.select("segment").distinct().collect()} - {None}
+    assert segs <= {"consumer", "corporate", "home"}
+
+
+def test_sample_is_deterministic_per_seed_and_partitioning(fitted):
+    a = _collect(fitted.sample(3000, numPartitions=2))
+    b = _collect(fitted.sample(3000, numPartitions=2))
+    c = _collect(fitted.sample(3000, numPartitions=2, seed=8))
+    assert a == b
+    assert a != c
+
+
+def test_recomputed_partition_gives_same_rows(fitted):
+    fake = fitted.sample(2000, numPartitions=2)
+    first = sorted(_collect(fake), key=str)
+    # force a recompute of every partition through a different plan
+    again = sorted(_collect(fake.select("*").filter(F.lit(True))), key=str)
+    assert first == again
+
+
+def test_transform_makes_one_twin_per_row(fitted, real_df):
+    twin = fitted.transform(real_df)
+    assert twin.schema == real_df.schema
+    assert twin.count() == real_df.count()
+    # nothing copied: generated incomes are not the real ones
+    real_income = {r[0] for r in real_df.select("income").collect()}
+    fake_income = {r[0] for r in twin.select("income").collect()}
+    assert len(real_income & fake_income) < 5
+
+
+def test_condition_columns_are_taken_from_input(real_df):
+    synth = TableSynthesizer(model="gaussian_copula", seed=3, conditionCols=["segment"],
+                             keyCols=["cust_id"], tableName="customers")
+    model = synth.fit(real_df)
+    twin = model.transform(real_df)
+    joined = real_df.select("segment").collect(), twin.select("segment").collect()
+    assert [r[0] for r in joined[0]] == [r[0] for r in joined[1]]
+    # sample() draws conditions from its own model of them: only real categories appear
+    fake = model.sample(2000)
+    assert fake.count() == 2000
+    assert {r[0] for r in fake.select("segment").distinct().collect()} <= {"consumer", "corporate", "home"}
+    # the condition drives the generated columns: corporate incomes stay higher
+    means = {r[0]: r[1] for r in twin.groupBy("segment").agg(F.avg("income")).collect()}
+    assert means["corporate"] > means["consumer"]
+
+
+def test_save_load_samples_the_same_rows(fitted, tmp_path):
+    path = str(tmp_path / "model")
+    fitted.write().save(path)
+    loaded = TableSynthesizerModel.load(path)
+    assert loaded.uid == fitted.uid
+    assert loaded.getEpochs() == fitted.getEpochs()
+    assert _collect(loaded.sample(1500, numPartitions=2)) == _collect(fitted.sample(1500, numPartitions=2))
+    with pytest.raises(FileExistsError, match="already exists"):
+        fitted.write().save(path)
+    fitted.write().overwrite().save(path)
+    assert TableSynthesizerModel.load(path).sample(10).count() == 10
+    # saved state is JSON + tensors: no pickle anywhere in the files
+    for f in glob.glob(path + "/**/*", recursive=True):
+        if os.path.isfile(f) and f.endswith(".parquet"):
+            assert b"cpickle" not in open(f, "rb").read().lower()
+
+
+def test_pipeline_with_spark_stages_saves_and_loads(real_df, tmp_path):
+    sql = SQLTransformer(statement="SELECT cust_id, age, income, segment FROM __THIS__ WHERE age IS NOT NULL")
+    synth = TableSynthesizer(model="gaussian_copula", seed=11, keyCols=["cust_id"])
+    pm = Pipeline(stages=[sql, synth]).fit(real_df)
+    path = str(tmp_path / "pipeline")
+    pm.write().overwrite().save(path)
+    loaded = PipelineModel.load(path)
+    assert isinstance(loaded.stages[1], TableSynthesizerModel)
+    twin = loaded.transform(real_df)
+    assert twin.columns == ["cust_id", "age", "income", "segment"]
+    assert twin.count() == real_df.filter("age IS NOT NULL").count()
+    assert _collect(loaded.stages[1].sample(500)) == _collect(pm.stages[1].sample(500))
+
+
+def test_bad_input_errors(spark, real_df, tmp_path):
+    empty = spark.createDataFrame([], SCHEMA)
+    with pytest.raises(SchemaError, match="'t'.*empty"):
+        TableSynthesizer(tableName="t").fit(empty)
+    bad = spark.createDataFrame([(1, {"a": 1})], "id int, attrs map<string,int>")
+    with pytest.raises(SchemaError, match=r"attrs \(map<string,int>\)"):
+        TableSynthesizer(tableName="t").fit(bad)
+    with pytest.raises(SchemaError, match=r"conditionCols \['nope'\]"):
+        TableSynthesizer(tableName="t", conditionCols=["nope"]).fit(real_df)
+    with pytest.raises(ValueError, match="numProcesses=64"):
+        TableSynthesizer(tableName="t", numProcesses=64).fit(real_df)
+    with pytest.raises(ModelLoadError, match="No saved synthohive-spark model"):
+        TableSynthesizerModel.load(str(tmp_path / "nothing-here"))
+
+
+def test_incompatible_or_tampered_model_is_refused(fitted, tmp_path):
+    path = str(tmp_path / "m")
+    fitted.write().save(path)
+    meta_file = glob.glob(path + "/metadata/part-*")[0]
+    original = open(meta_file).read()
+    meta = json.loads(original)
+    meta["synthohiveFormat"] = 99
+    open(meta_file, "w").write(json.dumps(meta))
+    for crc in glob.glob(path + "/metadata/.*.crc"):
+        os.remove(crc)
+    with pytest.raises(ModelLoadError, match="format 99"):
+        TableSynthesizerModel.load(path)
+    meta["synthohiveFormat"] = 1
+    meta["blobDigests"]["state.json"] = "0" * 64
+    open(meta_file, "w").write(json.dumps(meta))
+    with pytest.raises(ModelLoadError, match="state.json"):
+        TableSynthesizerModel.load(path)
+
+
+def test_distributed_training_with_two_processes(spark, real_df, tmp_path):
+    synth = TableSynthesizer(model="ctgan", epochs=1, batchSize=100, seed=5, numProcesses=2,
+                             keyCols=["cust_id"], tableName="customers")
+    model = synth.fit(real_df)
+    fake = model.sample(1000)
+    assert fake.schema == real_df.schema and fake.count() == 1000
+    path = str(tmp_path / "ddp")
+    model.write().save(path)
+    assert _collect(TableSynthesizerModel.load(path).sample(300)) == _collect(model.sample(300))
