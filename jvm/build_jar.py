@@ -5,7 +5,7 @@ Compiles every ``.scala`` file under ``jvm/src/main/scala`` with the Scala compi
 the installed pyspark's ``jars/`` folder, against all the jars in that folder, and packs the
 classes into ``python/synthohive_spark/jars/synthohive-spark_<scala binary>.jar``.
 
-Usage: ``python jvm/build_jar.py [--force] [--spark-jars DIR] [--output-dir DIR]``
+Usage: ``python jvm/build_jar.py [--force] [--spark-jars DIR] [--output-dir DIR] [--source-dir DIR]``
 
 The jar is written atomically (a temporary file renamed into place). When compilation fails the
 compiler's messages are printed, no jar is left for that Scala version and the exit status is 1.
@@ -110,10 +110,11 @@ def java_executable() -> str:
     return exe
 
 
-def scala_sources() -> list[str]:
-    sources = sorted(glob.glob(os.path.join(SOURCE_DIR, "**", "*.scala"), recursive=True))
+def scala_sources(source_dir: str = SOURCE_DIR) -> list[str]:
+    """Every .scala file under ``source_dir``, sorted."""
+    sources = sorted(glob.glob(os.path.join(source_dir, "**", "*.scala"), recursive=True))
     if not sources:
-        raise BuildError(f"no .scala sources under {SOURCE_DIR}")
+        raise BuildError(f"no .scala sources under {source_dir}")
     return sources
 
 
@@ -195,14 +196,14 @@ def write_jar(classes_dir: str, jar: str, attributes: dict[str, str]) -> int:
 
 
 def build(force: bool = False, spark_jars: str | None = None,
-          output_dir: str = DEFAULT_OUTPUT_DIR) -> str:
+          output_dir: str = DEFAULT_OUTPUT_DIR, source_dir: str = SOURCE_DIR) -> str:
     """Builds (or keeps) the jar for the installed Spark; returns its path."""
     started = time.monotonic()
     jars_dir = find_spark_jars(spark_jars)
     scala = scala_version(jars_dir)
     binary = ".".join(scala.split(".")[:2])
     spark = spark_version(jars_dir)
-    sources = scala_sources()
+    sources = scala_sources(source_dir)
     os.makedirs(output_dir, exist_ok=True)
     jar = os.path.join(output_dir, f"{ARTIFACT}_{binary}.jar")
     rel = os.path.relpath(jar, os.getcwd())
@@ -243,9 +244,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="Spark jars folder (default: the installed pyspark's jars/)")
     parser.add_argument("--output-dir", metavar="DIR", default=DEFAULT_OUTPUT_DIR,
                         help="where the jar goes (default: python/synthohive_spark/jars)")
+    parser.add_argument("--source-dir", metavar="DIR", default=SOURCE_DIR,
+                        help="Scala sources (default: jvm/src/main/scala)")
     args = parser.parse_args(argv)
     try:
-        build(force=args.force, spark_jars=args.spark_jars, output_dir=args.output_dir)
+        build(force=args.force, spark_jars=args.spark_jars, output_dir=args.output_dir,
+              source_dir=args.source_dir)
     except BuildError as exc:
         print(f"build_jar: {exc}", file=sys.stderr)
         return 1
