@@ -1,0 +1,109 @@
+"""Column pair trends in Spark: correlation similarity (continuous pairs) and contingency
+similarity (discrete pairs, or a continuous column binned against a discrete one).
+
+Binning follows SDMetrics' QualityReport: each side's continuous column is cut into 10 equal-width
+bins over that side's own range (numpy's ``histogram_bin_edges`` + ``digitize``: values below the
+first edge fall in bin 0, the maximum and missing values in bin 11). Missing values of discrete
+columns are a category of their own.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ._columns import ColumnPlan
+
+logger = logging.getLogger("synthohive_spark.validation.pairs")
+
+N_BINS = 10
+OTHER = "\u2026other"
+
+
+@dataclass
+class PairSpec:
+    """One column pair: internal names on the frame pair, and display names."""
+
+    a: ColumnPlan
+    b: ColumnPlan
+    a_col: str
+    b_col: str
+    pid: str
+
+
+def bin_edges(minimum: float | None, maximum: float | None) -> list[float]:
+    """numpy.histogram_bin_edges(values, bins=10) from the values' min and max."""
+    if minimum is None or maximum is None:
+        lo, hi = 0.0, 1.0
+    elif minimum == maximum:
+        lo, hi = float(minimum) - 0.5, float(maximum) + 0.5
+    else:
+        lo, hi = float(minimum), float(maximum)
+    return [float(x) for x in np.linspace(lo, hi, N_BINS + 1)]
+
+
+def digitize(col: Column, edges: list[float]) -> Column:
+    """numpy.digitize(value, edges) as a Spark expression (null -> len(edges), as NaN in numpy)."""
+    idx = sum((F.when(col >= F.lit(e), F.lit(1)).otherwise(F.lit(0)) for e in edges), F.lit(0))
+    return F.when(col.isNull(), F.lit(len(edges))).otherwise(idx).cast("string")
+
+
+def correlations(df: DataFrame, pairs: list[PairSpec]) -> dict[str, float | None]:
+    """Pearson correlation per pair over rows where both values are present (None if undefined)."""
+    if not pairs:
+        return {}
+    aggs = []
+    for p in pairs:
+        a, b = F.col(p.a_col), F.col(p.b_col)
+        am = F.when(b.isNotNull(), a)
+        bm = F.when(a.isNotNull(), b)
+        cov = F.covar_pop(a, b)
+        den = F.sqrt(F.var_pop(am) * F.var_pop(bm))
+        aggs.append(F.try_divide(cov, den).alias(p.pid))
+    row = df.agg(*aggs).collect()[0].asDict()
+    out = {}
+    for p in pairs:
+        v = row[p.pid]
+        out[p.pid] = None if v is None or math.isnan(v) else max(-1.0, min(1.0, float(v)))
+    return out
+
+
+def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
+                real_exprs: dict[str, Column], syn_exprs: dict[str, Column],
+                n_real: int, n_syn: int) -> dict[str, float]:
+    """1 - total variation distance between the joint frequency tables, per pair.
+
+    ``real_exprs``/``syn_exprs`` map an internal column name to its discrete expression on that
+    side (strings; continuous columns already binned).
+    """
+    if not pairs:
+        return {}
+    needed = sorted({p.a_col for p in pairs} | {p.b_col for p in pairs})
+    r = real.select(*[real_exprs[c].alias(c) for c in needed], F.lit(1).alias("__r"), F.lit(0).alias("__s"))
+    s = syn.select(*[syn_exprs[c].alias(c) for c in needed], F.lit(0).alias("__r"), F.lit(1).alias("__s"))
+    u = r.unionByName(s)
+    parts = ", ".join(f"'{p.pid}', {p.a_col}, {p.b_col}" for p in pairs)
+    long = u.selectExpr(f"stack({len(pairs)}, {parts}) AS (__pair, __a, __b)", "__r", "__s")
+    cells = long.groupBy("__pair", "__a", "__b").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns"))
+    rows = cells.groupBy("__pair").agg(
+        F.sum(F.abs(F.col("nr") / F.lit(float(max(n_real, 1))) - F.col("ns") / F.lit(float(max(n_syn, 1)))))
+        .alias("tv")).collect()
+    return {row["__pair"]: 1.0 - 0.5 * float(row["tv"]) for row in rows}
+
+
+def discrete_expr(plan: ColumnPlan, internal: str, stats_min: dict[str, Any], stats_max: dict[str, Any],
+                  keep: dict[str, list[str]] | None = None) -> Column:
+    """The discrete form of a column on one side: binned when continuous, top categories kept
+    (others lumped) when the column has too many categories."""
+    col = F.col(internal)
+    if plan.kind == "continuous":
+        return digitize(col, bin_edges(stats_min.get(internal), stats_max.get(internal)))
+    if keep and internal in keep:
+        return F.when(col.isNull(), F.lit(None).cast("string")) \
+            .when(col.isin(keep[internal]), col).otherwise(F.lit(OTHER))
+    return col

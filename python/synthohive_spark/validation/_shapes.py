@@ -1,0 +1,205 @@
+"""Column shapes in Spark: KS complement (numbers, datetimes), TV complement (categories, booleans),
+missing-value similarity, and the histograms the report draws.
+
+Only aggregates come back to the driver: per-column counts, min/max, distinct-count sketches,
+per-bucket counts, and one KS statistic per column.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.ml.feature import Bucketizer
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from ._columns import ColumnPlan
+
+logger = logging.getLogger("synthohive_spark.validation.shapes")
+
+REAL, SYN = "r", "s"
+
+
+@dataclass
+class SideStats:
+    rows: int
+    nonnull: dict[str, int]
+    minimum: dict[str, float | None]
+    maximum: dict[str, float | None]
+    distinct: dict[str, int]
+
+
+def side_stats(df: DataFrame, plans: list[ColumnPlan]) -> SideStats:
+    """One pass: rows, non-null counts, min/max of continuous columns, approximate distinct counts."""
+    aggs = [F.count(F.lit(1)).alias("__rows")]
+    for p in plans:
+        if not p.applicable:
+            continue
+        c = F.col(p.internal)
+        aggs += [F.count(c).alias(f"nn_{p.internal}"),
+                 F.approx_count_distinct(c, 0.05).alias(f"d_{p.internal}")]
+        if p.kind == "continuous":
+            aggs += [F.min(c).alias(f"mn_{p.internal}"), F.max(c).alias(f"mx_{p.internal}")]
+    row = df.agg(*aggs).collect()[0].asDict()
+    st = SideStats(rows=int(row["__rows"]), nonnull={}, minimum={}, maximum={}, distinct={})
+    for p in plans:
+        if not p.applicable:
+            continue
+        st.nonnull[p.internal] = int(row[f"nn_{p.internal}"])
+        st.distinct[p.internal] = int(row[f"d_{p.internal}"])
+        if p.kind == "continuous":
+            st.minimum[p.internal] = row[f"mn_{p.internal}"]
+            st.maximum[p.internal] = row[f"mx_{p.internal}"]
+    return st
+
+
+def _tagged_union(real: DataFrame, syn: DataFrame, cols: list[str]) -> DataFrame:
+    return (real.select(*cols, F.lit(1).alias("__r"), F.lit(0).alias("__s"))
+            .unionByName(syn.select(*cols, F.lit(0).alias("__r"), F.lit(1).alias("__s"))))
+
+
+def _stack(cols: list[str], value_type: str = "double") -> str:
+    """SQL stack(n, 'c0', c0, ...) AS (__col, __v)."""
+    parts = ", ".join(f"'{c}', CAST({c} AS {value_type})" for c in cols)
+    return f"stack({len(cols)}, {parts}) AS (__col, __v)"
+
+
+def ks_exact(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str, int],
+             n_syn: dict[str, int]) -> dict[str, float]:
+    """Exact two-sample KS statistic per column: counts per distinct value and side, then a running
+    sum over the sorted distinct values (a window partitioned by column)."""
+    if not cols:
+        return {}
+    u = _tagged_union(real, syn, cols)
+    long = (u.selectExpr(_stack(cols), "__r", "__s").where(F.col("__v").isNotNull())
+            .groupBy("__col", "__v").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns")))
+    nr = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_real[c], 1))))])
+    ns = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_syn[c], 1))))])
+    w = Window.partitionBy("__col").orderBy("__v").rowsBetween(Window.unboundedPreceding, 0)
+    diffs = long.select(
+        "__col",
+        F.abs(F.sum("nr").over(w) / nr[F.col("__col")] - F.sum("ns").over(w) / ns[F.col("__col")])
+        .alias("d"))
+    rows = diffs.groupBy("__col").agg(F.max("d").alias("d")).collect()
+    return {r["__col"]: float(r["d"]) for r in rows}
+
+
+def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str, int],
+                n_syn: dict[str, int], n_buckets: int, accuracy: int) -> dict[str, tuple[float, float]]:
+    """Lower and upper bounds of the KS statistic per column from exact per-bucket counts.
+
+    Bucket edges are approximate quantiles of the union of both samples. Within a bucket each
+    empirical CDF moves at most by its own mass in that bucket, which gives the upper bound; the
+    lower bound is the largest CDF gap at a bucket edge. A bucket holding a single distinct value
+    contributes no uncertainty, so the bounds meet wherever the edges separate distinct values.
+    """
+    if not cols:
+        return {}
+    probs = [i / n_buckets for i in range(1, n_buckets)]
+    u = _tagged_union(real, syn, cols)
+    qrow = u.agg(*[F.percentile_approx(c, probs, accuracy).alias(c) for c in cols]).collect()[0]
+    splits = []
+    for c in cols:
+        edges = sorted({float(x) for x in (qrow[c] or []) if x is not None and not math.isnan(x)})
+        splits.append([-math.inf] + edges + [math.inf])
+    bucket_cols = [f"{c}__b" for c in cols]
+    inputs = [f"{c}__in" for c in cols]
+    pre = real.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
+    pre_s = syn.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
+    buck = Bucketizer(splitsArray=splits, inputCols=inputs, outputCols=bucket_cols,
+                      handleInvalid="keep")
+    br = buck.transform(pre).select(*cols, *bucket_cols, F.lit(1).alias("__r"), F.lit(0).alias("__s"))
+    bs = buck.transform(pre_s).select(*cols, *bucket_cols, F.lit(0).alias("__r"), F.lit(1).alias("__s"))
+    both = br.unionByName(bs)
+    parts = ", ".join(f"'{c}', CAST({c} AS double), CAST({b} AS int)" for c, b in zip(cols, bucket_cols))
+    long = both.selectExpr(f"stack({len(cols)}, {parts}) AS (__col, __v, __b)", "__r", "__s") \
+        .where(F.col("__v").isNotNull())
+    rows = long.groupBy("__col", "__b").agg(
+        F.sum("__r").alias("nr"), F.sum("__s").alias("ns"),
+        F.min("__v").alias("lo"), F.max("__v").alias("hi")).collect()
+    per_col: dict[str, list] = {c: [] for c in cols}
+    for r in rows:
+        per_col[r["__col"]].append((int(r["__b"]), int(r["nr"]), int(r["ns"]), r["lo"], r["hi"]))
+    out = {}
+    for c in cols:
+        nr, ns = max(n_real[c], 1), max(n_syn[c], 1)
+        cr = cs = 0.0
+        lower = upper = 0.0
+        for _, a, b, lo, hi in sorted(per_col[c]):
+            pr, ps = cr, cs
+            cr += a / nr
+            cs += b / ns
+            gap = abs(cr - cs)
+            lower = max(lower, gap)
+            if lo == hi:
+                upper = max(upper, gap, abs(pr - ps))
+            else:
+                upper = max(upper, gap, abs(pr - ps), cr - ps, cs - pr)
+        out[c] = (lower, upper)
+    return out
+
+
+def discrete_counts(real: DataFrame, syn: DataFrame, cols: list[str]) -> DataFrame:
+    """(__col, __v, nr, ns): non-null value counts per column and side."""
+    u = _tagged_union(real, syn, cols)
+    return (u.selectExpr(_stack(cols, "string"), "__r", "__s").where(F.col("__v").isNotNull())
+            .groupBy("__col", "__v").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns")))
+
+
+def tv_complement(counts: DataFrame, cols: list[str], n_real: dict[str, int],
+                  n_syn: dict[str, int]) -> dict[str, float]:
+    """1 - total variation distance between the non-null category frequencies, per column."""
+    if not cols:
+        return {}
+    nr = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_real[c], 1))))])
+    ns = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_syn[c], 1))))])
+    rows = counts.groupBy("__col").agg(
+        F.sum(F.abs(F.col("nr") / nr[F.col("__col")] - F.col("ns") / ns[F.col("__col")]))
+        .alias("tv")).collect()
+    return {r["__col"]: 1.0 - 0.5 * float(r["tv"]) for r in rows}
+
+
+def top_categories(counts: DataFrame, cols: list[str], k: int) -> dict[str, list[tuple[str, int, int]]]:
+    """The k most frequent categories per column (real+synthetic counts), for plots and binning."""
+    if not cols:
+        return {}
+    w = Window.partitionBy("__col").orderBy(F.desc("nr"), F.desc("ns"), F.asc("__v"))
+    rows = (counts.withColumn("__rk", F.row_number().over(w)).where(F.col("__rk") <= k)
+            .select("__col", "__v", "nr", "ns", "__rk").collect())
+    out: dict[str, list] = {c: [] for c in cols}
+    for r in sorted(rows, key=lambda r: (r["__col"], r["__rk"])):
+        out[r["__col"]].append((r["__v"], int(r["nr"]), int(r["ns"])))
+    return out
+
+
+def numeric_histograms(real: DataFrame, syn: DataFrame, cols: list[str],
+                       lo: dict[str, float], hi: dict[str, float], bins: int) -> dict[str, dict[str, Any]]:
+    """Equal-width histograms on a shared range for the report's distribution plots."""
+    if not cols:
+        return {}
+    u = _tagged_union(real, syn, cols)
+    exprs = []
+    for c in cols:
+        a, b = lo[c], hi[c]
+        width = (b - a) / bins if b > a else 1.0
+        idx = F.least(F.greatest(F.floor((F.col(c) - F.lit(a)) / F.lit(width)), F.lit(0)),
+                      F.lit(bins - 1)).cast("int")
+        exprs.append(F.when(F.col(c).isNull(), F.lit(None).cast("int")).otherwise(idx).alias(c))
+    binned = u.select(*exprs, "__r", "__s")
+    parts = ", ".join(f"'{c}', {c}" for c in cols)
+    rows = (binned.selectExpr(f"stack({len(cols)}, {parts}) AS (__col, __b)", "__r", "__s")
+            .where(F.col("__b").isNotNull())
+            .groupBy("__col", "__b").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns"))
+            .collect())
+    out = {}
+    for c in cols:
+        a, b = lo[c], hi[c]
+        width = (b - a) / bins if b > a else 1.0
+        out[c] = {"edges": [a + i * width for i in range(bins + 1)], "real": [0] * bins,
+                  "synthetic": [0] * bins}
+    for r in rows:
+        out[r["__col"]]["real"][r["__b"]] += int(r["nr"])
+        out[r["__col"]]["synthetic"][r["__b"]] += int(r["ns"])
+    return out
