@@ -1,0 +1,246 @@
+"""Torch building blocks shared by the neural models: layouts, embeddings, output heads, DDP helpers.
+
+The encoded matrix of a :class:`~synthohive_spark.transform.DataTransformer` has *dense* columns
+(``tanh`` scalars and ``softmax`` one-hot blocks) and *embedding* columns (one category code per
+high-cardinality column). :class:`Layout` precomputes the index tensors the models need so that the
+hot paths (activations, conditional vectors, losses) are a handful of tensor ops, not per-column
+Python loops.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from synthohive_spark.transform import DataTransformer
+
+logger = logging.getLogger("synthohive_spark.models")
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"cpu"``, ``"cuda"`` (an error when CUDA is unavailable) or ``"auto"``."""
+    name = str(device or "cpu")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={name!r} was requested but CUDA is not available on this machine; "
+                               "use device='cpu' or device='auto'")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"unknown device {name!r}; expected 'cpu', 'cuda' or 'auto'")
+
+
+def category_embedding_dim(n_categories: int, cap: int) -> int:
+    """Width of a learned entity embedding for a column of ``n_categories`` categories."""
+    return int(min(cap, max(4, round(1.6 * n_categories ** 0.56))))
+
+
+# --------------------------------------------------------------------------- distributed
+def dist_world() -> tuple[int, int]:
+    """(rank, world size) when torch.distributed runs with more than one process, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        world = dist.get_world_size()
+        if world > 1:
+            return dist.get_rank(), world
+    return 0, 1
+
+
+def broadcast_parameters(modules: list[nn.Module]) -> None:
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for m in modules:
+            for t in list(m.parameters()) + list(m.buffers()):
+                dist.broadcast(t.data, src=0)
+
+
+def allreduce_gradients(params: list[nn.Parameter], world: int) -> None:
+    """Average gradients over all ranks in one flat all-reduce."""
+    import torch.distributed as dist
+
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    pos = 0
+    for p, g in zip(params, grads):
+        k = g.numel()
+        p.grad = flat[pos:pos + k].view_as(p).clone()
+        pos += k
+
+
+def allreduce_buffers(modules: list[nn.Module], world: int) -> None:
+    """Average floating buffers (batch-norm running statistics) so all ranks hold the same state."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for m in modules:
+            for b in m.buffers():
+                if b.is_floating_point():
+                    dist.all_reduce(b)
+                    b /= world
+                else:
+                    dist.broadcast(b, src=0)
+
+
+def allreduce_scalar(value: float, op: str = "sum") -> float:
+    import torch.distributed as dist
+
+    t = torch.tensor([float(value)], dtype=torch.float64)
+    dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN}[op])
+    return float(t.item())
+
+
+# --------------------------------------------------------------------------- layout
+@dataclass
+class Layout:
+    """Index tensors over one transformer's encoded matrix."""
+
+    width: int
+    dense_idx: torch.Tensor  # encoded-matrix columns that are dense (not embedding codes)
+    tanh_pos: torch.Tensor  # positions (in the dense part) of tanh scalars
+    softmax_groups: list[tuple[int, torch.Tensor]]  # (width w, positions (n_spans, w) in the dense part)
+    is_softmax: torch.Tensor  # bool per dense position
+    embeddings: list[tuple[int, int]]  # (encoded-matrix column, n_categories) per embedding span
+    perm_inv: torch.Tensor  # reorder [tanh | softmax groups...] back to dense order
+    discrete: list[tuple[int, int]] = field(default_factory=list)  # (dense start, K) of category spans
+
+    @property
+    def n_dense(self) -> int:
+        return int(self.dense_idx.numel())
+
+    @classmethod
+    def from_transformer(cls, t: DataTransformer) -> "Layout":
+        dense_cols: list[int] = []
+        tanh: list[int] = []
+        groups: dict[int, list[list[int]]] = {}
+        embeddings: list[tuple[int, int]] = []
+        discrete: list[tuple[int, int]] = []
+        for s in t.spans:
+            if s.activation == "embedding":
+                embeddings.append((s.start, s.n_categories))
+                continue
+            pos = len(dense_cols)
+            dense_cols.extend(range(s.start, s.end))
+            if s.activation == "tanh":
+                tanh.append(pos)
+            else:
+                groups.setdefault(s.width, []).append(list(range(pos, pos + s.width)))
+                if s.role == "category":
+                    discrete.append((pos, s.width))
+        n_dense = len(dense_cols)
+        softmax_groups = [(w, torch.tensor(v, dtype=torch.long)) for w, v in sorted(groups.items())]
+        order = list(tanh) + [p for _, idx in softmax_groups for p in idx.reshape(-1).tolist()]
+        perm_inv = torch.empty(n_dense, dtype=torch.long)
+        perm_inv[torch.tensor(order, dtype=torch.long)] = torch.arange(n_dense)
+        is_softmax = torch.ones(n_dense, dtype=torch.bool)
+        is_softmax[torch.tensor(tanh, dtype=torch.long)] = False
+        return cls(width=t.output_width, dense_idx=torch.tensor(dense_cols, dtype=torch.long),
+                   tanh_pos=torch.tensor(tanh, dtype=torch.long), softmax_groups=softmax_groups,
+                   is_softmax=is_softmax, embeddings=embeddings, perm_inv=perm_inv, discrete=discrete)
+
+    def to(self, device: torch.device) -> "Layout":
+        return Layout(self.width, self.dense_idx.to(device), self.tanh_pos.to(device),
+                      [(w, i.to(device)) for w, i in self.softmax_groups], self.is_softmax.to(device),
+                      self.embeddings, self.perm_inv.to(device), self.discrete)
+
+    # -------------------------------------------------------------- activations
+    def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
+        """tanh on scalars, Gumbel-softmax on every softmax span (one op per distinct span width)."""
+        parts = [torch.tanh(raw[:, self.tanh_pos])]
+        b = raw.shape[0]
+        for w, idx in self.softmax_groups:
+            logits = raw[:, idx]  # (B, n_spans, w)
+            parts.append(gumbel_softmax(logits, tau).reshape(b, -1))
+        return torch.cat(parts, dim=1)[:, self.perm_inv]
+
+    def softmax_cross_entropy(self, raw: torch.Tensor, target_dense: torch.Tensor) -> torch.Tensor:
+        """Sum over softmax spans of the cross-entropy against one-hot targets, per row."""
+        total = raw.new_zeros(raw.shape[0])
+        for w, idx in self.softmax_groups:
+            logits = raw[:, idx]
+            tgt = target_dense[:, idx].argmax(dim=-1)
+            logp = torch.log_softmax(logits, dim=-1)
+            total = total - logp.gather(-1, tgt.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+        return total
+
+
+def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
+    g = -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
+    return torch.softmax((logits + g) / tau, dim=-1)
+
+
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    u = torch.rand(shape, generator=generator, device=device)
+    return -torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
+
+
+# --------------------------------------------------------------------------- modules
+class FeatureEmbedder(nn.Module):
+    """Encoded matrix (embedding columns as codes) -> features: dense columns + learned embeddings."""
+
+    def __init__(self, layout: Layout, cap: int) -> None:
+        super().__init__()
+        self.register_buffer("dense_idx", layout.dense_idx.clone(), persistent=False)
+        self.emb_cols = [c for c, _ in layout.embeddings]
+        self.embeds = nn.ModuleList(
+            nn.Embedding(k, category_embedding_dim(k, cap)) for _, k in layout.embeddings)
+        self.out_dim = layout.n_dense + sum(e.embedding_dim for e in self.embeds)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        parts = [x[:, self.dense_idx]]
+        for col, emb in zip(self.emb_cols, self.embeds):
+            parts.append(emb(x[:, col].long()))
+        return torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+
+    def from_parts(self, dense: torch.Tensor, probs: list[torch.Tensor]) -> torch.Tensor:
+        """Features of generated rows: dense activations + soft one-hots times the embedding tables."""
+        parts = [dense] + [p @ emb.weight for p, emb in zip(probs, self.embeds)]
+        return torch.cat(parts, dim=1) if len(parts) > 1 else dense
+
+
+class OutputHead(nn.Module):
+    """Hidden -> raw dense outputs and, per embedding column, logits over its categories."""
+
+    def __init__(self, in_dim: int, layout: Layout, cap: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(in_dim, layout.n_dense)
+        dims = [category_embedding_dim(k, cap) for _, k in layout.embeddings]
+        self.emb_proj = nn.ModuleList(nn.Linear(in_dim, d) for d in dims)
+        self.emb_tables = nn.ParameterList(
+            nn.Parameter(torch.randn(k, d) / np.sqrt(d)) for (_, k), d in zip(layout.embeddings, dims))
+        self.emb_bias = nn.ParameterList(nn.Parameter(torch.zeros(k)) for _, k in layout.embeddings)
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        logits = [proj(h) @ table.t() + bias
+                  for proj, table, bias in zip(self.emb_proj, self.emb_tables, self.emb_bias)]
+        return self.dense(h), logits
+
+
+def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tensor],
+                  generator: torch.Generator, extra_tanh: torch.Tensor | None = None) -> torch.Tensor:
+    """Raw outputs -> an encoded matrix for ``inverse_transform``.
+
+    tanh scalars get ``tanh`` (plus ``extra_tanh`` noise when given); softmax spans get their logits
+    plus Gumbel noise (the transformer's argmax then draws a category with the softmax
+    probabilities); embedding columns get a category code drawn the same way.
+    """
+    b = raw.shape[0]
+    out = raw.new_zeros((b, layout.width))
+    g = gumbel_noise(tuple(raw.shape), generator, raw.device)
+    dense = torch.where(layout.is_softmax.unsqueeze(0), raw + g, torch.tanh(raw))
+    if extra_tanh is not None:
+        dense[:, layout.tanh_pos] = (dense[:, layout.tanh_pos] + extra_tanh).clamp(-1.0, 1.0)
+    out[:, layout.dense_idx] = dense
+    for (col, _), logits in zip(layout.embeddings, emb_logits):
+        g = gumbel_noise(tuple(logits.shape), generator, logits.device)
+        out[:, col] = (logits + g).argmax(dim=1).to(out.dtype)
+    return out

@@ -1,0 +1,405 @@
+"""GenerativeModel: the contract every model follows, and its safe persistence (JSON + safetensors).
+
+A model learns a pandas DataFrame, optionally row-aligned with a *context* DataFrame (the parent
+attributes each row was generated under), and samples new rows, optionally under a given context.
+
+State is ``(meta, tensors)``: ``meta`` a JSON-able dict (model name, format version,
+hyperparameters, fitted transformers, checksums), ``tensors`` a dict of named CPU tensors. Saved
+form: ``meta.json`` + ``tensors.safetensors``; nothing is ever unpickled.
+"""
+from __future__ import annotations
+
+import abc
+import copy
+import hashlib
+import io
+import json
+import logging
+import os
+import sys
+import zipfile
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import torch
+
+from synthohive_spark.transform import DataTransformer, TransformError, check_frame
+
+logger = logging.getLogger("synthohive_spark.models")
+
+FORMAT_VERSION = 1
+META_BLOB = "meta.json"
+TENSORS_BLOB = "tensors.safetensors"
+
+COMMON_HYPERPARAMS: dict[str, Any] = {
+    "seed": 0,
+    "device": "cpu",
+    "column_specs": None,
+    "verbose": False,
+}
+
+
+class ModelStateError(ValueError):
+    """Saved model state is truncated, tampered with, or from an incompatible format."""
+
+
+# --------------------------------------------------------------------------- checksums / blobs
+def tensors_checksum(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(repr(tuple(t.shape)).encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _meta_checksum(meta: dict[str, Any]) -> str:
+    body = {k: v for k, v in meta.items() if k != "checksums"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
+def _jsonable(obj: Any) -> Any:
+    """Tuples to lists, numpy scalars to Python (hyperparameters may be given either way)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def model_to_blobs(model: "GenerativeModel") -> dict[str, bytes]:
+    """A fitted model as named byte blobs: ``meta.json`` and ``tensors.safetensors``."""
+    from safetensors.torch import save as st_save
+
+    meta, tensors = model.to_state()
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
+    return {
+        META_BLOB: json.dumps(meta, sort_keys=True, allow_nan=False).encode("utf-8"),
+        TENSORS_BLOB: st_save(tensors) if tensors else b"",
+    }
+
+
+def model_from_blobs(blobs: dict[str, bytes]) -> "GenerativeModel":
+    """Inverse of :func:`model_to_blobs`; ModelStateError on missing, truncated or tampered blobs."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load as st_load
+
+    missing = [b for b in (META_BLOB, TENSORS_BLOB) if b not in blobs]
+    if missing:
+        raise ModelStateError(f"model state lacks the blobs {missing}; found {sorted(blobs)}")
+    try:
+        meta = json.loads(bytes(blobs[META_BLOB]).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelStateError(f"model state {META_BLOB} is not valid JSON (truncated or tampered): {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ModelStateError(f"model state {META_BLOB} must hold a JSON object")
+    raw = bytes(blobs[TENSORS_BLOB])
+    if raw:
+        try:
+            tensors = st_load(raw)
+        except (SafetensorError, ValueError, RuntimeError, OSError) as exc:
+            raise ModelStateError(f"model state {TENSORS_BLOB} is not a valid safetensors blob (truncated or "
+                                  f"tampered, or not written by this library): {exc}") from exc
+    else:
+        tensors = {}
+    return GenerativeModel.from_state(meta, tensors)
+
+
+# --------------------------------------------------------------------------- base class
+class GenerativeModel(abc.ABC):
+    """A generative model of one table, optionally conditioned on a context table.
+
+    Subclasses set ``name`` and ``default_hyperparams`` and implement ``_train``, ``_sample``,
+    ``_tensors`` and ``_load_tensors`` (and may override ``_fit_transformers``).
+    """
+
+    name: ClassVar[str] = ""
+    default_hyperparams: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **hyperparams: Any) -> None:
+        defaults = self.hyperparameter_defaults()
+        unknown = sorted(set(hyperparams) - set(defaults))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown hyperparameter(s) {unknown}; "
+                            f"valid ones are {sorted(defaults)}")
+        hp = copy.deepcopy(defaults)
+        hp.update(_jsonable(hyperparams))
+        self._hp: dict[str, Any] = hp
+        self._validate_hyperparams()
+        self.transformer: DataTransformer | None = None
+        self.context_transformer: DataTransformer | None = None
+        self.fitted = False
+        self.training_history: list[dict[str, float]] = []
+
+    # ---------------------------------------------------------------- hyperparameters
+    @classmethod
+    def hyperparameter_defaults(cls) -> dict[str, Any]:
+        """Every valid hyperparameter with its default."""
+        out = dict(COMMON_HYPERPARAMS)
+        for klass in reversed(cls.__mro__):
+            out.update(getattr(klass, "default_hyperparams", {}) or {})
+        return _jsonable(out)
+
+    def get_hyperparams(self) -> dict[str, Any]:
+        """The hyperparameters as given (defaults filled in), JSON-able."""
+        return copy.deepcopy(self._hp)
+
+    def _validate_hyperparams(self) -> None:
+        for key in ("epochs", "batch_size"):
+            if key in self._hp and (not isinstance(self._hp[key], int) or self._hp[key] < 1):
+                raise ValueError(f"{type(self).__name__}: hyperparameter {key} must be a positive int, "
+                                 f"got {self._hp[key]!r}")
+        specs = self._hp.get("column_specs")
+        if specs is not None and not isinstance(specs, dict):
+            raise TypeError(f"column_specs must be a dict of column name -> spec dict, got {type(specs).__name__}")
+        try:
+            json.dumps(self._hp, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{type(self).__name__}: hyperparameters must be JSON-able: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(fitted={self.fitted}, {self._hp})"
+
+    @property
+    def data_columns(self) -> list[str]:
+        return self.transformer.columns if self.transformer is not None else []
+
+    @property
+    def context_columns(self) -> list[str]:
+        return self.context_transformer.columns if self.context_transformer is not None else []
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logging.getLogger(f"synthohive_spark.models.{self.name or type(self).__name__.lower()}")
+
+    def _progress(self, total: int, desc: str) -> Any:
+        from tqdm.auto import tqdm
+
+        enabled = bool(self._hp.get("verbose")) and sys.stderr.isatty()
+        return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
+
+    # ---------------------------------------------------------------- fit
+    def fit(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
+        """Learn ``data`` (optionally row-aligned with ``context``)."""
+        self.fit_transformers(data, context)
+        self.train(data, context)
+        return self
+
+    def fit_transformers(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
+        """Fit the data (and context) encoders only; ``train`` learns the weights afterwards."""
+        check_frame(data, "data")
+        context = self._normalize_context(context)
+        if context is not None:
+            self._check_aligned(data, context)
+            overlap = sorted(set(data.columns) & set(context.columns))
+            if overlap:
+                raise ValueError(f"columns {overlap} are in both data and context; a column is either "
+                                 "learned or given as context")
+        self._fit_transformers(data, context)
+        self.fitted = False
+        return self
+
+    def _fit_transformers(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
+        hp = self._hp
+        kwargs = {k: hp[k] for k in ("max_modes", "max_onehot", "gmm_sample_size") if k in hp}
+        self.transformer = DataTransformer(column_specs=hp.get("column_specs"), seed=hp["seed"], **kwargs)
+        self.transformer.fit(data, "data")
+        self.context_transformer = None
+        if context is not None:
+            self.context_transformer = DataTransformer(column_specs=hp.get("column_specs"),
+                                                       seed=hp["seed"] + 1, **kwargs)
+            self.context_transformer.fit(context, "context")
+
+    def train(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
+        """Learn the weights on ``data`` with already fitted transformers (a shard, in distributed runs)."""
+        if self.transformer is None:
+            raise RuntimeError(f"{type(self).__name__}.train needs fitted transformers; call fit() or "
+                               "fit_transformers() first")
+        check_frame(data, "data")
+        self._check_columns(data, self.data_columns, "data")
+        data = data[self.data_columns]
+        context = self._prepare_context(context, len(data), "train")
+        self.training_history = []
+        self._train(data, context)
+        self.fitted = True
+        return self
+
+    # ---------------------------------------------------------------- sample
+    def sample(self, n: int, context: pd.DataFrame | None = None, seed: int | None = None) -> pd.DataFrame:
+        """``n`` new rows; row i is generated under context row i. Same state + seed -> same rows."""
+        if not self.fitted:
+            raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative int, got {n!r}")
+        n = int(n)
+        context = self._prepare_context(context, n, "sample")
+        seed = int(self._hp["seed"] if seed is None else seed)
+        if n == 0:
+            empty = self.transformer.inverse_transform(np.zeros((1, self.transformer.output_width), np.float32))
+            return empty.iloc[:0].reset_index(drop=True)
+        return self._sample(n, context, seed)
+
+    # ---------------------------------------------------------------- context checks
+    @staticmethod
+    def _normalize_context(context: pd.DataFrame | None) -> pd.DataFrame | None:
+        if context is None:
+            return None
+        if not isinstance(context, pd.DataFrame):
+            raise TypeError(f"context must be a pandas DataFrame or None, got {type(context).__name__}")
+        return context if len(context.columns) else None
+
+    @staticmethod
+    def _check_aligned(data: pd.DataFrame, context: pd.DataFrame) -> None:
+        if len(context) != len(data):
+            raise ValueError(f"context has {len(context)} rows but data has {len(data)}; context must be "
+                             "aligned row-for-row with data")
+
+    @staticmethod
+    def _check_columns(frame: pd.DataFrame, expected: list[str], what: str) -> None:
+        missing = [c for c in expected if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in expected]
+        if missing or extra:
+            raise ValueError(f"{what} columns differ from the fit-time ones: missing {missing}, unexpected "
+                             f"{extra}; expected {expected}")
+
+    def _prepare_context(self, context: pd.DataFrame | None, n: int, stage: str) -> pd.DataFrame | None:
+        context = self._normalize_context(context)
+        expected = self.context_columns
+        if context is None:
+            if expected:
+                raise ValueError(f"this model was fit with context columns {expected}; {stage} needs a context "
+                                 f"DataFrame with those columns and {n} rows")
+            return None
+        if not expected:
+            raise ValueError(f"this model was fit without context, but a context with columns "
+                             f"{list(context.columns)} was given to {stage}")
+        if len(context) != n:
+            raise ValueError(f"context has {len(context)} rows but {stage} needs {n}; context must be aligned "
+                             "row-for-row with the rows")
+        self._check_columns(context, expected, "context")
+        return context[expected].reset_index(drop=True)
+
+    # ---------------------------------------------------------------- abstract
+    @abc.abstractmethod
+    def _train(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None: ...
+
+    @abc.abstractmethod
+    def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame: ...
+
+    @abc.abstractmethod
+    def _tensors(self) -> dict[str, torch.Tensor]: ...
+
+    @abc.abstractmethod
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None: ...
+
+    def _extra_meta(self) -> dict[str, Any]:
+        """Model-specific JSON-able state beyond transformers and hyperparameters."""
+        return {}
+
+    # ---------------------------------------------------------------- state
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """``(meta, tensors)``: JSON-able metadata and named CPU tensors; enough to sample.
+
+        Also works after ``fit_transformers`` alone (``meta["fitted"]`` is then false): that state,
+        shipped to workers, lets each ``from_state(...).train(shard)`` (distributed training)."""
+        if self.transformer is None:
+            raise RuntimeError(f"{type(self).__name__} has no fitted transformers; there is no state to save")
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self._tensors().items()}
+        meta: dict[str, Any] = {
+            "model": self.name,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "format_version": FORMAT_VERSION,
+            "torch_version": torch.__version__,
+            "hyperparams": self.get_hyperparams(),
+            "fitted": bool(self.fitted),
+            "transformer": self.transformer.to_state(),
+            "context_transformer": (self.context_transformer.to_state()
+                                    if self.context_transformer is not None else None),
+            "extra": _jsonable(self._extra_meta()),
+        }
+        meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
+        return meta, tensors
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> "GenerativeModel":
+        """Rebuild a fitted model; dispatches on ``meta["model"]`` through the registry."""
+        from synthohive_spark.models.registry import get_model_class
+
+        if not isinstance(meta, dict) or "model" not in meta:
+            raise ModelStateError("model state meta must be a dict with a 'model' entry")
+        version = meta.get("format_version")
+        if version != FORMAT_VERSION:
+            raise ModelStateError(f"model state format_version {version!r} is not supported by this version of "
+                                  f"synthohive_spark (expected {FORMAT_VERSION})")
+        sums = meta.get("checksums")
+        if not isinstance(sums, dict):
+            raise ModelStateError("model state has no checksums; it was not written by GenerativeModel.to_state")
+        if sums.get("meta_sha256") != _meta_checksum(meta):
+            raise ModelStateError("model state metadata checksum mismatch: the metadata was altered or truncated")
+        if sums.get("tensors_sha256") != tensors_checksum(tensors):
+            raise ModelStateError(f"model state tensor checksum mismatch: the tensors ({sorted(tensors)}) were "
+                                  "altered, truncated or belong to another model")
+        try:
+            klass = get_model_class(meta["model"])
+        except ValueError as exc:
+            raise ModelStateError(str(exc)) from exc
+        if cls is not GenerativeModel and not issubclass(klass, cls):
+            raise ModelStateError(f"state holds a {meta['model']!r} model, not a {cls.__name__}")
+        try:
+            model = klass(**meta["hyperparams"])
+            model.transformer = DataTransformer.from_state(meta["transformer"])
+            ctx = meta.get("context_transformer")
+            model.context_transformer = DataTransformer.from_state(ctx) if ctx is not None else None
+            model.fitted = bool(meta.get("fitted", True))
+            model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
+        except (KeyError, TypeError, RuntimeError, TransformError) as exc:
+            raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc
+        return model
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to a directory (``meta.json`` + ``tensors.safetensors``) or, for a path with a file
+        suffix such as ``.zip``, to one zip archive of those two files."""
+        blobs = model_to_blobs(self)
+        path = os.fspath(path)
+        if os.path.isdir(path) or not os.path.splitext(path)[1]:
+            os.makedirs(path, exist_ok=True)
+            for name, data in blobs.items():
+                with open(os.path.join(path, name), "wb") as fh:
+                    fh.write(data)
+        else:
+            with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+                for name, data in blobs.items():
+                    zf.writestr(name, data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "GenerativeModel":
+        """Load what :meth:`save` wrote; never unpickles."""
+        path = os.fspath(path)
+        blobs: dict[str, bytes] = {}
+        if os.path.isdir(path):
+            for name in (META_BLOB, TENSORS_BLOB):
+                p = os.path.join(path, name)
+                if os.path.exists(p):
+                    with open(p, "rb") as fh:
+                        blobs[name] = fh.read()
+        elif os.path.isfile(path):
+            with open(path, "rb") as fh:
+                raw = fh.read()
+            try:
+                with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+                    for name in zf.namelist():
+                        if name in (META_BLOB, TENSORS_BLOB):
+                            blobs[name] = zf.read(name)
+            except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile) as exc:
+                raise ModelStateError(f"{path} is not a saved model archive (truncated or tampered): {exc}") from exc
+        else:
+            raise FileNotFoundError(f"no saved model at {path}")
+        model = model_from_blobs(blobs)
+        if cls is not GenerativeModel and not isinstance(model, cls):
+            raise ModelStateError(f"{path} holds a {model.name!r} model, not a {cls.__name__}")
+        return model

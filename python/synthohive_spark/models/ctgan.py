@@ -1,0 +1,400 @@
+"""CTGAN (Xu et al., 2019) with context conditioning and entity embeddings for large categoricals.
+
+Conditional generator with training-by-sampling over the discrete columns (log-frequency), PacGAN,
+WGAN-GP, residual generator, Gumbel-softmax outputs. A context DataFrame (the parent attributes of
+each row) is encoded by its own DataTransformer and concatenated to the inputs of the generator and
+the discriminator; each generator step samples its own rows (and so its own context batch).
+
+When a context is present, half of each batch trains without a conditional vector (rows drawn
+uniformly); sampling under a context uses no conditional vector, so that generated values follow the
+context instead of a category forced independently of it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthohive_spark.models import _nn
+from synthohive_spark.models.base import GenerativeModel
+
+
+class _Residual(nn.Module):
+    def __init__(self, i: int, o: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(i, o)
+        self.bn = nn.BatchNorm1d(o)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.relu(self.bn(self.fc(x))), x], dim=1)
+
+
+class _Generator(nn.Module):
+    def __init__(self, z_dim: int, cond_dim: int, layout: _nn.Layout, ctx_layout: _nn.Layout | None,
+                 dims: list[int], cap: int) -> None:
+        super().__init__()
+        self.ctx = _nn.FeatureEmbedder(ctx_layout, cap) if ctx_layout is not None else None
+        dim = z_dim + cond_dim + (self.ctx.out_dim if self.ctx is not None else 0)
+        layers = []
+        for d in dims:
+            layers.append(_Residual(dim, d))
+            dim += d
+        self.body = nn.Sequential(*layers)
+        self.head = _nn.OutputHead(dim, layout, cap)
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None
+                ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        parts = [z, cond]
+        if self.ctx is not None:
+            parts.append(self.ctx(ctx))
+        return self.head(self.body(torch.cat(parts, dim=1)))
+
+
+class _Discriminator(nn.Module):
+    def __init__(self, cond_dim: int, layout: _nn.Layout, ctx_layout: _nn.Layout | None, dims: list[int],
+                 pac: int, cap: int) -> None:
+        super().__init__()
+        self.data = _nn.FeatureEmbedder(layout, cap)
+        self.ctx = _nn.FeatureEmbedder(ctx_layout, cap) if ctx_layout is not None else None
+        self.in_dim = self.data.out_dim + cond_dim + (self.ctx.out_dim if self.ctx is not None else 0)
+        self.pac = pac
+        layers: list[nn.Module] = []
+        dim = self.in_dim * pac
+        for d in dims:
+            layers += [nn.Linear(dim, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            dim = d
+        layers.append(nn.Linear(dim, 1))
+        self.body = nn.Sequential(*layers)
+
+    def inputs(self, feats: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None) -> torch.Tensor:
+        parts = [feats, cond]
+        if self.ctx is not None:
+            parts.append(self.ctx(ctx))
+        return torch.cat(parts, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.reshape(-1, self.in_dim * self.pac))
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, lam: float = 10.0) -> torch.Tensor:
+        b, dim = real.shape
+        alpha = torch.rand(b // self.pac, 1, 1, device=real.device).expand(-1, self.pac, dim).reshape(b, dim)
+        inter = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        out = self(inter)
+        grads = torch.autograd.grad(out, inter, torch.ones_like(out), create_graph=True, retain_graph=True)[0]
+        norms = grads.reshape(-1, self.pac * dim).norm(2, dim=1)
+        return ((norms - 1) ** 2).mean() * lam
+
+
+class _CondSampler:
+    """Training-by-sampling: conditional vectors and the real rows that match them, all vectorized."""
+
+    def __init__(self, x: torch.Tensor, layout: _nn.Layout, log_frequency: bool) -> None:
+        dev = x.device
+        self.dev = dev
+        self.n = x.shape[0]
+        spans = layout.discrete
+        self.n_disc = len(spans)
+        self.cond_dim = sum(k for _, k in spans)
+        if not self.n_disc:
+            return
+        max_k = max(k for _, k in spans)
+        dense = x[:, layout.dense_idx]
+        counts = torch.zeros(self.n_disc, max_k, dtype=torch.float64, device=dev)
+        sorted_rows = []
+        starts = torch.zeros(self.n_disc, max_k, dtype=torch.long, device=dev)
+        base = 0
+        offsets, gather_idx = [], torch.zeros(self.n_disc, max_k, dtype=torch.long, device=dev)
+        pad = torch.ones(self.n_disc, max_k, dtype=torch.bool, device=dev)
+        off = 0
+        for i, (pos, k) in enumerate(spans):
+            codes = dense[:, pos:pos + k].argmax(dim=1)
+            c = torch.bincount(codes, minlength=k).to(torch.float64)
+            counts[i, :k] = c
+            sorted_rows.append(torch.argsort(codes, stable=True))
+            starts[i, :k] = base + torch.cumsum(c, 0).long() - c.long()
+            base += self.n
+            offsets.append(off)
+            off += k
+            gather_idx[i, :k] = torch.arange(pos, pos + k, device=dev)
+            pad[i, :k] = False
+        self.counts = counts
+        self.flat_rows = torch.cat(sorted_rows)
+        self.starts = starts
+        self.cond_offset = torch.tensor(offsets, dtype=torch.long, device=dev)
+        self.gather_idx = gather_idx
+        self.pad = pad
+        w_train = torch.log(counts + 1) if log_frequency else counts.clone()
+        w_train[pad] = 0
+        w_train[counts == 0] = 0
+        self.cum_train = torch.cumsum(w_train / w_train.sum(1, keepdim=True), 1)
+        self.cum_orig = torch.cumsum(counts / counts.sum(1, keepdim=True), 1)
+
+    def _categories(self, b: int, cum: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        dev = cum.device
+        col = torch.randint(self.n_disc, (b,), generator=gen, device=dev)
+        u = torch.rand(b, 1, generator=gen, device=dev, dtype=torch.float64)
+        cat = (cum[col] < u).sum(1)
+        k_max = (~self.pad[col]).sum(1) - 1
+        return col, torch.minimum(cat, k_max)
+
+    def cond_vector(self, col: torch.Tensor, cat: torch.Tensor, active: torch.Tensor | None) -> torch.Tensor:
+        b = col.shape[0]
+        cond = torch.zeros(b, self.cond_dim, device=col.device)
+        cond[torch.arange(b, device=col.device), self.cond_offset[col] + cat] = 1.0
+        if active is not None:
+            cond = cond * active.unsqueeze(1)
+        return cond
+
+    def sample_train(self, b: int, gen: torch.Generator, cond_fraction: float
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None, torch.Tensor | None,
+                                torch.Tensor]:
+        """(cond, col, cat, active mask, matching real row indices) for a batch of b rows."""
+        dev = self.dev
+        if not self.n_disc:
+            return (torch.zeros(b, 0, device=dev), None, None, None,
+                    torch.randint(self.n, (b,), generator=gen, device=dev))
+        col, cat = self._categories(b, self.cum_train, gen)
+        cnt = self.counts[col, cat].long()
+        pick = (torch.rand(b, generator=gen, device=dev, dtype=torch.float64) * cnt).long()
+        rows = self.flat_rows[self.starts[col, cat] + torch.minimum(pick, cnt - 1)]
+        active = None
+        if cond_fraction < 1.0:
+            active = (torch.rand(b, generator=gen, device=dev) < cond_fraction).float()
+            uniform = torch.randint(self.n, (b,), generator=gen, device=dev)
+            rows = torch.where(active > 0, rows, uniform)
+        return self.cond_vector(col, cat, active), col, cat, active, rows
+
+    def sample_original(self, b: int, gen: torch.Generator) -> torch.Tensor:
+        if not self.n_disc:
+            return torch.zeros(b, 0, device=self.dev)
+        col, cat = self._categories(b, self.cum_orig, gen)
+        return self.cond_vector(col, cat, None)
+
+    def cond_loss(self, raw: torch.Tensor, col: torch.Tensor, cat: torch.Tensor,
+                  active: torch.Tensor | None) -> torch.Tensor:
+        logits = raw.gather(1, self.gather_idx[col]).masked_fill(self.pad[col], -1e9)
+        ce = nn.functional.cross_entropy(logits, cat, reduction="none")
+        if active is not None:
+            ce = ce * active
+        return ce.sum() / raw.shape[0]
+
+
+class CTGAN(GenerativeModel):
+    """Conditional tabular GAN. Hyperparameters (defaults as in the CTGAN paper):
+
+    epochs, batch_size (a multiple of pac), embedding_dim (noise width), generator_dim,
+    discriminator_dim, generator_lr, generator_decay, discriminator_lr, discriminator_decay,
+    discriminator_steps, pac, log_frequency, early_stopping_patience (epochs without a better
+    generator loss before stopping; None = off), max_modes, max_onehot (categoricals with more
+    categories get a learned embedding), gmm_sample_size, category_embedding_max, context_cond_fraction
+    (share of rows trained with a conditional vector when a context is given), sample_batch_size,
+    seed, device ("cpu", "cuda", "auto"), column_specs, verbose.
+    """
+
+    name = "ctgan"
+    default_hyperparams: dict[str, Any] = {
+        "epochs": 300,
+        "batch_size": 500,
+        "embedding_dim": 128,
+        "generator_dim": [256, 256],
+        "discriminator_dim": [256, 256],
+        "generator_lr": 2e-4,
+        "generator_decay": 1e-6,
+        "discriminator_lr": 2e-4,
+        "discriminator_decay": 1e-6,
+        "discriminator_steps": 1,
+        "pac": 10,
+        "log_frequency": True,
+        "early_stopping_patience": None,
+        "max_modes": 10,
+        "max_onehot": 50,
+        "gmm_sample_size": 5000,
+        "category_embedding_max": 50,
+        "context_cond_fraction": 0.5,
+        "sample_batch_size": 20000,
+    }
+
+    def _validate_hyperparams(self) -> None:
+        super()._validate_hyperparams()
+        if self._hp["batch_size"] % self._hp["pac"]:
+            raise ValueError(f"CTGAN: batch_size ({self._hp['batch_size']}) must be a multiple of pac "
+                             f"({self._hp['pac']})")
+
+    # ------------------------------------------------------------------ networks
+    def _build(self) -> None:
+        hp = self._hp
+        self._layout = _nn.Layout.from_transformer(self.transformer)
+        self._ctx_layout = (_nn.Layout.from_transformer(self.context_transformer)
+                            if self.context_transformer is not None else None)
+        self._cond_dim = sum(k for _, k in self._layout.discrete)
+        cap = int(hp["category_embedding_max"])
+        self.generator = _Generator(hp["embedding_dim"], self._cond_dim, self._layout, self._ctx_layout,
+                                    list(hp["generator_dim"]), cap)
+        self.discriminator = _Discriminator(self._cond_dim, self._layout, self._ctx_layout,
+                                            list(hp["discriminator_dim"]), hp["pac"], cap)
+
+    def _train(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
+        hp = self._hp
+        dev = _nn.resolve_device(hp["device"])
+        rank, world = _nn.dist_world()
+        seed = int(hp["seed"])
+        fork_devices = [dev.index or 0] if dev.type == "cuda" else []
+        with torch.random.fork_rng(devices=fork_devices):
+            torch.manual_seed(seed)
+            self._build()
+            torch.manual_seed(seed + 7919 * rank)
+            self._fit_loop(data, context, dev, rank, world)
+
+    def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, dev: torch.device, rank: int,
+                  world: int) -> None:
+        hp = self._hp
+        log = self.logger
+        rng = np.random.default_rng([int(hp["seed"]), rank])
+        x = torch.from_numpy(self.transformer.transform(data, rng)).to(dev)
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
+             if context is not None else None)
+        layout = self._layout.to(dev)
+        G, D = self.generator.to(dev), self.discriminator.to(dev)
+        if world > 1:
+            _nn.broadcast_parameters([G, D])
+        G.train()
+        D.train()
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(int(hp["seed"]) * 1_000_003 + rank)
+        sampler = _CondSampler(x, layout, bool(hp["log_frequency"]))
+        cond_fraction = float(hp["context_cond_fraction"]) if c is not None else 1.0
+        opt_g = torch.optim.Adam(G.parameters(), lr=hp["generator_lr"], betas=(0.5, 0.9),
+                                 weight_decay=hp["generator_decay"])
+        opt_d = torch.optim.Adam(D.parameters(), lr=hp["discriminator_lr"], betas=(0.5, 0.9),
+                                 weight_decay=hp["discriminator_decay"])
+        g_params, d_params = list(G.parameters()), list(D.parameters())
+        bs, z_dim = int(hp["batch_size"]), int(hp["embedding_dim"])
+        steps = max(len(x) // bs, 1)
+        if world > 1:
+            steps = int(_nn.allreduce_scalar(steps, "min"))
+        patience = hp["early_stopping_patience"]
+        best, bad = math.inf, 0
+
+        def fake_features(cond: torch.Tensor, ctx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+            z = torch.randn(bs, z_dim, generator=gen, device=dev)
+            raw, emb_logits = G(z, cond, ctx)
+            dense = layout.activate(raw)
+            probs = [_nn.gumbel_softmax(lg, 0.2) for lg in emb_logits]
+            return D.inputs(D.data.from_parts(dense, probs), cond, ctx), raw
+
+        bar = self._progress(int(hp["epochs"]), "ctgan")
+        for epoch in range(int(hp["epochs"])):
+            sum_g = sum_d = 0.0
+            for _ in range(steps):
+                for _ in range(int(hp["discriminator_steps"])):
+                    cond, _, _, _, rows_fake = sampler.sample_train(bs, gen, cond_fraction)
+                    perm = torch.randperm(bs, generator=gen, device=dev)
+                    # real rows matching the permuted conditions: fake and real pairs see the same conds
+                    cond_real = cond[perm]
+                    rows_real = rows_fake[perm]
+                    ctx_fake = c[rows_fake] if c is not None else None
+                    ctx_real = c[rows_real] if c is not None else None
+                    fake_in, _ = fake_features(cond, ctx_fake)
+                    real_x = x[rows_real]
+                    real_in = D.inputs(D.data(real_x), cond_real, ctx_real)
+                    y_fake, y_real = D(fake_in), D(real_in)
+                    pen = D.gradient_penalty(real_in, fake_in)
+                    loss_d = -(y_real.mean() - y_fake.mean())
+                    opt_d.zero_grad(set_to_none=False)
+                    (loss_d + pen).backward()
+                    if world > 1:
+                        _nn.allreduce_gradients(d_params, world)
+                    opt_d.step()
+                # generator step: fresh conditions, rows and context (never the discriminator's batch)
+                cond, col, cat, active, rows = sampler.sample_train(bs, gen, cond_fraction)
+                ctx = c[rows] if c is not None else None
+                fake_in, raw = fake_features(cond, ctx)
+                y_fake = D(fake_in)
+                loss_g = -y_fake.mean()
+                if col is not None:
+                    loss_g = loss_g + sampler.cond_loss(raw, col, cat, active)
+                opt_g.zero_grad(set_to_none=False)
+                loss_g.backward()
+                if world > 1:
+                    _nn.allreduce_gradients(g_params, world)
+                opt_g.step()
+                sum_g += float(loss_g.detach())
+                sum_d += float(loss_d.detach())
+            loss_g_e, loss_d_e = sum_g / steps, sum_d / steps
+            if world > 1:
+                loss_g_e = _nn.allreduce_scalar(loss_g_e) / world
+                loss_d_e = _nn.allreduce_scalar(loss_d_e) / world
+            self.training_history.append({"epoch": epoch + 1, "loss_g": loss_g_e, "loss_d": loss_d_e})
+            log.info("epoch %d/%d loss_g %.4f loss_d %.4f", epoch + 1, hp["epochs"], loss_g_e, loss_d_e)
+            bar.update(1)
+            bar.set_postfix(loss_g=f"{loss_g_e:.3f}", loss_d=f"{loss_d_e:.3f}")
+            if patience is not None:
+                if loss_g_e < best - 1e-4:
+                    best, bad = loss_g_e, 0
+                else:
+                    bad += 1
+                    if bad >= int(patience):
+                        log.info("early stop at epoch %d: generator loss has not improved for %d epochs",
+                                 epoch + 1, patience)
+                        break
+        bar.close()
+        if world > 1:
+            _nn.allreduce_buffers([G, D], world)
+        self.generator = G.cpu().eval()
+        self.discriminator = D.cpu().eval()
+        self._cond_sampler_counts = sampler.counts.cpu() if sampler.n_disc else torch.zeros(0, 0)
+
+    # ------------------------------------------------------------------ sample
+    def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+        hp = self._hp
+        G = self.generator.eval()
+        layout = self._layout
+        gen = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context"))
+             if context is not None else None)
+        counts = self._cond_sampler_counts
+        n_disc = counts.shape[0]
+        cum = torch.cumsum(counts / counts.sum(1, keepdim=True).clamp_min(1e-12), 1) if n_disc else None
+        k_sizes = [k for _, k in layout.discrete]
+        offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long) if n_disc else None
+        chunk = int(hp["sample_batch_size"])
+        out = np.empty((n, layout.width), dtype=np.float32)
+        with torch.no_grad():
+            for s in range(0, n, chunk):
+                b = min(chunk, n - s)
+                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen)
+                cond = torch.zeros(b, self._cond_dim)
+                if n_disc and c is None:
+                    col = torch.randint(n_disc, (b,), generator=gen)
+                    u = torch.rand(b, 1, generator=gen, dtype=torch.float64)
+                    cat = (cum[col] < u).sum(1).clamp_max(torch.tensor(k_sizes)[col] - 1)
+                    cond[torch.arange(b), offsets[col] + cat] = 1.0
+                raw, emb_logits = G(z, cond, c[s:s + b] if c is not None else None)
+                out[s:s + b] = _nn.decode_sample(layout, raw, emb_logits, gen).numpy()
+        return self.transformer.inverse_transform(out)
+
+    # ------------------------------------------------------------------ state
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if not self.fitted:
+            return {}
+        t = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
+        t.update({f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()})
+        t["cond_counts"] = self._cond_sampler_counts
+        return t
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        if not self.fitted:
+            return
+        self._build()
+        g = {k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")}
+        d = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
+        self.generator.load_state_dict(g, strict=True)
+        self.discriminator.load_state_dict(d, strict=True)
+        self.generator.eval()
+        self.discriminator.eval()
+        self._cond_sampler_counts = tensors["cond_counts"]

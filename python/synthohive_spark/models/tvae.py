@@ -1,0 +1,214 @@
+"""TVAE (Xu et al., 2019): a variational autoencoder over the DataTransformer's encoding.
+
+A context (parent attributes) is concatenated to the encoder's and the decoder's inputs, so that
+sampling under a given context decodes rows consistent with it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthohive_spark.models import _nn
+from synthohive_spark.models.base import GenerativeModel
+
+
+def _mlp(dim: int, dims: list[int]) -> tuple[nn.Sequential, int]:
+    layers: list[nn.Module] = []
+    for d in dims:
+        layers += [nn.Linear(dim, d), nn.ReLU()]
+        dim = d
+    return nn.Sequential(*layers), dim
+
+
+class _Encoder(nn.Module):
+    def __init__(self, layout: _nn.Layout, ctx_layout: _nn.Layout | None, dims: list[int], z_dim: int,
+                 cap: int) -> None:
+        super().__init__()
+        self.data = _nn.FeatureEmbedder(layout, cap)
+        self.ctx = _nn.FeatureEmbedder(ctx_layout, cap) if ctx_layout is not None else None
+        in_dim = self.data.out_dim + (self.ctx.out_dim if self.ctx is not None else 0)
+        self.body, out = _mlp(in_dim, dims)
+        self.mu = nn.Linear(out, z_dim)
+        self.logvar = nn.Linear(out, z_dim)
+
+    def forward(self, x: torch.Tensor, ctx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [self.data(x)]
+        if self.ctx is not None:
+            parts.append(self.ctx(ctx))
+        h = self.body(torch.cat(parts, dim=1))
+        return self.mu(h), self.logvar(h)
+
+
+class _Decoder(nn.Module):
+    def __init__(self, layout: _nn.Layout, ctx_layout: _nn.Layout | None, dims: list[int], z_dim: int,
+                 cap: int) -> None:
+        super().__init__()
+        self.ctx = _nn.FeatureEmbedder(ctx_layout, cap) if ctx_layout is not None else None
+        in_dim = z_dim + (self.ctx.out_dim if self.ctx is not None else 0)
+        self.body, out = _mlp(in_dim, dims)
+        self.head = _nn.OutputHead(out, layout, cap)
+        self.sigma = nn.Parameter(torch.full((max(int(layout.tanh_pos.numel()), 0),), 0.1))
+
+    def forward(self, z: torch.Tensor, ctx: torch.Tensor | None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        parts = [z]
+        if self.ctx is not None:
+            parts.append(self.ctx(ctx))
+        return self.head(self.body(torch.cat(parts, dim=1)))
+
+
+class TVAE(GenerativeModel):
+    """Tabular variational autoencoder. Hyperparameters: epochs, batch_size, embedding_dim (latent
+    width), compress_dims, decompress_dims, l2scale, loss_factor, lr, early_stopping_patience,
+    max_modes, max_onehot, gmm_sample_size, category_embedding_max, sample_batch_size, seed, device,
+    column_specs, verbose."""
+
+    name = "tvae"
+    default_hyperparams: dict[str, Any] = {
+        "epochs": 300,
+        "batch_size": 500,
+        "embedding_dim": 128,
+        "compress_dims": [128, 128],
+        "decompress_dims": [128, 128],
+        "l2scale": 1e-5,
+        "loss_factor": 2.0,
+        "lr": 1e-3,
+        "early_stopping_patience": None,
+        "max_modes": 10,
+        "max_onehot": 50,
+        "gmm_sample_size": 5000,
+        "category_embedding_max": 50,
+        "sample_batch_size": 20000,
+    }
+
+    def _build(self) -> None:
+        hp = self._hp
+        self._layout = _nn.Layout.from_transformer(self.transformer)
+        self._ctx_layout = (_nn.Layout.from_transformer(self.context_transformer)
+                            if self.context_transformer is not None else None)
+        cap = int(hp["category_embedding_max"])
+        z = int(hp["embedding_dim"])
+        self.encoder = _Encoder(self._layout, self._ctx_layout, list(hp["compress_dims"]), z, cap)
+        self.decoder = _Decoder(self._layout, self._ctx_layout, list(hp["decompress_dims"]), z, cap)
+
+    def _train(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
+        dev = _nn.resolve_device(self._hp["device"])
+        rank, world = _nn.dist_world()
+        seed = int(self._hp["seed"])
+        with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+            torch.manual_seed(seed)
+            self._build()
+            torch.manual_seed(seed + 7919 * rank)
+            self._fit_loop(data, context, dev, rank, world)
+
+    def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, dev: torch.device, rank: int,
+                  world: int) -> None:
+        hp = self._hp
+        log = self.logger
+        rng = np.random.default_rng([int(hp["seed"]), rank])
+        x = torch.from_numpy(self.transformer.transform(data, rng)).to(dev)
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
+             if context is not None else None)
+        layout = self._layout.to(dev)
+        enc, dec = self.encoder.to(dev), self.decoder.to(dev)
+        if world > 1:
+            _nn.broadcast_parameters([enc, dec])
+        params = list(enc.parameters()) + list(dec.parameters())
+        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["l2scale"])
+        gen = torch.Generator(device=dev)
+        gen.manual_seed(int(hp["seed"]) * 1_000_003 + rank)
+        n, bs = len(x), int(hp["batch_size"])
+        steps = max(math.ceil(n / bs), 1)
+        if world > 1:
+            steps = int(_nn.allreduce_scalar(steps, "min"))
+        patience = hp["early_stopping_patience"]
+        best, bad = math.inf, 0
+        factor = float(hp["loss_factor"])
+        bar = self._progress(int(hp["epochs"]), "tvae")
+        for epoch in range(int(hp["epochs"])):
+            perm = torch.randperm(n, generator=gen, device=dev)
+            total = 0.0
+            for step in range(steps):
+                idx = perm[step * bs:(step + 1) * bs]
+                if idx.numel() == 0:
+                    idx = torch.randint(n, (bs,), generator=gen, device=dev)
+                xb = x[idx]
+                cb = c[idx] if c is not None else None
+                mu, logvar = enc(xb, cb)
+                eps = torch.randn(mu.shape, generator=gen, device=dev)
+                z = mu + eps * torch.exp(0.5 * logvar)
+                raw, emb_logits = dec(z, cb)
+                dense = xb[:, layout.dense_idx]
+                sigma = dec.sigma
+                diff = dense[:, layout.tanh_pos] - torch.tanh(raw[:, layout.tanh_pos])
+                rec = (diff ** 2 / (2 * sigma ** 2)).sum() + torch.log(sigma).sum() * xb.shape[0]
+                rec = rec + layout.softmax_cross_entropy(raw, dense).sum()
+                for (col, _), logits in zip(layout.embeddings, emb_logits):
+                    rec = rec + nn.functional.cross_entropy(logits, xb[:, col].long(), reduction="sum")
+                kld = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
+                loss = (factor * rec + kld) / xb.shape[0]
+                opt.zero_grad(set_to_none=False)
+                loss.backward()
+                if world > 1:
+                    _nn.allreduce_gradients(params, world)
+                opt.step()
+                with torch.no_grad():
+                    dec.sigma.clamp_(0.01, 1.0)
+                total += float(loss.detach())
+            loss_e = total / steps
+            if world > 1:
+                loss_e = _nn.allreduce_scalar(loss_e) / world
+            self.training_history.append({"epoch": epoch + 1, "loss": loss_e})
+            log.info("epoch %d/%d loss %.4f", epoch + 1, hp["epochs"], loss_e)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_e:.3f}")
+            if patience is not None:
+                if loss_e < best - 1e-4:
+                    best, bad = loss_e, 0
+                else:
+                    bad += 1
+                    if bad >= int(patience):
+                        log.info("early stop at epoch %d: loss has not improved for %d epochs", epoch + 1, patience)
+                        break
+        bar.close()
+        self.encoder = enc.cpu().eval()
+        self.decoder = dec.cpu().eval()
+
+    def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+        hp = self._hp
+        dec = self.decoder.eval()
+        layout = self._layout
+        gen = torch.Generator().manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context"))
+             if context is not None else None)
+        chunk = int(hp["sample_batch_size"])
+        out = np.empty((n, layout.width), dtype=np.float32)
+        with torch.no_grad():
+            for s in range(0, n, chunk):
+                b = min(chunk, n - s)
+                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen)
+                raw, emb_logits = dec(z, c[s:s + b] if c is not None else None)
+                noise = torch.randn(b, int(layout.tanh_pos.numel()), generator=gen) * dec.sigma
+                out[s:s + b] = _nn.decode_sample(layout, raw, emb_logits, gen, extra_tanh=noise).numpy()
+        return self.transformer.inverse_transform(out)
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if not self.fitted:
+            return {}
+        t = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
+        t.update({f"decoder.{k}": v for k, v in self.decoder.state_dict().items()})
+        return t
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        if not self.fitted:
+            return
+        self._build()
+        self.encoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")})
+        self.decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
+        self.encoder.eval()
+        self.decoder.eval()
