@@ -1,0 +1,144 @@
+"""The foreign-key graph of a database: generation order, drivers, secondary and self references.
+
+Pure Python over :class:`synthohive_spark.metadata.Metadata`; no Spark, no pandas.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from synthohive_spark.metadata import ForeignKey, Metadata, MetadataError
+
+logger = logging.getLogger("synthohive_spark.relational.graph")
+
+__all__ = ["SchemaGraph", "SchemaGraphError"]
+
+
+class SchemaGraphError(MetadataError):
+    """The foreign keys cannot be generated: a cycle, or a reference the generator cannot honour."""
+
+
+class SchemaGraph:
+    """Generation plan of a database: which table comes first and under which foreign key.
+
+    >>> from synthohive_spark.examples import retail_metadata
+    >>> g = SchemaGraph(retail_metadata())
+    >>> g.order.index("customers") < g.order.index("orders") < g.order.index("order_items")
+    True
+    >>> g.driver("order_items").parent_table
+    'orders'
+    >>> [fk.column for fk in g.self_references("employees")]
+    ['reports_to']
+    """
+
+    def __init__(self, metadata: Metadata) -> None:
+        if not isinstance(metadata, Metadata):
+            raise TypeError(f"SchemaGraph expects a synthohive_spark.Metadata, got "
+                            f"{type(metadata).__name__}")
+        self.metadata = metadata
+        self._check_references()
+        self.order: list[str] = self._topological_order()
+
+    # ------------------------------------------------------------------ construction
+    def _check_references(self) -> None:
+        errors: list[str] = []
+        tables = self.metadata.tables
+        for name, table in tables.items():
+            drivers = [fk for fk in table.foreign_keys if fk.driver]
+            if len(drivers) > 1:
+                errors.append(f"table {name!r}: {len(drivers)} driver foreign keys "
+                              f"({', '.join(fk.column for fk in drivers)}); expected at most one")
+            for fk in table.foreign_keys:
+                where = f"table {name!r}, column {fk.column!r}"
+                parent = tables.get(fk.parent_table)
+                if parent is None:
+                    errors.append(f"{where}: refers to table {fk.parent_table!r}, which is not in "
+                                  f"the metadata (tables: {', '.join(sorted(tables))})")
+                    continue
+                if parent.primary_key is None or fk.parent_column != parent.primary_key:
+                    errors.append(
+                        f"{where}: refers to {fk.parent_table}.{fk.parent_column}; the generator "
+                        f"needs foreign keys to reference the parent's primary key "
+                        f"({parent.primary_key!r})")
+                if fk.driver and fk.parent_table == name:
+                    errors.append(f"{where}: a self-reference cannot be the driver foreign key")
+        if errors:
+            raise SchemaGraphError("cannot generate this schema:\n"
+                                   + "\n".join(f"  - {e}" for e in errors), errors)
+
+    def _topological_order(self) -> list[str]:
+        tables = list(self.metadata.tables)
+        parents: dict[str, set[str]] = {t: set() for t in tables}
+        for name, table in self.metadata.tables.items():
+            for fk in table.foreign_keys:
+                if fk.parent_table != name:
+                    parents[name].add(fk.parent_table)
+        order: list[str] = []
+        done: set[str] = set()
+        remaining = list(tables)
+        while remaining:
+            ready = [t for t in remaining if parents[t] <= done]
+            if not ready:
+                cycle = self._find_cycle({t: parents[t] - done for t in remaining})
+                raise SchemaGraphError(
+                    "foreign keys form a cycle across tables: " + " -> ".join(cycle)
+                    + " (child -> parent); a database with a cycle cannot be generated parents "
+                    "first: remove one of these foreign keys or make it a self-reference",
+                    [f"cycle: {' -> '.join(cycle)}"])
+            for t in ready:  # metadata order among tables ready at the same time
+                order.append(t)
+                done.add(t)
+            remaining = [t for t in remaining if t not in done]
+        return order
+
+    @staticmethod
+    def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
+        start = next(iter(graph))
+        path: list[str] = [start]
+        seen = {start: 0}
+        node = start
+        while True:
+            nxt = sorted(graph[node])[0]
+            if nxt in seen:
+                return path[seen[nxt]:] + [nxt]
+            seen[nxt] = len(path)
+            path.append(nxt)
+            node = nxt
+
+    # ------------------------------------------------------------------ lookups
+    def driver(self, table: str) -> Optional[ForeignKey]:
+        """The foreign key ``table`` is generated under (None for a root table)."""
+        return self.metadata.table(table).driver
+
+    def is_root(self, table: str) -> bool:
+        return self.driver(table) is None
+
+    def roots(self) -> list[str]:
+        return [t for t in self.order if self.is_root(t)]
+
+    def secondary_fks(self, table: str) -> list[ForeignKey]:
+        """Foreign keys to other tables besides the driver."""
+        return [fk for fk in self.metadata.table(table).foreign_keys
+                if not fk.driver and fk.parent_table != table]
+
+    def self_references(self, table: str) -> list[ForeignKey]:
+        return [fk for fk in self.metadata.table(table).foreign_keys if fk.parent_table == table]
+
+    def key_columns(self, table: str) -> list[str]:
+        """The primary key and every foreign-key column of ``table``: never learned."""
+        cfg = self.metadata.table(table)
+        keys = [cfg.primary_key] if cfg.primary_key else []
+        keys += [fk.column for fk in cfg.foreign_keys if fk.column not in keys]
+        return keys
+
+    def children(self, table: str) -> list[str]:
+        """Tables whose driver foreign key points at ``table``."""
+        out = []
+        for t in self.order:
+            d = self.driver(t)
+            if d is not None and d.parent_table == table:
+                out.append(t)
+        return out
+
+    def __repr__(self) -> str:
+        return f"SchemaGraph(order={self.order})"

@@ -1,0 +1,165 @@
+"""Foreign keys that are not the driver: secondary parents and self-references (numpy only).
+
+:class:`DegreeModel` learns how references spread over the parents of one foreign key: the real
+parents' degrees (children per parent, zeros included) sorted from the most to the least referenced
+and summarised as the share of references falling in each of ``bins`` equal slices of the
+normalised rank axis, plus the share of null references. At sample time a child picks a rank with
+those shares (uniform inside a slice) and the rank is mapped to a generated parent's position by a
+seeded bijection, so popular parents stay popular and unreferenced ones stay unreferenced, whatever
+the number of generated parents. Everything is vectorised and depends only on the seed and the
+row's position, so a recomputed partition draws the same keys.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+logger = logging.getLogger("synthohive_spark.relational.keys")
+
+__all__ = ["DegreeModel", "rank_to_index", "KeyError_"]
+
+STATE_VERSION = 1
+
+
+class KeyError_(ValueError):
+    """Bad input to, or state of, a key model."""
+
+
+class DegreeModel:
+    """Distribution of references over the parents of one foreign key.
+
+    >>> import numpy as np
+    >>> parents = np.arange(100)
+    >>> refs = np.concatenate([np.zeros(50, int), np.arange(100)])  # parent 0 is very popular
+    >>> m = DegreeModel().fit(refs, n_parents=100, n_nulls=0)
+    >>> idx = m.sample_parents(np.random.default_rng(0), 1000, n_parents=100, seed=1)
+    >>> bool(np.bincount(idx, minlength=100).max() > 40)
+    True
+    """
+
+    def __init__(self, bins: int = 200) -> None:
+        if bins < 1:
+            raise KeyError_(f"DegreeModel: bins must be >= 1, got {bins}")
+        self.bins = int(bins)
+        self.state: Optional[dict[str, Any]] = None
+
+    def fit(self, parent_positions: np.ndarray, n_parents: int, n_nulls: int) -> "DegreeModel":
+        """Learn from the parent position (0..n_parents-1) of every non-null reference and the
+        number of null references."""
+        pos = np.asarray(parent_positions, dtype=np.int64)
+        if n_parents < 1:
+            raise KeyError_("DegreeModel.fit: the parent table has no rows")
+        if len(pos) and (pos.min() < 0 or pos.max() >= n_parents):
+            raise KeyError_("DegreeModel.fit: a reference points outside the parent table")
+        degrees = np.bincount(pos, minlength=n_parents).astype("float64")
+        return self.fit_degrees(degrees, n_nulls)
+
+    def fit_degrees(self, degrees: np.ndarray, n_nulls: int, ordered: bool = False) -> "DegreeModel":
+        """Learn from every parent's degree (zeros included). ``ordered``: keep the given parent
+        order as the rank axis (self-references, where earlier rows are the referenced ones)
+        instead of sorting by popularity."""
+        degrees = np.asarray(degrees, dtype="float64")
+        if degrees.ndim != 1 or len(degrees) == 0:
+            raise KeyError_("DegreeModel.fit: expected one degree per parent")
+        total = float(degrees.sum())
+        ranked = degrees if ordered else np.sort(degrees)[::-1]
+        bins = min(self.bins, len(ranked))
+        edges = np.linspace(0, len(ranked), bins + 1)
+        cum = np.concatenate([[0.0], np.cumsum(ranked)])
+        # mass of each slice of the rank axis (fractional ranks interpolate the cumulative sum)
+        at = np.interp(edges, np.arange(len(ranked) + 1), cum)
+        mass = np.diff(at)
+        mass = mass / total if total > 0 else np.full(bins, 1.0 / bins)
+        refs = int(total)
+        self.state = {"version": STATE_VERSION, "mass": [float(v) for v in mass],
+                      "null_share": float(n_nulls) / max(1, refs + int(n_nulls)),
+                      "ordered": bool(ordered), "parents": int(len(ranked)), "references": refs,
+                      "max_degree": float(ranked.max()) if len(ranked) else 0.0}
+        return self
+
+    @property
+    def null_share(self) -> float:
+        self._require()
+        return float(self.state["null_share"])
+
+    def _require(self) -> None:
+        if self.state is None:
+            raise KeyError_("DegreeModel is not fitted")
+
+    def _cdf(self, n_parents: int) -> tuple[np.ndarray, np.ndarray]:
+        """Piecewise-linear cumulative reference mass over ranks 0..n_parents."""
+        mass = np.asarray(self.state["mass"], dtype="float64")
+        knots = np.linspace(0.0, float(n_parents), len(mass) + 1)
+        cum = np.concatenate([[0.0], np.cumsum(mass)])
+        cum[-1] = max(cum[-1], 1e-300)
+        return knots, cum
+
+    def sample_ranks(self, rng: np.random.Generator, n: int, n_parents: int,
+                     limit: Optional[np.ndarray] = None) -> np.ndarray:
+        """``n`` parent ranks in ``[0, n_parents)`` (or ``[0, limit_i)`` per row); -1 where a row
+        has nothing to point at (limit 0)."""
+        self._require()
+        if n_parents < 1:
+            raise KeyError_("DegreeModel.sample: no generated parents to point at")
+        knots, cum = self._cdf(n_parents)
+        u = rng.random(n)
+        if limit is None:
+            top = np.full(n, cum[-1])
+        else:
+            top = np.interp(np.minimum(np.asarray(limit, dtype="float64"), n_parents), knots, cum)
+        target = u * top
+        # invert the piecewise-linear CDF: ranks where the mass is zero are never chosen
+        j = np.searchsorted(cum, target, side="right") - 1
+        j = np.clip(j, 0, len(cum) - 2)
+        seg = cum[j + 1] - cum[j]
+        frac = np.where(seg > 0, (target - cum[j]) / np.where(seg > 0, seg, 1.0), 0.0)
+        r = np.floor(knots[j] + frac * (knots[j + 1] - knots[j])).astype(np.int64)
+        r = np.clip(r, 0, n_parents - 1)
+        if limit is not None:
+            lim = np.asarray(limit, dtype=np.int64)
+            r = np.where(lim > 0, np.minimum(r, np.maximum(lim - 1, 0)), -1)
+        return r
+
+    def sample_parents(self, rng: np.random.Generator, n: int, n_parents: int, seed: int,
+                       limit: Optional[np.ndarray] = None) -> np.ndarray:
+        """Parent positions for ``n`` references (ranks mapped through a seeded bijection unless
+        the rank axis is the parents' own order)."""
+        ranks = self.sample_ranks(rng, n, n_parents, limit)
+        if self.state["ordered"]:
+            return ranks
+        out = rank_to_index(np.maximum(ranks, 0), n_parents, seed)
+        return np.where(ranks < 0, -1, out)
+
+    def null_mask(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.random(n) < self.null_share
+
+    def to_dict(self) -> dict[str, Any]:
+        self._require()
+        return dict(self.state, bins=self.bins)
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> "DegreeModel":
+        if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+            raise KeyError_(f"degree model state has an unknown version; this release reads "
+                            f"version {STATE_VERSION}")
+        m = cls(bins=int(state.get("bins", 200)))
+        m.state = {k: v for k, v in state.items() if k != "bins"}
+        return m
+
+
+def rank_to_index(ranks: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A seeded bijection of ``[0, n)``: ``(a * r + b) mod n`` with ``a`` coprime to ``n``."""
+    if n <= 1:
+        return np.zeros_like(np.asarray(ranks, dtype=np.int64))
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, n & 0xFFFFFFFF, 0x5EED])
+    b = int(rng.integers(0, n))
+    a = int(rng.integers(1, min(n, 1 << 31)))
+    while math.gcd(a, n) != 1:
+        a = a % (min(n, 1 << 31) - 1) + 1
+    r = np.asarray(ranks, dtype=np.int64)
+    if n < (1 << 32):  # a < 2**31 and r < 2**32: a * r fits in int64
+        return (a * r + b) % n
+    return np.asarray((a * r.astype(object) + b) % n, dtype=np.int64)
