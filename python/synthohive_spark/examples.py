@@ -218,21 +218,8 @@ def retail_tables(seed: int = 0, scale: float = 1.0) -> dict[str, pd.DataFrame]:
 
 def retail_spark(spark: Any, seed: int = 0, scale: float = 1.0) -> dict[str, Any]:
     """The retail database as Spark DataFrames with the types of :data:`RETAIL_SCHEMAS`."""
-    out = {}
-    for name, pdf in retail_tables(seed=seed, scale=scale).items():
-        frame = pdf.astype(object).where(pdf.notna(), None)
-        rows = [tuple(r) for r in frame.itertuples(index=False, name=None)]
-        rows = [tuple(_python_value(v) for v in r) for r in rows]
-        out[name] = spark.createDataFrame(rows, schema=RETAIL_SCHEMAS[name])
-    return out
-
-
-def _python_value(v: Any) -> Any:
-    if isinstance(v, pd.Timestamp):
-        return v.to_pydatetime()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    return {name: spark.createDataFrame(pdf, schema=RETAIL_SCHEMAS[name])
+            for name, pdf in retail_tables(seed=seed, scale=scale).items()}
 
 
 def retail_metadata() -> Metadata:

@@ -158,6 +158,10 @@ class _Model(BaseModel):
             raise MetadataError(_format_validation_error(exc, type(self)),
                                 _validation_messages(exc, type(self))) from None
 
+    # Nested models are validated by pydantic-core without this __init__; only a direct
+    # construction goes through it (and gets a MetadataError instead of a ValidationError).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
 
 class ColumnConfig(_Model):
     """One column: semantic type, physical type and constraints."""
@@ -746,6 +750,10 @@ _MEASURE_TOKENS = {"quantity", "qty", "count", "cnt", "amount", "amt", "total", 
                    "version", "seq", "sequence", "position", "pos", "percent", "pct", "rate",
                    "balance", "salary", "points", "units", "num", "number", "floor", "stock",
                    "nights", "visits"}
+#: Names of counts and amounts: an integer column so named stays numerical with few values.
+_COUNT_TOKENS = {"quantity", "qty", "count", "cnt", "amount", "amt", "total", "units", "age",
+                 "year", "years", "days", "nights", "visits", "points", "size", "num", "number",
+                 "price", "cost", "balance", "salary", "weight", "length", "duration"}
 _NAME_PREFIXES = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "mx"}
 _PERSON_TOKENS = {"customer", "client", "employee", "user", "person", "contact", "owner",
                   "member", "patient", "student", "author", "manager", "agent", "staff"}
@@ -1377,14 +1385,15 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
                                 None)
         distinct = len(set(values))
         regex = _infer_regex(values[:5000]) if values else None
-        mostly_unique = bool(values) and distinct >= 0.95 * len(values)
-        if _is_id_name(toks) or (regex is not None and mostly_unique and len(values) >= 10):
+        if regex is not None and any(ch.isspace() for v in probe for ch in v):
+            regex = None  # identifiers hold no blanks; a shared sentence template is not an id
+        ratio = distinct / len(values) if values else 0.0
+        if _is_id_name(toks) or (regex is not None and ratio > 0.2 and len(values) >= 10):
             return _ColumnGuess({**base, "sdtype": SDType.ID, "regex": regex}, regex)
         if not values:
             return _ColumnGuess({**base, "sdtype": SDType.CATEGORICAL}, None)
         avg_words = sum(len(v.split()) for v in probe) / len(probe)
         avg_len = sum(len(v) for v in probe) / len(probe)
-        ratio = distinct / len(values)
         if avg_words >= 4 and ratio > 0.5:
             kind = SDType.TEXT
         elif distinct <= 20 or (ratio <= 0.2 and avg_len < 50):
@@ -1397,7 +1406,8 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
         base["integer"] = True
         if _is_id_name(toks):
             return _ColumnGuess({**base, "sdtype": SDType.ID}, None)
-        if nonnull.nunique() <= 10 and not _is_measure_name(toks) and len(nonnull) > 0:
+        if nonnull.nunique() <= 10 and not any(t in _COUNT_TOKENS for t in toks) \
+                and len(nonnull) > 0:
             return _ColumnGuess({**base, "sdtype": SDType.CATEGORICAL}, None)
         return _ColumnGuess({**base, "sdtype": SDType.NUMERICAL, "min": lo, "max": hi}, None)
     if fam in ("float", "decimal"):
