@@ -80,6 +80,48 @@ class DegreeModel:
                       "max_degree": float(ranked.max()) if len(ranked) else 0.0}
         return self
 
+    def fit_runs(self, degrees: Any, multiplicities: Any, n_nulls: int) -> "DegreeModel":
+        """Learn from a degree histogram: ``multiplicities[i]`` parents have ``degrees[i]``
+        children (zeros included). Small whatever the number of parents: computed in Spark as a
+        group-by of the degrees."""
+        d = np.asarray(degrees, dtype="float64")
+        m = np.asarray(multiplicities, dtype="float64")
+        if d.shape != m.shape or d.ndim != 1 or len(d) == 0 or (m < 0).any() or m.sum() <= 0:
+            raise KeyError_("DegreeModel.fit_runs: expected matching, non-empty degree and "
+                            "multiplicity arrays")
+        order = np.argsort(-d, kind="stable")
+        d, m = d[order], m[order]
+        n_parents = float(m.sum())
+        knots = np.concatenate([[0.0], np.cumsum(m)])
+        cum = np.concatenate([[0.0], np.cumsum(d * m)])
+        total = float(cum[-1])
+        bins = int(min(self.bins, n_parents))
+        edges = np.linspace(0.0, n_parents, bins + 1)
+        at = np.interp(edges, knots, cum)  # exact: the degree is constant inside a run
+        mass = np.diff(at)
+        mass = mass / total if total > 0 else np.full(bins, 1.0 / bins)
+        return self._set_state(mass, n_nulls, int(round(total)), int(n_parents), False,
+                               float(d.max()))
+
+    def fit_bin_mass(self, mass: Any, n_parents: int, n_nulls: int,
+                     ordered: bool = True) -> "DegreeModel":
+        """Learn from the references falling in each equal slice of the parents' rank axis
+        (computed in Spark)."""
+        mass = np.asarray(mass, dtype="float64")
+        if mass.ndim != 1 or len(mass) == 0 or (mass < 0).any():
+            raise KeyError_("DegreeModel.fit_bin_mass: expected non-negative masses per slice")
+        total = float(mass.sum())
+        norm = mass / total if total > 0 else np.full(len(mass), 1.0 / len(mass))
+        return self._set_state(norm, n_nulls, int(round(total)), int(n_parents), ordered, None)
+
+    def _set_state(self, mass: np.ndarray, n_nulls: int, refs: int, parents: int, ordered: bool,
+                   max_degree: Optional[float]) -> "DegreeModel":
+        self.state = {"version": STATE_VERSION, "mass": [float(v) for v in mass],
+                      "null_share": float(n_nulls) / max(1, refs + int(n_nulls)),
+                      "ordered": bool(ordered), "parents": int(parents), "references": int(refs),
+                      "max_degree": max_degree}
+        return self
+
     @property
     def null_share(self) -> float:
         self._require()

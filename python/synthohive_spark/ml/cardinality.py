@@ -1,0 +1,328 @@
+"""Spark ML stages for one parent -> child relationship: ``CardinalityEstimator`` -> ``CardinalityModel``.
+
+The estimator learns how many children a parent has given the parent's context columns (zeros
+included). Spark ML estimators fit one DataFrame, so it fits the parent table with a child-count
+column (:func:`with_child_counts` computes it in Spark: a group-by of the child table joined back to
+the parents). ``CardinalityModel.transform(parents)`` emits one skeleton row per generated child
+(the foreign key equal to the parent's key, plus the parent's context columns) inside
+``mapInPandas``, seeded per partition so a recomputed partition emits the same rows.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Iterator
+
+import pandas as pd
+from pyspark import keyword_only
+from pyspark.ml import Estimator, Model
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasSeed
+from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
+                             MLWritable, MLWriter)
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._spark_schema import SchemaError, check_columns
+from synthohive_spark.relational.cardinality import ChildCountModel
+
+logger = logging.getLogger("synthohive_spark.ml.cardinality")
+
+__all__ = ["CardinalityEstimator", "CardinalityModel", "with_child_counts"]
+
+
+def with_child_counts(parents: DataFrame, children: DataFrame, parentKey: str, foreignKey: str,
+                      countCol: str = "childCount") -> DataFrame:
+    """``parents`` with ``countCol``: how many rows of ``children`` reference each parent (0 for
+    none); computed in Spark, nothing is collected."""
+    check_columns(parents.schema, [parentKey], "parent", "parentKey")
+    check_columns(children.schema, [foreignKey], "child", "foreignKey")
+    if countCol in parents.columns:
+        raise SchemaError(f"the parent table already has a column {countCol!r}; choose another "
+                          f"countCol")
+    key = "__synthohive_parent_key"
+    counts = (children.where(F.col(foreignKey).isNotNull())
+              .groupBy(F.col(foreignKey).alias(key)).agg(F.count(F.lit(1)).alias(countCol)))
+    joined = parents.join(counts, parents[parentKey] == counts[key], "left").drop(key)
+    return joined.withColumn(countCol, F.coalesce(F.col(countCol), F.lit(0)).cast("long"))
+
+
+class _CardinalityParams(HasSeed):
+    parentTable = Param(Params._dummy(), "parentTable", "name of the parent table",
+                        typeConverter=TypeConverters.toString)
+    childTable = Param(Params._dummy(), "childTable", "name of the child table",
+                       typeConverter=TypeConverters.toString)
+    foreignKey = Param(Params._dummy(), "foreignKey",
+                       "the child's foreign-key column (the name of the key in emitted rows)",
+                       typeConverter=TypeConverters.toString)
+    parentKey = Param(Params._dummy(), "parentKey", "the parent's primary-key column",
+                      typeConverter=TypeConverters.toString)
+    contextCols = Param(Params._dummy(), "contextCols",
+                        "parent columns the child count is conditioned on (default: the parent's "
+                        "columns other than the key and the count, at most maxContextCols)",
+                        typeConverter=TypeConverters.toListString)
+    maxContextCols = Param(Params._dummy(), "maxContextCols",
+                           "cap on the default context columns", typeConverter=TypeConverters.toInt)
+    contextPrefix = Param(Params._dummy(), "contextPrefix",
+                          "prefix of the context columns in the rows transform() emits",
+                          typeConverter=TypeConverters.toString)
+    countCol = Param(Params._dummy(), "countCol", "column of the fitted DataFrame holding the "
+                     "number of children of each parent", typeConverter=TypeConverters.toString)
+    maxTrainingRows = Param(Params._dummy(), "maxTrainingRows",
+                            "at most this many parents, sampled with the seed, go to the driver",
+                            typeConverter=TypeConverters.toInt)
+    maxLeaves = Param(Params._dummy(), "maxLeaves", "leaves of the count tree",
+                      typeConverter=TypeConverters.toInt)
+    minSamplesLeaf = Param(Params._dummy(), "minSamplesLeaf", "parents per leaf, at least",
+                           typeConverter=TypeConverters.toInt)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(parentTable="parent", childTable="child", foreignKey="parent_id",
+                         parentKey="id", contextCols=[], maxContextCols=5, contextPrefix="",
+                         countCol="childCount", maxTrainingRows=1_000_000, maxLeaves=32,
+                         minSamplesLeaf=20, seed=7)
+
+    def getParentTable(self) -> str:
+        return self.getOrDefault(self.parentTable)
+
+    def getChildTable(self) -> str:
+        return self.getOrDefault(self.childTable)
+
+    def getForeignKey(self) -> str:
+        return self.getOrDefault(self.foreignKey)
+
+    def getParentKey(self) -> str:
+        return self.getOrDefault(self.parentKey)
+
+    def getContextCols(self) -> list[str]:
+        return self.getOrDefault(self.contextCols)
+
+    def getMaxContextCols(self) -> int:
+        return self.getOrDefault(self.maxContextCols)
+
+    def getContextPrefix(self) -> str:
+        return self.getOrDefault(self.contextPrefix)
+
+    def getCountCol(self) -> str:
+        return self.getOrDefault(self.countCol)
+
+    def getMaxTrainingRows(self) -> int:
+        return self.getOrDefault(self.maxTrainingRows)
+
+    def getMaxLeaves(self) -> int:
+        return self.getOrDefault(self.maxLeaves)
+
+    def getMinSamplesLeaf(self) -> int:
+        return self.getOrDefault(self.minSamplesLeaf)
+
+    def _where(self) -> str:
+        return f"relationship {self.getParentTable()} -> {self.getChildTable()}.{self.getForeignKey()}"
+
+
+class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
+                           DefaultParamsWritable):
+    """Learns the number of children per parent, conditioned on the parent's context columns.
+
+    >>> est = CardinalityEstimator(parentTable="customers", childTable="orders",
+    ...                            foreignKey="customer_id", parentKey="customer_id",
+    ...                            contextCols=["segment"], seed=7)
+    >>> model = est.fit(with_child_counts(customers, orders, "customer_id", "customer_id"))  # doctest: +SKIP
+    >>> skeleton = model.transform(synthetic_customers)     # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(self, *, parentTable: str = "parent", childTable: str = "child",
+                 foreignKey: str = "parent_id", parentKey: str = "id",
+                 contextCols: list[str] | None = None, maxContextCols: int = 5,
+                 contextPrefix: str = "", countCol: str = "childCount",
+                 maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
+                 seed: int = 7) -> None:
+        super().__init__()
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, parentTable: str = "parent", childTable: str = "child",
+                  foreignKey: str = "parent_id", parentKey: str = "id",
+                  contextCols: list[str] | None = None, maxContextCols: int = 5,
+                  contextPrefix: str = "", countCol: str = "childCount",
+                  maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
+                  seed: int = 7) -> "CardinalityEstimator":
+        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
+        self._set(**kwargs)
+        for name in ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"):
+            if self.getOrDefault(name) < 1:
+                raise ValueError(f"CardinalityEstimator ({self._where()}): {name} must be >= 1, "
+                                 f"got {self.getOrDefault(name)}")
+        return self
+
+    def setContextCols(self, value: list[str]) -> "CardinalityEstimator":
+        return self._set(contextCols=value)
+
+    def setSeed(self, value: int) -> "CardinalityEstimator":
+        return self._set(seed=value)
+
+    def _context_cols(self, schema: T.StructType) -> list[str]:
+        cols = list(self.getContextCols())
+        if cols:
+            return cols
+        skip = {self.getParentKey(), self.getCountCol()}
+        return [f.name for f in schema.fields if f.name not in skip][:self.getMaxContextCols()]
+
+    def _fit(self, dataset: DataFrame) -> "CardinalityModel":
+        where = self._where()
+        schema = dataset.schema
+        count_col = self.getCountCol()
+        if count_col not in schema.fieldNames():
+            raise SchemaError(
+                f"{where}: the fitted DataFrame has no {count_col!r} column; fit on the parent "
+                f"table joined with its child counts, e.g. "
+                f"with_child_counts(parents, children, {self.getParentKey()!r}, "
+                f"{self.getForeignKey()!r})")
+        if not isinstance(schema[count_col].dataType, T.IntegralType):
+            raise SchemaError(f"{where}: column {count_col!r} has type "
+                              f"{schema[count_col].dataType.simpleString()}; expected an integer "
+                              f"child count")
+        ctx = self._context_cols(schema)
+        check_columns(schema, ctx, self.getParentTable(), "contextCols")
+        frame = dataset.select(*ctx, count_col)
+        total = frame.count()
+        if total == 0:
+            raise SchemaError(f"{where}: the parent table is empty; nothing to learn")
+        limit = self.getMaxTrainingRows()
+        if total > limit:
+            frame = frame.sample(False, min(1.0, limit * 1.05 / total),
+                                 seed=self.getOrDefault(self.seed)).limit(limit)
+        pdf = frame.toPandas()
+        core = ChildCountModel(max_leaves=self.getMaxLeaves(),
+                               min_samples_leaf=self.getMinSamplesLeaf())
+        core.fit(pdf[ctx] if ctx else None, pdf[count_col].to_numpy())
+        model = CardinalityModel()
+        self._copyValues(model)
+        model._set(contextCols=ctx)
+        model._state = {"core": core.to_dict(),
+                        "contextSchema": T.StructType([schema[c] for c in ctx]).json()}
+        return model
+
+
+class CardinalityModel(Model, _CardinalityParams, MLReadable, MLWritable):
+    """Emits one skeleton row per generated child of every parent row it transforms."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._state: dict[str, Any] = {}
+        self._core: ChildCountModel | None = None
+
+    @property
+    def core(self) -> ChildCountModel:
+        if self._core is None:
+            self._core = ChildCountModel.from_dict(self._state["core"])
+        return self._core
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        """Training summary: parents, children, mean count, share of parents without children."""
+        return dict(self._state["core"]["stats"])
+
+    def outputSchema(self, parents: T.StructType) -> T.StructType:
+        pk = self.getParentKey()
+        prefix = self.getContextPrefix()
+        fields = [T.StructField(self.getForeignKey(), parents[pk].dataType, True)]
+        fields += [T.StructField(prefix + c, parents[c].dataType, True)
+                   for c in self.getContextCols()]
+        return T.StructType(fields)
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        where = self._where()
+        pk = self.getParentKey()
+        ctx = list(self.getContextCols())
+        check_columns(dataset.schema, [pk] + ctx, self.getParentTable(), "parentKey/contextCols")
+        schema = self.outputSchema(dataset.schema)
+        if len(set(schema.fieldNames())) != len(schema.fieldNames()):
+            raise SchemaError(f"{where}: emitted columns {schema.fieldNames()} clash; set a "
+                              f"contextPrefix")
+        state = json.dumps(self._state["core"])
+        seed = int(self.getOrDefault(self.seed))
+        stream = f"cardinality/{self.getParentTable()}/{self.getChildTable()}/{self.getForeignKey()}"
+        out_names = schema.fieldNames()
+
+        def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            yield from _emit_children(batches, state, seed, stream, pk, ctx, out_names)
+
+        return dataset.select(pk, *ctx).mapInPandas(emit, schema=schema)
+
+    # -------------------------------------------------------------- persistence
+    def write(self) -> MLWriter:
+        return _CardinalityModelWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _CardinalityModelReader(cls)
+
+    def copy(self, extra: dict | None = None) -> "CardinalityModel":
+        that = super().copy(extra)
+        that._state = self._state
+        that._core = self._core
+        return that
+
+
+_CORES: dict[str, ChildCountModel] = {}
+
+
+def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, stream: str, pk: str,
+                   ctx: list[str], out_names: list[str]) -> Iterator[pd.DataFrame]:
+    from pyspark import TaskContext
+
+    from synthohive_spark.ml._generation import row_seed
+
+    core = _CORES.get(state)
+    if core is None:
+        _CORES.clear()
+        core = _CORES[state] = ChildCountModel.from_dict(json.loads(state))
+    tc = TaskContext.get()
+    part = tc.partitionId() if tc is not None else 0
+    for batch_no, batch in enumerate(batches):
+        if len(batch) == 0:
+            continue
+        counts = core.sample(batch[ctx] if ctx else None,
+                             seed=row_seed(seed, stream, part, batch_no), n=len(batch))
+        rep = batch.index.repeat(counts)
+        out = batch.loc[rep].reset_index(drop=True)
+        out.columns = out_names
+        yield out
+
+
+class _CardinalityModelWriter(MLWriter):
+    def __init__(self, instance: CardinalityModel) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def save(self, path: str) -> None:
+        self.saveImpl(path)
+
+    def saveImpl(self, path: str) -> None:
+        blob = json.dumps(self.instance._state, sort_keys=True).encode()
+        save_stage(self.instance, path, self.sparkSession, {"state.json": blob}, None,
+                   self.shouldOverwrite)
+
+
+class _CardinalityModelReader(MLReader):
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str) -> CardinalityModel:
+        metadata, blobs = load_stage(path, self.sparkSession,
+                                     "synthohive_spark.ml.cardinality.CardinalityModel")
+        model = self.cls()
+        set_params_from_metadata(model, metadata)
+        model._resetUid(metadata["uid"])
+        try:
+            model._state = json.loads(blobs["state.json"])
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"The cardinality model at {path!r} has no readable "
+                                 f"state.json") from exc
+        model.core  # validate the state now rather than on the executors
+        return model
