@@ -16,7 +16,7 @@ __all__ = ["evaluate", "quality_gate", "ValidationReport", "QualityGateError", "
 
 def __getattr__(name: str) -> Any:
     if name in ("evaluate", "quality_gate"):
-        from . import evaluate as _ev
+        from . import _evaluate as _ev
 
         value = getattr(_ev, name)
         globals()[name] = value

@@ -24,7 +24,8 @@ CONTINUOUS_SDTYPES = ("numerical", "datetime")
 DISCRETE_SDTYPES = ("categorical", "ordinal", "boolean")
 PII_SDTYPES = ("email", "phone", "phone_number", "name", "first_name", "last_name", "address",
                "street_address", "ssn", "credit_card", "credit_card_number", "iban", "ip",
-               "ipv4_address", "ipv6_address", "url", "postcode", "zipcode", "person", "pii")
+               "ipv4_address", "ipv6_address", "url", "postcode", "zipcode", "person", "pii", "city",
+               "zip", "date_of_birth")
 
 _ID_NAME = re.compile(r"(^id$)|(_id$)|(Id$)|(_key$)|(^uuid$)|(_uuid$)", re.IGNORECASE)
 
@@ -139,7 +140,8 @@ def plan_table(table: str, real: DataFrame, synthetic: DataFrame, cfg: Any,
             _, ptable, pcol = fk_cols[name]
             plan.sdtype, plan.reason = "id", f"foreign key to {ptable}.{pcol}"
         elif ccfg is not None:
-            sdtype = str(_get(ccfg, "sdtype", "unknown"))
+            raw = _get(ccfg, "sdtype", "unknown")
+            sdtype = str(getattr(raw, "value", raw))
             plan.sdtype = sdtype
             if bool(_get(ccfg, "pii", False)) or sdtype in PII_SDTYPES:
                 plan.reason = f"PII column (sdtype '{sdtype}'): regenerated, never learned"

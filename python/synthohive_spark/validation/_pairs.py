@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from ._columns import ColumnPlan
@@ -75,11 +75,13 @@ def correlations(df: DataFrame, pairs: list[PairSpec]) -> dict[str, float | None
 
 def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
                 real_exprs: dict[str, Column], syn_exprs: dict[str, Column],
-                n_real: int, n_syn: int) -> dict[str, float]:
-    """1 - total variation distance between the joint frequency tables, per pair.
+                n_real: int, n_syn: int) -> dict[str, tuple[float, float | None]]:
+    """Per pair: (1 - total variation distance between the joint frequency tables, Cramer's V of
+    the real table or None when it has fewer than two rows or columns).
 
     ``real_exprs``/``syn_exprs`` map an internal column name to its discrete expression on that
-    side (strings; continuous columns already binned).
+    side (strings; continuous columns already binned). Cramer's V uses chi2 without continuity
+    correction, from the non-zero cells: chi2 = n * (sum O^2 / (R_a * C_b) - 1).
     """
     if not pairs:
         return {}
@@ -90,10 +92,28 @@ def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
     parts = ", ".join(f"'{p.pid}', {p.a_col}, {p.b_col}" for p in pairs)
     long = u.selectExpr(f"stack({len(pairs)}, {parts}) AS (__pair, __a, __b)", "__r", "__s")
     cells = long.groupBy("__pair", "__a", "__b").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns"))
+    wa = Window.partitionBy("__pair", "__a")
+    wb = Window.partitionBy("__pair", "__b")
+    cells = cells.withColumn("__ra", F.sum("nr").over(wa)).withColumn("__cb", F.sum("nr").over(wb))
+    real_cell = F.col("nr") > 0
     rows = cells.groupBy("__pair").agg(
         F.sum(F.abs(F.col("nr") / F.lit(float(max(n_real, 1))) - F.col("ns") / F.lit(float(max(n_syn, 1)))))
-        .alias("tv")).collect()
-    return {row["__pair"]: 1.0 - 0.5 * float(row["tv"]) for row in rows}
+        .alias("tv"),
+        F.sum(F.when(real_cell, F.col("nr") * F.col("nr") / (F.col("__ra") * F.col("__cb")))).alias("q"),
+        F.sum("nr").alias("n"),
+        F.count_distinct(F.when(real_cell, F.struct(F.col("__a")))).alias("ka"),
+        F.count_distinct(F.when(real_cell, F.struct(F.col("__b")))).alias("kb"),
+    ).collect()
+    out: dict[str, tuple[float, float | None]] = {}
+    for row in rows:
+        k = min(int(row["ka"]), int(row["kb"]))
+        n = float(row["n"] or 0)
+        assoc = None
+        if k >= 2 and n > 0:
+            chi2 = max(n * (float(row["q"]) - 1.0), 0.0)
+            assoc = math.sqrt(chi2 / (n * (k - 1)))
+        out[row["__pair"]] = (1.0 - 0.5 * float(row["tv"]), assoc)
+    return out
 
 
 def discrete_expr(plan: ColumnPlan, internal: str, stats_min: dict[str, Any], stats_max: dict[str, Any],

@@ -175,7 +175,7 @@ class ValidationReport:
                 items.append((r["score"], f"{r['table']}.{r['column']} ({r['metric']}) {r['score']:.3f}"))
         for key in ("column_pair_trends", "intertable_trends"):
             for r in self.details.get(key, []):
-                if r.get("score") is not None and r["score"] < below:
+                if r.get("score") is not None and r["score"] < below and r.get("meets_threshold", True):
                     t = r.get("table") or f"{r.get('parent_table')}/{r.get('child_table')}"
                     items.append((r["score"], f"{t}: {r['column_1']} x {r['column_2']} "
                                               f"({r['metric']}) {r['score']:.3f}"))

@@ -80,6 +80,8 @@ def evaluate(
     ks_buckets: int = 1000,
     quantile_accuracy: int = 10_000,
     max_categories: int = 100,
+    real_correlation_threshold: float = 0.5,
+    real_association_threshold: float = 0.3,
     plot_categories: int = 12,
     histogram_bins: int = 30,
     dcr_synthetic_rows: int = 1000,
@@ -99,6 +101,9 @@ def evaluate(
     (real + synthetic), and otherwise bounded from ``ks_buckets`` quantile buckets with exact counts
     (the report states each bound). Pairs with a categorical column of more than ``max_categories``
     categories keep its ``max_categories - 1`` most frequent real categories and lump the rest.
+    As in SDMetrics' QualityReport, a pair counts towards Column Pair Trends (and Intertable
+    Trends) only when the real data shows a trend: |Pearson r| above ``real_correlation_threshold``
+    or Cramer's V above ``real_association_threshold`` (0 counts every pair).
 
     Example:
         >>> report = evaluate(real_df, synthetic_df)              # doctest: +SKIP
@@ -129,9 +134,11 @@ def evaluate(
         tables=sorted(real_d), metadata_given=metadata is not None, holdout_given=bool(hold_d),
         exact_ks_max_distinct=exact_ks_max_distinct, ks_buckets=ks_buckets,
         quantile_accuracy=quantile_accuracy, max_categories=max_categories,
+        real_correlation_threshold=real_correlation_threshold,
+        real_association_threshold=real_association_threshold,
         plot_categories=plot_categories, histogram_bins=histogram_bins,
         dcr_synthetic_rows=dcr_synthetic_rows, dcr_reference_rows=dcr_reference_rows, seed=seed,
-        contingency_bins=_pairs.N_BINS, privacy=do_privacy)
+        contingency_bins=_pairs.N_BINS, privacy=do_privacy, cache=cache)
     ev = _Evaluation(settings)
     for t in real_d:
         cfg = table_config(metadata, t)
@@ -294,7 +301,8 @@ class _Evaluation:
             row = {"column_1": a.name, "column_2": b.name,
                    "metric": "CorrelationSimilarity" if both_cont else "ContingencySimilarity",
                    "score": None, "real_correlation": None, "synthetic_correlation": None,
-                   "reason": None, "_pid": spec.pid}
+                   "real_association": None, "meets_threshold": None, "reason": None,
+                   "_pid": spec.pid}
             if both_cont:
                 reason = None
                 for p in (a, b):
@@ -304,6 +312,7 @@ class _Evaluation:
                             reason = f"column '{p.name}' is constant in the {side} data"
                 if reason:
                     row["reason"] = reason
+                    row["meets_threshold"] = False
                 else:
                     corr_specs.append(spec)
             else:
@@ -317,20 +326,35 @@ class _Evaluation:
                 row = by_pid[spec.pid]
                 r_, s_ = cr[spec.pid], cs[spec.pid]
                 row["real_correlation"], row["synthetic_correlation"] = r_, s_
+                thr = self.s.real_correlation_threshold
                 if r_ is None or s_ is None:
                     row["reason"] = "correlation undefined (no rows with both values, or no variance)"
+                    row["meets_threshold"] = False
                 else:
                     row["score"] = 1.0 - abs(r_ - s_) / 2.0
+                    row["meets_threshold"] = thr <= 0 or abs(r_) > thr
+                    if not row["meets_threshold"]:
+                        row["reason"] = (f"real correlation {r_:.3f} is not above the threshold "
+                                         f"{thr} in absolute value: not counted in the score")
         if cont_specs:
-            used = {c for sp_ in cont_specs for c in (sp_.a, sp_.b)}
+            used = {c.internal: c for sp_ in cont_specs for c in (sp_.a, sp_.b)}
             rx, sx = {}, {}
-            for p in {p.internal: p for p in used}.values():
+            for p in used.values():
                 rx[p.internal] = _pairs.discrete_expr(p, p.internal, rs.minimum, rs.maximum, keep)
                 sx[p.internal] = _pairs.discrete_expr(p, p.internal, ss.minimum, ss.maximum, keep)
             res = _pairs.contingency(rp, sp, cont_specs, rx, sx, rs.rows, ss.rows)
+            thr = self.s.real_association_threshold
             for spec in cont_specs:
                 row = by_pid[spec.pid]
-                row["score"] = res.get(spec.pid)
+                score, assoc = res.get(spec.pid, (None, None))
+                row["score"], row["real_association"] = score, assoc
+                if thr > 0:
+                    row["meets_threshold"] = assoc is not None and assoc > thr
+                    if not row["meets_threshold"]:
+                        row["reason"] = (f"real association (Cramer's V) {_fmt(assoc)} is not above "
+                                         f"the threshold {thr}: not counted in the score")
+                else:
+                    row["meets_threshold"] = True
                 lumped = [p.name for p in (spec.a, spec.b) if p.internal in keep]
                 if lumped:
                     row["note"] = (f"categories beyond the {self.s.max_categories - 1} most frequent "
@@ -453,11 +477,13 @@ class _Evaluation:
     def report(self, multi: bool) -> ValidationReport:
         props: dict[str, float | None] = {
             "Column Shapes": _mean([r["score"] for r in self.rows["column_shapes"]]),
-            "Column Pair Trends": _mean([r["score"] for r in self.rows["column_pair_trends"]]),
+            "Column Pair Trends": _mean([r["score"] for r in self.rows["column_pair_trends"]
+                                         if r.get("meets_threshold")]),
         }
         if multi:
             props["Cardinality"] = _mean([r["score"] for r in self.rows["cardinality"]])
-            props["Intertable Trends"] = _mean([r["score"] for r in self.rows["intertable_trends"]])
+            props["Intertable Trends"] = _mean([r["score"] for r in self.rows["intertable_trends"]
+                                                if r.get("meets_threshold")])
         score = _mean(list(props.values()))
         extra = {
             "Missing Values": _mean([r["score"] for r in self.rows["missing_values"]]),
@@ -478,6 +504,10 @@ class _Evaluation:
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
         return ValidationReport(data)
+
+
+def _fmt(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
 
 
 def _corr_matrices(app: list[ColumnPlan], pair_rows: list[dict[str, Any]]) -> dict[str, Any]:
