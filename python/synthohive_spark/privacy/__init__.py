@@ -1,1 +1,22 @@
-"""synthohive_spark.privacy."""
+"""PII detection rules, validators, replacement strategies and faker glue (no Spark here).
+
+- :mod:`.validators`: value rules (Luhn, IBAN mod-97, SSN areas, IPv4/IPv6, email, dates of
+  birth), phone numbers (phonenumbers) and person names;
+- :mod:`.detect`: column-name hints in several languages and the finding for a column;
+- :mod:`.strategies`: fake / hash / mask / redact / drop;
+- :mod:`.generate`: :func:`generate_pii` and :func:`infer_format` for synthetic tables.
+"""
+from __future__ import annotations
+
+from synthohive_spark.privacy.detect import (PII_KINDS, ColumnEvidence, Finding, decide,
+                                             name_hint, normalize_name)
+from synthohive_spark.privacy.generate import GENERATED_KINDS, generate_pii, infer_format
+from synthohive_spark.privacy.strategies import (STRATEGIES, Strategy, check_locale, fake_series,
+                                                 fake_value, hash_format, hash_hex, mask_value,
+                                                 parse_strategy)
+from synthohive_spark.privacy.validators import classify
+
+__all__ = ["PII_KINDS", "ColumnEvidence", "Finding", "decide", "name_hint", "normalize_name",
+           "GENERATED_KINDS", "generate_pii", "infer_format", "STRATEGIES", "Strategy",
+           "check_locale", "fake_series", "fake_value", "hash_format", "hash_hex", "mask_value",
+           "parse_strategy", "classify"]

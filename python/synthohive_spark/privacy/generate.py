@@ -1,0 +1,335 @@
+"""PII values for synthetic tables: :func:`infer_format` describes a real column's format (JSON,
+no real values), :func:`generate_pii` makes ``n`` new values in that format.
+
+Used by the table stage for columns that are PII: they are never learned, only regenerated.
+Fast: faker is seeded once per call to fill small pools (names, streets, cities, user names),
+and numpy combines the pools and draws the digits.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import unicodedata
+from collections import Counter
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from synthohive_spark.privacy.strategies import check_locale, date_layout
+
+__all__ = ["generate_pii", "infer_format", "GENERATED_KINDS"]
+
+GENERATED_KINDS: tuple[str, ...] = ("email", "phone", "name", "first_name", "last_name",
+                                    "address", "city", "zip", "ssn", "credit_card", "ip", "iban",
+                                    "date_of_birth")
+
+_SHAPE_KINDS = ("phone", "ssn", "zip", "credit_card")
+_MIN_SHARE = 0.01   # a format must cover 1% of the values ...
+_MIN_COUNT = 5      # ... and at least 5 values to be kept (no rare shapes)
+_POOL = 2048
+
+
+def _shape(value: str) -> str:
+    out = []
+    for c in value:
+        if "0" <= c <= "9":
+            out.append("#")
+        elif c.isalpha():
+            out.append("?")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _phone_shape(value: str) -> str:
+    s = value.strip()
+    if s.startswith("+"):
+        try:
+            import phonenumbers
+            cc = str(phonenumbers.parse(s, None).country_code)
+            if s[1:1 + len(cc)] == cc:
+                return "+" + cc + _shape(s[1 + len(cc):])
+        except phonenumbers.NumberParseException:
+            pass
+    return _shape(s)
+
+
+def _common(items: list[str], total: int) -> list[list[Any]]:
+    counts = Counter(items)
+    kept = [(v, c) for v, c in counts.most_common(8)
+            if c >= _MIN_COUNT and c / max(total, 1) >= _MIN_SHARE]
+    norm = sum(c for _, c in kept)
+    return [[v, round(c / norm, 6)] for v, c in kept]
+
+
+def _case_of(values: list[str]) -> str:
+    letters = [v for v in values if any(c.isalpha() for c in v)]
+    if not letters:
+        return "mixed"
+    for name, test in (("upper", str.isupper), ("lower", str.islower), ("title", str.istitle)):
+        if sum(1 for v in letters if test(v)) >= 0.9 * len(letters):
+            return name
+    return "mixed"
+
+
+def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
+    """A JSON-able description of how ``kind`` values look in the real column (never real values):
+
+    - always: ``kind``, ``max_length``, ``case`` ("upper", "lower", "title", "mixed"),
+      ``null_share``, ``dtype`` ("string", "date", "integer");
+    - phone/ssn/zip/credit_card: ``patterns``: ``[[shape, share], ...]`` where ``#`` is a digit,
+      ``?`` a letter, a phone's "+country code" kept (shapes on fewer than 5 values or 1% are
+      left out);
+    - email: ``numbered_share`` (share of local parts with digits);
+    - date_of_birth: ``date_format`` (strftime), ``min_year``, ``max_year``;
+    - ip: ``ipv6_share``; iban: ``countries`` ``[[code, share], ...]``, ``grouped`` (spaces).
+    """
+    if kind not in GENERATED_KINDS:
+        raise ValueError(f"infer_format: unknown PII kind {kind!r}; expected one of "
+                         f"{', '.join(GENERATED_KINDS)}.")
+    total = len(sample_values)
+    present = sample_values.dropna()
+    dtype = "string"
+    if pd.api.types.is_integer_dtype(present.dtype):
+        dtype = "integer"
+    elif len(present) and isinstance(present.iloc[0], (_dt.date, pd.Timestamp)):
+        dtype = "date"
+    if dtype == "date":
+        values = [pd.Timestamp(v).strftime("%Y-%m-%d") for v in present]
+    else:
+        values = [str(v) for v in present]
+    fmt: dict[str, Any] = {
+        "kind": kind, "dtype": dtype,
+        "max_length": max((len(v) for v in values), default=0),
+        "case": _case_of(values),
+        "null_share": round(1 - len(present) / total, 6) if total else 0.0,
+    }
+    if kind in _SHAPE_KINDS:
+        shapes = [_phone_shape(v) if kind == "phone" else _shape(v.strip()) for v in values]
+        fmt["patterns"] = _common(shapes, len(values))
+    elif kind == "email":
+        locals_ = [v.split("@")[0] for v in values if "@" in v]
+        fmt["numbered_share"] = round(
+            sum(1 for v in locals_ if any(c.isdigit() for c in v)) / len(locals_), 6) \
+            if locals_ else 0.0
+    elif kind == "date_of_birth":
+        layouts = Counter(date_layout(v) for v in values)
+        fmt["date_format"] = layouts.most_common(1)[0][0] if layouts else "%Y-%m-%d"
+        years = sorted(int(m.group(0)) for v in values
+                       for m in [re.search(r"[0-9]{4}", v)] if m)
+        if len(years) >= _MIN_COUNT:
+            lo, hi = np.percentile(years, [1, 99])
+            fmt["min_year"], fmt["max_year"] = int(lo), int(hi)
+    elif kind == "ip":
+        fmt["ipv6_share"] = round(sum(1 for v in values if ":" in v) / len(values), 6) \
+            if values else 0.0
+    elif kind == "iban":
+        fmt["countries"] = _common([v.strip()[:2].upper() for v in values], len(values))
+        fmt["grouped"] = bool(values) and sum(" " in v.strip() for v in values) > len(values) / 2
+    return fmt
+
+
+# -- generation ----------------------------------------------------------------------------------
+
+_DEFAULT_PATTERNS = {
+    "phone": [["(###) ###-####", 0.5], ["###-###-####", 0.5]],
+    "ssn": [["###-##-####", 1.0]],
+    "zip": [["#####", 1.0]],
+    "credit_card": [["#### #### #### ####", 1.0]],
+}
+_IBAN_LENGTHS = {"DE": 22, "FR": 27, "GB": 22, "ES": 24, "IT": 27, "NL": 18, "BE": 16, "AT": 20,
+                 "CH": 21, "PL": 28, "PT": 25, "SE": 24, "DK": 18, "NO": 15, "FI": 18, "IE": 22}
+
+
+def _pool(fk: Any, method: str, size: int) -> np.ndarray:
+    fn = getattr(fk, method)
+    return np.array([fn() for _ in range(size)], dtype=object)
+
+
+def _digits_matrix(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    return rng.integers(0, 10, size=(n, k), dtype=np.int8)
+
+
+def _fill_patterns(rng: np.random.Generator, n: int, patterns: list[list[Any]],
+                   luhn: bool = False, first_digit_min: int = 0,
+                   ssn_rules: bool = False, first_digits: tuple[int, ...] = ()) -> list[str]:
+    shapes = [p for p, _ in patterns]
+    weights = np.array([w for _, w in patterns], dtype=float)
+    which = rng.choice(len(shapes), size=n, p=weights / weights.sum())
+    out: list[Optional[str]] = [None] * n
+    for s_idx, shape in enumerate(shapes):
+        rows = np.flatnonzero(which == s_idx)
+        if len(rows) == 0:
+            continue
+        slots = [i for i, c in enumerate(shape) if c in "#?"]
+        digit_slots = [i for i in slots if shape[i] == "#"]
+        d = _digits_matrix(rng, len(rows), len(digit_slots))
+        if first_digit_min and digit_slots:
+            d[:, 0] = rng.integers(first_digit_min, 10, size=len(rows))
+        if first_digits and digit_slots:
+            d[:, 0] = rng.choice(np.array(first_digits, dtype=np.int8), size=len(rows))
+        if ssn_rules and len(digit_slots) == 9:
+            area = rng.integers(1, 899, size=len(rows))
+            area[area == 666] = 667
+            group = rng.integers(1, 100, size=len(rows))
+            serial = rng.integers(1, 10000, size=len(rows))
+            nums = np.stack([area // 100, area // 10 % 10, area % 10, group // 10, group % 10,
+                             serial // 1000, serial // 100 % 10, serial // 10 % 10, serial % 10],
+                            axis=1).astype(np.int8)
+            d = nums
+        if luhn and len(digit_slots) >= 2:
+            body = d[:, :-1].astype(np.int64)
+            rev = body[:, ::-1]
+            dbl = rev.copy()
+            dbl[:, 0::2] *= 2
+            dbl[dbl > 9] -= 9
+            d[:, -1] = ((10 - dbl.sum(axis=1) % 10) % 10).astype(np.int8)
+        letters = rng.integers(0, 26, size=(len(rows), len(slots) - len(digit_slots)))
+        template = list(shape)
+        for r_i, row in enumerate(rows):
+            chars = list(template)
+            di = li = 0
+            for i in slots:
+                if shape[i] == "#":
+                    chars[i] = chr(48 + int(d[r_i, di]))
+                    di += 1
+                else:
+                    chars[i] = chr(65 + int(letters[r_i, li]))
+                    li += 1
+            out[row] = "".join(chars)
+    return out  # type: ignore[return-value]
+
+
+def _ascii(text: str) -> str:
+    norm = unicodedata.normalize("NFKD", text)
+    return re.sub(r"[^a-z0-9]", "", norm.encode("ascii", "ignore").decode("ascii").lower())
+
+
+def _apply_case(values: list[str], case: Optional[str]) -> list[str]:
+    if case == "upper":
+        return [v.upper() for v in values]
+    if case == "lower":
+        return [v.lower() for v in values]
+    return values
+
+
+def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
+                 fmt: Optional[dict[str, Any]] = None) -> pd.Series:
+    """``n`` fresh values of PII ``kind`` in ``locale``, in the format ``fmt`` from
+    :func:`infer_format` (defaults when None). Deterministic for (kind, n, seed, locale, fmt).
+
+    Returns an object Series of str (``datetime.date`` for date_of_birth when ``fmt["dtype"]``
+    is "date"; Python int for phone/zip/ssn/credit_card when it is "integer"). No nulls: the
+    caller applies ``fmt["null_share"]`` if it wants to.
+    """
+    if kind not in GENERATED_KINDS:
+        raise ValueError(f"generate_pii: unknown PII kind {kind!r}; expected one of "
+                         f"{', '.join(GENERATED_KINDS)}.")
+    if n < 0:
+        raise ValueError(f"generate_pii: n must be >= 0, got {n}.")
+    check_locale(locale, "generate_pii: ")
+    fmt = dict(fmt or {})
+    if n == 0:
+        return pd.Series([], dtype=object)
+    from faker import Faker
+
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFFFFFF, GENERATED_KINDS.index(kind)])
+    fk = Faker(locale)
+    fk.seed_instance(int(rng.integers(0, 2**63 - 1)))
+    pool_n = min(n, _POOL)
+    values: list[Any]
+    if kind in ("name", "first_name", "last_name"):
+        firsts = _pool(fk, "first_name", pool_n)
+        lasts = _pool(fk, "last_name", pool_n)
+        if kind == "first_name":
+            values = list(firsts[rng.integers(0, pool_n, n)])
+        elif kind == "last_name":
+            values = list(lasts[rng.integers(0, pool_n, n)])
+        else:
+            f = firsts[rng.integers(0, pool_n, n)]
+            last = lasts[rng.integers(0, pool_n, n)]
+            values = [a + " " + b for a, b in zip(f, last)]
+        values = _apply_case(values, fmt.get("case"))
+    elif kind == "email":
+        firsts = [_ascii(v) or "user" for v in _pool(fk, "first_name", pool_n)]
+        lasts = [_ascii(v) or "person" for v in _pool(fk, "last_name", pool_n)]
+        domains = ["example.com", "example.org", "example.net"]
+        fi = rng.integers(0, pool_n, n)
+        li = rng.integers(0, pool_n, n)
+        style = rng.integers(0, 3, n)
+        numbered = rng.random(n) < float(fmt.get("numbered_share", 0.3))
+        num = rng.integers(1, 1000, n)
+        dom = rng.integers(0, 3, n)
+        values = []
+        for i in range(n):
+            f, last = firsts[fi[i]], lasts[li[i]]
+            local = (f + "." + last, f[0] + last, f + "_" + last)[style[i]]
+            if numbered[i]:
+                local += str(num[i])
+            values.append(local + "@" + domains[dom[i]])
+    elif kind in _SHAPE_KINDS:
+        patterns = fmt.get("patterns") or _DEFAULT_PATTERNS[kind]
+        if kind == "phone":
+            values = _fill_patterns(rng, n, patterns, first_digit_min=2)
+            # keep "+cc" literal: patterns hold the country code digits as they are
+        elif kind == "credit_card":
+            values = _fill_patterns(rng, n, patterns, luhn=True, first_digits=(4, 5))
+        elif kind == "ssn":
+            values = _fill_patterns(rng, n, patterns, ssn_rules=True)
+        else:
+            values = _fill_patterns(rng, n, patterns)
+        if fmt.get("dtype") == "integer":
+            values = [int(re.sub(r"[^0-9]", "", v) or 0) for v in values]
+    elif kind == "address":
+        streets = _pool(fk, "street_name", pool_n)
+        numbers = rng.integers(1, 9999, n)
+        st = streets[rng.integers(0, pool_n, n)]
+        values = _apply_case([f"{a} {b}" for a, b in zip(numbers, st)], fmt.get("case"))
+    elif kind == "city":
+        cities = _pool(fk, "city", pool_n)
+        values = _apply_case(list(cities[rng.integers(0, pool_n, n)]), fmt.get("case"))
+    elif kind == "ip":
+        v6 = rng.random(n) < float(fmt.get("ipv6_share", 0.0))
+        octets = rng.integers(0, 256, size=(n, 4))
+        octets[:, 0] = rng.integers(11, 224, n)
+        octets[octets[:, 0] == 127, 0] = 128
+        groups = rng.integers(0, 65536, size=(n, 8))
+        values = [":".join(f"{g:x}" for g in groups[i]) if v6[i]
+                  else ".".join(str(o) for o in octets[i]) for i in range(n)]
+    elif kind == "iban":
+        countries = fmt.get("countries") or [[_locale_country(locale), 1.0]]
+        codes = [c for c, _ in countries]
+        w = np.array([s for _, s in countries], dtype=float)
+        which = rng.choice(len(codes), size=n, p=w / w.sum())
+        values = []
+        for i in range(n):
+            cc = codes[which[i]] if codes[which[i]] in _IBAN_LENGTHS else "DE"
+            bban = "".join(map(str, rng.integers(0, 10, _IBAN_LENGTHS[cc] - 4)))
+            numeric = bban + str(ord(cc[0]) - 55) + str(ord(cc[1]) - 55) + "00"
+            check = 98 - int(numeric) % 97
+            iban = f"{cc}{check:02d}{bban}"
+            if fmt.get("grouped"):
+                iban = " ".join(iban[j:j + 4] for j in range(0, len(iban), 4))
+            values.append(iban)
+    else:  # date_of_birth
+        lo = int(fmt.get("min_year", 1940))
+        hi = int(fmt.get("max_year", 2005))
+        start = _dt.date(lo, 1, 1).toordinal()
+        end = _dt.date(max(hi, lo), 12, 31).toordinal()
+        days = rng.integers(start, end + 1, n)
+        dates = [_dt.date.fromordinal(int(d)) for d in days]
+        if fmt.get("dtype") == "date":
+            values = dates
+        else:
+            layout = fmt.get("date_format", "%Y-%m-%d")
+            values = [d.strftime(layout) for d in dates]
+    max_len = fmt.get("max_length")
+    if max_len and kind in ("name", "first_name", "last_name", "address", "city", "email"):
+        values = [v[:int(max_len)] for v in values]
+    return pd.Series(values, dtype=object)
+
+
+def _locale_country(locale: str) -> str:
+    part = locale.split("_")[-1].upper()
+    return part if part in _IBAN_LENGTHS else "DE"
