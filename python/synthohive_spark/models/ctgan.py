@@ -346,7 +346,12 @@ class CTGAN(GenerativeModel):
             _nn.allreduce_buffers([G, D], world)
         self.generator = G.cpu().eval()
         self.discriminator = D.cpu().eval()
-        self._cond_sampler_counts = sampler.counts.cpu() if sampler.n_disc else torch.zeros(0, 0)
+        counts = sampler.counts.cpu() if sampler.n_disc else torch.zeros(0, 0, dtype=torch.float64)
+        if world > 1 and sampler.n_disc:
+            import torch.distributed as dist
+
+            dist.all_reduce(counts)  # category frequencies of the whole table, for sampling
+        self._cond_sampler_counts = counts
 
     # ------------------------------------------------------------------ sample
     def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
