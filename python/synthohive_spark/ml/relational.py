@@ -1,0 +1,800 @@
+"""A whole database: ``RelationalSynthesizer`` -> ``RelationalSynthesizerModel``.
+
+Fit learns, per table in foreign-key order, a :class:`TableSynthesizer` of the table's non-key,
+non-personal columns (a child table's frame joined with its driver parent's context columns, which
+become its condition columns), a :class:`CardinalityEstimator` for the driver relationship, the
+degree distribution of every secondary foreign key and self-reference, and the key formats.
+
+Sample generates the tables parents first, on the executors::
+
+    root:   spark.range(parts) -mapInPandas-> rows, PKs from global positions
+    child:  generated parents -CardinalityModel-> one skeleton row per child (FK, parent context)
+            -mapInPandas(table model under that context)-> rows, PKs from per-partition offsets,
+            secondary FKs and self-references drawn from the generated parents' positions
+
+Nothing but small aggregates (per-partition row counts) reaches the driver. Every row depends only
+on (seed, table, partition, position), and the partitioning of each table follows from its root's
+row count, so the same seed gives the same database and a recomputed parent keeps its PKs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional, Union
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel, keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasSeed
+from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+from synthohive_spark.io.readers import read_table
+from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
+from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError, dtype_family
+from synthohive_spark.ml import _generation as gen
+from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
+from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
+from synthohive_spark.relational.graph import SchemaGraph
+from synthohive_spark.relational.keys import DegreeModel
+
+logger = logging.getLogger("synthohive_spark.ml.relational")
+
+__all__ = ["RelationalSynthesizer", "RelationalSynthesizerModel"]
+
+_TABLE_STAGE_KEYS = {"model", "epochs", "batchSize", "maxTrainingRows", "modelParams",
+                     "numProcesses", "useGpu", "chunkSize"}
+
+
+def _as_metadata(metadata: Any) -> Metadata:
+    if isinstance(metadata, Metadata):
+        return metadata
+    if isinstance(metadata, Mapping):
+        return Metadata.from_dict(metadata)
+    if isinstance(metadata, str):
+        if metadata.lstrip().startswith("{"):
+            return Metadata.from_dict(json.loads(metadata))
+        if os.path.exists(metadata):
+            return Metadata.from_yaml(metadata)
+        raise MetadataError(f"metadata {metadata!r} is neither JSON nor an existing YAML file")
+    raise MetadataError(f"metadata must be a synthohive_spark.Metadata, a dict or a YAML path, "
+                        f"got {type(metadata).__name__}")
+
+
+class _RelationalParams(HasSeed):
+    model = Param(Params._dummy(), "model", "generative model of every table ('ctgan', 'tvae', "
+                  "'gaussian_copula', or a registered name)", typeConverter=TypeConverters.toString)
+    epochs = Param(Params._dummy(), "epochs", "training epochs per table model",
+                   typeConverter=TypeConverters.toInt)
+    batchSize = Param(Params._dummy(), "batchSize", "training batch size",
+                      typeConverter=TypeConverters.toInt)
+    maxTrainingRows = Param(Params._dummy(), "maxTrainingRows",
+                            "at most this many rows per table reach the driver for training",
+                            typeConverter=TypeConverters.toInt)
+    maxContextCols = Param(Params._dummy(), "maxContextCols",
+                           "parent columns a child is generated under, at most",
+                           typeConverter=TypeConverters.toInt)
+    contextCols = Param(Params._dummy(), "contextCols",
+                        "JSON object child table -> list of its driver parent's columns to use as "
+                        "context (default: the parent's non-key, non-PII, non-text columns, "
+                        "capped by maxContextCols)", typeConverter=TypeConverters.toString)
+    modelParams = Param(Params._dummy(), "modelParams", "JSON object of extra hyperparameters "
+                        "of every table model", typeConverter=TypeConverters.toString)
+    tableParams = Param(Params._dummy(), "tableParams",
+                        "JSON object table -> TableSynthesizer params overriding the defaults "
+                        "for that table (model, epochs, batchSize, modelParams, ...)",
+                        typeConverter=TypeConverters.toString)
+    rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
+                             "rows per partition of a generated root table",
+                             typeConverter=TypeConverters.toInt)
+    chunkSize = Param(Params._dummy(), "chunkSize", "rows per model call inside a task",
+                      typeConverter=TypeConverters.toInt)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(model="ctgan", epochs=300, batchSize=500, seed=7,
+                         maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
+                         modelParams="{}", tableParams="{}", rowsPerPartition=200_000,
+                         chunkSize=50_000)
+
+    def getModel(self) -> str:
+        return self.getOrDefault(self.model)
+
+    def getEpochs(self) -> int:
+        return self.getOrDefault(self.epochs)
+
+    def getBatchSize(self) -> int:
+        return self.getOrDefault(self.batchSize)
+
+    def getMaxTrainingRows(self) -> int:
+        return self.getOrDefault(self.maxTrainingRows)
+
+    def getMaxContextCols(self) -> int:
+        return self.getOrDefault(self.maxContextCols)
+
+    def getContextCols(self) -> dict[str, list[str]]:
+        return json.loads(self.getOrDefault(self.contextCols))
+
+    def getModelParams(self) -> dict[str, Any]:
+        return json.loads(self.getOrDefault(self.modelParams))
+
+    def getTableParams(self) -> dict[str, dict[str, Any]]:
+        return json.loads(self.getOrDefault(self.tableParams))
+
+    def getRowsPerPartition(self) -> int:
+        return self.getOrDefault(self.rowsPerPartition)
+
+    def getChunkSize(self) -> int:
+        return self.getOrDefault(self.chunkSize)
+
+
+def _json_param(value: Any, name: str) -> str:
+    if isinstance(value, str):
+        parsed = json.loads(value)
+    else:
+        parsed = value
+    if not isinstance(parsed, dict):
+        raise ValueError(f"RelationalSynthesizer: {name} must be a dict (or its JSON), got "
+                         f"{type(parsed).__name__}")
+    return json.dumps(parsed, sort_keys=True)
+
+
+class RelationalSynthesizer(_RelationalParams):
+    """Learns a whole relational database described by a :class:`~synthohive_spark.Metadata`.
+
+    >>> from synthohive_spark import RelationalSynthesizer
+    >>> rs = RelationalSynthesizer(metadata=meta, model="ctgan", epochs=300, seed=7)  # doctest: +SKIP
+    >>> rmodel = rs.fit({"customers": c, "orders": "/data/orders", "items": "db.items"})  # doctest: +SKIP
+    >>> out = rmodel.sample(scale=2.0)            # dict name -> Spark DataFrame  # doctest: +SKIP
+    """
+
+    @keyword_only
+    def __init__(self, *, metadata: Any = None, model: str = "ctgan", epochs: int = 300,
+                 batchSize: int = 500, seed: int = 7, maxTrainingRows: int = 500_000,
+                 maxContextCols: int = 5, contextCols: Any = None, modelParams: Any = None,
+                 tableParams: Any = None, rowsPerPartition: int = 200_000,
+                 chunkSize: int = 50_000) -> None:
+        super().__init__()
+        kwargs = dict(self._input_kwargs)
+        md = kwargs.pop("metadata", None)
+        self.metadata: Optional[Metadata] = _as_metadata(md) if md is not None else None
+        self.setParams(**kwargs)
+
+    @keyword_only
+    def setParams(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
+                  seed: int = 7, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
+                  contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
+                  rowsPerPartition: int = 200_000,
+                  chunkSize: int = 50_000) -> "RelationalSynthesizer":
+        kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
+        for key in ("contextCols", "modelParams", "tableParams"):
+            if key in kwargs:
+                kwargs[key] = _json_param(kwargs[key], key)
+        self._set(**kwargs)
+        for key in ("epochs", "batchSize", "maxTrainingRows", "maxContextCols",
+                    "rowsPerPartition", "chunkSize"):
+            if self.getOrDefault(key) < 1:
+                raise ValueError(f"RelationalSynthesizer: {key} must be >= 1, got "
+                                 f"{self.getOrDefault(key)}")
+        bad = {t: sorted(set(p) - _TABLE_STAGE_KEYS) for t, p in self.getTableParams().items()}
+        bad = {t: k for t, k in bad.items() if k}
+        if bad:
+            raise ValueError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
+                             f"expected some of {sorted(_TABLE_STAGE_KEYS)}")
+        return self
+
+    def setMetadata(self, metadata: Any) -> "RelationalSynthesizer":
+        self.metadata = _as_metadata(metadata)
+        return self
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, tables: Mapping[str, Union[DataFrame, str]],
+            spark: Optional[SparkSession] = None) -> "RelationalSynthesizerModel":
+        """Learn every table of ``tables`` (name -> Spark DataFrame, catalog table or path)."""
+        if not isinstance(tables, Mapping) or not tables:
+            raise ValueError("RelationalSynthesizer.fit expects a dict of table name -> "
+                             "DataFrame, catalog table name or path")
+        spark = spark or SparkSession.active()
+        frames = {name: read_table(src, spark, name) for name, src in tables.items()}
+        if self.metadata is None:
+            logger.info("no metadata given: detecting it from the tables")
+            self.metadata = Metadata.detect(frames)
+        md = self.metadata
+        graph = SchemaGraph(md)
+        missing = [t for t in md.tables if t not in frames]
+        extra = [t for t in frames if t not in md.tables]
+        if missing or extra:
+            raise MetadataError(
+                "the tables given to fit do not match the metadata: "
+                + (f"missing {missing} " if missing else "")
+                + (f"not in the metadata {extra} " if extra else "")
+                + f"(metadata tables: {list(md.tables)})")
+        for name in md.tables:
+            absent = [c for c in md.tables[name].columns if c not in frames[name].columns]
+            if absent:
+                raise SchemaError(f"Table {name!r}: columns {absent} of the metadata are not in "
+                                  f"the DataFrame; its columns are {frames[name].columns}")
+        ctx_override = self.getContextCols()
+        unknown = [t for t in ctx_override if t not in md.tables or graph.is_root(t)]
+        if unknown:
+            raise ValueError(f"RelationalSynthesizer: contextCols names {unknown}, which are not "
+                             f"child tables of the metadata")
+
+        state: dict[str, Any] = {"order": graph.order, "tables": {}}
+        table_models: dict[str, Any] = {}
+        card_models: dict[str, CardinalityModel] = {}
+        for name in graph.order:
+            frames[name] = frames[name].select(*md.tables[name].columns)
+            logger.info("fitting table %s", name)
+            tstate, tmodel, cmodel = self._fit_table(name, frames, graph, ctx_override.get(name))
+            state["tables"][name] = tstate
+            if tmodel is not None:
+                table_models[name] = tmodel
+            if cmodel is not None:
+                card_models[name] = cmodel
+        model = RelationalSynthesizerModel()
+        self._copyValues(model)
+        model._metadata = md
+        model._state = state
+        model._table_models = table_models
+        model._card_models = card_models
+        return model
+
+    # ------------------------------------------------------------------ per table
+    def _fit_table(self, name: str, frames: dict[str, DataFrame], graph: SchemaGraph,
+                   ctx_override: Optional[list[str]]) -> tuple[dict, Any, Optional[CardinalityModel]]:
+        from synthohive_spark.ml.table import TableSynthesizer
+
+        md = self.metadata
+        cfg = md.tables[name]
+        df = frames[name]
+        schema = df.schema
+        keys = graph.key_columns(name)
+        pii, learned, dropped = {}, [], []
+        privacy = md.privacy
+        for col, cc in cfg.columns.items():
+            if col in keys:
+                continue
+            strategy = cc.pii_strategy or privacy.pii_strategy
+            is_pii = cc.pii or str(cc.sdtype) in PII_KINDS
+            if is_pii and strategy != "keep":
+                if strategy == "drop":
+                    dropped.append(col)
+                else:
+                    pii[col] = {"sdtype": str(cc.sdtype),
+                                "family": dtype_family(schema[col].dataType.simpleString())}
+            else:
+                learned.append(col)
+        agg_exprs = [F.count(F.lit(1)).alias("__rows")]
+        agg_exprs += [F.sum(F.col(c).isNull().cast("long")).alias(f"__null_{c}") for c in pii]
+        pk = cfg.primary_key
+        if pk is not None and isinstance(schema[pk].dataType, T.IntegralType):
+            agg_exprs.append(F.min(pk).alias("__pkmin"))
+        stats = df.agg(*agg_exprs).first().asDict()
+        rows = int(stats["__rows"])
+        if rows == 0:
+            raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
+        for c in pii:
+            pii[c]["nullShare"] = float(stats[f"__null_{c}"] or 0) / rows
+        tstate: dict[str, Any] = {
+            "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
+            "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
+            "driver": None, "secondary": {}, "selfRefs": {}, "conditionCols": [],
+        }
+        if pk is not None:
+            sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
+            spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
+            if spec["kind"] == "int" and stats.get("__pkmin") is not None:
+                spec["offset"] = int(stats["__pkmin"])
+            tstate["pkSpec"] = spec
+
+        frame = df.select(*learned) if learned else None
+        cond: list[str] = []
+        cmodel: Optional[CardinalityModel] = None
+        col_cfgs = {c: cfg.columns[c].model_dump(mode="json") for c in learned}
+        fk = graph.driver(name)
+        if fk is not None:
+            parent = fk.parent_table
+            pcfg = md.tables[parent]
+            pdf = frames[parent]
+            ctx = list(ctx_override) if ctx_override is not None else self._default_context(parent, graph)
+            bad = [c for c in ctx if c not in pcfg.columns]
+            if bad:
+                raise SchemaError(f"Table {name!r}: context columns {bad} are not columns of its "
+                                  f"driver parent {parent!r}")
+            prefix = f"{parent}__"
+            while any(c.startswith(prefix) for c in schema.fieldNames()):
+                prefix = "_" + prefix
+            cond = [prefix + c for c in ctx]
+            null_fk = df.where(F.col(fk.column).isNull()).count()
+            tstate["driver"] = {"column": fk.column, "parentTable": parent,
+                                "parentKey": fk.parent_column, "contextCols": ctx,
+                                "prefix": prefix, "nullShare": null_fk / rows}
+            if learned:
+                pkey = "__synthohive_pk"
+                ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
+                                  *[F.col(c).alias(prefix + c) for c in ctx])
+                frame = (df.select(*learned, fk.column)
+                         .join(ptab, df[fk.column] == ptab[pkey], "left")
+                         .select(*learned, *cond))
+                for c in ctx:
+                    col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
+            card = CardinalityEstimator(parentTable=parent, childTable=name,
+                                        foreignKey=fk.column, parentKey=fk.parent_column,
+                                        contextCols=ctx, contextPrefix=prefix,
+                                        maxTrainingRows=self.getMaxTrainingRows(),
+                                        seed=self.getOrDefault(self.seed))
+            if not ctx:
+                card._set(maxContextCols=1)
+            cmodel = card.fit(with_child_counts(pdf.select(fk.parent_column, *ctx), df,
+                                                fk.parent_column, fk.column))
+            logger.info("table %s: %s children per %s parent on average (%.1f%% without)",
+                        name, round(cmodel.stats["mean"], 3), parent,
+                        100 * cmodel.stats["zero_share"])
+        tstate["conditionCols"] = cond
+
+        for sfk in graph.secondary_fks(name):
+            tstate["secondary"][sfk.column] = {
+                "parentTable": sfk.parent_table,
+                "degree": self._fit_secondary(df, sfk.column, frames[sfk.parent_table],
+                                              sfk.parent_column,
+                                              md.tables[sfk.parent_table]).to_dict()}
+        for rfk in graph.self_references(name):
+            degree, earlier = self._fit_self_reference(name, df, rfk.column, rfk.parent_column,
+                                                       rows)
+            tstate["selfRefs"][rfk.column] = {"degree": degree.to_dict(), "earlier": earlier}
+
+        tmodel = None
+        if learned:
+            params = {"model": self.getModel(), "epochs": self.getEpochs(),
+                      "batchSize": self.getBatchSize(), "maxTrainingRows": self.getMaxTrainingRows(),
+                      "modelParams": self.getModelParams(), "chunkSize": self.getChunkSize()}
+            overrides = dict(self.getTableParams().get(name, {}))
+            if isinstance(overrides.get("modelParams"), dict):
+                params["modelParams"] = {**params["modelParams"], **overrides.pop("modelParams")}
+            params.update(overrides)
+            table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
+            stage = TableSynthesizer(seed=self.getOrDefault(self.seed), tableName=name,
+                                     conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
+                                     **params)
+            tmodel = stage.fit(frame)
+        return tstate, tmodel, cmodel
+
+    def _default_context(self, parent: str, graph: SchemaGraph) -> list[str]:
+        pcfg = self.metadata.tables[parent]
+        keys = set(graph.key_columns(parent))
+        out = []
+        for c, cc in pcfg.columns.items():
+            if c in keys or cc.pii or str(cc.sdtype) in PII_KINDS:
+                continue
+            if str(cc.sdtype) in ("text", "id"):
+                continue
+            out.append(c)
+        return out[:self.getMaxContextCols()]
+
+    def _fit_secondary(self, df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,
+                       pcfg: Any) -> DegreeModel:
+        refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
+            F.count(F.lit(1)).alias("__deg"))
+        keys = parent_df.select(F.col(parent_key).alias("__k")).distinct()
+        degs = keys.join(refs, "__k", "left").select(
+            F.coalesce(F.col("__deg"), F.lit(0)).alias("__deg"))
+        hist = degs.groupBy("__deg").count().collect()
+        nulls = df.where(F.col(column).isNull()).count()
+        values = [int(r["__deg"]) for r in hist]
+        mults = [int(r["count"]) for r in hist]
+        return DegreeModel().fit_runs(values, mults, nulls)
+
+    def _fit_self_reference(self, name: str, df: DataFrame, column: str, key: str,
+                            rows: int) -> tuple[DegreeModel, bool]:
+        bins = int(min(200, rows))
+        ranked = df.select(F.col(key).alias("__k"),
+                           (F.row_number().over(Window.orderBy(key)) - 1).alias("__rank"))
+        refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
+            F.count(F.lit(1)).alias("__deg"))
+        per_bin = (ranked.join(refs, "__k").select(
+            F.floor(F.col("__rank") * bins / rows).cast("int").alias("__bin"), "__deg")
+            .groupBy("__bin").agg(F.sum("__deg").alias("__mass")).collect())
+        mass = np.zeros(bins)
+        for r in per_bin:
+            mass[min(int(r["__bin"]), bins - 1)] += float(r["__mass"])
+        st = df.agg(F.sum(F.col(column).isNull().cast("long")).alias("nulls"),
+                    F.avg(F.when(F.col(column).isNotNull(),
+                                 (F.col(column) < F.col(key)).cast("double"))).alias("earlier")
+                    ).first()
+        earlier = st["earlier"] is not None and float(st["earlier"]) >= 0.99
+        logger.info("table %s: self-reference %s -> %s, %s earlier rows", name, column, key,
+                    "only" if earlier else "not only")
+        return DegreeModel(bins=bins).fit_bin_mass(mass, rows, int(st["nulls"] or 0),
+                                                   ordered=True), earlier
+
+
+# ====================================================================================== model
+@dataclass
+class _TablePlan:
+    """Everything an executor needs to generate one table (plain data, pickled by Spark)."""
+
+    table: str
+    seed: int
+    columns: list[str]
+    int_cols: list[str]
+    learned: list[str]
+    cond_cols: list[str]
+    gen_plan: Any
+    pk: Optional[str]
+    pk_spec: Optional[dict]
+    total_rows: int
+    chunk_size: int
+    driver_col: Optional[str] = None
+    driver_null_share: float = 0.0
+    secondary: list[tuple] = field(default_factory=list)   # (col, degree state, parent spec, n)
+    self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
+    pii: list[tuple] = field(default_factory=list)         # (col, sdtype, family, null share)
+    dropped: list[str] = field(default_factory=list)
+    offsets: dict[int, int] = field(default_factory=dict)
+
+
+_DEGREES: dict[str, DegreeModel] = {}
+
+
+def _degree(state: dict) -> DegreeModel:
+    key = json.dumps(state, sort_keys=True)
+    m = _DEGREES.get(key)
+    if m is None:
+        if len(_DEGREES) > 64:
+            _DEGREES.clear()
+        m = _DEGREES[key] = DegreeModel.from_dict(state)
+    return m
+
+
+def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
+    values = _keys_at(spec, np.where(null, 0, idx))
+    if integer:
+        arr = pd.array(values.to_numpy(dtype="int64"), dtype="Int64")
+        arr[null] = pd.NA
+        return pd.Series(arr)
+    out = values.astype(object)
+    out[null] = None
+    return out.reset_index(drop=True)
+
+
+def _keys_at(spec: dict, positions: np.ndarray) -> pd.Series:
+    """Key values at arbitrary global positions (key_values takes a contiguous range)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if spec.get("kind", "int") == "int":
+        return pd.Series(positions + int(spec.get("offset", 1)))
+    nums = pd.Series(positions + int(spec.get("offset", 1))).astype(str).str.zfill(
+        int(spec.get("width", 0)))
+    return spec.get("prefix", "") + nums + spec.get("suffix", "")
+
+
+def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
+                    part: int, chunk: int) -> pd.DataFrame:
+    from synthohive_spark.relational.fake import fake_values
+
+    def seed_of(what: str) -> int:
+        return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
+
+    out: dict[str, Any] = {}
+    if plan.gen_plan is not None:
+        context = piece[plan.cond_cols].reset_index(drop=True) if plan.cond_cols else None
+        rows = gen._generate(plan.gen_plan, m, context, seed_of("rows"))
+        for c in plan.learned:
+            out[c] = rows[c].reset_index(drop=True)
+    positions = np.arange(start, start + m, dtype=np.int64)
+    if plan.pk is not None:
+        out[plan.pk] = _key_column(plan.pk_spec, positions, np.zeros(m, bool),
+                                   plan.pk in plan.int_cols)
+    if plan.driver_col is not None:
+        fk = piece[plan.driver_col].reset_index(drop=True)
+        if plan.driver_null_share > 0:
+            mask = np.random.default_rng(seed_of("driver-null")).random(m) < plan.driver_null_share
+            fk = fk.astype(object)
+            fk[mask] = None
+        out[plan.driver_col] = fk
+    for col, dstate, pspec, n_parents in plan.secondary:
+        dm = _degree(dstate)
+        rng = np.random.default_rng(seed_of("fk/" + col))
+        null = dm.null_mask(rng, m)
+        idx = dm.sample_parents(rng, m, n_parents,
+                                seed=gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}"))
+        out[col] = _key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
+    for col, dstate, earlier in plan.self_refs:
+        dm = _degree(dstate)
+        rng = np.random.default_rng(seed_of("self/" + col))
+        null = dm.null_mask(rng, m)
+        idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
+                                limit=positions if earlier else None)
+        out[col] = _key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
+    for col, sdtype, family, null_share in plan.pii:
+        out[col] = fake_values(sdtype, m, seed_of("pii/" + col), family,
+                               null_share=null_share).reset_index(drop=True)
+    for col in plan.dropped:
+        out[col] = pd.Series([None] * m, dtype=object)
+    return pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
+
+
+def _generate_root(plan: _TablePlan, parts: int, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    gen._set_threads()
+    base, extra = divmod(plan.total_rows, parts)
+    for batch in batches:
+        for part in batch["id"].tolist():
+            part = int(part)
+            start = part * base + min(part, extra)
+            count = base + (1 if part < extra else 0)
+            done, chunk = 0, 0
+            while done < count:
+                m = int(min(plan.chunk_size, count - done))
+                yield _generate_chunk(plan, None, m, start + done, part, chunk)
+                done += m
+                chunk += 1
+
+
+def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    from pyspark import TaskContext
+
+    gen._set_threads()
+    tc = TaskContext.get()
+    part = tc.partitionId() if tc is not None else 0
+    position = plan.offsets.get(part, 0)
+    chunk = 0
+    for batch in batches:
+        for lo in range(0, len(batch), plan.chunk_size):
+            piece = batch.iloc[lo:lo + plan.chunk_size].reset_index(drop=True)
+            m = len(piece)
+            yield _generate_chunk(plan, piece, m, position, part, chunk)
+            position += m
+            chunk += 1
+
+
+class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
+    """A fitted database: ``sample`` generates every table, ``save``/``load`` persist it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._metadata: Optional[Metadata] = None
+        self._state: dict[str, Any] = {}
+        self._table_models: dict[str, Any] = {}
+        self._card_models: dict[str, CardinalityModel] = {}
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def metadata(self) -> Metadata:
+        return self._metadata
+
+    @property
+    def graph(self) -> SchemaGraph:
+        return SchemaGraph(self._metadata)
+
+    @property
+    def tables(self) -> list[str]:
+        """Table names in generation order."""
+        return list(self._state["order"])
+
+    def tableModel(self, table: str):
+        """The fitted :class:`TableSynthesizerModel` of ``table`` (KeyError if it has none)."""
+        self._check_table(table)
+        return self._table_models[table]
+
+    def cardinalityModel(self, table: str) -> CardinalityModel:
+        """The :class:`CardinalityModel` of ``table``'s driver relationship."""
+        self._check_table(table)
+        if table not in self._card_models:
+            raise KeyError(f"table {table!r} is a root table: it has no cardinality model")
+        return self._card_models[table]
+
+    def realRows(self, table: str) -> int:
+        self._check_table(table)
+        return int(self._state["tables"][table]["realRows"])
+
+    def _check_table(self, table: str) -> None:
+        if table not in self._state.get("tables", {}):
+            raise KeyError(f"table {table!r} is not in the fitted schema "
+                           f"(tables: {self._state.get('order')})")
+
+    # ------------------------------------------------------------------ sample
+    def sample(self, scale: float = 1.0, numRows: Optional[Mapping[str, int]] = None,
+               output: Optional[str] = None, format: str = "parquet", mode: str = "errorifexists",
+               seed: Optional[int] = None, numPartitions: Optional[int] = None,
+               spark: Optional[SparkSession] = None) -> dict[str, DataFrame]:
+        """Generate the database: every table as a Spark DataFrame, in generation order.
+
+        Root tables get ``round(real rows * scale)`` rows unless ``numRows`` names them; child
+        tables follow from the cardinality models. With ``output`` (a path, or a catalog database)
+        each table is written as soon as it is generated (``format``; ``mode`` 'errorifexists' or
+        'overwrite') and the returned DataFrames read the written tables; otherwise they are
+        persisted on the executors (call ``unpersist()`` when done).
+        """
+        spark = spark or SparkSession.active()
+        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
+                or not math.isfinite(scale):
+            raise ValueError(f"sample: scale must be a positive number, got {scale!r}")
+        if numPartitions is not None and (not isinstance(numPartitions, int) or numPartitions < 1):
+            raise ValueError(f"sample: numPartitions must be a positive int, got {numPartitions!r}")
+        graph = self.graph
+        sizes = self._root_sizes(graph, scale, numRows or {})
+        seed = int(self.getSeed() if seed is None else seed)
+        targets = {}
+        if output is not None:
+            targets = {t: resolve_target(output, t) for t in self.tables}
+            check_targets(spark, list(targets.values()), mode, format)
+        generated: dict[str, DataFrame] = {}
+        counts: dict[str, int] = {}
+        for name in self.tables:
+            df, n = self._generate_table(spark, graph, name, generated, counts, sizes, seed,
+                                         numPartitions)
+            generated[name], counts[name] = df, n
+            logger.info("generated table %s: %d rows", name, n)
+            if output is not None:
+                write_table(df, targets[name], format, mode)
+        if output is None:
+            return generated
+        out = {}
+        for name in self.tables:
+            out[name] = read_back(spark, targets[name], format,
+                                  T.StructType.fromJson(json.loads(
+                                      self._state["tables"][name]["schema"])))
+        for df in generated.values():
+            df.unpersist()
+        return out
+
+    def _root_sizes(self, graph: SchemaGraph, scale: float,
+                    num_rows: Mapping[str, int]) -> dict[str, int]:
+        for t, n in num_rows.items():
+            self._check_table(t)
+            if not graph.is_root(t):
+                d = graph.driver(t)
+                raise ValueError(f"sample: numRows names table {t!r}, which is generated under "
+                                 f"{d.parent_table!r} (foreign key {d.column!r}); its size follows "
+                                 f"from its parents: set numRows of a root table "
+                                 f"({', '.join(graph.roots())}) or use scale")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError(f"sample: numRows[{t!r}] must be a non-negative int, got {n!r}")
+        return {t: int(num_rows[t]) if t in num_rows else
+                max(1, int(round(self.realRows(t) * scale))) for t in graph.roots()}
+
+    def _plan(self, name: str, seed: int, total: int, counts: dict[str, int]) -> _TablePlan:
+        ts = self._state["tables"][name]
+        schema = T.StructType.fromJson(json.loads(ts["schema"]))
+        int_cols = [f.name for f in schema.fields if isinstance(f.dataType, T.IntegralType)]
+        tmodel = self._table_models.get(name)
+        gen_plan = None
+        if tmodel is not None:
+            gen_plan = tmodel.copy({tmodel.seed: seed})._plan(f"relational/{name}")
+        secondary = []
+        for col, s in ts["secondary"].items():
+            ptable = s["parentTable"]
+            secondary.append((col, s["degree"], self._state["tables"][ptable]["pkSpec"],
+                              counts[ptable]))
+        drv = ts["driver"]
+        return _TablePlan(
+            table=name, seed=seed, columns=ts["columns"], int_cols=int_cols,
+            learned=ts["learned"], cond_cols=ts["conditionCols"], gen_plan=gen_plan,
+            pk=ts["primaryKey"], pk_spec=ts["pkSpec"], total_rows=total,
+            chunk_size=self.getChunkSize(),
+            driver_col=drv["column"] if drv else None,
+            driver_null_share=float(drv["nullShare"]) if drv else 0.0,
+            secondary=secondary,
+            self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
+            pii=[(c, p["sdtype"], p["family"], float(p["nullShare"])) for c, p in ts["pii"].items()],
+            dropped=list(ts["dropped"]))
+
+    def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
+                        generated: dict[str, DataFrame], counts: dict[str, int],
+                        sizes: dict[str, int], seed: int,
+                        num_partitions: Optional[int]) -> tuple[DataFrame, int]:
+        ts = self._state["tables"][name]
+        schema = T.StructType.fromJson(json.loads(ts["schema"]))
+        drv = ts["driver"]
+        if drv is None:
+            n = sizes[name]
+            parts = num_partitions or max(1, math.ceil(n / self.getRowsPerPartition()))
+            parts = max(1, min(parts, n)) if n > 0 else 1
+            plan = self._plan(name, seed, n, counts)
+            source = spark.range(0, parts, 1, numPartitions=parts)
+            df = source.mapInPandas(lambda it: _generate_root(plan, parts, it), schema=schema)
+        else:
+            parent = generated[drv["parentTable"]]
+            cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
+            skeleton = cmodel.transform(parent)
+            per_part = (skeleton.select(F.spark_partition_id().alias("pid"))
+                        .groupBy("pid").count().collect())
+            sizes_by_part = {int(r["pid"]): int(r["count"]) for r in per_part}
+            offsets, running = {}, 0
+            for pid in sorted(sizes_by_part):
+                offsets[pid] = running
+                running += sizes_by_part[pid]
+            n = running
+            plan = self._plan(name, seed, n, counts)
+            plan.offsets = offsets
+            df = skeleton.mapInPandas(lambda it: _generate_child(plan, it), schema=schema)
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+        return df, n
+
+    # ------------------------------------------------------------------ persistence
+    def write(self) -> MLWriter:
+        return _RelationalWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _RelationalReader(cls)
+
+    def save(self, path: str, overwrite: bool = False) -> None:  # type: ignore[override]
+        """Save the whole fitted schema under ``path`` (``overwrite=True`` replaces it)."""
+        w = self.write()
+        if overwrite:
+            w = w.overwrite()
+        w.save(path)
+
+    def copy(self, extra: Optional[dict] = None) -> "RelationalSynthesizerModel":
+        that = super().copy(extra)
+        that._metadata = self._metadata
+        that._state = self._state
+        that._table_models = self._table_models
+        that._card_models = self._card_models
+        return that
+
+
+class _RelationalWriter(MLWriter):
+    def __init__(self, instance: RelationalSynthesizerModel) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def save(self, path: str) -> None:
+        self.saveImpl(path)
+
+    def saveImpl(self, path: str) -> None:
+        from synthohive_spark.ml._persist import _delete_marker, _path_exists
+
+        spark = self.sparkSession
+        inst = self.instance
+        if not self.shouldOverwrite and _path_exists(spark, path):
+            raise FileExistsError(f"Cannot save RelationalSynthesizerModel to {path!r}: the path "
+                                  f"already exists; use save(path, overwrite=True)")
+        _delete_marker(spark, path)  # an interrupted overwrite must not look complete
+        for name, m in sorted(inst._table_models.items()):
+            w = m.write().overwrite()
+            w.save(os.path.join(path, "tables", name))
+        for name, m in sorted(inst._card_models.items()):
+            m.write().overwrite().save(os.path.join(path, "cardinality", name))
+        blobs = {"metadata.json": json.dumps(inst._metadata.to_dict(), sort_keys=True).encode(),
+                 "state.json": json.dumps(inst._state, sort_keys=True).encode()}
+        extra = {"tableModels": sorted(inst._table_models),
+                 "cardinalityModels": sorted(inst._card_models)}
+        save_stage(inst, path, spark, blobs, extra, True)
+
+
+class _RelationalReader(MLReader):
+    def __init__(self, cls: type) -> None:
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str) -> RelationalSynthesizerModel:
+        from synthohive_spark.ml.table import TableSynthesizerModel
+
+        spark = self.sparkSession
+        meta, blobs = load_stage(path, spark, "synthohive_spark.ml.relational.RelationalSynthesizerModel")
+        model = self.cls()
+        set_params_from_metadata(model, meta)
+        model._resetUid(meta["uid"])
+        try:
+            model._metadata = Metadata.from_dict(json.loads(blobs["metadata.json"]))
+            model._state = json.loads(blobs["state.json"])
+        except (KeyError, json.JSONDecodeError) as exc:
+            raise ModelLoadError(f"The relational model at {path!r} lacks a readable "
+                                 f"metadata.json/state.json") from exc
+        for name in meta.get("tableModels", []):
+            model._table_models[name] = TableSynthesizerModel.read().session(spark).load(
+                os.path.join(path, "tables", name))
+        for name in meta.get("cardinalityModels", []):
+            model._card_models[name] = CardinalityModel.read().session(spark).load(
+                os.path.join(path, "cardinality", name))
+        return model
