@@ -288,3 +288,40 @@ def test_build_script_skips_when_up_to_date_and_a_failed_compile_leaves_no_jar(t
     assert failed.returncode == 1
     assert "Broken.scala" in failed.stderr and "type mismatch" in failed.stderr
     assert list(out_dir.iterdir()) == []
+
+
+CONNECT_SCRIPT = r'''
+import hmac, hashlib, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote("local[1]").getOrCreate()
+from synthohive_spark.session import jvm_available
+from synthohive_spark.ml.pseudonymizer import HmacPseudonymizer
+assert not jvm_available(spark)
+df = spark.createDataFrame([("ann@x.com", 7), (None, 8)], "email string, id int")
+stage = HmacPseudonymizer(inputCols=["email", "id"], key=sys.argv[1], outputFormat="truncate")
+rows = stage.transform(df).collect()
+ref = lambda s: hmac.new(sys.argv[1].encode(), s.encode(), hashlib.sha256).hexdigest()
+assert rows[0]["email"] == ref("ann@x.com")[:9], rows
+assert rows[0]["id"] == ref("7")[:1] and rows[1]["email"] is None and rows[1]["id"] == ref("8")[:1]
+try:
+    stage.write().save(sys.argv[2])
+    raise AssertionError("saving on Spark Connect should fail")
+except RuntimeError as exc:
+    assert "needs the synthohive-spark jar" in str(exc), exc
+print("CONNECT-FALLBACK-OK")
+spark.stop()
+'''
+
+
+@pytest.mark.connect
+@pytest.mark.slow
+def test_wrapper_falls_back_to_python_on_spark_connect(tmp_path):
+    """On Spark Connect the jar cannot be loaded: the wrapper runs the Python twin (own process,
+    because the shared classic session holds this process's JVM)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.join(ROOT, "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    env["PYSPARK_PYTHON"] = sys.executable
+    done = subprocess.run([sys.executable, "-c", CONNECT_SCRIPT, KEY, str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert "CONNECT-FALLBACK-OK" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
