@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-os.environ.setdefault("PYSPARK_PYTHON", os.path.realpath(__import__("sys").executable))
+os.environ.setdefault("PYSPARK_PYTHON", __import__("sys").executable)
 
 
 @pytest.fixture(scope="session")

@@ -327,17 +327,21 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
             continue
         spec: dict[str, Any] = {}
         sdtype = cc.get("sdtype")
-        if sdtype in ("numerical", "categorical", "boolean", "datetime", "id", "text"):
+        if sdtype in ("numerical", "categorical", "boolean", "datetime", "text"):
             spec["sdtype"] = sdtype
-        elif sdtype:
+        elif sdtype:  # a non-key id or a PII kind that is learned: treat its values as categories
             spec["sdtype"] = "categorical"
         constraints = dict(cc.get("constraints") or {})
         for k in ("min", "max", "integer", "decimals"):
             if k in cc and cc[k] is not None:
                 constraints.setdefault(k, cc[k])
-        for k in ("min", "max", "integer", "decimals"):
+        for k in ("integer", "decimals"):
             if constraints.get(k) is not None:
                 spec[k] = constraints[k]
+        for k in ("min", "max"):  # numeric bounds only; dates are bounded by the data itself
+            v = constraints.get(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                spec[k] = v
         specs[c] = spec
     return specs
 
