@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
+                      model_validator)
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -229,6 +230,20 @@ class TableConfig(_Model):
     columns: dict[str, ColumnConfig]
     primary_key: Optional[str] = None
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    _name: Optional[str] = PrivateAttr(default=None)
+
+    @property
+    def name(self) -> Optional[str]:
+        """The table's name in its Metadata (None for a table not yet part of one)."""
+        return self._name
+
+    @property
+    def self_references(self) -> list[ForeignKey]:
+        """Foreign keys of this table that reference this same table."""
+        if self._name is None:
+            raise MetadataError("this TableConfig is not part of a Metadata, so its name is "
+                                "unknown; use self_references_of(table_name)")
+        return self.self_references_of(self._name)
 
     @property
     def column_names(self) -> list[str]:
@@ -296,6 +311,7 @@ class Metadata(_Model):
     def _assign_drivers(self) -> None:
         """Mark the first foreign key to another table as the driver where none is marked."""
         for name, table in self.tables.items():
+            table._name = name
             if not table.foreign_keys or any(fk.driver for fk in table.foreign_keys):
                 continue
             for i, fk in enumerate(table.foreign_keys):
@@ -1127,6 +1143,12 @@ class _Profile:
 
 class _PandasProfile(_Profile):
     def __init__(self, name: str, df: Any, sample_rows: int, seed: int) -> None:
+        duplicated = sorted({str(c) for c in df.columns if list(df.columns).count(c) > 1})
+        if duplicated:
+            raise MetadataError(f"table {name!r}: duplicate column names {duplicated}; expected "
+                                f"unique names")
+        if any(not isinstance(c, str) for c in df.columns):
+            df = df.rename(columns=str)
         self.name = name
         self.df = df
         self.n_rows = int(len(df))
@@ -1153,21 +1175,39 @@ class _PandasProfile(_Profile):
         return {c: self._distinct[c] for c in columns}
 
     def missing_in(self, column: str, parent: "_Profile", parent_column: str) -> int:
-        import pandas as pd
-
-        assert isinstance(parent, _PandasProfile)
-        child = pd.Series(self.df[column].dropna().unique())
-        keys = pd.Index(parent.df[parent_column].dropna().unique())
-        return int((~child.isin(keys)).sum())
+        return _pandas_missing(self.df[column], _full_frame(parent)[parent_column])
 
     def count_below(self, column: str, value: Any, inclusive: bool) -> int:
-        import numpy as np
-
         if column not in self._sorted:
-            vals = self.df[column].dropna()
-            self._sorted[column] = np.sort(np.asarray(vals.tolist(), dtype=object))
-        return int(np.searchsorted(self._sorted[column], value,
-                                   side="right" if inclusive else "left"))
+            self._sorted[column] = _sorted_values(self.df[column])
+        return _pandas_count_below(self._sorted[column], value, inclusive)
+
+
+def _full_frame(p: _Profile) -> Any:
+    """The whole table as pandas, for a pandas table or a Spark table that fits its sample."""
+    if isinstance(p, _PandasProfile):
+        return p.df
+    assert isinstance(p, _SparkProfile) and p.complete
+    return p.sample
+
+
+def _pandas_missing(child: Any, keys: Any) -> int:
+    import pandas as pd
+
+    values = pd.Series(child.dropna().unique())
+    return int((~values.isin(pd.Index(keys.dropna().unique()))).sum())
+
+
+def _sorted_values(series: Any) -> Any:
+    import numpy as np
+
+    return np.sort(np.asarray(series.dropna().tolist(), dtype=object))
+
+
+def _pandas_count_below(sorted_values: Any, value: Any, inclusive: bool) -> int:
+    import numpy as np
+
+    return int(np.searchsorted(sorted_values, value, side="right" if inclusive else "left"))
 
 
 class _SparkProfile(_Profile):
@@ -1208,19 +1248,26 @@ class _SparkProfile(_Profile):
 
                     lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
                 self.mins[c], self.maxs[c] = lo, hi
-        if self.n_rows > sample_rows:
+        # A table that fits the sample is collected whole (at most sample_rows rows): its exact
+        # checks then run on that copy instead of as Spark jobs.
+        self.complete = self.n_rows <= sample_rows
+        if self.complete:
+            sdf = df
+        else:
             fraction = min(1.0, 1.2 * sample_rows / self.n_rows)
             sdf = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(sample_rows)
-        else:
-            sdf = df
         self.sample = sdf.toPandas()
         self._distinct: dict[str, int] = {}
+        self._sorted: dict[str, Any] = {}
 
     def n_distinct(self, columns: list[str]) -> dict[str, int]:
         from pyspark.sql import functions as F
 
         todo = [c for c in columns if c not in self._distinct]
-        if todo:
+        if todo and self.complete:
+            for c in todo:
+                self._distinct[c] = int(self.sample[c].nunique(dropna=True))
+        elif todo:
             row = self.df.agg(*[F.countDistinct(_qcol(c)).alias(f"d{i}")
                                 for i, c in enumerate(todo)]).collect()[0]
             for i, c in enumerate(todo):
@@ -1231,6 +1278,8 @@ class _SparkProfile(_Profile):
         from pyspark.sql import functions as F
 
         assert isinstance(parent, _SparkProfile)
+        if self.complete and parent.complete:
+            return _pandas_missing(self.sample[column], parent.sample[parent_column])
         child = (self.df.select(_qcol(column).alias("__k")).where(F.col("__k").isNotNull())
                  .distinct())
         keys = parent.df.select(_qcol(parent_column).alias("__k"))
@@ -1239,6 +1288,10 @@ class _SparkProfile(_Profile):
     def count_below(self, column: str, value: Any, inclusive: bool) -> int:
         from pyspark.sql import functions as F
 
+        if self.complete:
+            if column not in self._sorted:
+                self._sorted[column] = _sorted_values(self.sample[column])
+            return _pandas_count_below(self._sorted[column], value, inclusive)
         col = _qcol(column)
         cond = col <= F.lit(value) if inclusive else col < F.lit(value)
         return int(self.df.where(cond).count())
@@ -1379,10 +1432,13 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
             if _dob_hint(toks):
                 return _ColumnGuess({**base, "sdtype": SDType.DATE_OF_BIRTH,
                                      "datetime_format": fmt}, None)
-            parsed = [_dt.datetime.strptime(v, fmt) for v in values]
+            import pandas as pd
+
+            parsed = pd.to_datetime(pd.Series(values), format=fmt, errors="coerce").dropna()
+            bounds = ({"min": parsed.min().isoformat(), "max": parsed.max().isoformat()}
+                      if len(parsed) else {})
             return _ColumnGuess({**base, "sdtype": SDType.DATETIME, "datetime_format": fmt,
-                                 "min": min(parsed).isoformat(), "max": max(parsed).isoformat()},
-                                None)
+                                 **bounds}, None)
         distinct = len(set(values))
         regex = _infer_regex(values[:5000]) if values else None
         if regex is not None and any(ch.isspace() for v in probe for ch in v):

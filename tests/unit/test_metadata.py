@@ -111,6 +111,10 @@ def test_self_reference_only_table_has_no_driver():
     assert [(fk.column, fk.parent_table, fk.parent_column) for fk in md.self_references("employees")] \
         == [("reports_to", "employees", "employee_id")]
     assert emp.self_references_of("employees")[0].driver is False
+    assert emp.name == "employees" and emp.self_references == md.self_references("employees")
+    assert md.table("orders").self_references == []
+    with pytest.raises(MetadataError, match="not part of a Metadata"):
+        TableConfig(columns={"a": {"sdtype": "id"}}).self_references
 
 
 def test_helpers_on_the_retail_metadata():
@@ -616,3 +620,11 @@ def test_detect_rejects_bad_inputs():
         Metadata.detect({"x": [1, 2, 3]})
     with pytest.raises(MetadataError, match="mixed value types"):
         Metadata.detect({"x": pd.DataFrame({"a": ["1", 2, "3"]})})
+
+
+def test_detect_checks_column_names():
+    df = pd.DataFrame([[1, 2], [3, 4]], columns=["a", "a"])
+    with pytest.raises(MetadataError, match=r"table 't': duplicate column names \['a'\]"):
+        Metadata.detect({"t": df})
+    md = Metadata.detect({"t": pd.DataFrame({0: [1, 2, 3], 1: ["x", "y", "x"]})})
+    assert list(md.tables["t"].columns) == ["0", "1"]
