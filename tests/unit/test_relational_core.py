@@ -1,0 +1,218 @@
+"""Spark-free cores of relational synthesis: schema graph, child-count model, degree model."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthohive_spark.examples import retail_metadata
+from synthohive_spark.metadata import ForeignKey, Metadata, MetadataError
+from synthohive_spark.relational import (CardinalityError, ChildCountModel, DegreeModel,
+                                         SchemaGraph, SchemaGraphError, rank_to_index)
+from synthohive_spark.relational.fake import fake_values
+
+
+# ----------------------------------------------------------------------------- graph
+def test_graph_orders_parents_before_children():
+    g = SchemaGraph(retail_metadata())
+    pos = {t: i for i, t in enumerate(g.order)}
+    assert sorted(g.order) == sorted(retail_metadata().tables)
+    for parent, child in [("customers", "orders"), ("employees", "orders"),
+                          ("orders", "order_items"), ("products", "order_items")]:
+        assert pos[parent] < pos[child]
+    assert g.roots() == [t for t in g.order if t in ("customers", "products", "employees")]
+    assert g.driver("orders").parent_table == "customers"
+    assert [fk.column for fk in g.secondary_fks("orders")] == ["account_manager"]
+    assert [fk.column for fk in g.secondary_fks("order_items")] == ["product_id"]
+    assert [fk.column for fk in g.self_references("employees")] == ["reports_to"]
+    assert g.key_columns("employees") == ["employee_id", "reports_to"]
+    assert g.children("orders") == ["order_items"]
+
+
+def _two_tables() -> dict:
+    return {"tables": {
+        "a": {"primary_key": "id", "columns": {"id": {"sdtype": "id", "dtype": "bigint"},
+                                                "b_id": {"sdtype": "id", "dtype": "bigint"}}},
+        "b": {"primary_key": "id", "columns": {"id": {"sdtype": "id", "dtype": "bigint"},
+                                                "a_id": {"sdtype": "id", "dtype": "bigint"},
+                                                "x": {"sdtype": "numerical", "dtype": "double"}},
+              "foreign_keys": [{"column": "a_id", "parent_table": "a", "parent_column": "id"}]},
+    }}
+
+
+def test_cycle_is_rejected_with_the_tables_named():
+    data = _two_tables()
+    data["tables"]["a"]["foreign_keys"] = [{"column": "b_id", "parent_table": "b",
+                                            "parent_column": "id"}]
+    with pytest.raises(MetadataError) as err:
+        Metadata.from_dict(data)
+    assert "cycle across tables: a -> b -> a" in str(err.value)
+    # SchemaGraph checks on its own too (metadata mutated after validation)
+    md = Metadata.from_dict(_two_tables())
+    md.tables["a"].foreign_keys.append(ForeignKey(column="b_id", parent_table="b",
+                                                  parent_column="id", driver=True))
+    with pytest.raises(SchemaGraphError) as err:
+        SchemaGraph(md)
+    assert "cycle across tables: a -> b -> a" in str(err.value)
+
+
+def test_reference_to_a_non_key_column_is_rejected():
+    data = _two_tables()
+    data["tables"]["a"]["columns"]["code"] = {"sdtype": "id", "dtype": "bigint", "unique": True}
+    data["tables"]["b"]["foreign_keys"][0]["parent_column"] = "code"
+    md = Metadata.from_dict(data)
+    with pytest.raises(SchemaGraphError, match=r"table 'b', column 'a_id'.*primary key"):
+        SchemaGraph(md)
+
+
+def test_self_reference_cannot_drive():
+    data = _two_tables()
+    data["tables"]["a"]["foreign_keys"] = [{"column": "b_id", "parent_table": "a",
+                                            "parent_column": "id", "driver": True}]
+    with pytest.raises(MetadataError, match="self-reference cannot be the driver"):
+        Metadata.from_dict(data)
+
+
+# ----------------------------------------------------------------------------- child counts
+def _parents(n: int, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    seg = rng.choice(["consumer", "corporate", "home"], size=n, p=[0.6, 0.3, 0.1])
+    value = rng.normal(0, 1, n)
+    lam = np.where(seg == "corporate", 6.0, np.where(seg == "home", 3.0, 1.0))
+    lam = lam * np.where(value > 1.0, 2.0, 1.0)
+    ctx = pd.DataFrame({"segment": seg, "value": value,
+                        "since": pd.to_datetime("2020-01-01") + pd.to_timedelta(
+                            rng.integers(0, 1000, n), unit="D")})
+    return ctx, rng.poisson(lam)
+
+
+def test_child_counts_follow_the_parent_attributes():
+    ctx, counts = _parents(6000)
+    m = ChildCountModel().fit(ctx, counts)
+    test_ctx, test_counts = _parents(6000, seed=1)
+    drawn = m.sample(test_ctx, seed=5)
+    assert drawn.dtype == np.int64 and len(drawn) == len(test_ctx) and drawn.min() >= 0
+    for seg in ("consumer", "corporate", "home"):
+        sel = (test_ctx["segment"] == seg).to_numpy()
+        assert drawn[sel].mean() == pytest.approx(test_counts[sel].mean(), rel=0.12)
+    high = (test_ctx["value"] > 1.0).to_numpy()
+    assert drawn[high].mean() > 1.5 * drawn[~high].mean()
+    # zero children are learned too
+    assert (drawn == 0).mean() == pytest.approx((test_counts == 0).mean(), abs=0.03)
+
+
+def test_child_count_sampling_is_seeded_and_state_is_json():
+    ctx, counts = _parents(2000)
+    m = ChildCountModel(max_leaves=8).fit(ctx, counts)
+    a = m.sample(ctx, seed=3)
+    assert np.array_equal(a, m.sample(ctx, seed=3))
+    assert not np.array_equal(a, m.sample(ctx, seed=4))
+    state = json.loads(json.dumps(m.to_dict()))
+    m2 = ChildCountModel.from_dict(state)
+    assert np.array_equal(a, m2.sample(ctx, seed=3))
+    assert len(state["histograms"]) <= 8
+
+
+def test_child_counts_without_context_and_heavy_tail():
+    rng = np.random.default_rng(0)
+    counts = np.minimum(rng.zipf(1.8, 5000), 5000)
+    m = ChildCountModel(max_bins=10).fit(None, counts)
+    (hist,) = m.to_dict()["histograms"].values()
+    assert len(hist) <= 10
+    drawn = m.sample(None, seed=1, n=20000)
+    assert drawn.max() <= counts.max()
+    assert np.median(drawn) == pytest.approx(np.median(counts), abs=1)
+    assert (drawn == 1).mean() == pytest.approx((counts == 1).mean(), abs=0.02)
+
+
+def test_unseen_category_and_missing_values_are_routed():
+    ctx, counts = _parents(500)
+    m = ChildCountModel().fit(ctx, counts)
+    odd = pd.DataFrame({"segment": ["martian", None], "value": [np.nan, 0.0],
+                        "since": [pd.NaT, pd.Timestamp("2021-01-01")]})
+    assert len(m.sample(odd, seed=0)) == 2
+
+
+@pytest.mark.parametrize("counts, match", [
+    (np.array([1, -1, 2]), "non-negative integers"),
+    (np.array([1.5, 2.0, 1.0]), "non-negative integers"),
+    (np.array([], dtype=int), "non-empty"),
+])
+def test_bad_counts_are_rejected(counts, match):
+    with pytest.raises(CardinalityError, match=match):
+        ChildCountModel().fit(None, counts)
+
+
+def test_bad_state_and_missing_context_are_rejected():
+    ctx, counts = _parents(300)
+    m = ChildCountModel().fit(ctx, counts)
+    with pytest.raises(CardinalityError, match="version"):
+        ChildCountModel.from_dict({**m.to_dict(), "version": 99})
+    with pytest.raises(CardinalityError, match="'segment' is missing"):
+        m.sample(ctx.drop(columns=["segment"]), seed=0)
+    with pytest.raises(CardinalityError, match="mismatch|one count per parent"):
+        ChildCountModel().fit(ctx.iloc[:10], counts)
+
+
+# ----------------------------------------------------------------------------- degrees
+def _zipf_refs(n_parents: int, n_refs: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    w = 1.0 / np.arange(1, n_parents + 1) ** 1.2
+    w[n_parents // 2:] = 0.0        # half of the parents are never referenced
+    return rng.permutation(n_parents)[rng.choice(n_parents, n_refs, p=w / w.sum())]
+
+
+def _top_share(degrees: np.ndarray, frac: float) -> float:
+    d = np.sort(degrees)[::-1]
+    return d[:max(1, int(len(d) * frac))].sum() / d.sum()
+
+
+def test_degree_distribution_is_kept_at_another_size():
+    refs = _zipf_refs(400, 20000)
+    real = np.bincount(refs, minlength=400)
+    m = DegreeModel().fit(refs, n_parents=400, n_nulls=0)
+    rng = np.random.default_rng(1)
+    idx = m.sample_parents(rng, 100_000, n_parents=2000, seed=9)
+    assert idx.min() >= 0 and idx.max() < 2000
+    synth = np.bincount(idx, minlength=2000)
+    assert _top_share(synth, 0.1) == pytest.approx(_top_share(real, 0.1), abs=0.05)
+    assert (synth == 0).mean() == pytest.approx((real == 0).mean(), abs=0.05)
+    # fitted from a degree histogram (what Spark computes) gives the same state
+    vals, mult = np.unique(real, return_counts=True)
+    m2 = DegreeModel().fit_runs(vals, mult, n_nulls=0)
+    assert np.allclose(m2.to_dict()["mass"], m.to_dict()["mass"], atol=1e-9)
+
+
+def test_degree_sampling_with_limits_and_nulls():
+    m = DegreeModel(bins=10).fit_bin_mass([5, 3, 1, 0, 0, 0, 0, 0, 0, 0], n_parents=50,
+                                          n_nulls=10, ordered=True)
+    assert m.null_share == pytest.approx(10 / 19)
+    rng = np.random.default_rng(0)
+    pos = np.arange(1000)
+    idx = m.sample_parents(rng, 1000, n_parents=1000, seed=0, limit=pos)
+    assert idx[0] == -1                              # the first row has nobody before it
+    assert np.all(idx[1:] < pos[1:]) and np.all(idx[1:] >= 0)
+    assert (idx[500:] < 300).mean() > 0.95           # referenced rows are the early ones
+    state = json.loads(json.dumps(m.to_dict()))
+    again = DegreeModel.from_dict(state).sample_parents(np.random.default_rng(0), 1000, 1000, 0,
+                                                         limit=pos)
+    assert np.array_equal(idx, again)
+
+
+def test_rank_to_index_is_a_seeded_bijection():
+    for n in (1, 2, 7, 1000, 4096):
+        out = rank_to_index(np.arange(n), n, seed=3)
+        assert np.array_equal(np.sort(out), np.arange(n))
+    assert not np.array_equal(rank_to_index(np.arange(100), 100, 1),
+                              rank_to_index(np.arange(100), 100, 2))
+
+
+def test_fake_values_are_seeded_and_typed():
+    a = fake_values("email", 50, seed=4)
+    assert a.equals(fake_values("email", 50, seed=4))
+    assert not a.equals(fake_values("email", 50, seed=5))
+    assert all("@" in v for v in a)
+    dob = fake_values("date_of_birth", 20, seed=1, family="date", null_share=0.5)
+    assert dob.isna().any() and all(hasattr(v, "year") for v in dob.dropna())
