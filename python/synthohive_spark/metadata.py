@@ -970,6 +970,11 @@ def _pii_from_values(values: list[str]) -> Optional[SDType]:
     if (_share(values, _is_phone) >= _PII_MATCH_SHARE
             and _share(values, lambda v: bool(re.search(r"[\s().+-]", v))) >= 0.5):
         return SDType.PHONE
+    return None
+
+
+def _person_from_values(values: list[str]) -> Optional[SDType]:
+    """Person names recognised from the values alone (checked after the name hints)."""
     distinct = len(set(values))
     if distinct >= 10:
         if _person_name_share(values) >= 0.7:
@@ -1424,7 +1429,8 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
     if fam == "string":
         values = [str(v) for v in nonnull.tolist()]
         probe = values[:2000]
-        kind = _pii_from_values(probe) or _pii_from_name(toks, probe)
+        kind = (_pii_from_values(probe) or _pii_from_name(toks, probe)
+                or _person_from_values(probe))
         if kind is not None:
             return _ColumnGuess({**base, "sdtype": kind}, None)
         fmt = _date_format(probe)

@@ -628,3 +628,30 @@ def test_detect_checks_column_names():
         Metadata.detect({"t": df})
     md = Metadata.detect({"t": pd.DataFrame({0: [1, 2, 3], 1: ["x", "y", "x"]})})
     assert list(md.tables["t"].columns) == ["0", "1"]
+
+
+def test_pii_is_found_by_column_name_hints():
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(9)
+    n = 60
+    df = pd.DataFrame({
+        "userId": np.arange(1, n + 1),
+        "name": [fake.name() for _ in range(n)],
+        "mobile": [fake.numerify("##########") for _ in range(n)],
+        "postal_code": [fake.postcode() for _ in range(n)],
+        "Town": [fake.city() for _ in range(n)],
+        "streetAddress": [fake.street_address() for _ in range(n)],
+        "ip_address": [fake.ipv4() for _ in range(n)],
+        "birthDate": [fake.date_of_birth() for _ in range(n)],
+        "plan": np.resize(["free", "pro", "team"], n),
+    })
+    md = Metadata.detect({"users": df}, privacy=PrivacyConfig(locale="en_GB"))
+    kinds = {c: cfg.sdtype.value for c, cfg in md.tables["users"].columns.items()}
+    assert kinds == {"userId": "id", "name": "name", "mobile": "phone", "postal_code": "zip",
+                     "Town": "city", "streetAddress": "address", "ip_address": "ip",
+                     "birthDate": "date_of_birth", "plan": "categorical"}
+    assert md.tables["users"].primary_key == "userId"
+    assert md.privacy.locale == "en_GB"
+    assert set(md.pii_columns("users")) == set(kinds) - {"userId", "plan"}
