@@ -484,6 +484,16 @@ class _Evaluation:
             props["Cardinality"] = _mean([r["score"] for r in self.rows["cardinality"]])
             props["Intertable Trends"] = _mean([r["score"] for r in self.rows["intertable_trends"]
                                                 if r.get("meets_threshold")])
+        notes = {
+            "Column Shapes": "no column has a shape metric (see not applicable columns)",
+            "Column Pair Trends": "no column pair shows a real trend above the thresholds "
+                                  f"(|r| > {self.s.real_correlation_threshold}, Cramer's V > "
+                                  f"{self.s.real_association_threshold}), or fewer than two columns",
+            "Cardinality": "no relationship in the metadata",
+            "Intertable Trends": "no parent-child column pair shows a real trend above the thresholds",
+            "Missing Values": "no evaluated column",
+            "Referential Integrity": "no relationship in the metadata",
+        }
         score = _mean(list(props.values()))
         extra = {
             "Missing Values": _mean([r["score"] for r in self.rows["missing_values"]]),
@@ -492,9 +502,11 @@ class _Evaluation:
         data = {
             "score": score,
             "properties": {k: {"score": v, "in_overall_score": True,
-                               "description": PROPERTY_DESCRIPTIONS[k]} for k, v in props.items()},
+                               "description": PROPERTY_DESCRIPTIONS[k],
+                               "note": notes[k] if v is None else None} for k, v in props.items()},
             "additional_properties": {k: {"score": v, "in_overall_score": False,
-                                          "description": PROPERTY_DESCRIPTIONS[k]}
+                                          "description": PROPERTY_DESCRIPTIONS[k],
+                                          "note": notes[k] if v is None else None}
                                       for k, v in extra.items()},
             "details": self.rows,
             "tables": self.tables,

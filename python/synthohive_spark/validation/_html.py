@@ -245,10 +245,13 @@ def render(data: dict[str, Any]) -> str:
                '<svg xmlns="http://www.w3.org/2000/svg" width="310" height="22" role="img">'
                '<rect x="0" y="4" width="300" height="14" rx="7" fill="#e5e7eb"/>'
                f'<rect x="0" y="4" width="{bar_w}" height="14" rx="7" fill="#1b7a3a"/></svg></section>')
-    rows = [[esc(k), _score_cell(v["score"]), "yes", esc(v["description"])] for k, v in props.items()]
-    rows += [[esc(k), _score_cell(v["score"]), "no", esc(v["description"])] for k, v in extra.items()]
+    rows = [[esc(k), _score_cell(v["score"]), "yes", esc(v["description"]), esc(v.get("note") or "")]
+            for k, v in props.items()]
+    rows += [[esc(k), _score_cell(v["score"]), "no", esc(v["description"]), esc(v.get("note") or "")]
+             for k, v in extra.items()]
     out.append('<section class="card" id="properties"><h2>Properties</h2>'
-               + _table(["Property", "Score", "In overall score", "Definition"], rows, [1]) + "</section>")
+               + _table(["Property", "Score", "In overall score", "Definition", "Note"], rows, [1])
+               + "</section>")
 
     for t, tinfo in tables.items():
         out.append(_render_table(t, tinfo, details, plots.get("tables", {}).get(t, {})))
