@@ -1,0 +1,307 @@
+"""Spark-free tests of the PII core: validators, name hints, findings, strategies, generation."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from synthohive_spark.privacy import (ColumnEvidence, decide, fake_series, fake_value,
+                                      generate_pii, hash_format, hash_hex, infer_format,
+                                      mask_value, name_hint, parse_strategy)
+from synthohive_spark.privacy import validators as V
+from synthohive_spark.privacy.strategies import check_locale
+
+KEY = b"unit-test-key-0123456789"
+
+
+# -- validators -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,ok", [
+    ("4111 1111 1111 1111", True), ("4111-1111-1111-1111", True), ("5500000000000004", True),
+    ("378282246310005", True), ("4111 1111 1111 1112", False), ("1234567812345678", False),
+    ("0000000000000000", False), ("4111", False), ("41111111111111111111111", False)])
+def test_credit_card_luhn(value, ok):
+    assert V.is_credit_card(value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("DE89370400440532013000", True), ("DE89 3704 0044 0532 0130 00", True),
+    ("GB82WEST12345698765432", True), ("FR1420041010050500013M02606", True),
+    ("DE89370400440532013001", False), ("GB82WEST1234569876543", False),
+    ("de89370400440532013000", False), ("XX", False)])
+def test_iban_mod97(value, ok):
+    assert V.is_iban(value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("123-45-6789", True), ("123 45 6789", True), ("000-12-3456", False), ("666-12-3456", False),
+    ("900-12-3456", False), ("123-00-4567", False), ("123-45-0000", False),
+    ("123-45 6789", False), ("12-345-6789", False)])
+def test_ssn_area_rules(value, ok):
+    assert V.is_ssn(value) is ok
+
+
+def test_ssn_digits_is_a_separate_rule():
+    assert V.is_ssn_digits("123456789") and not V.is_ssn("123456789")
+    assert not V.is_ssn_digits("666456789")
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("192.168.0.1", True), ("0.0.0.0", True), ("255.255.255.255", True), ("256.1.1.1", False),
+    ("01.2.3.4", False), ("1.2.3", False), ("2001:db8::1", True), ("::1", True), ("::", True),
+    ("fe80::1:2:3:4:5:6", True), ("1:2:3:4:5:6:7:8", True), ("1:2:3:4:5:6:7:8:9", False),
+    ("1::2::3", False), ("::ffff:192.0.2.1", True), ("1:2:3:4:5:6:1.2.3.4", True),
+    ("12345::1", False), ("g::1", False), ("1:2:3:4:5:6:7", False)])
+def test_ip(value, ok):
+    assert V.is_ip(value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("john.doe@example.com", True), ("a+tag@sub.example.co.uk", True),
+    ("user@localhost", False), ("foo@bar@baz.com", False), ("john..doe@example.com", False),
+    (".john@example.com", False), ("@example.com", False), ("john@-example.com", False),
+    ("john@example.c", False), ("jöhn@example.com", False)])
+def test_email(value, ok):
+    assert V.is_email(value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("1985-03-12", True), ("1985/03/12", True), ("03/12/1985", True), ("25/12/1985", True),
+    ("12.03.1985", True), ("1985-02-29", False), ("2000-02-29", True), ("1885-01-01", False),
+    ("2031-01-01", False), ("1985-13-01", False), ("85-03-12", False)])
+def test_date_of_birth(value, ok):
+    assert V.is_date_of_birth(value, 2025) is ok
+
+
+def test_phone_numbers_with_phonenumbers():
+    assert V.is_phone_number("(212) 555-0199", "US")
+    assert V.is_phone_number("+44 20 7946 0958", "US")
+    assert V.is_phone_number("030 1234567", "DE")
+    assert not V.is_phone_number("123-45-6789", "US")
+    assert not V.is_phone_number("1985-03-12", "US")
+    assert V.is_phone_candidate("(212) 555-0199") and not V.is_phone_candidate("12345")
+
+
+def test_classify_bits():
+    assert V.classify("  john@example.com\t", 2025) == V.EMAIL
+    assert V.classify("4111 1111 1111 1111", 2025) & V.CREDIT_CARD
+    assert V.classify("123-45-6789", 2025) & V.SSN
+    assert V.classify("1985-03-12", 2025) & V.DATE_OF_BIRTH
+    assert V.classify("hello world", 2025) == 0
+    assert V.classify(None, 2025) == 0 and V.classify("", 2025) == 0
+    assert V.classify("x" * 300, 2025) == 0
+
+
+def test_person_names():
+    assert V.person_name_kind("John Smith", "en_US") == "name"
+    assert V.person_name_kind("Mary", "en_US") == "first_name"
+    assert V.person_name_kind("Blue Widget", "en_US") is None
+    assert V.person_name_kind("john smith", "en_US") is None  # not capitalised
+    assert V.person_name_kind("Order 12", "en_US") is None
+
+
+# -- detection --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("column,kind", [
+    ("email", "email"), ("e_mail", "email"), ("customerEmail", "email"),
+    ("E-Mail-Adresse", "email"), ("correo_electronico", "email"), ("courriel", "email"),
+    ("phone", "phone"), ("tel", "phone"), ("Telefonnummer", "phone"), ("home_phone", "phone"),
+    ("ssn", "ssn"), ("first_name", "first_name"), ("Vorname", "first_name"),
+    ("prénom", "first_name"), ("surname", "last_name"), ("apellidos", "last_name"),
+    ("dob", "date_of_birth"), ("Geburtsdatum", "date_of_birth"),
+    ("fecha_de_nacimiento", "date_of_birth"), ("address", "address"),
+    ("billing_address", "address"), ("Straße", "address"), ("zip", "zip"),
+    ("postleitzahl", "zip"), ("iban", "iban"), ("card_number", "credit_card"),
+    ("ip_address", "ip"), ("full_name", "name"), ("city", "city"), ("email_2", "email"),
+    ("product_name", None), ("email_opt_in", None), ("market_cap", None), ("notes", None),
+    ("zipper_size", None), ("shipping_cost", None), ("ship_date", None)])
+def test_name_hints(column, kind):
+    assert name_hint(column) == kind
+
+
+def _ev(column, non_null, **hits):
+    return ColumnEvidence(column, "string", non_null=non_null, rule_hits=hits)
+
+
+def test_decide_values_and_names():
+    f = decide(_ev("contact", 100, email=97))
+    assert (f.kind, f.is_pii, f.source) == ("email", True, "values") and f.hit_rate == 0.97
+    f = decide(_ev("email", 100, email=100))
+    assert f.source == "name+values" and f.confidence == 1.0
+    # a name alone is enough for kinds without a value rule
+    f = decide(_ev("city", 100))
+    assert (f.kind, f.is_pii, f.source) == ("city", True, "name")
+    # values contradicting a name with a rule lower the confidence below the threshold
+    f = decide(_ev("ssn", 100, phone=0))
+    assert f.kind == "ssn" and not f.is_pii
+    # nine plain digits support an 'ssn' name
+    assert decide(_ev("ssn", 100, ssn_digits=100)).is_pii
+    # a low hit rate is not enough
+    assert not decide(_ev("contact", 100, email=40)).is_pii
+    assert not decide(_ev("contact", 100, email=40), min_hit_rate=0.3).is_pii  # confidence 0.4
+    assert decide(_ev("contact", 100, email=40), min_hit_rate=0.3, min_confidence=0.3).is_pii
+    # dates alone are weak evidence of a date of birth
+    assert not decide(_ev("order_date", 100, date_of_birth=100)).is_pii
+    assert decide(_ev("birthdate", 100, date_of_birth=100)).is_pii
+
+
+def test_decide_phone_needs_confirmation():
+    ev = _ev("contact", 100, phone=100)
+    ev.phone_checked, ev.phone_valid = 50, 2
+    assert not decide(ev).is_pii
+    ev.phone_valid = 50
+    f = decide(ev)
+    assert f.kind == "phone" and f.is_pii
+
+
+def test_decide_person_names():
+    ev = ColumnEvidence("who", "string", non_null=100, names_checked=100,
+                        name_hits={"name": 90})
+    f = decide(ev)
+    assert f.kind == "name" and f.is_pii
+    ev = ColumnEvidence("given", "string", non_null=100, names_checked=100,
+                        name_hits={"first_name": 85})
+    assert decide(ev).kind == "first_name"
+
+
+# -- strategies -------------------------------------------------------------------------------------
+
+def test_parse_strategy():
+    assert parse_strategy("hash").spec == "hash"
+    assert parse_strategy("hash:hex").spec == "hash"
+    assert parse_strategy("HMAC").spec == "hash"
+    assert parse_strategy("hash:truncate").option == "truncate"
+    assert parse_strategy("redact:null").spec == "redact:null"
+    with pytest.raises(ValueError, match="unknown strategy 'scramble'"):
+        parse_strategy("scramble")
+    with pytest.raises(ValueError, match="unknown option 'sha1'"):
+        parse_strategy("hash:sha1")
+    with pytest.raises(ValueError, match="unknown option"):
+        parse_strategy("mask:everything")
+
+
+def test_unknown_locale():
+    assert check_locale("de_DE") == "de_DE"
+    with pytest.raises(ValueError, match="unknown locale 'xx_YY'"):
+        check_locale("xx_YY")
+    with pytest.raises(ValueError, match="Locales for 'de'"):
+        check_locale("de_XX")
+
+
+@pytest.mark.parametrize("value,kind,expected", [
+    ("john.doe@gmail.com", "email", "j***.***@gmail.com"),
+    ("4111-1111-1111-1111", "credit_card", "****-****-****-1111"),
+    ("123-45-6789", "ssn", "***-**-6789"),
+    ("(212) 555-0199", "phone", "(***) ***-0199"),
+    ("192.168.10.200", "ip", "192.168.**.***"),
+    ("1985-03-12", "date_of_birth", "1985-**-**"),
+    ("94110", "zip", "94***"),
+    ("John Smith", "name", "J*** S****"),
+    ("Zoë Ångström", "name", "Z** Å*******"),
+    ("12", "ssn", "**"),
+    ("", "email", ""),
+])
+def test_mask(value, kind, expected):
+    assert mask_value(value, kind) == expected
+    assert mask_value(None, kind) is None
+
+
+def test_hash_hex_matches_hmac():
+    for v in ["a", "john@example.com", "Zoë", "x" * 100]:
+        ref = hmac.new(KEY, v.encode("utf-8"), hashlib.sha256).hexdigest()
+        assert hash_hex(KEY, v) == ref
+        assert hash_hex(KEY, v, truncate=True) == ref[:max(1, min(64, len(v)))]
+    assert hash_hex(KEY, None) is None
+
+
+def test_hash_format_preserves_shape_and_depends_on_key():
+    v = "(212) 555-0199 Ab ü"
+    out = hash_format(KEY, v)
+    assert len(out) == len(v)
+    shape = lambda s: re.sub("[a-z]", "a", re.sub("[A-Z]", "A", re.sub("[0-9]", "9", s)))
+    assert shape(out) == shape(v.replace("ü", "u"))
+    assert out == hash_format(KEY, v)
+    assert out != hash_format(b"another-key", v)
+    long = "9" * 100  # more than one HMAC block
+    assert len(hash_format(KEY, long)) == 100 and hash_format(KEY, long)[64:] != "9" * 36
+
+
+def test_fake_is_consistent_realistic_and_keyed():
+    emails = pd.Series(["a@x.com", "b@y.org", None, "a@x.com"])
+    f1 = fake_series("email", emails, KEY)
+    f2 = fake_series("email", emails.iloc[::-1].reset_index(drop=True), KEY)
+    assert f1[0] == f1[3] == f2[0] and f1[2] is None
+    assert all(V.is_email(v) for v in f1.dropna())
+    assert f1[0] != fake_value("email", "a@x.com", b"other-key")
+    card = fake_value("credit_card", "4111 1111 1111 1111", KEY)
+    assert V.is_credit_card(card) and card[4] == " "
+    assert V.is_ssn(fake_value("ssn", "123-45-6789", KEY))
+    assert V.is_iban(fake_value("iban", "DE89370400440532013000", KEY).replace(" ", ""))
+    assert V.is_ipv4(fake_value("ip", "10.0.0.1", KEY))
+    assert V.is_ipv6(fake_value("ip", "2001:db8::1", KEY))
+    dob = fake_value("date_of_birth", "03/12/1985", KEY)
+    assert re.fullmatch(r"[0-9]{2}/[0-9]{2}/[0-9]{4}", dob) and V.is_date_of_birth(dob, 2025)
+    phone = fake_value("phone", "+1 (212) 555-0199", KEY)
+    assert phone.startswith("+1 (") and len(phone) == len("+1 (212) 555-0199")
+    de = fake_value("name", "Hans Müller", KEY, "de_DE")
+    assert de and de != "Hans Müller"
+    with pytest.raises(ValueError, match="unknown locale"):
+        fake_value("name", "x", KEY, "zz_ZZ")
+
+
+# -- generation -------------------------------------------------------------------------------------
+
+def test_generate_pii_deterministic_and_valid():
+    for kind in ("email", "phone", "name", "first_name", "last_name", "address", "city", "zip",
+                 "ssn", "credit_card", "ip", "iban", "date_of_birth"):
+        a = generate_pii(kind, 200, seed=11)
+        assert len(a) == 200 and a.notna().all()
+        assert a.equals(generate_pii(kind, 200, seed=11)), kind
+        assert not a.equals(generate_pii(kind, 200, seed=12)), kind
+    assert all(V.is_email(v) for v in generate_pii("email", 300, 1))
+    assert all(V.is_credit_card(v) for v in generate_pii("credit_card", 300, 1))
+    assert all(V.is_ssn(v) for v in generate_pii("ssn", 300, 1))
+    assert all(V.is_iban(v) for v in generate_pii("iban", 300, 1))
+    assert all(V.is_ipv4(v) for v in generate_pii("ip", 300, 1))
+    assert all(V.is_date_of_birth(v, 2025) for v in generate_pii("date_of_birth", 300, 1))
+    with pytest.raises(ValueError, match="unknown PII kind 'passport'"):
+        generate_pii("passport", 3, 1)
+    with pytest.raises(ValueError, match="unknown locale"):
+        generate_pii("name", 3, 1, locale="qq_QQ")
+
+
+def test_infer_format_then_generate_follows_it_without_real_values():
+    real = pd.Series(["+44 20 7946 0958"] * 30 + ["(212) 555-0199"] * 10 + [None] * 10)
+    fmt = infer_format("phone", real)
+    json.dumps(fmt)  # JSON-able
+    assert fmt["null_share"] == 0.2
+    assert [p for p, _ in fmt["patterns"]] == ["+44 ## #### ####", "(###) ###-####"]
+    assert "7946" not in json.dumps(fmt)
+    gen = generate_pii("phone", 400, seed=3, fmt=fmt)
+    shares = gen.str.startswith("+44 ").mean()
+    assert 0.65 < shares < 0.85
+    assert all(re.fullmatch(r"\+44 [0-9]{2} [0-9]{4} [0-9]{4}|\([0-9]{3}\) [0-9]{3}-[0-9]{4}", v)
+               for v in gen)
+
+    dob = pd.Series(pd.to_datetime(["1950-01-02", "1960-05-06", "1970-01-01", "1980-03-03",
+                                    "1990-02-02", "1975-07-07"]).date)
+    fmt = infer_format("date_of_birth", dob)
+    assert fmt["dtype"] == "date" and 1950 <= fmt["min_year"] <= fmt["max_year"] <= 1990
+    out = generate_pii("date_of_birth", 100, seed=1, fmt=fmt)
+    assert all(1950 <= d.year <= 1990 for d in out)
+
+    fmt = infer_format("date_of_birth", pd.Series(["12.03.1985"] * 6))
+    assert fmt["date_format"] == "%d.%m.%Y"
+    assert all(re.fullmatch(r"[0-9]{2}\.[0-9]{2}\.[0-9]{4}", v)
+               for v in generate_pii("date_of_birth", 20, 2, fmt=fmt))
+
+    fmt = infer_format("zip", pd.Series([94110, 10001, 60601, 73301, 2134, 98101]))
+    assert fmt["dtype"] == "integer"
+    assert all(isinstance(v, int) for v in generate_pii("zip", 10, 1, fmt=fmt))
+
+    rare = pd.Series(["123-45-6789"] * 50 + ["123456789"])  # a shape on 1 value is not kept
+    assert [p for p, _ in infer_format("ssn", rare)["patterns"]] == ["###-##-####"]
