@@ -655,3 +655,26 @@ def test_pii_is_found_by_column_name_hints():
     assert md.tables["users"].primary_key == "userId"
     assert md.privacy.locale == "en_GB"
     assert set(md.pii_columns("users")) == set(kinds) - {"userId", "plan"}
+
+
+def test_named_foreign_key_with_orphans_is_not_a_foreign_key():
+    rng = np.random.default_rng(12)
+    customers = pd.DataFrame({"customer_id": np.arange(1, 101), "x": rng.normal(size=100)})
+    orders = pd.DataFrame({"order_id": np.arange(1, 301),
+                           "customer_id": rng.integers(1, 101, 300)})
+    assert [f.column for f in Metadata.detect({"customers": customers, "orders": orders})
+            .tables["orders"].foreign_keys] == ["customer_id"]
+    orders.loc[0, "customer_id"] = 100  # still inside; an id beyond the parents is an orphan
+    orders.loc[1, "customer_id"] = 0
+    md = Metadata.detect({"customers": customers, "orders": orders})
+    assert md.tables["orders"].foreign_keys == []
+
+
+def test_detected_reference_cycle_is_broken():
+    rng = np.random.default_rng(13)
+    a = pd.DataFrame({"a_id": np.arange(1, 101), "b_id": rng.integers(1, 101, 100)})
+    b = pd.DataFrame({"b_id": np.arange(1, 101), "a_id": rng.integers(1, 101, 100)})
+    md = Metadata.detect({"a": a, "b": b})
+    rels = [(p, c, fk.column) for p, c, fk in md.relationships()]
+    assert len(rels) == 1 and rels[0] in {("b", "a", "b_id"), ("a", "b", "a_id")}
+    assert md.topological_order() in (["a", "b"], ["b", "a"])
