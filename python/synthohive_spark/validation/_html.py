@@ -126,7 +126,7 @@ def svg_bars(plot: dict[str, Any], width: int = 260) -> str:
     row_h = 16
     height = max(len(cats), 1) * row_h + 16
     x0 = 92
-    w = width - x0 - 30
+    w = width - x0 - 58
     top = max([*real, *syn, 1e-12])
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
     for i, c in enumerate(cats):
