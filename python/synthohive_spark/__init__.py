@@ -29,6 +29,15 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 
+def _register_jvm_stages() -> None:
+    """Let pyspark map saved JVM stages (``com.synthohive.spark.*``) to their Python wrappers."""
+    from synthohive_spark.ml._java import register_jvm_package
+    register_jvm_package()
+
+
+_register_jvm_stages()
+
+
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:

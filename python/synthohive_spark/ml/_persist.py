@@ -25,13 +25,25 @@ class ModelLoadError(ValueError):
     """A saved stage is missing, incomplete, tampered with, or from an incompatible version."""
 
 
+def _hadoop_fs(spark: SparkSession, path: str):
+    """(FileSystem, Path) through the JVM of a classic session; None on Spark Connect."""
+    if getattr(spark, "_jsparkSession", None) is None:
+        return None
+    jvm = spark.sparkContext._jvm
+    hpath = jvm.org.apache.hadoop.fs.Path(path)
+    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
+
+
 def _path_exists(spark: SparkSession, path: str) -> bool:
-    """Whether ``path`` holds anything Spark can list (works without JVM access, e.g. on Connect)."""
+    """Whether ``path`` exists (classic: Hadoop FileSystem; Connect: a listing through a read)."""
+    fs = _hadoop_fs(spark, path)
+    if fs is not None:
+        return bool(fs[0].exists(fs[1]))
     try:
         found = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
                  .load(path).select("path").limit(1).collect())
         return bool(found)
-    except Exception as exc:  # AnalysisException (classic) / SparkConnectException: path not found
+    except Exception as exc:  # SparkConnect AnalysisException: path not found
         if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
             return False
         raise
@@ -68,26 +80,20 @@ def save_stage(instance: Any, path: str, spark: SparkSession, blobs: dict[str, b
 
 
 def _delete_marker(spark: SparkSession, path: str) -> None:
-    jvm_session = getattr(spark, "_jsparkSession", None)
-    if jvm_session is None:
+    fs = _hadoop_fs(spark, os.path.join(path, "metadata"))
+    if fs is None:
         return  # Spark Connect: the overwrite-mode writes below replace the directories.
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(os.path.join(path, "metadata"))
-    fs = hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    if fs.exists(hpath):
-        fs.delete(hpath, True)
+    if fs[0].exists(fs[1]):
+        fs[0].delete(fs[1], True)
 
 
 def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dict, dict[str, bytes]]:
     """Read and verify what :func:`save_stage` wrote. Returns (metadata dict, blobs)."""
-    try:
-        meta_str = spark.read.text(os.path.join(path, "metadata")).first()
-    except Exception as exc:
-        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
-            raise ModelLoadError(
-                f"No saved synthohive-spark model at {path!r}: {path}/metadata does not exist "
-                "(wrong path, or a save that did not finish).") from exc
-        raise
+    if not _path_exists(spark, os.path.join(path, "metadata")):
+        raise ModelLoadError(
+            f"No saved synthohive-spark model at {path!r}: {path}/metadata does not exist "
+            "(wrong path, or a save that did not finish).")
+    meta_str = spark.read.text(os.path.join(path, "metadata")).first()
     if meta_str is None:
         raise ModelLoadError(f"The model at {path!r} has an empty metadata/ folder.")
     try:

@@ -16,7 +16,8 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable, MLReader, MLWriter
+from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
+                             MLWritable, MLWriter)
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -409,7 +410,7 @@ def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | Non
     return result
 
 
-class TableSynthesizerModel(Model, _TableSynthesizerParams):
+class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritable):
     """A fitted table synthesizer: ``sample(n)`` and ``transform(df)`` generate on the executors."""
 
     def __init__(self) -> None:
