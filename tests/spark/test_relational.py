@@ -1,0 +1,275 @@
+"""RelationalSynthesizer end to end on the retail schema: customers -> orders -> order_items,
+products as a second parent of order_items, employees with a self-reference (reports_to) and a
+nullable secondary foreign key orders.account_manager."""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+from scipy.stats import ks_2samp
+
+from synthohive_spark.examples import retail_metadata, retail_spark
+from synthohive_spark.io import OutputExistsError
+from synthohive_spark.metadata import Metadata, MetadataError
+from synthohive_spark.ml._spark_schema import SchemaError
+from synthohive_spark.ml.relational import RelationalSynthesizer, RelationalSynthesizerModel
+
+SEED = 11
+
+
+def _metadata() -> Metadata:
+    data = retail_metadata().to_dict()
+    data["tables"]["orders"]["columns"]["account_manager"]["nullable"] = True
+    return Metadata.from_dict(data)
+
+
+@pytest.fixture(scope="module")
+def real(spark):
+    tables = retail_spark(spark, seed=1, scale=0.15)
+    orders = tables["orders"].withColumn(
+        "account_manager",
+        F.when(F.col("order_id") % 10 == 3, F.lit(None)).otherwise(F.col("account_manager")))
+    tables["orders"] = orders
+    return {k: v.cache() for k, v in tables.items()}
+
+
+@pytest.fixture(scope="module")
+def fitted(real):
+    rs = RelationalSynthesizer(metadata=_metadata(), model="gaussian_copula", epochs=1,
+                               seed=SEED)
+    return rs.fit(real)
+
+
+@pytest.fixture(scope="module")
+def synth(fitted):
+    return fitted.sample(scale=2.0)
+
+
+def _fks():
+    md = _metadata()
+    for child, cfg in md.tables.items():
+        for fk in cfg.foreign_keys:
+            yield child, fk
+
+
+def _counts_per_parent(parent, child, pk, fk) -> np.ndarray:
+    c = child.groupBy(F.col(fk).alias("__k")).count()
+    j = parent.select(F.col(pk).alias("__k")).join(c, "__k", "left").fillna(0, ["count"])
+    return np.array([r["count"] for r in j.collect()])
+
+
+def test_every_table_is_generated_with_the_real_schema(real, synth, fitted):
+    assert list(synth) == fitted.tables
+    assert set(synth) == set(real)
+    for name, df in synth.items():
+        assert df.schema == real[name].schema, name
+    assert synth["customers"].count() == 2 * real["customers"].count()
+    assert synth["products"].count() == 2 * real["products"].count()
+
+
+def test_referential_integrity_is_complete(synth):
+    for child, fk in _fks():
+        kids = synth[child].where(F.col(fk.column).isNotNull())
+        parents = synth[fk.parent_table].select(F.col(fk.parent_column).alias("__pk"))
+        orphans = kids.join(parents, kids[fk.column] == parents["__pk"], "left_anti").count()
+        assert orphans == 0, f"{child}.{fk.column} -> {fk.parent_table}"
+        assert kids.count() > 0
+
+
+def test_primary_keys_are_unique_and_keep_their_format(synth):
+    md = _metadata()
+    for name, cfg in md.tables.items():
+        df = synth[name]
+        pk = cfg.primary_key
+        assert df.where(F.col(pk).isNull()).count() == 0
+        assert df.select(pk).distinct().count() == df.count(), name
+    ids = [r[0] for r in synth["products"].select("product_id").collect()]
+    assert all(len(v) == 9 and v.startswith("PRD-") and v[4:].isdigit() for v in ids)
+    assert synth["customers"].agg(F.min("customer_id")).first()[0] == 1
+
+
+def test_child_count_distribution_is_close_to_the_real_one(real, synth):
+    for parent, child, key in [("customers", "orders", "customer_id"),
+                               ("orders", "order_items", "order_id")]:
+        r = _counts_per_parent(real[parent], real[child], key, key)
+        s = _counts_per_parent(synth[parent], synth[child], key, key)
+        stat = ks_2samp(r, s).statistic
+        assert stat < 0.15, f"{parent}->{child}: KS {stat:.3f}"
+        assert s.mean() == pytest.approx(r.mean(), rel=0.2)
+
+
+def test_parent_attribute_still_drives_child_counts(real, synth):
+    def means(tables):
+        c = tables["orders"].groupBy("customer_id").count()
+        j = (tables["customers"].join(c, "customer_id", "left").fillna(0, ["count"])
+             .groupBy("segment").agg(F.avg("count").alias("m")).collect())
+        return {r["segment"]: r["m"] for r in j}
+
+    rm, sm = means(real), means(synth)
+    assert rm["corporate"] > 1.5 * rm["consumer"]        # the real driver
+    assert sm["corporate"] > 1.5 * sm["consumer"], sm
+    # per-customer count vs a corporate flag: the correlation is kept
+    def corr(tables):
+        c = tables["orders"].groupBy("customer_id").count()
+        j = tables["customers"].join(c, "customer_id", "left").fillna(0, ["count"])
+        return j.select(F.corr((F.col("segment") == "corporate").cast("double"),
+                               F.col("count"))).first()[0]
+    assert corr(synth) == pytest.approx(corr(real), abs=0.2)
+
+
+def test_secondary_parent_popularity_is_kept(real, synth):
+    def top_share(tables):
+        c = _counts_per_parent(tables["products"], tables["order_items"], "product_id",
+                               "product_id")
+        c = np.sort(c)[::-1]
+        return c[: max(1, len(c) // 10)].sum() / c.sum()
+
+    rs, ss = top_share(real), top_share(synth)
+    assert rs > 0.25                           # Zipf popularity in the real data
+    assert ss == pytest.approx(rs, abs=0.1)
+
+
+def test_nullable_foreign_keys_are_null_at_the_real_rate(real, synth):
+    def share(df):
+        return df.where(F.col("account_manager").isNull()).count() / df.count()
+    assert share(real["orders"]) == pytest.approx(0.1, abs=0.02)
+    assert share(synth["orders"]) == pytest.approx(share(real["orders"]), abs=0.05)
+    # a driver key is never null here
+    assert synth["order_items"].where(F.col("order_id").isNull()).count() == 0
+
+
+def test_self_reference_points_at_earlier_generated_rows(real, synth):
+    emp = synth["employees"].select("employee_id", "reports_to").collect()
+    ids = {r["employee_id"] for r in emp}
+    nulls = [r for r in emp if r["reports_to"] is None]
+    assert 1 <= len(nulls) <= max(2, len(emp) // 4)
+    for r in emp:
+        if r["reports_to"] is not None:
+            assert r["reports_to"] in ids and r["reports_to"] < r["employee_id"]
+    # a hierarchy: a few managers get most reports, as in the real table
+    counts = np.bincount([r["reports_to"] for r in emp if r["reports_to"] is not None])
+    assert counts.max() >= 3
+
+
+def test_personal_data_is_never_copied(real, synth):
+    # common surnames recur by chance; whole e-mails and full names must not
+    for table, col in [("customers", "email"), ("customers", "phone"),
+                       ("employees", "full_name")]:
+        real_values = {r[0] for r in real[table].select(col).collect()}
+        fake = [r[0] for r in synth[table].select(col).collect()]
+        assert fake and all(v is not None for v in fake)
+        assert len(set(fake) & real_values) <= len(fake) // 20, (table, col)
+
+
+def test_same_seed_same_database_and_recomputation_keeps_keys(fitted, synth):
+    again = fitted.sample(scale=2.0)
+    for name in ("orders", "order_items", "employees"):
+        assert sorted(again[name].collect()) == sorted(synth[name].collect()), name
+    other = fitted.sample(scale=2.0, seed=SEED + 1)
+    assert sorted(other["orders"].collect()) != sorted(synth["orders"].collect())
+    # a parent recomputed by Spark (cache dropped) yields the same keys and rows
+    before = sorted(again["customers"].collect())
+    again["customers"].unpersist(blocking=True)
+    assert sorted(again["customers"].collect()) == before
+    for df in list(again.values()) + list(other.values()):
+        df.unpersist()
+
+
+def test_num_rows_of_a_root_table(fitted):
+    out = fitted.sample(numRows={"customers": 40, "products": 7, "employees": 5})
+    assert out["customers"].count() == 40 and out["products"].count() == 7
+    assert out["orders"].select("customer_id").distinct().count() <= 40
+    assert out["order_items"].where(F.col("product_id") > "PRD-00007").count() == 0
+    for df in out.values():
+        df.unpersist()
+
+
+def test_bad_sample_arguments(fitted):
+    with pytest.raises(ValueError, match=r"numRows names table 'orders'.*customers"):
+        fitted.sample(numRows={"orders": 10})
+    with pytest.raises(KeyError, match="not in the fitted schema"):
+        fitted.sample(numRows={"nope": 10})
+    with pytest.raises(ValueError, match="scale must be a positive number"):
+        fitted.sample(scale=0)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        fitted.sample(output="/tmp/x-synthohive-never", mode="append")
+
+
+def test_save_load_samples_the_same_database(fitted, synth, tmp_path, spark):
+    path = str(tmp_path / "model")
+    fitted.save(path)
+    assert os.path.isdir(os.path.join(path, "tables", "orders"))
+    assert os.path.isdir(os.path.join(path, "cardinality", "order_items"))
+    with pytest.raises(FileExistsError, match="already exists"):
+        fitted.save(path)
+    fitted.save(path, overwrite=True)
+    loaded = RelationalSynthesizerModel.load(path)
+    assert loaded.tables == fitted.tables
+    assert loaded.metadata.to_dict() == fitted.metadata.to_dict()
+    out = loaded.sample(scale=2.0)
+    for name in fitted.tables:
+        assert sorted(out[name].collect()) == sorted(synth[name].collect()), name
+        out[name].unpersist()
+
+
+def test_output_to_paths_is_written_table_by_table(fitted, tmp_path, spark):
+    target = str(tmp_path / "db")
+    rows = {"customers": 20, "products": 6, "employees": 5}
+    out = fitted.sample(numRows=rows, output=target)
+    for name in fitted.tables:
+        assert os.path.exists(os.path.join(target, name, "_SUCCESS")), name
+    assert not glob.glob(os.path.join(target, ".*"))   # no temporary folder left behind
+    assert out["customers"].count() == 20
+    on_disk = spark.read.parquet(os.path.join(target, "orders"))
+    assert on_disk.count() == out["orders"].count() > 0
+    before = os.path.getmtime(os.path.join(target, "orders", "_SUCCESS"))
+    with pytest.raises(OutputExistsError, match="customers"):
+        fitted.sample(numRows=rows, output=target)
+    assert os.path.getmtime(os.path.join(target, "orders", "_SUCCESS")) == before
+    out2 = fitted.sample(numRows={**rows, "customers": 30}, output=target, mode="overwrite")
+    assert out2["customers"].count() == 30
+    assert spark.read.parquet(os.path.join(target, "customers")).count() == 30
+
+
+def test_output_to_a_catalog_database(fitted, spark):
+    spark.sql("CREATE DATABASE IF NOT EXISTS synth_rel_test")
+    try:
+        out = fitted.sample(numRows={"customers": 15, "products": 5, "employees": 4},
+                            output="synth_rel_test")
+        assert spark.table("synth_rel_test.customers").count() == 15
+        assert spark.table("synth_rel_test.order_items").count() == out["order_items"].count()
+        names = {t.name for t in spark.catalog.listTables("synth_rel_test")}
+        assert names == set(fitted.tables)
+    finally:
+        spark.sql("DROP DATABASE IF EXISTS synth_rel_test CASCADE")
+    with pytest.raises(ValueError, match="database 'no_such_db' does not exist"):
+        fitted.sample(output="no_such_db")
+
+
+# --------------------------------------------------------------------------- fit errors
+def test_fit_rejects_tables_that_do_not_match_the_metadata(real):
+    rs = RelationalSynthesizer(metadata=_metadata(), model="gaussian_copula", seed=1)
+    partial = {k: v for k, v in real.items() if k != "products"}
+    with pytest.raises(MetadataError, match=r"missing \['products'\]"):
+        rs.fit(partial)
+    broken = dict(real, orders=real["orders"].drop("channel"))
+    with pytest.raises(SchemaError, match=r"Table 'orders': columns \['channel'\]"):
+        rs.fit(broken)
+    with pytest.raises(ValueError, match="tableParams has unknown keys"):
+        RelationalSynthesizer(metadata=_metadata(), tableParams={"orders": {"colour": 1}})
+
+
+def test_bad_metadata_is_rejected_before_fitting():
+    data = retail_metadata().to_dict()
+    data["tables"]["order_items"]["foreign_keys"][1]["parent_table"] = "catalogue"
+    with pytest.raises(MetadataError, match=r"order_items.*'catalogue', which is not in the metadata"):
+        RelationalSynthesizer(metadata=data)
+    data = retail_metadata().to_dict()
+    data["tables"]["customers"]["columns"]["fav_order"] = {"sdtype": "id", "dtype": "bigint"}
+    data["tables"]["customers"]["foreign_keys"] = [
+        {"column": "fav_order", "parent_table": "orders", "parent_column": "order_id"}]
+    with pytest.raises(MetadataError, match="cycle across tables: customers -> orders -> customers"):
+        RelationalSynthesizer(metadata=data)
