@@ -415,7 +415,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
         for name, col in tcfg.columns.items():
             if col.pii:
                 sd = col.sdtype.value
-                forced[name] = sd if sd in PII_KINDS else "other"
+                forced[name] = sd if sd in PII_KINDS else ""  # "": the detected kind
                 if col.pii_strategy and name not in strategies:
                     strategies[name] = col.pii_strategy
             else:
