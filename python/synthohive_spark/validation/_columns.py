@@ -198,12 +198,12 @@ def _infer(table: str, real: DataFrame, plans: list[ColumnPlan], to_infer: list[
     for plan in need_card:
         col = F.col(quote(plan.name))
         aggs += [F.count(col).alias(f"nn_{plan.internal}"),
-                 F.approx_count_distinct(col, 0.05).alias(f"d_{plan.internal}")]
+                 F.approx_count_distinct(col, 0.01).alias(f"d_{plan.internal}")]
     row = real.agg(*aggs).collect()[0].asDict()
     for plan in need_card:
         nonnull = row[f"nn_{plan.internal}"] or 0
         distinct = row[f"d_{plan.internal}"] or 0
-        if _ID_NAME.search(plan.name) and nonnull > 0 and distinct >= 0.95 * nonnull and distinct > 1:
+        if _ID_NAME.search(plan.name) and nonnull > 0 and distinct >= 0.9 * nonnull and distinct > 1:
             plan.sdtype, plan.kind = "id", None
             plan.reason = (f"inferred key: name looks like an identifier and ~{distinct} of "
                            f"{nonnull} values are distinct")

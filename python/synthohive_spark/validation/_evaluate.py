@@ -164,6 +164,7 @@ class _Evaluation:
         self.timings: dict[str, float] = {}
         self.plans: dict[str, list[ColumnPlan]] = {}
         self.keep: dict[str, dict[str, list[str]]] = {}
+        self.stats: dict[str, _shapes.SideStats] = {}
 
     def _time(self, key: str, start: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + (time.perf_counter() - start)
@@ -177,7 +178,12 @@ class _Evaluation:
         rp, sp = project(real, plans), project(syn, plans)
         if s.cache:
             rp, sp = rp.cache(), sp.cache()
-        rs, ss = _shapes.side_stats(rp, plans), _shapes.side_stats(sp, plans)
+        app = [p for p in plans if p.applicable]
+        pairs = [(a, b) for a, b in itertools.combinations(app, 2)]
+        corr_pairs = _corr_pairs(pairs)
+        rs = _shapes.side_stats(rp, plans, s.ks_buckets, s.quantile_accuracy, corr_pairs)
+        ss = _shapes.side_stats(sp, plans, s.ks_buckets, s.quantile_accuracy, corr_pairs)
+        self.stats[t] = rs
         self._time("statistics", start)
         if rs.rows == 0:
             raise ValidationInputError(f"Table '{t}': the real data has no rows.")
@@ -192,7 +198,6 @@ class _Evaluation:
                 self.rows["not_applicable"].append(
                     {"table": t, "column": p.name, "sdtype": p.sdtype, "reason": p.reason})
 
-        app = [p for p in plans if p.applicable]
         start = time.perf_counter()
         shape_rows, plot = self._shapes(t, rp, sp, app, rs, ss)
         self._time("column_shapes", start)
@@ -205,7 +210,6 @@ class _Evaluation:
                  "real_missing": rm, "synthetic_missing": sm, "score": 1 - abs(rm - sm)})
 
         start = time.perf_counter()
-        pairs = [(a, b) for a, b in itertools.combinations(app, 2)]
         pair_rows = self._pair_trends(rp, sp, pairs, rs, ss, self.keep.get(t, {}))
         for r in pair_rows:
             r["table"] = t
@@ -242,27 +246,33 @@ class _Evaluation:
         bucketed = [p.internal for p in ok_cont if p.internal not in exact]
         for c, d in _shapes.ks_exact(rp, sp, exact, rs.nonnull, ss.nonnull).items():
             rows[c].update(score=1.0 - d, method="exact", error_bound=0.0, ks_statistic=d)
-        for c, (lo, hi) in _shapes.ks_bucketed(rp, sp, bucketed, rs.nonnull, ss.nonnull,
-                                               s.ks_buckets, s.quantile_accuracy).items():
+        edges = {c: rs.quantiles.get(c, []) + ss.quantiles.get(c, []) for c in bucketed}
+        for c, (lo, hi) in _shapes.ks_bucketed(rp, sp, bucketed, rs.nonnull, ss.nonnull, edges).items():
             d = (lo + hi) / 2.0
-            rows[c].update(score=1.0 - d, method=f"bucketed ({s.ks_buckets} quantile buckets)",
+            rows[c].update(score=1.0 - d, method=f"bucketed ({len(set(edges[c])) + 1} quantile buckets)",
                            error_bound=(hi - lo) / 2.0, ks_statistic=d, ks_lower=lo, ks_upper=hi)
 
         disc_all = [p.internal for p in app if p.kind == "discrete"]
         plot: dict[str, Any] = {"columns": {}}
         keep: dict[str, list[str]] = {}
-        if disc_all:
-            counts = _shapes.discrete_counts(rp, sp, disc_all).cache()
+        hist = {p.internal: (min(rs.minimum[p.internal], ss.minimum[p.internal]),
+                             max(rs.maximum[p.internal], ss.maximum[p.internal])) for p in ok_cont}
+        top: dict[str, list] = {}
+        hists: dict[str, dict[str, Any]] = {}
+        if disc_all or hist:
+            counts = _shapes.discrete_counts(rp, sp, disc_all, hist, s.histogram_bins).cache()
             try:
-                tv = _shapes.tv_complement(counts, [p.internal for p in ok_disc], rs.nonnull, ss.nonnull)
+                tv = _shapes.tv_complement(counts.where(F.col("__col").isin(disc_all)),
+                                           [p.internal for p in ok_disc], rs.nonnull, ss.nonnull)
                 for c, v in tv.items():
                     rows[c].update(score=v, method="exact", error_bound=0.0)
-                top = _shapes.top_categories(counts, disc_all, max(s.plot_categories, s.max_categories))
+                top = _shapes.top_categories(counts.where(F.col("__col").isin(disc_all)), disc_all,
+                                             max(s.plot_categories, s.max_categories))
+                hists = _shapes.histograms_from_counts(counts, hist, s.histogram_bins)
             finally:
                 counts.unpersist()
-            for p in app:
-                if p.kind != "discrete":
-                    continue
+        for p in app:
+            if p.kind == "discrete":
                 cats = top.get(p.internal, [])
                 plot["columns"][p.name] = {
                     "kind": "discrete", "sdtype": p.sdtype,
@@ -273,19 +283,14 @@ class _Evaluation:
                 if rs.distinct[p.internal] > s.max_categories:
                     real_top = sorted((c for c in cats if c[1] > 0), key=lambda c: -c[1])
                     keep[p.internal] = [c[0] for c in real_top[: s.max_categories - 1]]
+            elif p.internal in hists:
+                h = hists[p.internal]
+                nr, ns = max(sum(h["real"]), 1), max(sum(h["synthetic"]), 1)
+                plot["columns"][p.name] = {"kind": "continuous", "sdtype": p.sdtype, "edges": h["edges"],
+                                           "real": [x / nr for x in h["real"]],
+                                           "synthetic": [x / ns for x in h["synthetic"]]}
         self.keep[t] = keep
         self.keep[t + "\x00names"] = {p.name: keep[p.internal] for p in app if p.internal in keep}
-
-        hist_cols = [p.internal for p in ok_cont]
-        lo = {c: min(rs.minimum[c], ss.minimum[c]) for c in hist_cols}
-        hi = {c: max(rs.maximum[c], ss.maximum[c]) for c in hist_cols}
-        hists = _shapes.numeric_histograms(rp, sp, hist_cols, lo, hi, s.histogram_bins)
-        for p in ok_cont:
-            h = hists[p.internal]
-            nr, ns = max(sum(h["real"]), 1), max(sum(h["synthetic"]), 1)
-            plot["columns"][p.name] = {"kind": "continuous", "sdtype": p.sdtype, "edges": h["edges"],
-                                       "real": [x / nr for x in h["real"]],
-                                       "synthetic": [x / ns for x in h["synthetic"]]}
         ordered = [rows[p.internal] for p in app]
         plot["order"] = [p.name for p in app if p.name in plot["columns"]]
         return ordered, plot
@@ -320,11 +325,9 @@ class _Evaluation:
             out.append(row)
         by_pid = {r["_pid"]: r for r in out}
         if corr_specs:
-            cr = _pairs.correlations(rp, corr_specs)
-            cs = _pairs.correlations(sp, corr_specs)
             for spec in corr_specs:
                 row = by_pid[spec.pid]
-                r_, s_ = cr[spec.pid], cs[spec.pid]
+                r_, s_ = rs.corr.get(spec.pid), ss.corr.get(spec.pid)
                 row["real_correlation"], row["synthetic_correlation"] = r_, s_
                 thr = self.s.real_correlation_threshold
                 if r_ is None or s_ is None:
@@ -432,7 +435,10 @@ class _Evaluation:
             return c.join(p_, F.col("__fk") == F.col("__pk"), "inner").drop("__fk", "__pk")
 
         jr, js = joined(real_d), joined(syn_d)
-        rs, ss = _shapes.side_stats(jr, pa + ch), _shapes.side_stats(js, pa + ch)
+        pairs = [(a, b) for a in pa for b in ch]
+        corr_pairs = _corr_pairs(pairs)
+        rs = _shapes.side_stats(jr, pa + ch, corr_pairs=corr_pairs)
+        ss = _shapes.side_stats(js, pa + ch, corr_pairs=corr_pairs)
         if rs.rows == 0 or ss.rows == 0:
             side = "real" if rs.rows == 0 else "synthetic"
             return [{"column_1": a.name, "column_2": b.name, "metric": None, "score": None,
@@ -441,7 +447,7 @@ class _Evaluation:
         names_keep_c = self.keep.get(child + "\x00names", {})
         keep = {p.internal: names_keep[p.name] for p in pa if p.name in names_keep}
         keep.update({p.internal: names_keep_c[p.name] for p in ch if p.name in names_keep_c})
-        return self._pair_trends(jr, js, [(a, b) for a in pa for b in ch], rs, ss, keep)
+        return self._pair_trends(jr, js, pairs, rs, ss, keep)
 
     # ---------------------------------------------------------------- privacy
     def privacy(self, t: str, real: DataFrame, syn: DataFrame, hold: DataFrame) -> None:
@@ -455,7 +461,7 @@ class _Evaluation:
             self.privacy_out[t] = {"applicable": False, "reason": "no evaluated columns"}
             return
         rp, sp, hpj = project(real, plans), project(syn, plans), project(hold, plans)
-        rs = _shapes.side_stats(rp, plans)
+        rs = self.stats[t]
         hs = _shapes.side_stats(hpj, plans)
         n_syn = self.tables[t]["synthetic_rows"]
         if hs.rows == 0:
@@ -516,6 +522,12 @@ class _Evaluation:
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
         }
         return ValidationReport(data)
+
+
+def _corr_pairs(pairs: list[tuple[ColumnPlan, ColumnPlan]]) -> list[tuple[str, str, str]]:
+    """(pair id, col a, col b) of the continuous pairs; ids match _pair_trends' ``p{i}``."""
+    return [(f"p{i}", a.internal, b.internal) for i, (a, b) in enumerate(pairs)
+            if a.kind == "continuous" and b.kind == "continuous"]
 
 
 def _fmt(v: float | None) -> str:

@@ -53,26 +53,6 @@ def digitize(col: Column, edges: list[float]) -> Column:
     return F.when(col.isNull(), F.lit(len(edges))).otherwise(idx).cast("string")
 
 
-def correlations(df: DataFrame, pairs: list[PairSpec]) -> dict[str, float | None]:
-    """Pearson correlation per pair over rows where both values are present (None if undefined)."""
-    if not pairs:
-        return {}
-    aggs = []
-    for p in pairs:
-        a, b = F.col(p.a_col), F.col(p.b_col)
-        am = F.when(b.isNotNull(), a)
-        bm = F.when(a.isNotNull(), b)
-        cov = F.covar_pop(a, b)
-        den = F.sqrt(F.var_pop(am) * F.var_pop(bm))
-        aggs.append(F.try_divide(cov, den).alias(p.pid))
-    row = df.agg(*aggs).collect()[0].asDict()
-    out = {}
-    for p in pairs:
-        v = row[p.pid]
-        out[p.pid] = None if v is None or math.isnan(v) else max(-1.0, min(1.0, float(v)))
-    return out
-
-
 def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
                 real_exprs: dict[str, Column], syn_exprs: dict[str, Column],
                 n_real: int, n_syn: int) -> dict[str, tuple[float, float | None]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyspark.ml.feature import Bucketizer
@@ -29,11 +29,17 @@ class SideStats:
     minimum: dict[str, float | None]
     maximum: dict[str, float | None]
     distinct: dict[str, int]
+    quantiles: dict[str, list[float]] = field(default_factory=dict)
+    corr: dict[str, float | None] = field(default_factory=dict)
 
 
-def side_stats(df: DataFrame, plans: list[ColumnPlan]) -> SideStats:
-    """One pass: rows, non-null counts, min/max of continuous columns, approximate distinct counts."""
+def side_stats(df: DataFrame, plans: list[ColumnPlan], n_quantiles: int = 0, accuracy: int = 10_000,
+               corr_pairs: list[tuple[str, str, str]] | None = None) -> SideStats:
+    """One pass over one side: rows, non-null counts, approximate distinct counts, and for
+    continuous columns min/max, ``n_quantiles`` approximate quantiles (rank error 1/accuracy) and
+    the Pearson correlation of each ``(pair_id, col_a, col_b)`` over rows where both are present."""
     aggs = [F.count(F.lit(1)).alias("__rows")]
+    probs = [i / n_quantiles for i in range(1, n_quantiles)] if n_quantiles > 1 else []
     for p in plans:
         if not p.applicable:
             continue
@@ -42,6 +48,12 @@ def side_stats(df: DataFrame, plans: list[ColumnPlan]) -> SideStats:
                  F.approx_count_distinct(c, 0.05).alias(f"d_{p.internal}")]
         if p.kind == "continuous":
             aggs += [F.min(c).alias(f"mn_{p.internal}"), F.max(c).alias(f"mx_{p.internal}")]
+            if probs:
+                aggs.append(F.percentile_approx(c, probs, accuracy).alias(f"q_{p.internal}"))
+    for pid, a_col, b_col in corr_pairs or []:
+        a, b = F.col(a_col), F.col(b_col)
+        den = F.sqrt(F.var_pop(F.when(b.isNotNull(), a)) * F.var_pop(F.when(a.isNotNull(), b)))
+        aggs.append(F.try_divide(F.covar_pop(a, b), den).alias(f"r_{pid}"))
     row = df.agg(*aggs).collect()[0].asDict()
     st = SideStats(rows=int(row["__rows"]), nonnull={}, minimum={}, maximum={}, distinct={})
     for p in plans:
@@ -52,6 +64,12 @@ def side_stats(df: DataFrame, plans: list[ColumnPlan]) -> SideStats:
         if p.kind == "continuous":
             st.minimum[p.internal] = row[f"mn_{p.internal}"]
             st.maximum[p.internal] = row[f"mx_{p.internal}"]
+            if probs:
+                st.quantiles[p.internal] = [float(x) for x in (row[f"q_{p.internal}"] or [])
+                                            if x is not None and not math.isnan(x)]
+    for pid, _, _ in corr_pairs or []:
+        v = row[f"r_{pid}"]
+        st.corr[pid] = None if v is None or math.isnan(v) else max(-1.0, min(1.0, float(v)))
     return st
 
 
@@ -87,23 +105,18 @@ def ks_exact(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str,
 
 
 def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str, int],
-                n_syn: dict[str, int], n_buckets: int, accuracy: int) -> dict[str, tuple[float, float]]:
+                n_syn: dict[str, int], edges: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
     """Lower and upper bounds of the KS statistic per column from exact per-bucket counts.
 
-    Bucket edges are approximate quantiles of the union of both samples. Within a bucket each
-    empirical CDF moves at most by its own mass in that bucket, which gives the upper bound; the
-    lower bound is the largest CDF gap at a bucket edge. A bucket holding a single distinct value
-    contributes no uncertainty, so the bounds meet wherever the edges separate distinct values.
+    ``edges`` are bucket edges per column (approximate quantiles of both sides). Within a bucket
+    each empirical CDF moves at most by its own mass in that bucket, which gives the upper bound;
+    the lower bound is the largest CDF gap at a bucket edge. A bucket holding a single distinct
+    value contributes no uncertainty, so the bounds meet wherever the edges separate distinct
+    values. The bounds hold whatever the edges; good edges only make them tight.
     """
     if not cols:
         return {}
-    probs = [i / n_buckets for i in range(1, n_buckets)]
-    u = _tagged_union(real, syn, cols)
-    qrow = u.agg(*[F.percentile_approx(c, probs, accuracy).alias(c) for c in cols]).collect()[0]
-    splits = []
-    for c in cols:
-        edges = sorted({float(x) for x in (qrow[c] or []) if x is not None and not math.isnan(x)})
-        splits.append([-math.inf] + edges + [math.inf])
+    splits = [[-math.inf] + sorted(set(edges.get(c, []))) + [math.inf] for c in cols]
     bucket_cols = [f"{c}__b" for c in cols]
     inputs = [f"{c}__in" for c in cols]
     pre = real.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
@@ -141,11 +154,42 @@ def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[s
     return out
 
 
-def discrete_counts(real: DataFrame, syn: DataFrame, cols: list[str]) -> DataFrame:
-    """(__col, __v, nr, ns): non-null value counts per column and side."""
-    u = _tagged_union(real, syn, cols)
-    return (u.selectExpr(_stack(cols, "string"), "__r", "__s").where(F.col("__v").isNotNull())
+def discrete_counts(real: DataFrame, syn: DataFrame, cols: list[str],
+                    hist: dict[str, tuple[float, float]] | None = None, bins: int = 30) -> DataFrame:
+    """(__col, __v, nr, ns): non-null value counts per discrete column and side, and for each
+    continuous column in ``hist`` (name -> shared (lo, hi) range) its equal-width bin counts, with
+    the bin index as ``__v``; one scan of both sides."""
+    hist = hist or {}
+    names = list(cols) + list(hist)
+    u = _tagged_union(real, syn, names)
+    exprs = [F.col(c).cast("string").alias(c) for c in cols]
+    for c, (a, b) in hist.items():
+        width = (b - a) / bins if b > a else 1.0
+        idx = F.least(F.greatest(F.floor((F.col(c) - F.lit(a)) / F.lit(width)), F.lit(0)),
+                      F.lit(bins - 1)).cast("int").cast("string")
+        exprs.append(F.when(F.col(c).isNull(), F.lit(None).cast("string")).otherwise(idx).alias(c))
+    parts = ", ".join(f"'{c}', {c}" for c in names)
+    return (u.select(*exprs, "__r", "__s")
+            .selectExpr(f"stack({len(names)}, {parts}) AS (__col, __v)", "__r", "__s")
+            .where(F.col("__v").isNotNull())
             .groupBy("__col", "__v").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns")))
+
+
+def histograms_from_counts(counts: DataFrame, hist: dict[str, tuple[float, float]],
+                           bins: int) -> dict[str, dict[str, Any]]:
+    """The equal-width histograms that ``discrete_counts`` computed for continuous columns."""
+    if not hist:
+        return {}
+    out = {}
+    for c, (a, b) in hist.items():
+        width = (b - a) / bins if b > a else 1.0
+        out[c] = {"edges": [a + i * width for i in range(bins + 1)], "real": [0] * bins,
+                  "synthetic": [0] * bins}
+    for r in counts.where(F.col("__col").isin(list(hist))).collect():
+        i = int(r["__v"])
+        out[r["__col"]]["real"][i] += int(r["nr"])
+        out[r["__col"]]["synthetic"][i] += int(r["ns"])
+    return out
 
 
 def tv_complement(counts: DataFrame, cols: list[str], n_real: dict[str, int],
@@ -171,35 +215,4 @@ def top_categories(counts: DataFrame, cols: list[str], k: int) -> dict[str, list
     out: dict[str, list] = {c: [] for c in cols}
     for r in sorted(rows, key=lambda r: (r["__col"], r["__rk"])):
         out[r["__col"]].append((r["__v"], int(r["nr"]), int(r["ns"])))
-    return out
-
-
-def numeric_histograms(real: DataFrame, syn: DataFrame, cols: list[str],
-                       lo: dict[str, float], hi: dict[str, float], bins: int) -> dict[str, dict[str, Any]]:
-    """Equal-width histograms on a shared range for the report's distribution plots."""
-    if not cols:
-        return {}
-    u = _tagged_union(real, syn, cols)
-    exprs = []
-    for c in cols:
-        a, b = lo[c], hi[c]
-        width = (b - a) / bins if b > a else 1.0
-        idx = F.least(F.greatest(F.floor((F.col(c) - F.lit(a)) / F.lit(width)), F.lit(0)),
-                      F.lit(bins - 1)).cast("int")
-        exprs.append(F.when(F.col(c).isNull(), F.lit(None).cast("int")).otherwise(idx).alias(c))
-    binned = u.select(*exprs, "__r", "__s")
-    parts = ", ".join(f"'{c}', {c}" for c in cols)
-    rows = (binned.selectExpr(f"stack({len(cols)}, {parts}) AS (__col, __b)", "__r", "__s")
-            .where(F.col("__b").isNotNull())
-            .groupBy("__col", "__b").agg(F.sum("__r").alias("nr"), F.sum("__s").alias("ns"))
-            .collect())
-    out = {}
-    for c in cols:
-        a, b = lo[c], hi[c]
-        width = (b - a) / bins if b > a else 1.0
-        out[c] = {"edges": [a + i * width for i in range(bins + 1)], "real": [0] * bins,
-                  "synthetic": [0] * bins}
-    for r in rows:
-        out[r["__col"]]["real"][r["__b"]] += int(r["nr"])
-        out[r["__col"]]["synthetic"][r["__b"]] += int(r["ns"])
     return out
