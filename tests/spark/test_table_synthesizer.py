@@ -213,3 +213,29 @@ def test_distributed_training_with_two_processes(spark, real_df, tmp_path):
     path = str(tmp_path / "ddp")
     model.write().save(path)
     assert _collect(TableSynthesizerModel.load(path).sample(300)) == _collect(model.sample(300))
+
+
+def test_pii_columns_are_never_learned(spark):
+    from synthohive_spark import examples
+    from synthohive_spark.metadata import Metadata
+
+    customers = examples.retail_spark(spark, seed=3, scale=0.3)["customers"]
+    meta = Metadata.detect({"customers": customers})
+    cfg = meta.tables["customers"]
+    pii = [c for c, cc in cfg.columns.items() if cc.pii]
+    assert {"email", "phone", "first_name"} <= set(pii)
+    model = TableSynthesizer(model="gaussian_copula", seed=2, tableName="customers",
+                             tableMetadata=cfg).fit(customers)
+    # the fitted core model has no PII column in it
+    assert not set(pii) & set(model.generative_model().data_columns)
+    fake = model.sample(2000, numPartitions=2)
+    assert fake.schema == customers.schema
+    for col in ("email", "phone"):  # names repeat in any population; emails and phones must not
+        real_vals = {r[0] for r in customers.select(col).collect()} - {None}
+        fake_vals = [r[0] for r in fake.select(col).collect() if r[0] is not None]
+        assert len(fake_vals) > 1000 and not real_vals & set(fake_vals), col
+    names = [r[0] for r in fake.select("first_name").collect()]
+    assert all(isinstance(v, str) and v[:1].isupper() for v in names if v is not None)
+    emails = [r[0] for r in fake.select("email").collect() if r[0] is not None]
+    assert all("@" in e and "." in e.split("@")[1] for e in emails)
+    assert _collect(model.sample(300, numPartitions=2)) == _collect(model.sample(300, numPartitions=2))

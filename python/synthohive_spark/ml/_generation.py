@@ -32,6 +32,7 @@ class GenerationPlan:
     columns: list[str]               # output columns in order (the training schema)
     condition_cols: list[str]        # taken from input rows (transform) instead of generated
     key_specs: dict[str, dict] = field(default_factory=dict)  # generated key columns
+    pii_specs: dict[str, dict] = field(default_factory=dict)  # PII columns: faker, never learned
     chunk_size: int = 50_000
     use_gpu: bool = False
 
@@ -90,11 +91,41 @@ def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: 
     return model.sample(n, context=context, seed=seed)
 
 
+def pii_values(plan: GenerationPlan, col: str, n: int, seed: int) -> pd.Series:
+    """Fresh PII values for ``col`` (never learned from the real column) in its real format."""
+    from synthohive_spark.privacy import generate_pii
+
+    spec = plan.pii_specs[col]
+    rng = np.random.default_rng(row_seed(seed, "pii-nulls/" + col))
+    if spec["kind"] == "token":
+        values = pd.Series(["tok-" + format(int(v), "016x")
+                            for v in rng.integers(0, 2**63 - 1, n, dtype=np.int64)], dtype=object)
+    else:
+        values = generate_pii(spec["kind"], n, row_seed(seed, "pii/" + col), spec.get("locale", "en_US"),
+                              spec.get("fmt"))
+    target = spec.get("spark_type", "string")
+    if target == "string":
+        values = values.map(lambda v: v if isinstance(v, str) else str(v)).astype(object)
+    elif target == "date":
+        values = pd.Series(pd.to_datetime(values.astype(str)).dt.date, dtype=object)
+    elif target == "timestamp":
+        values = pd.to_datetime(values.astype(str))
+    elif target == "integer":
+        values = pd.to_numeric(values.astype(str).str.replace(r"\D", "", regex=True),
+                               errors="coerce").astype("Int64")
+    null_share = float(spec.get("null_share", 0.0))
+    if null_share > 0:
+        values = values.astype(object).where(rng.random(n) >= null_share, None)
+    return values.reset_index(drop=True)
+
+
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
-              keys: dict[str, pd.Series]) -> pd.DataFrame:
+              keys: dict[str, pd.Series], seed: int = 0) -> pd.DataFrame:
     out = {}
     for col in plan.columns:
-        if col in keys:
+        if col in plan.pii_specs:
+            out[col] = pii_values(plan, col, len(generated), seed).to_numpy()
+        elif col in keys:
             out[col] = keys[col].to_numpy() if hasattr(keys[col], "to_numpy") else keys[col]
         elif given is not None and col in plan.condition_cols:
             out[col] = given[col].to_numpy()
@@ -129,7 +160,7 @@ def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> 
                 seed = row_seed(plan.seed, plan.stream, int(part), chunk)
                 gen = _generate(plan, m, None, seed)
                 keys = {c: key_values(s, int(start) + done, m) for c, s in plan.key_specs.items()}
-                yield _assemble(plan, gen, None, keys)
+                yield _assemble(plan, gen, None, keys, seed)
                 done += m
                 chunk += 1
 
@@ -152,6 +183,6 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
             gen = _generate(plan, m, context, seed)
             # keys for twins: partition-qualified positions keep them unique across partitions
             keys = {c: key_values(s, (part << 40) + position, m) for c, s in plan.key_specs.items()}
-            yield _assemble(plan, gen, piece, keys)
+            yield _assemble(plan, gen, piece, keys, seed)
             batch_no += 1
             position += m

@@ -235,7 +235,9 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         if overlap:
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
-        learned = [c for c in schema.fieldNames() if c not in keys and c not in conds]
+        pii_specs = _pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
+        learned = [c for c in schema.fieldNames()
+                   if c not in keys and c not in conds and c not in pii_specs]
         if not learned:
             raise SchemaError(f"Table {table!r}: no columns left to learn after removing keys "
                               f"{keys} and conditionCols {conds}.")
@@ -259,7 +261,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                                      column_specs={c: specs[c] for c in conds if c in specs})
             ctx_model.fit(context)
             blobs.update({f"context/{k}": v for k, v in model_to_blobs(ctx_model).items()})
-        state = {"schema": schema.json(), "keySpecs": key_specs, "learnedCols": learned,
+        state = {"schema": schema.json(), "keySpecs": key_specs, "piiSpecs": pii_specs,
+                 "learnedCols": learned,
                  "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
         fitted = TableSynthesizerModel._create(self, blobs, state)
         return fitted
@@ -344,6 +347,43 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 spec[k] = v
         specs[c] = spec
+    return specs
+
+
+def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
+               exclude: set[str]) -> dict[str, dict]:
+    """PII columns (marked in the metadata, or detected) are never learned: at sample time they
+    are generated fresh in the real column's format. Only the format is kept, never a value."""
+    from synthohive_spark.privacy import GENERATED_KINDS, infer_format
+
+    specs: dict[str, dict] = {}
+    for col, cc in (table_cfg.get("columns") or {}).items():
+        if col in exclude or not cc.get("pii"):
+            continue
+        if cc.get("pii_strategy") == "keep":
+            continue  # the user asked for this column to be learned as it is
+        dtype = schema[col].dataType
+        target = ("string" if isinstance(dtype, T.StringType) else
+                  "date" if isinstance(dtype, T.DateType) else
+                  "timestamp" if isinstance(dtype, (T.TimestampType, T.TimestampNTZType)) else
+                  "integer" if isinstance(dtype, T.IntegralType) else None)
+        if target is None:
+            raise SchemaError(
+                f"Table {table!r}: PII column {col!r} has type {dtype.simpleString()}; expected a "
+                "string, date, timestamp or integer column (or mark it pii: false / "
+                "pii_strategy: keep in the metadata).")
+        kind = cc.get("sdtype")
+        values = pdf[col]
+        null_share = float(values.isna().mean()) if len(values) else 0.0
+        if kind in GENERATED_KINDS:
+            fmt = infer_format(kind, values)
+            specs[col] = {"kind": kind, "fmt": fmt, "spark_type": target, "null_share": null_share}
+        elif target == "string":
+            specs[col] = {"kind": "token", "spark_type": target, "null_share": null_share}
+        else:
+            raise SchemaError(
+                f"Table {table!r}: column {col!r} is marked PII but its kind {kind!r} has no "
+                f"generator; expected one of {', '.join(GENERATED_KINDS)} or a string column.")
     return specs
 
 
@@ -452,6 +492,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                              stream=stream, columns=self.schema.fieldNames(),
                              condition_cols=list(self.getConditionCols()),
                              key_specs=dict(self._state["keySpecs"]),
+                             pii_specs=dict(self._state.get("piiSpecs", {})),
                              chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()))
 
     # ------------------------------------------------------------ generation
