@@ -43,9 +43,11 @@ def category_embedding_dim(n_categories: int, cap: int) -> int:
 # --------------------------------------------------------------------------- distributed
 def dist_world() -> tuple[int, int]:
     """(rank, world size) when torch.distributed runs with more than one process, else (0, 1)."""
-    import torch.distributed as dist
+    import sys
 
-    if dist.is_available() and dist.is_initialized():
+    # a process group exists only if torch.distributed was imported; importing it here would cost seconds
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
         world = dist.get_world_size()
         if world > 1:
             return dist.get_rank(), world
