@@ -239,3 +239,19 @@ def test_pii_columns_are_never_learned(spark):
     emails = [r[0] for r in fake.select("email").collect() if r[0] is not None]
     assert all("@" in e and "." in e.split("@")[1] for e in emails)
     assert _collect(model.sample(300, numPartitions=2)) == _collect(model.sample(300, numPartitions=2))
+
+
+def test_quality_gate_on_fit_and_sample(real_df):
+    from synthohive_spark.validation import QualityGateError
+
+    cols = ["cust_id", "age", "income", "segment", "vip"]
+    small = real_df.select(*cols)
+    with pytest.raises(QualityGateError):
+        # one epoch of CTGAN cannot reach a near-perfect score: the gate must say so at fit
+        TableSynthesizer(model="ctgan", epochs=1, batchSize=100, seed=1, keyCols=["cust_id"],
+                         minQuality=0.99).fit(small)
+    model = TableSynthesizer(model="gaussian_copula", seed=1, keyCols=["cust_id"],
+                             minQuality=0.5).fit(small)
+    assert model.sample(100).count() == 100  # passed at fit
+    with pytest.raises(QualityGateError):
+        model.sample(100, minQuality=0.999, reference=small)

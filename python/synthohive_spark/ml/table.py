@@ -73,6 +73,11 @@ class _TableSynthesizerParams(HasSeed):
     rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
                              "rows generated per Spark partition by sample()",
                              typeConverter=TypeConverters.toInt)
+    minQuality = Param(Params._dummy(), "minQuality",
+                       "quality gate in [0, 1]: fit validates a sample of generated rows against "
+                       "the training sample and fails below it; sample() re-checks against a "
+                       "reference DataFrame when one is given (0 turns the gate off)",
+                       typeConverter=TypeConverters.toFloat)
     chunkSize = Param(Params._dummy(), "chunkSize",
                       "rows generated per model call inside a task (bounds executor memory)",
                       typeConverter=TypeConverters.toInt)
@@ -82,7 +87,10 @@ class _TableSynthesizerParams(HasSeed):
         self._setDefault(model="ctgan", epochs=300, batchSize=500, seed=42,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
-                         rowsPerPartition=500_000, chunkSize=50_000)
+                         rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0)
+
+    def getMinQuality(self) -> float:
+        return self.getOrDefault(self.minQuality)
 
     def getModel(self) -> str:
         return self.getOrDefault(self.model)
@@ -141,7 +149,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                  numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                  tableName: str = "table", tableMetadata: Any = "",
-                 rowsPerPartition: int = 500_000, chunkSize: int = 50_000) -> None:
+                 rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
+                 minQuality: float = 0.0) -> None:
         super().__init__()
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
@@ -152,7 +161,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                   conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                   numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                   tableName: str = "table", tableMetadata: Any = "",
-                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000) -> "TableSynthesizer":
+                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
+                  minQuality: float = 0.0) -> "TableSynthesizer":
         kwargs = dict(self._input_kwargs)
         if isinstance(kwargs.get("modelParams"), dict):
             kwargs["modelParams"] = json.dumps(kwargs["modelParams"], sort_keys=True)
@@ -171,6 +181,9 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             value = self.getOrDefault(name)
             if value <= 0:
                 raise ValueError(f"TableSynthesizer: {name} must be > 0, got {value}.")
+        if not 0.0 <= self.getMinQuality() <= 1.0:
+            raise ValueError(f"TableSynthesizer: minQuality must lie in [0, 1], got "
+                             f"{self.getMinQuality()}.")
         try:
             extra = json.loads(self.getModelParams())
         except json.JSONDecodeError as exc:
@@ -213,6 +226,15 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
 
     def setTableMetadata(self, value: Any) -> "TableSynthesizer":
         return self._set(tableMetadata=value if isinstance(value, str) else _table_config_json(value))
+
+    def setRowsPerPartition(self, value: int) -> "TableSynthesizer":
+        return self._set(rowsPerPartition=value)
+
+    def setChunkSize(self, value: int) -> "TableSynthesizer":
+        return self._set(chunkSize=value)
+
+    def setMinQuality(self, value: float) -> "TableSynthesizer":
+        return self._set(minQuality=value)
 
     # ------------------------------------------------------------------ fit
     def _fit(self, dataset: DataFrame) -> "TableSynthesizerModel":
@@ -265,6 +287,9 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  "learnedCols": learned,
                  "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
         fitted = TableSynthesizerModel._create(self, blobs, state)
+        if self.getMinQuality() > 0:
+            report = fitted._quality_gate(dataset, self.getMinQuality(), min(len(pdf), 20_000))
+            fitted._state["qualityScore"] = report.score
         return fitted
 
     def _hyperparams(self) -> dict[str, Any]:
@@ -497,12 +522,28 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
 
     # ------------------------------------------------------------ generation
     def sample(self, n: int, numPartitions: int | None = None, seed: int | None = None,
-               spark: SparkSession | None = None) -> DataFrame:
+               spark: SparkSession | None = None, minQuality: float | None = None,
+               reference: DataFrame | None = None) -> DataFrame:
         """``n`` synthetic rows as a Spark DataFrame, generated on the executors.
 
         Rows depend only on (seed, partition index, position): the same seed and ``numPartitions``
         give identical rows however often Spark recomputes a partition.
+
+        With ``minQuality`` (or the ``minQuality`` param) above 0 and a ``reference`` DataFrame of
+        real rows, a bounded sample of the model's output is validated against it first and a
+        ``QualityGateError`` names what fell short.
         """
+        gate = self.getMinQuality() if minQuality is None else float(minQuality)
+        if gate > 0 and reference is not None:
+            self._quality_gate(reference, gate, min(20_000, max(n, 1000)))
+        elif gate > 0 and "qualityScore" not in self._state:
+            raise ValueError("sample: minQuality needs a reference DataFrame of real rows "
+                             "(sample(n, minQuality=..., reference=real_df)).")
+        elif gate > 0 and self._state["qualityScore"] < gate:
+            from synthohive_spark.validation import QualityGateError
+            raise QualityGateError(
+                f"Table {self.getTableName()!r}: quality score {self._state['qualityScore']:.3f} "
+                f"measured at fit is below minQuality={gate}.")
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"sample: n must be a non-negative int, got {n!r}.")
         spark = spark or SparkSession.active()
@@ -517,6 +558,15 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
         plan = model._plan(model.getTableName())
         return _partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=self.schema)
+
+    def _quality_gate(self, reference: DataFrame, min_quality: float, rows: int):
+        """Validate ``rows`` generated rows against ``reference``; QualityGateError when below."""
+        from synthohive_spark.validation import quality_gate
+        fake = self.sample(rows, seed=int(self.getOrDefault(self.seed)) + 1,
+                           spark=reference.sparkSession, minQuality=0.0)
+        keys = list(self._state["keySpecs"]) + list(self._state.get("piiSpecs", {}))
+        return quality_gate(reference.drop(*keys), fake.drop(*keys), min_quality,
+                            sample_rows=rows, seed=int(self.getOrDefault(self.seed)))
 
     def _sample_conditions(self, spark: SparkSession, n: int, parts: int) -> DataFrame:
         conds = list(self.getConditionCols())
