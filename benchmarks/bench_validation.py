@@ -56,6 +56,7 @@ def main() -> None:
     ap.add_argument("--driver-memory", default="4g")
     ap.add_argument("--exact-ks-max-distinct", type=int, default=100_000)
     ap.add_argument("--html", default=None, help="write the HTML report here")
+    ap.add_argument("--cache", action="store_true", help="cache the projected columns while evaluating")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -66,11 +67,12 @@ def main() -> None:
     syn = frame(spark, args.rows, 101, 0.15, args.partitions)
     hold = frame(spark, args.rows, 201, 0.0, args.partitions) if args.holdout else None
     start = time.perf_counter()
-    rep = evaluate(real, syn, holdout=hold, exact_ks_max_distinct=args.exact_ks_max_distinct)
+    rep = evaluate(real, syn, holdout=hold, exact_ks_max_distinct=args.exact_ks_max_distinct,
+                   cache=args.cache)
     total = time.perf_counter() - start
 
     print(f"\nevaluate() on {args.rows:,} real + {args.rows:,} synthetic rows, 8 columns + id, "
-          f"master={args.master}")
+          f"master={args.master}, cache={args.cache}, holdout={args.holdout}")
     print(f"{'step':<28}{'seconds':>10}")
     for k, v in rep.timings.items():
         print(f"{k:<28}{v:>10.1f}")

@@ -195,6 +195,10 @@ def test_bad_input_errors_name_the_problem(spark):
         evaluate(a, a.limit(0), table_name="customers")
     with pytest.raises(ValidationInputError, match=r"Table 'table': the real data has no rows"):
         evaluate(a.limit(0), a)
+    with pytest.raises(ValidationInputError, match=r"Table 'customers': the holdout data lacks column\(s\) \['age'\]"):
+        evaluate(a, a, holdout=a.drop("age"), table_name="customers")
+    with pytest.raises(ValidationInputError, match=r"column 'income'.*holdout type string"):
+        evaluate(a, a, holdout=a.withColumn("income", a["income"].cast("string")), table_name="customers")
     with pytest.raises(ValidationInputError, match="must be a Spark DataFrame"):
         evaluate({"t": a}, {"t": _customers(5, 1)})
     with pytest.raises(ValidationInputError, match="refers to table 'customers'"):

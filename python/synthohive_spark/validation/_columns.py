@@ -172,6 +172,34 @@ def plan_table(table: str, real: DataFrame, synthetic: DataFrame, cfg: Any,
     return plans
 
 
+def check_same_columns(table: str, plans: list[ColumnPlan], other: DataFrame, what: str) -> None:
+    """``other`` (e.g. the holdout) holds every evaluated column with a compatible type."""
+    types = {f.name: f.dataType for f in other.schema.fields}
+    missing = [p.name for p in plans if p.applicable and p.name not in types]
+    if missing:
+        raise ValidationInputError(
+            f"Table '{table}': the {what} data lacks column(s) {missing}; it has {sorted(types)}.")
+    for p in plans:
+        if p.applicable:
+            _check_compatible(table, p, _family_type(p.real_type), types[p.name], what)
+
+
+def _family_type(simple: str) -> T.DataType:
+    """A representative Spark type for a ``simpleString`` (only its family matters here)."""
+    s = simple.lower()
+    if s == "boolean":
+        return T.BooleanType()
+    if s in ("tinyint", "smallint", "int", "bigint", "float", "double") or s.startswith("decimal"):
+        return T.DoubleType()
+    if s == "date":
+        return T.DateType()
+    if s.startswith("timestamp"):
+        return T.TimestampType()
+    if s == "string" or s.startswith("varchar") or s.startswith("char"):
+        return T.StringType()
+    return T.BinaryType()
+
+
 def _infer(table: str, real: DataFrame, plans: list[ColumnPlan], to_infer: list[ColumnPlan],
            real_fields: dict[str, T.DataType], max_ratio: float, min_distinct: int) -> None:
     """Infer kinds from Spark types; one aggregate over the real table for cardinalities."""
@@ -213,7 +241,8 @@ def _infer(table: str, real: DataFrame, plans: list[ColumnPlan], to_infer: list[
                            f"in {nonnull} non-null rows")
 
 
-def _check_compatible(table: str, plan: ColumnPlan, rtype: T.DataType, stype: T.DataType) -> None:
+def _check_compatible(table: str, plan: ColumnPlan, rtype: T.DataType, stype: T.DataType,
+                      what: str = "synthetic") -> None:
     rf, sf = _spark_family(rtype), _spark_family(stype)
     if plan.kind == "continuous":
         if plan.sdtype == "numerical":
@@ -224,17 +253,17 @@ def _check_compatible(table: str, plan: ColumnPlan, rtype: T.DataType, stype: T.
         if not ok:
             raise ValidationInputError(
                 f"Table '{table}', column '{plan.name}': real type {rtype.simpleString()} "
-                f"({plan.sdtype}) but synthetic type {stype.simpleString()}; expected a "
+                f"({plan.sdtype}) but {what} type {stype.simpleString()}; expected a "
                 f"{'numeric' if plan.sdtype == 'numerical' else 'date/timestamp'} type on both sides.")
     else:
         if sf == "other" or rf == "other":
             raise ValidationInputError(
                 f"Table '{table}', column '{plan.name}': categorical column needs atomic types, "
-                f"got real {rtype.simpleString()} and synthetic {stype.simpleString()}.")
+                f"got real {rtype.simpleString()} and {what} {stype.simpleString()}.")
         if (rf == "numeric") != (sf == "numeric") and "string" not in (rf, sf):
             raise ValidationInputError(
                 f"Table '{table}', column '{plan.name}': real type {rtype.simpleString()} and "
-                f"synthetic type {stype.simpleString()} are not comparable.")
+                f"{what} type {stype.simpleString()} are not comparable.")
 
 
 def value_expr(plan: ColumnPlan, dtype: T.DataType) -> Column:

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from . import _multi, _pairs, _privacy, _shapes
-from ._columns import (ColumnPlan, fk_fields, foreign_keys, plan_table, primary_key, project, quote,
+from ._columns import (ColumnPlan, check_same_columns, fk_fields, foreign_keys, plan_table, primary_key, project, quote,
                        table_config, value_expr)
 from .errors import QualityGateError, ValidationInputError
 from .report import PROPERTY_DESCRIPTIONS, ValidationReport
@@ -78,7 +78,7 @@ def evaluate(
     privacy: bool | None = None,
     exact_ks_max_distinct: int = 100_000,
     ks_buckets: int = 1000,
-    quantile_accuracy: int = 10_000,
+    quantile_accuracy: int = 2_000,
     max_categories: int = 100,
     real_correlation_threshold: float = 0.5,
     real_association_threshold: float = 0.3,
@@ -454,8 +454,7 @@ class _Evaluation:
         s = self.s
         plans = self.plans[t]
         start = time.perf_counter()
-        hp = plan_table(t, real, hold, None)  # schema check of the holdout against real
-        del hp
+        check_same_columns(t, plans, hold, "holdout")
         app = [p for p in plans if p.applicable]
         if not app:
             self.privacy_out[t] = {"applicable": False, "reason": "no evaluated columns"}
