@@ -234,48 +234,77 @@ object PIIRules {
 
   private def render(cps: Array[Int]): String = new String(cps, 0, cps.length)
 
+  /** The code points of `value` (a plain copy of its chars when it has no surrogates). */
+  def codePoints(value: String): Array[Int] = {
+    val n = value.length
+    val out = new Array[Int](n)
+    var i = 0
+    while (i < n) {
+      val c = value.charAt(i)
+      if (Character.isSurrogate(c)) return value.codePoints().toArray
+      out(i) = c
+      i += 1
+    }
+    out
+  }
+
+  private def countMaskable(cps: Array[Int]): Int = {
+    var n = 0
+    var i = 0
+    while (i < cps.length) {
+      if (maskable(cps(i))) n += 1
+      i += 1
+    }
+    n
+  }
+
   private def keepLast(cps: Array[Int], keepWanted: Int): Array[Int] = {
-    val total = cps.count(maskable)
+    val total = countMaskable(cps)
     val keep = math.min(keepWanted, total / 2)
     var seen = 0
-    cps.map { c =>
-      if (maskable(c)) {
+    var i = 0
+    while (i < cps.length) {
+      if (maskable(cps(i))) {
         seen += 1
-        if (seen > total - keep) c else Star
-      } else c
+        if (seen <= total - keep) cps(i) = Star
+      }
+      i += 1
     }
+    cps
   }
 
   private def keepFirst(cps: Array[Int], keepWanted: Int): Array[Int] = {
-    val total = cps.count(maskable)
+    val total = countMaskable(cps)
     val keep = math.min(keepWanted, total / 2)
     var seen = 0
-    cps.map { c =>
-      if (maskable(c)) {
+    var i = 0
+    while (i < cps.length) {
+      if (maskable(cps(i))) {
         seen += 1
-        if (seen <= keep) c else Star
-      } else c
+        if (seen > keep) cps(i) = Star
+      }
+      i += 1
     }
+    cps
   }
 
   private def wordInitials(cps: Array[Int]): Array[Int] = {
     var boundary = true
-    cps.map { c =>
-      if (maskable(c)) {
-        val out = if (boundary) c else Star
+    var i = 0
+    while (i < cps.length) {
+      if (maskable(cps(i))) {
+        if (!boundary) cps(i) = Star
         boundary = false
-        out
-      } else {
-        boundary = true
-        c
-      }
+      } else boundary = true
+      i += 1
     }
+    cps
   }
 
   /** Format-preserving partial masking; see `synthohive_spark.privacy.strategies.mask_value`. */
   def mask(value: String, kind: String): String = {
     if (value == null) return null
-    val cps = value.codePoints().toArray
+    val cps = codePoints(value)
     kind match {
       case "email" if cps.contains('@'.toInt) =>
         val at = cps.lastIndexOf('@'.toInt)
@@ -326,16 +355,21 @@ object PIIRules {
 
   val FormatHashLabel: String = "synthohive-spark/pii/format-hash/v1/"
 
+  private def blockLabel(i: Int): Array[Byte] =
+    (FormatHashLabel + i + "/").getBytes(StandardCharsets.US_ASCII)
+
+  private val BlockLabels: Array[Array[Byte]] = Array.tabulate(8)(blockLabel)
+
   /** See `synthohive_spark.privacy.strategies.hash_format`. `mac` is keyed; it is reset here. */
   def formatHash(mac: Mac, value: String): String = {
     if (value == null) return null
-    val cps = value.codePoints().toArray
+    val cps = codePoints(value)
     val data = value.getBytes(StandardCharsets.UTF_8)
     val blocks = (cps.length + 31) / 32
     val stream = new Array[Byte](blocks * 32)
     var i = 0
     while (i < blocks) {
-      mac.update((FormatHashLabel + i + "/").getBytes(StandardCharsets.US_ASCII))
+      mac.update(if (i < BlockLabels.length) BlockLabels(i) else blockLabel(i))
       mac.update(data)
       System.arraycopy(mac.doFinal(), 0, stream, i * 32, 32)
       i += 1
