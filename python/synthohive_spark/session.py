@@ -4,6 +4,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import sys
 from typing import Mapping
 
 logger = logging.getLogger("synthohive_spark.session")
@@ -68,6 +69,9 @@ def get_or_create_session(
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "8",
     }
+    if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        # Python workers use this interpreter (its packages), not whatever `python3` is on PATH.
+        settings["spark.pyspark.python"] = sys.executable
     jar = bundled_jar()
     if jar is not None:
         settings["spark.jars"] = jar
