@@ -273,3 +273,27 @@ def test_bad_metadata_is_rejected_before_fitting():
         {"column": "fav_order", "parent_table": "orders", "parent_column": "order_id"}]
     with pytest.raises(MetadataError, match="cycle across tables: customers -> orders -> customers"):
         RelationalSynthesizer(metadata=data)
+
+
+def test_several_partitions_keep_keys_unique_and_joined(fitted, synth):
+    out = fitted.sample(scale=2.0, numPartitions=3)
+    assert out["customers"].rdd.getNumPartitions() == 3
+    assert out["order_items"].rdd.getNumPartitions() == 3
+    for name in ("customers", "orders", "order_items"):
+        df = out[name]
+        pk = fitted.metadata.tables[name].primary_key
+        n = df.count()
+        assert df.select(pk).distinct().count() == n
+        lo, hi = df.agg(F.min(pk), F.max(pk)).first()
+        assert (lo, hi) == (1, n)            # dense keys: per-partition offsets add up
+    items = out["order_items"]
+    orders = out["orders"].select(F.col("order_id").alias("__o"))
+    assert items.join(orders, items["order_id"] == orders["__o"], "left_anti").count() == 0
+    # the partitioning follows from the row counts, not the cluster: rowsPerPartition splits too
+    small = fitted.copy({fitted.rowsPerPartition: 1000})
+    split = small.sample(scale=2.0)
+    assert split["customers"].rdd.getNumPartitions() > 1
+    again = small.sample(scale=2.0)
+    assert sorted(split["order_items"].collect()) == sorted(again["order_items"].collect())
+    for df in list(out.values()) + list(split.values()) + list(again.values()):
+        df.unpersist()

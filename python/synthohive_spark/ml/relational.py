@@ -93,7 +93,8 @@ class _RelationalParams(HasSeed):
                         "for that table (model, epochs, batchSize, modelParams, ...)",
                         typeConverter=TypeConverters.toString)
     rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
-                             "rows per partition of a generated root table",
+                             "rows per partition of a generated root table and of the rows "
+                             "generated under it (sample(numPartitions=...) overrides)",
                              typeConverter=TypeConverters.toInt)
     chunkSize = Param(Params._dummy(), "chunkSize", "rows per model call inside a task",
                       typeConverter=TypeConverters.toInt)
@@ -102,7 +103,7 @@ class _RelationalParams(HasSeed):
         super().__init__(*args)
         self._setDefault(model="ctgan", epochs=300, batchSize=500, seed=7,
                          maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
-                         modelParams="{}", tableParams="{}", rowsPerPartition=200_000,
+                         modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
                          chunkSize=50_000)
 
     def getModel(self) -> str:
@@ -160,7 +161,7 @@ class RelationalSynthesizer(_RelationalParams):
     def __init__(self, *, metadata: Any = None, model: str = "ctgan", epochs: int = 300,
                  batchSize: int = 500, seed: int = 7, maxTrainingRows: int = 500_000,
                  maxContextCols: int = 5, contextCols: Any = None, modelParams: Any = None,
-                 tableParams: Any = None, rowsPerPartition: int = 200_000,
+                 tableParams: Any = None, rowsPerPartition: int = 100_000,
                  chunkSize: int = 50_000) -> None:
         super().__init__()
         kwargs = dict(self._input_kwargs)
@@ -172,7 +173,7 @@ class RelationalSynthesizer(_RelationalParams):
     def setParams(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
                   seed: int = 7, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
-                  rowsPerPartition: int = 200_000,
+                  rowsPerPartition: int = 100_000,
                   chunkSize: int = 50_000) -> "RelationalSynthesizer":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         for key in ("contextCols", "modelParams", "tableParams"):
@@ -661,6 +662,15 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         return {t: int(num_rows[t]) if t in num_rows else
                 max(1, int(round(self.realRows(t) * scale))) for t in graph.roots()}
 
+    def _subtree_rows(self, graph: SchemaGraph, table: str) -> float:
+        """Expected rows generated under one row of ``table`` (itself and its descendants along
+        driver keys): the partitions of a root follow from it, so each holds about
+        ``rowsPerPartition`` rows of the whole tree whatever the cluster (deterministic)."""
+        total = 1.0
+        for child in graph.children(table):
+            total += float(self._card_models[child].stats["mean"]) * self._subtree_rows(graph, child)
+        return total
+
     def _plan(self, name: str, seed: int, total: int, counts: dict[str, int]) -> _TablePlan:
         ts = self._state["tables"][name]
         schema = T.StructType.fromJson(json.loads(ts["schema"]))
@@ -696,7 +706,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         drv = ts["driver"]
         if drv is None:
             n = sizes[name]
-            parts = num_partitions or max(1, math.ceil(n / self.getRowsPerPartition()))
+            parts = num_partitions or max(1, math.ceil(
+                n * self._subtree_rows(graph, name) / self.getRowsPerPartition()))
             parts = max(1, min(parts, n)) if n > 0 else 1
             plan = self._plan(name, seed, n, counts)
             source = spark.range(0, parts, 1, numPartitions=parts)
