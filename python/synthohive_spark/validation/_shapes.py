@@ -116,7 +116,10 @@ def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[s
     """
     if not cols:
         return {}
-    splits = [[-math.inf] + sorted(set(edges.get(c, []))) + [math.inf] for c in cols]
+    splits = []
+    for c in cols:
+        inner = sorted(set(edges.get(c, []))) or [0.0]   # Bucketizer needs one inner edge at least
+        splits.append([-math.inf] + inner + [math.inf])
     bucket_cols = [f"{c}__b" for c in cols]
     inputs = [f"{c}__in" for c in cols]
     pre = real.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
