@@ -70,8 +70,9 @@ def get_or_create_session(
         "spark.sql.shuffle.partitions": "8",
     }
     if master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
-        # Python workers use this interpreter (its packages), not whatever `python3` is on PATH.
-        settings["spark.pyspark.python"] = sys.executable
+        # Python workers of a local session use this interpreter (and so its packages), not
+        # whatever `python3` is first on PATH. pyspark reads it from the environment.
+        os.environ["PYSPARK_PYTHON"] = sys.executable
     jar = bundled_jar()
     if jar is not None:
         settings["spark.jars"] = jar
