@@ -53,6 +53,35 @@ class _Generator(nn.Module):
             parts.append(self.ctx(ctx))
         return self.head(self.body(torch.cat(parts, dim=1)))
 
+    @torch.no_grad()
+    def infer(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None
+              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Eval-mode forward with batch norm folded into the linear layers and no residual concats."""
+        parts = [z, cond]
+        if self.ctx is not None:
+            parts.append(self.ctx(ctx))
+        pieces = [torch.cat(parts, dim=1)]  # newest first: the residual input is [h_j, ..., h_1, x]
+
+        def linear(weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+            out, pos = None, 0
+            for p in pieces:
+                w = weight[:, pos:pos + p.shape[1]]
+                out = torch.addmm(bias, p, w.t()) if out is None else out.addmm_(p, w.t())
+                pos += p.shape[1]
+            return out
+
+        for layer in self.body:
+            bn = layer.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            w = layer.fc.weight * scale.unsqueeze(1)
+            b = (layer.fc.bias - bn.running_mean) * scale + bn.bias
+            pieces.insert(0, torch.relu_(linear(w, b)))
+        head = self.head
+        dense = linear(head.dense.weight, head.dense.bias)
+        logits = [linear(proj.weight, proj.bias) @ table.t() + bias
+                  for proj, table, bias in zip(head.emb_proj, head.emb_tables, head.emb_bias)]
+        return dense, logits
+
 
 class _Discriminator(nn.Module):
     def __init__(self, cond_dim: int, layout: _nn.Layout, ctx_layout: _nn.Layout | None, dims: list[int],
@@ -215,7 +244,7 @@ class CTGAN(GenerativeModel):
         "gmm_sample_size": 5000,
         "category_embedding_max": 50,
         "context_cond_fraction": 0.5,
-        "sample_batch_size": 20000,
+        "sample_batch_size": 8192,
     }
 
     def _validate_hyperparams(self) -> None:
@@ -279,11 +308,13 @@ class CTGAN(GenerativeModel):
         patience = hp["early_stopping_patience"]
         best, bad = math.inf, 0
 
-        def fake_features(cond: torch.Tensor, ctx: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        def fake_features(cond: torch.Tensor, ctx: torch.Tensor | None, grad_g: bool = True
+                          ) -> tuple[torch.Tensor, torch.Tensor]:
             z = torch.randn(bs, z_dim, generator=gen, device=dev)
-            raw, emb_logits = G(z, cond, ctx)
-            dense = layout.activate(raw)
-            probs = [_nn.gumbel_softmax(lg, 0.2) for lg in emb_logits]
+            with torch.set_grad_enabled(grad_g):  # the discriminator step needs no generator gradients
+                raw, emb_logits = G(z, cond, ctx)
+                dense = layout.activate(raw)
+                probs = [_nn.gumbel_softmax(lg, 0.2) for lg in emb_logits]
             return D.inputs(D.data.from_parts(dense, probs), cond, ctx), raw
 
         bar = self._progress(int(hp["epochs"]), "ctgan")
@@ -298,7 +329,7 @@ class CTGAN(GenerativeModel):
                     rows_real = rows_fake[perm]
                     ctx_fake = c[rows_fake] if c is not None else None
                     ctx_real = c[rows_real] if c is not None else None
-                    fake_in, _ = fake_features(cond, ctx_fake)
+                    fake_in, _ = fake_features(cond, ctx_fake, grad_g=False)
                     real_x = x[rows_real]
                     real_in = D.inputs(D.data(real_x), cond_real, ctx_real)
                     y_fake, y_real = D(fake_in), D(real_in)
@@ -379,7 +410,7 @@ class CTGAN(GenerativeModel):
                     u = torch.rand(b, 1, generator=gen, dtype=torch.float64)
                     cat = (cum[col] < u).sum(1).clamp_max(torch.tensor(k_sizes)[col] - 1)
                     cond[torch.arange(b), offsets[col] + cat] = 1.0
-                raw, emb_logits = G(z, cond, c[s:s + b] if c is not None else None)
+                raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None)
                 out[s:s + b] = _nn.decode_sample(layout, raw, emb_logits, gen).numpy()
         return self.transformer.inverse_transform(out)
 

@@ -82,7 +82,7 @@ class TVAE(GenerativeModel):
         "max_onehot": 50,
         "gmm_sample_size": 5000,
         "category_embedding_max": 50,
-        "sample_batch_size": 20000,
+        "sample_batch_size": 8192,
     }
 
     def _build(self) -> None:
