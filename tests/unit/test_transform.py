@@ -147,6 +147,11 @@ def test_unsupported_values_name_the_column(bad: pd.Series) -> None:
         DataTransformer().fit(df)
 
 
+def test_infinite_values_fail_clearly() -> None:
+    with pytest.raises(TransformError, match="'x'.*infinite"):
+        DataTransformer().fit(pd.DataFrame({"x": [1.0, np.inf, 2.0]}))
+
+
 def test_empty_frames_fail_clearly() -> None:
     with pytest.raises(TransformError, match="no rows"):
         DataTransformer().fit(pd.DataFrame({"a": pd.Series([], dtype="int64")}))

@@ -345,6 +345,9 @@ class ColumnCodec:
         self.frequencies = [int(counts[i]) for i in order]
 
     def _fit_numerical(self, nonnull: np.ndarray, fam: str, spec: dict[str, Any]) -> None:
+        if not np.isfinite(nonnull).all():
+            raise TransformError(f"column {self.name!r}: holds infinite values; expected finite numbers "
+                                 "(replace them with nulls, or declare the column categorical)")
         lo, hi = float(nonnull.min()), float(nonnull.max())
         if fam in ("datetime", "timedelta", "date"):
             self.offset = lo
