@@ -118,6 +118,22 @@ def _scan_bits_jvm(df: DataFrame, columns: Sequence[str], ref_year: int) -> Data
     return DataFrame(scanner.transform(df._jdf), spark)
 
 
+def _pii_classes_loaded(spark: SparkSession) -> bool:
+    """True on a classic session whose JVM has the PII classes of the synthohive-spark jar (an
+    older jar may have the other stages only)."""
+    if not jvm_available(spark):
+        return False
+    jvm = spark.sparkContext._jvm
+    try:
+        jvm.java.lang.Class.forName(_REPLACER, True,
+                                    jvm.Thread.currentThread().getContextClassLoader())
+        return True
+    except Exception as exc:  # py4j wraps ClassNotFoundException
+        logger.warning("%s: the synthohive-spark jar has no %s (rebuild it with `python "
+                       "jvm/build_jar.py`); using the Python engine. %s", _STAGE, _REPLACER, exc)
+        return False
+
+
 def _java_strings(gateway: Any, values: Sequence[str]) -> Any:
     arr = gateway.new_array(gateway.jvm.java.lang.String, len(values))
     for i, v in enumerate(values):
@@ -316,7 +332,7 @@ class _PIISanitizerParams(Params):
         engine = self.getEngine()
         if engine == "python":
             return "python"
-        available = jvm_available(spark)
+        available = _pii_classes_loaded(spark)
         if engine == "jvm" and not available:
             from synthohive_spark.ml._java import missing_jar_message
             raise RuntimeError(missing_jar_message(_STAGE + " (engine='jvm')"))
