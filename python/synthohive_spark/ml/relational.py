@@ -232,15 +232,28 @@ class RelationalSynthesizer(_RelationalParams):
         state: dict[str, Any] = {"order": graph.order, "tables": {}}
         table_models: dict[str, Any] = {}
         card_models: dict[str, CardinalityModel] = {}
+        # every table is read several times (statistics, parents' context, counts, training
+        # sample): keep it on the executors while fitting unless the caller cached it already
+        persisted = []
         for name in graph.order:
+            level = frames[name].storageLevel
             frames[name] = frames[name].select(*md.tables[name].columns)
-            logger.info("fitting table %s", name)
-            tstate, tmodel, cmodel = self._fit_table(name, frames, graph, ctx_override.get(name))
-            state["tables"][name] = tstate
-            if tmodel is not None:
-                table_models[name] = tmodel
-            if cmodel is not None:
-                card_models[name] = cmodel
+            if not level.useMemory and not level.useDisk:
+                frames[name] = frames[name].persist(StorageLevel.MEMORY_AND_DISK)
+                persisted.append(frames[name])
+        try:
+            for name in graph.order:
+                logger.info("fitting table %s", name)
+                tstate, tmodel, cmodel = self._fit_table(name, frames, graph,
+                                                         ctx_override.get(name))
+                state["tables"][name] = tstate
+                if tmodel is not None:
+                    table_models[name] = tmodel
+                if cmodel is not None:
+                    card_models[name] = cmodel
+        finally:
+            for df in persisted:
+                df.unpersist()
         model = RelationalSynthesizerModel()
         self._copyValues(model)
         model._metadata = md
