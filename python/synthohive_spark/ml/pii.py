@@ -590,6 +590,10 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
 class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
     """Replaces the PII columns found by :class:`PIISanitizer`; ``report`` says what it found.
 
+    Values are read as ``CAST(x AS STRING)``; null stays null. Replaced columns become strings,
+    except ``redact:null`` (the column keeps its type), ``keep``, ``drop`` (removed) and ``fake``
+    of a date column of kind date_of_birth (stays a date). Other columns are untouched.
+
     Saved as params (with the key fingerprint, never the key) and ``report.json``; set the key
     again after ``load`` before a keyed strategy (fake, hash) can run.
     """
