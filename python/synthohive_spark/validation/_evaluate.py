@@ -78,7 +78,8 @@ def evaluate(
     privacy: bool | None = None,
     exact_ks_max_distinct: int = 100_000,
     ks_buckets: int = 1000,
-    quantile_accuracy: int = 2_000,
+    quantile_accuracy: int = 10_000,
+    quantile_sample_rows: int = 500_000,
     max_categories: int = 100,
     real_correlation_threshold: float = 0.5,
     real_association_threshold: float = 0.3,
@@ -98,8 +99,9 @@ def evaluate(
     training; with it, the privacy section (distance to closest record, exact copies) is computed.
 
     KS statistics are exact when a column has at most ``exact_ks_max_distinct`` distinct values
-    (real + synthetic), and otherwise bounded from ``ks_buckets`` quantile buckets with exact counts
-    (the report states each bound). Pairs with a categorical column of more than ``max_categories``
+    (real + synthetic), and otherwise bounded from about 2 x ``ks_buckets`` buckets whose edges
+    are approximate quantiles of each side (sketched on ``quantile_sample_rows`` sampled rows per
+    side) and whose counts are exact; the report states each column's bound. Pairs with a categorical column of more than ``max_categories``
     categories keep its ``max_categories - 1`` most frequent real categories and lump the rest.
     As in SDMetrics' QualityReport, a pair counts towards Column Pair Trends (and Intertable
     Trends) only when the real data shows a trend: |Pearson r| above ``real_correlation_threshold``
@@ -133,7 +135,8 @@ def evaluate(
     settings = _Settings(
         tables=sorted(real_d), metadata_given=metadata is not None, holdout_given=bool(hold_d),
         exact_ks_max_distinct=exact_ks_max_distinct, ks_buckets=ks_buckets,
-        quantile_accuracy=quantile_accuracy, max_categories=max_categories,
+        quantile_accuracy=quantile_accuracy, quantile_sample_rows=quantile_sample_rows,
+        max_categories=max_categories,
         real_correlation_threshold=real_correlation_threshold,
         real_association_threshold=real_association_threshold,
         plot_categories=plot_categories, histogram_bins=histogram_bins,
@@ -181,8 +184,8 @@ class _Evaluation:
         app = [p for p in plans if p.applicable]
         pairs = [(a, b) for a, b in itertools.combinations(app, 2)]
         corr_pairs = _corr_pairs(pairs)
-        rs = _shapes.side_stats(rp, plans, s.ks_buckets, s.quantile_accuracy, corr_pairs)
-        ss = _shapes.side_stats(sp, plans, s.ks_buckets, s.quantile_accuracy, corr_pairs)
+        rs = _shapes.side_stats(rp, plans, corr_pairs=corr_pairs)
+        ss = _shapes.side_stats(sp, plans, corr_pairs=corr_pairs)
         self.stats[t] = rs
         self._time("statistics", start)
         if rs.rows == 0:
@@ -246,7 +249,8 @@ class _Evaluation:
         bucketed = [p.internal for p in ok_cont if p.internal not in exact]
         for c, d in _shapes.ks_exact(rp, sp, exact, rs.nonnull, ss.nonnull).items():
             rows[c].update(score=1.0 - d, method="exact", error_bound=0.0, ks_statistic=d)
-        edges = {c: rs.quantiles.get(c, []) + ss.quantiles.get(c, []) for c in bucketed}
+        edges = _shapes.sample_quantiles(rp, sp, bucketed, rs.rows, ss.rows, s.ks_buckets,
+                                         s.quantile_accuracy, s.quantile_sample_rows, s.seed)
         for c, (lo, hi) in _shapes.ks_bucketed(rp, sp, bucketed, rs.nonnull, ss.nonnull, edges).items():
             d = (lo + hi) / 2.0
             rows[c].update(score=1.0 - d, method=f"bucketed ({len(set(edges[c])) + 1} quantile buckets)",

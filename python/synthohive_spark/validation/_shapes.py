@@ -104,6 +104,33 @@ def ks_exact(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str,
     return {r["__col"]: float(r["d"]) for r in rows}
 
 
+def sample_quantiles(real: DataFrame, syn: DataFrame, cols: list[str], rows_real: int, rows_syn: int,
+                     n_quantiles: int, accuracy: int, sample_rows: int, seed: int) -> dict[str, list[float]]:
+    """Approximate quantiles of each side (from Bernoulli samples of about ``sample_rows`` rows per
+    side), merged per column: the bucket edges of ``ks_bucketed``. The edges only decide how tight
+    its bounds are; the bounds themselves come from exact counts over all rows."""
+    if not cols:
+        return {}
+    probs = [i / n_quantiles for i in range(1, n_quantiles)]
+
+    def part(df: DataFrame, rows: int, tag: str, salt: int) -> DataFrame:
+        frac = min(1.0, sample_rows / max(rows, 1))
+        d = df.select(*cols)
+        if frac < 1.0:
+            d = d.sample(withReplacement=False, fraction=frac, seed=seed + salt)
+        return d.select(*[F.col(c).alias(f"{tag}{c}") for c in cols],
+                        *[F.lit(None).cast("double").alias(f"{'s' if tag == 'r' else 'r'}{c}") for c in cols])
+
+    u = part(real, rows_real, "r", 0).unionByName(part(syn, rows_syn, "s", 1))
+    aggs = [F.percentile_approx(f"{t}{c}", probs, accuracy).alias(f"{t}{c}") for c in cols for t in ("r", "s")]
+    row = u.agg(*aggs).collect()[0].asDict()
+    out = {}
+    for c in cols:
+        vals = (row[f"r{c}"] or []) + (row[f"s{c}"] or [])
+        out[c] = sorted({float(x) for x in vals if x is not None and not math.isnan(x)})
+    return out
+
+
 def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str, int],
                 n_syn: dict[str, int], edges: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
     """Lower and upper bounds of the KS statistic per column from exact per-bucket counts.
