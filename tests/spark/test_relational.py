@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import glob
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -213,6 +216,25 @@ def test_save_load_samples_the_same_database(fitted, synth, tmp_path, spark):
     for name in fitted.tables:
         assert sorted(out[name].collect()) == sorted(synth[name].collect()), name
         out[name].unpersist()
+
+
+def test_loaded_in_a_new_session_samples_the_same_database(fitted, synth, tmp_path, spark):
+    path, out = str(tmp_path / "model"), str(tmp_path / "out")
+    fitted.save(path)
+    code = textwrap.dedent(f"""
+        from synthohive_spark.session import get_or_create_session
+        from synthohive_spark.ml.relational import RelationalSynthesizerModel
+        spark = get_or_create_session(app_name="relational-reload", master="local[1]")
+        RelationalSynthesizerModel.load({path!r}).sample(scale=2.0, output={out!r})
+        spark.stop()
+    """)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in fitted.tables:
+        again = spark.read.parquet(os.path.join(out, name))
+        assert sorted(again.collect()) == sorted(synth[name].collect()), name
 
 
 def test_output_to_paths_is_written_table_by_table(fitted, tmp_path, spark):
