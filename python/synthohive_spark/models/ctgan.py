@@ -297,9 +297,9 @@ class CTGAN(GenerativeModel):
         sampler = _CondSampler(x, layout, bool(hp["log_frequency"]))
         cond_fraction = float(hp["context_cond_fraction"]) if c is not None else 1.0
         opt_g = torch.optim.Adam(G.parameters(), lr=hp["generator_lr"], betas=(0.5, 0.9),
-                                 weight_decay=hp["generator_decay"])
+                                 weight_decay=hp["generator_decay"], foreach=True)
         opt_d = torch.optim.Adam(D.parameters(), lr=hp["discriminator_lr"], betas=(0.5, 0.9),
-                                 weight_decay=hp["discriminator_decay"])
+                                 weight_decay=hp["discriminator_decay"], foreach=True)
         g_params, d_params = list(G.parameters()), list(D.parameters())
         bs, z_dim = int(hp["batch_size"]), int(hp["embedding_dim"])
         steps = max(len(x) // bs, 1)

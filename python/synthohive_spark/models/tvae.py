@@ -118,7 +118,7 @@ class TVAE(GenerativeModel):
         if world > 1:
             _nn.broadcast_parameters([enc, dec])
         params = list(enc.parameters()) + list(dec.parameters())
-        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["l2scale"])
+        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["l2scale"], foreach=True)
         gen = torch.Generator(device=dev)
         gen.manual_seed(int(hp["seed"]) * 1_000_003 + rank)
         n, bs = len(x), int(hp["batch_size"])
