@@ -167,11 +167,14 @@ def test_bucketed_ks_within_stated_bound(spark, data, our_meta):
     # edges sketched from small samples: looser, but the stated bound still holds
     rough = evaluate(spark.createDataFrame(r), spark.createDataFrame(s), metadata=our_meta,
                      exact_ks_max_distinct=0, ks_buckets=50, quantile_sample_rows=300)
+    bounds = {}
     for row in rough.details["column_shapes"]:
         if row["metric"] == "KSComplement":
             expected = KSComplement.compute(r[row["column"]], s[row["column"]])
             assert abs(row["score"] - expected) <= row["error_bound"] + 1e-9, row["column"]
-            assert row["error_bound"] > 0
+            bounds[row["column"]] = row["error_bound"]
+    # continuous columns get a real (non-zero) bound; the rounded ages may still be exact
+    assert bounds["income"] > 0 and bounds["score"] > 0
 
 
 def make_multi(seed: int, drift: float):
