@@ -30,7 +30,6 @@ import time
 import traceback
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -271,6 +270,7 @@ def main() -> None:
     ap.add_argument("--sdv-budget", type=float, default=1800.0)
     ap.add_argument("--no-sdv", action="store_true")
     ap.add_argument("--no-sample10", dest="sample10", action="store_false")
+    ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -278,6 +278,16 @@ def main() -> None:
     spark = get_or_create_session(app_name="bench-relational", master="local[2]",
                                   conf={"spark.driver.memory": "4g",
                                         "spark.sql.shuffle.partitions": "4"})
+    if args.warmup:
+        # JVM start, JIT and Python workers are paid once here, not by the first timed scale
+        from synthohive_spark.examples import retail_spark
+        from synthohive_spark.ml.relational import RelationalSynthesizer
+        tiny = retail_spark(spark, seed=args.seed + 1, scale=0.05)
+        m = RelationalSynthesizer(metadata=retail_metadata(), model=args.model, epochs=1,
+                                  seed=args.seed).fit(tiny)
+        for df in m.sample().values():
+            df.count()
+            df.unpersist()
     results: list[dict[str, Any]] = []
     for scale in [float(s) for s in args.scales.split(",")]:
         real = retail_tables(seed=args.seed, scale=scale)
