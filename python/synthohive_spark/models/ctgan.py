@@ -108,6 +108,19 @@ class _Discriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x.reshape(-1, self.in_dim * self.pac))
 
+    def scores_and_penalty(self, real: torch.Tensor, fake: torch.Tensor, lam: float = 10.0
+                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Critic scores of fake and real packs and the WGAN-GP penalty, in one forward pass."""
+        b, dim = real.shape
+        alpha = torch.rand(b // self.pac, 1, 1, device=real.device).expand(-1, self.pac, dim).reshape(b, dim)
+        inter = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
+        out = self(torch.cat([fake, real, inter], dim=0))
+        k = b // self.pac
+        y_fake, y_real, y_inter = out[:k], out[k:2 * k], out[2 * k:]
+        grads = torch.autograd.grad(y_inter.sum(), inter, create_graph=True)[0]
+        norms = grads.reshape(-1, self.pac * dim).norm(2, dim=1)
+        return y_fake, y_real, ((norms - 1) ** 2).mean() * lam
+
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, lam: float = 10.0) -> torch.Tensor:
         b, dim = real.shape
         alpha = torch.rand(b // self.pac, 1, 1, device=real.device).expand(-1, self.pac, dim).reshape(b, dim)
@@ -332,8 +345,7 @@ class CTGAN(GenerativeModel):
                     fake_in, _ = fake_features(cond, ctx_fake, grad_g=False)
                     real_x = x[rows_real]
                     real_in = D.inputs(D.data(real_x), cond_real, ctx_real)
-                    y_fake, y_real = D(fake_in), D(real_in)
-                    pen = D.gradient_penalty(real_in, fake_in)
+                    y_fake, y_real, pen = D.scores_and_penalty(real_in, fake_in)
                     loss_d = -(y_real.mean() - y_fake.mean())
                     opt_d.zero_grad(set_to_none=False)
                     (loss_d + pen).backward()
