@@ -32,6 +32,7 @@ def test_connect_session_round_trip(spark, tmp_path):
     script = os.path.join(os.path.dirname(__file__), "connect_scenario.py")
     env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
+    env["SPARK_TESTING"] = "1"  # the local Connect server takes a free port, not 15002
     proc = subprocess.run([sys.executable, script, path, str(tmp_path)], capture_output=True,
                           text=True, timeout=600, env=env)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]

@@ -58,6 +58,7 @@ def test_connect_uses_the_python_engine_with_identical_output(spark, tmp_path):
     script.write_text(SCENARIO)
     env = dict(os.environ)
     env.pop("SPARK_REMOTE", None)
+    env["SPARK_TESTING"] = "1"  # the local Connect server takes a free port, not 15002
     proc = subprocess.run([sys.executable, str(script), str(args)], capture_output=True,
                           text=True, timeout=600, env=env)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]

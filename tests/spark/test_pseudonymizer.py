@@ -322,6 +322,7 @@ def test_wrapper_falls_back_to_python_on_spark_connect(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(
         [os.path.join(ROOT, "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PYSPARK_PYTHON"] = sys.executable
+    env["SPARK_TESTING"] = "1"  # the local Connect server takes a free port, not 15002
     done = subprocess.run([sys.executable, "-c", CONNECT_SCRIPT, KEY, str(tmp_path / "s")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert "CONNECT-FALLBACK-OK" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]

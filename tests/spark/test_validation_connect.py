@@ -59,6 +59,7 @@ def test_evaluate_on_spark_connect_matches_classic(spark, tmp_path):
     env["PYTHONPATH"] = os.pathsep.join([os.path.join(ROOT, "python")] + (
         [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PYSPARK_PYTHON"] = sys.executable
+    env["SPARK_TESTING"] = "1"  # the local Connect server takes a free port, not 15002
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path)], capture_output=True, text=True,
                           timeout=600, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
