@@ -25,6 +25,7 @@ _EXPORTS = {
     "RelationalSynthesizerModel": "synthohive_spark.ml.relational",
     "CardinalityEstimator": "synthohive_spark.ml.cardinality",
     "CardinalityModel": "synthohive_spark.ml.cardinality",
+    "SchemaGraph": "synthohive_spark.relational",
     "PIISanitizer": "synthohive_spark.ml.pii",
     "PIISanitizerModel": "synthohive_spark.ml.pii",
     "evaluate": "synthohive_spark.validation",

@@ -691,7 +691,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         tmodel = self._table_models.get(name)
         gen_plan = None
         if tmodel is not None:
-            gen_plan = tmodel.copy({tmodel.seed: seed})._plan(f"relational/{name}")
+            gen_plan = tmodel.copy({tmodel.seed: seed}).generation_plan(f"relational/{name}")
         secondary = []
         for col, s in ts["secondary"].items():
             ptable = s["parentTable"]

@@ -511,6 +511,11 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
             raise KeyError(f"This model has no {part!r} part.")
         return model_from_blobs(blobs)
 
+    def generation_plan(self, stream: str, blobs_prefix: str = "model/") -> gen.GenerationPlan:
+        """The executor-side plan (model bytes, seed, columns, keys) that generates this table's
+        rows under ``stream``; the relational synthesizer drives it for child tables."""
+        return self._plan(stream, blobs_prefix)
+
     def _plan(self, stream: str, blobs_prefix: str = "model/") -> gen.GenerationPlan:
         blobs = {k[len(blobs_prefix):]: v for k, v in self._blobs.items() if k.startswith(blobs_prefix)}
         return gen.make_plan(blobs, seed=int(self.getOrDefault(self.seed)),
@@ -612,16 +617,19 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
 
 
 def _partition_frame(spark: SparkSession, n: int, parts: int) -> DataFrame:
-    """One row per output partition: (part, start, count), spread over ``parts`` partitions."""
+    """One row per output partition, exactly: (part, start, count) with ``n`` rows spread evenly.
+
+    ``spark.range(parts, numPartitions=parts)`` puts row ``p`` alone in partition ``p``, so each
+    partition's rows depend only on ``p`` (and the seed), never on the cluster.
+    """
+    from pyspark.sql import functions as F
+
     base, extra = divmod(n, parts)
-    rows = []
-    start = 0
-    for p in range(parts):
-        count = base + (1 if p < extra else 0)
-        rows.append((p, start, count))
-        start += count
-    df = spark.createDataFrame(rows, schema="part long, start long, count long")
-    return df.repartitionByRange(parts, "part") if parts > 1 else df.coalesce(1)
+    p = F.col("id")
+    return spark.range(0, parts, 1, parts).select(
+        p.alias("part"),
+        (p * F.lit(base) + F.least(p, F.lit(extra))).alias("start"),
+        (F.lit(base) + F.when(p < F.lit(extra), 1).otherwise(0)).cast("long").alias("count"))
 
 
 class _TableSynthesizerModelWriter(MLWriter):
