@@ -255,3 +255,24 @@ def test_quality_gate_on_fit_and_sample(real_df):
     assert model.sample(100).count() == 100  # passed at fit
     with pytest.raises(QualityGateError):
         model.sample(100, minQuality=0.999, reference=small)
+
+
+def test_free_text_is_never_copied(spark):
+    rng = np.random.default_rng(5)
+    words = ["deliver", "back", "door", "gift", "wrap", "call", "before", "fragile", "leave",
+             "porch", "ring", "bell", "neighbour", "office", "hours", "weekend", "only"]
+    rows = [(i, " ".join(rng.choice(words, rng.integers(3, 12))) if rng.random() > 0.2 else None,
+             float(rng.normal())) for i in range(400)]
+    df = spark.createDataFrame(rows, "id long, notes string, x double")
+    meta = {"columns": {"id": {"sdtype": "id"}, "notes": {"sdtype": "text"},
+                        "x": {"sdtype": "numerical"}}, "primary_key": "id"}
+    model = TableSynthesizer(model="gaussian_copula", seed=1, tableMetadata=meta).fit(df)
+    assert "notes" not in model.generative_model().data_columns
+    fake = model.sample(1000)
+    real_notes = {r[0] for r in df.select("notes").collect()} - {None}
+    fake_notes = [r[0] for r in fake.select("notes").collect()]
+    present = [v for v in fake_notes if v is not None]
+    assert not real_notes & set(present)
+    assert 0.1 < 1 - len(present) / len(fake_notes) < 0.3  # the real null share (~0.2)
+    lengths = [len(v.split()) for v in present]
+    assert 2 <= np.median(lengths) <= 12

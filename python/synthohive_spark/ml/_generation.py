@@ -92,12 +92,16 @@ def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: 
 
 
 def pii_values(plan: GenerationPlan, col: str, n: int, seed: int) -> pd.Series:
-    """Fresh PII values for ``col`` (never learned from the real column) in its real format."""
+    """Fresh PII or free-text values for ``col`` (never learned from the real column)."""
     from synthohive_spark.privacy import generate_pii
 
     spec = plan.pii_specs[col]
     rng = np.random.default_rng(row_seed(seed, "pii-nulls/" + col))
-    if spec["kind"] == "token":
+    if spec["kind"] == "text":
+        from synthohive_spark.privacy import generate_text
+        values = generate_text(n, row_seed(seed, "text/" + col), spec.get("locale", "en_US"),
+                               spec.get("fmt"))
+    elif spec["kind"] == "token":
         values = pd.Series(["tok-" + format(int(v), "016x")
                             for v in rng.integers(0, 2**63 - 1, n, dtype=np.int64)], dtype=object)
     else:

@@ -377,13 +377,25 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
 
 def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
                exclude: set[str]) -> dict[str, dict]:
-    """PII columns (marked in the metadata, or detected) are never learned: at sample time they
-    are generated fresh in the real column's format. Only the format is kept, never a value."""
+    """PII columns (marked in the metadata, or detected) and free-text columns are never learned:
+    at sample time they are generated fresh in the real column's format (PII) or length profile
+    (text). Only the format is kept, never a value."""
     from synthohive_spark.privacy import GENERATED_KINDS, infer_format
 
     specs: dict[str, dict] = {}
+    from synthohive_spark.privacy import text_format
+
     for col, cc in (table_cfg.get("columns") or {}).items():
-        if col in exclude or not cc.get("pii"):
+        if col in exclude:
+            continue
+        if (cc.get("sdtype") == "text" and not cc.get("pii")
+                and isinstance(schema[col].dataType, T.StringType)):
+            # free text is never learned either: a model would copy real sentences verbatim
+            values = pdf[col]
+            specs[col] = {"kind": "text", "fmt": text_format(values), "spark_type": "string",
+                          "null_share": float(values.isna().mean()) if len(values) else 0.0}
+            continue
+        if not cc.get("pii"):
             continue
         if cc.get("pii_strategy") == "keep":
             continue  # the user asked for this column to be learned as it is

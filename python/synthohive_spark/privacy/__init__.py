@@ -4,7 +4,8 @@
   birth), phone numbers (phonenumbers) and person names;
 - :mod:`.detect`: column-name hints in several languages and the finding for a column;
 - :mod:`.strategies`: fake / hash / mask / redact / drop;
-- :mod:`.generate`: :func:`generate_pii` and :func:`infer_format` for synthetic tables.
+- :mod:`.generate`: :func:`generate_pii` and :func:`infer_format` for synthetic tables;
+- :mod:`.text`: filler text with a free-text column's length profile (text is never learned).
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from synthohive_spark.privacy.generate import GENERATED_KINDS, generate_pii, inf
 from synthohive_spark.privacy.strategies import (STRATEGIES, Strategy, check_locale, fake_series,
                                                  fake_value, hash_format, hash_hex, mask_value,
                                                  parse_strategy)
+from synthohive_spark.privacy.text import generate_text, text_format
 from synthohive_spark.privacy.validators import classify
 
 __all__ = ["PII_KINDS", "ColumnEvidence", "Finding", "decide", "name_hint", "normalize_name",
            "GENERATED_KINDS", "generate_pii", "infer_format", "STRATEGIES", "Strategy",
            "check_locale", "fake_series", "fake_value", "hash_format", "hash_hex", "mask_value",
-           "parse_strategy", "classify"]
+           "parse_strategy", "classify", "generate_text", "text_format"]
