@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
-import ipaddress
 import json
 import logging
 import math
@@ -26,6 +25,8 @@ from typing import Any, Iterable, Literal, Mapping, Optional, Union
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
+
+from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -774,12 +775,9 @@ _NAME_PREFIXES = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "mx"}
 _PERSON_TOKENS = {"customer", "client", "employee", "user", "person", "contact", "owner",
                   "member", "patient", "student", "author", "manager", "agent", "staff"}
 
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-_SSN_RE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _PHONE_RE = re.compile(
     r"^(\+|00)?(\d{1,3}[\s.-]?)?(\(\d{1,4}\)|\d{1,4})[\s.-]?\d{2,4}[\s.-]?\d{3,5}"
     r"(\s*(x|ext\.?|extension)\s*\d{1,6})?$", re.IGNORECASE)
-_IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
 _ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$|^[A-Z0-9]{2,4}\s?[A-Z0-9]{3}$", re.IGNORECASE)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                       re.IGNORECASE)
@@ -877,40 +875,6 @@ def _pk_name_score(col: str, table: str, position: int, family: Optional[str],
     return 0
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return total % 10 == 0
-
-
-def _is_credit_card(v: str) -> bool:
-    digits = re.sub(r"[\s-]", "", v)
-    return digits.isdigit() and 13 <= len(digits) <= 19 and _luhn(digits)
-
-
-def _is_iban(v: str) -> bool:
-    s = v.replace(" ", "").upper()
-    if not _IBAN_RE.match(s):
-        return False
-    moved = s[4:] + s[:4]
-    num = "".join(str(int(ch, 36)) for ch in moved)
-    return int(num) % 97 == 1
-
-
-def _is_ip(v: str) -> bool:
-    try:
-        ipaddress.ip_address(v)
-    except ValueError:
-        return False
-    return True
-
-
 def _is_phone(v: str) -> bool:
     return bool(_PHONE_RE.match(v)) and sum(ch.isdigit() for ch in v) >= 7
 
@@ -957,11 +921,11 @@ def _pii_from_values(values: list[str]) -> Optional[SDType]:
     if len(values) < 5:
         return None
     checks = (
-        (SDType.EMAIL, lambda v: bool(_EMAIL_RE.match(v))),
-        (SDType.SSN, lambda v: bool(_SSN_RE.match(v))),
-        (SDType.CREDIT_CARD, _is_credit_card),
-        (SDType.IBAN, _is_iban),
-        (SDType.IP, _is_ip),
+        (SDType.EMAIL, is_email),
+        (SDType.SSN, is_ssn),
+        (SDType.CREDIT_CARD, is_credit_card),
+        (SDType.IBAN, is_iban),
+        (SDType.IP, is_ip),
     )
     for kind, pred in checks:
         if _share(values, pred) >= _PII_MATCH_SHARE:
@@ -1001,12 +965,12 @@ def _pii_from_name(toks: list[str], values: list[str]) -> Optional[SDType]:
         return SDType.PHONE
     if ("ssn" in t or "social_security" in joined) and loose(lambda v: digits(v) == 9):
         return SDType.SSN
-    if ("iban" in t) and loose(_is_iban):
+    if ("iban" in t) and loose(is_iban):
         return SDType.IBAN
     if ("credit_card" in joined or "card_number" in joined or t & {"ccn", "cc"}) and loose(
             lambda v: 13 <= digits(v) <= 19):
         return SDType.CREDIT_CARD
-    if t & {"ip", "ipv4", "ipv6"} and loose(_is_ip):
+    if t & {"ip", "ipv4", "ipv6"} and loose(is_ip):
         return SDType.IP
     if t & {"zip", "zipcode", "postcode"} or "postal_code" in joined:
         return SDType.ZIP

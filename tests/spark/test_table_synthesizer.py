@@ -117,6 +117,9 @@ def test_transform_makes_one_twin_per_row(fitted, real_df):
     twin = fitted.transform(real_df)
     assert twin.schema == real_df.schema
     assert twin.count() == real_df.count()
+    # twins' keys are dense and keep the real format across the input's 3 partitions
+    keys = sorted(r[0] for r in twin.select("cust_id").collect())
+    assert keys == [f"CUST-{i:06d}" for i in range(1, real_df.count() + 1)]
     # nothing copied: generated incomes are not the real ones
     real_income = {r[0] for r in real_df.select("income").collect()}
     fake_income = {r[0] for r in twin.select("income").collect()}

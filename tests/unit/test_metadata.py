@@ -565,7 +565,7 @@ def test_pii_is_found_by_values_without_name_hints():
 
 
 def _non_luhn(digits: str) -> str:
-    from synthohive_spark.metadata import _luhn
+    from synthohive_spark.privacy.validators import luhn_ok as _luhn
 
     if _luhn(digits):
         last = (int(digits[-1]) + 1) % 10

@@ -35,6 +35,7 @@ class GenerationPlan:
     pii_specs: dict[str, dict] = field(default_factory=dict)  # PII columns: faker, never learned
     chunk_size: int = 50_000
     use_gpu: bool = False
+    partition_offsets: dict[int, int] = field(default_factory=dict)  # transform: key start per partition
 
 
 def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
@@ -185,8 +186,9 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
             context = piece[plan.condition_cols] if plan.condition_cols else None
             seed = row_seed(plan.seed, plan.stream + "/transform", part, batch_no)
             gen = _generate(plan, m, context, seed)
-            # keys for twins: partition-qualified positions keep them unique across partitions
-            keys = {c: key_values(s, (part << 40) + position, m) for c, s in plan.key_specs.items()}
+            # keys for twins: dense positions from the per-partition row counts of the input
+            start = plan.partition_offsets.get(part, 0) + position
+            keys = {c: key_values(s, start, m) for c, s in plan.key_specs.items()}
             yield _assemble(plan, gen, piece, keys, seed)
             batch_no += 1
             position += m

@@ -6,6 +6,7 @@ executors, so no generated table is ever collected to the driver.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -19,6 +20,7 @@ from pyspark.ml.param.shared import HasSeed
 from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
                              MLWritable, MLWriter)
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark.ml import _generation as gen
@@ -606,10 +608,18 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                 raise SchemaError(f"Table {table!r}: condition column {c!r} has type "
                                   f"{got.simpleString()}; expected {want.simpleString()}.")
         plan = self._plan(table)
+        if plan.key_specs:
+            # Keys of the twins are dense (1..N in the real format): each partition starts after
+            # the rows of the partitions before it. One small aggregate, never the rows.
+            counts = dict(dataset.groupBy(F.spark_partition_id().alias("p")).count().collect())
+            offsets, running = {}, 0
+            for p in sorted(counts):
+                offsets[int(p)] = running
+                running += int(counts[p])
+            plan = dataclasses.replace(plan, partition_offsets=offsets)
         source = dataset.select(*conds) if conds else dataset.select()
         if not conds:
             # mapInPandas needs at least one column to count rows by.
-            from pyspark.sql import functions as F
             source = dataset.select(F.lit(0).alias("__row"))
         return source.mapInPandas(lambda it: gen.transform_partitions(plan, it), schema=self.schema)
 
