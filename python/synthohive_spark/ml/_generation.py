@@ -139,18 +139,18 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
     return pd.DataFrame(out, columns=plan.columns)
 
 
+def key_values_at(spec: dict, positions: np.ndarray) -> pd.Series:
+    """Key values at global row ``positions`` in the real key's type and format."""
+    nums = np.asarray(positions, dtype=np.int64) + int(spec.get("offset", 1))
+    if spec.get("kind", "int") == "int":
+        return pd.Series(nums)
+    body = pd.Series(nums).astype(str).str.zfill(int(spec.get("width", 0)))
+    return spec.get("prefix", "") + body + spec.get("suffix", "")
+
+
 def key_values(spec: dict, start: int, n: int) -> pd.Series:
-    """Unique key values for global row positions ``start .. start+n-1`` in the real key's format."""
-    pos = np.arange(start, start + n, dtype=np.int64)
-    kind = spec.get("kind", "int")
-    if kind == "int":
-        return pd.Series(pos + int(spec.get("offset", 1)))
-    prefix = spec.get("prefix", "")
-    width = int(spec.get("width", 0))
-    suffix = spec.get("suffix", "")
-    nums = pos + int(spec.get("offset", 1))
-    body = pd.Series(nums).astype(str).str.zfill(width)
-    return prefix + body + suffix
+    """Unique key values for global row positions ``start .. start+n-1``."""
+    return key_values_at(spec, np.arange(start, start + n, dtype=np.int64))
 
 
 def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

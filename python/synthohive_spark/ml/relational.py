@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 from pyspark import StorageLevel, keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasSeed
 from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -40,6 +39,7 @@ from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
 from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError, dtype_family
 from synthohive_spark.ml import _generation as gen
+from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
@@ -69,16 +69,7 @@ def _as_metadata(metadata: Any) -> Metadata:
                         f"got {type(metadata).__name__}")
 
 
-class _RelationalParams(HasSeed):
-    model = Param(Params._dummy(), "model", "generative model of every table ('ctgan', 'tvae', "
-                  "'gaussian_copula', or a registered name)", typeConverter=TypeConverters.toString)
-    epochs = Param(Params._dummy(), "epochs", "training epochs per table model",
-                   typeConverter=TypeConverters.toInt)
-    batchSize = Param(Params._dummy(), "batchSize", "training batch size",
-                      typeConverter=TypeConverters.toInt)
-    maxTrainingRows = Param(Params._dummy(), "maxTrainingRows",
-                            "at most this many rows per table reach the driver for training",
-                            typeConverter=TypeConverters.toInt)
+class _RelationalParams(HasSynthesisParams):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
                            "parent columns a child is generated under, at most",
                            typeConverter=TypeConverters.toInt)
@@ -92,12 +83,6 @@ class _RelationalParams(HasSeed):
                         "JSON object table -> TableSynthesizer params overriding the defaults "
                         "for that table (model, epochs, batchSize, modelParams, ...)",
                         typeConverter=TypeConverters.toString)
-    rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
-                             "rows per partition of a generated root table and of the rows "
-                             "generated under it (sample(numPartitions=...) overrides)",
-                             typeConverter=TypeConverters.toInt)
-    chunkSize = Param(Params._dummy(), "chunkSize", "rows per model call inside a task",
-                      typeConverter=TypeConverters.toInt)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -105,18 +90,6 @@ class _RelationalParams(HasSeed):
                          maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
                          chunkSize=50_000)
-
-    def getModel(self) -> str:
-        return self.getOrDefault(self.model)
-
-    def getEpochs(self) -> int:
-        return self.getOrDefault(self.epochs)
-
-    def getBatchSize(self) -> int:
-        return self.getOrDefault(self.batchSize)
-
-    def getMaxTrainingRows(self) -> int:
-        return self.getOrDefault(self.maxTrainingRows)
 
     def getMaxContextCols(self) -> int:
         return self.getOrDefault(self.maxContextCols)
@@ -129,12 +102,6 @@ class _RelationalParams(HasSeed):
 
     def getTableParams(self) -> dict[str, dict[str, Any]]:
         return json.loads(self.getOrDefault(self.tableParams))
-
-    def getRowsPerPartition(self) -> int:
-        return self.getOrDefault(self.rowsPerPartition)
-
-    def getChunkSize(self) -> int:
-        return self.getOrDefault(self.chunkSize)
 
 
 def _json_param(value: Any, name: str) -> str:
@@ -470,7 +437,7 @@ def _degree(state: dict) -> DegreeModel:
 
 
 def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
-    values = _keys_at(spec, np.where(null, 0, idx))
+    values = gen.key_values_at(spec, np.where(null, 0, idx))
     if integer:
         arr = pd.array(values.to_numpy(dtype="int64"), dtype="Int64")
         arr[null] = pd.NA
@@ -478,16 +445,6 @@ def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) ->
     out = values.astype(object)
     out[null] = None
     return out.reset_index(drop=True)
-
-
-def _keys_at(spec: dict, positions: np.ndarray) -> pd.Series:
-    """Key values at arbitrary global positions (key_values takes a contiguous range)."""
-    positions = np.asarray(positions, dtype=np.int64)
-    if spec.get("kind", "int") == "int":
-        return pd.Series(positions + int(spec.get("offset", 1)))
-    nums = pd.Series(positions + int(spec.get("offset", 1))).astype(str).str.zfill(
-        int(spec.get("width", 0)))
-    return spec.get("prefix", "") + nums + spec.get("suffix", "")
 
 
 def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,

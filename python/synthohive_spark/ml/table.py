@@ -16,7 +16,6 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasSeed
 from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
                              MLWritable, MLWriter)
 from pyspark.sql import DataFrame, SparkSession
@@ -24,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark.ml import _generation as gen
+from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._spark_schema import (SchemaError, check_columns, check_supported,
                                                infer_key_spec)
@@ -33,21 +33,9 @@ logger = logging.getLogger("synthohive_spark.ml.table")
 __all__ = ["TableSynthesizer", "TableSynthesizerModel", "SchemaError", "ModelLoadError"]
 
 
-class _TableSynthesizerParams(HasSeed):
+class _TableSynthesizerParams(HasSynthesisParams):
     """Params shared by :class:`TableSynthesizer` and :class:`TableSynthesizerModel`."""
 
-    model = Param(Params._dummy(), "model",
-                  "generative model from the registry: 'ctgan' (default), 'tvae', "
-                  "'gaussian_copula', or a name given to synthohive_spark.register_model",
-                  typeConverter=TypeConverters.toString)
-    epochs = Param(Params._dummy(), "epochs", "training epochs (> 0)",
-                   typeConverter=TypeConverters.toInt)
-    batchSize = Param(Params._dummy(), "batchSize", "training batch size (> 0)",
-                      typeConverter=TypeConverters.toInt)
-    maxTrainingRows = Param(Params._dummy(), "maxTrainingRows",
-                            "at most this many rows, sampled reproducibly with the seed, are "
-                            "brought to the driver for training",
-                            typeConverter=TypeConverters.toInt)
     conditionCols = Param(Params._dummy(), "conditionCols",
                           "columns taken from the input rows by transform() and used as the "
                           "condition (context) the other columns are generated under",
@@ -72,17 +60,11 @@ class _TableSynthesizerParams(HasSeed):
     tableMetadata = Param(Params._dummy(), "tableMetadata",
                           "JSON of the table's synthohive_spark.TableConfig; detected when empty",
                           typeConverter=TypeConverters.toString)
-    rowsPerPartition = Param(Params._dummy(), "rowsPerPartition",
-                             "rows generated per Spark partition by sample()",
-                             typeConverter=TypeConverters.toInt)
     minQuality = Param(Params._dummy(), "minQuality",
                        "quality gate in [0, 1]: fit validates a sample of generated rows against "
                        "the training sample and fails below it; sample() re-checks against a "
                        "reference DataFrame when one is given (0 turns the gate off)",
                        typeConverter=TypeConverters.toFloat)
-    chunkSize = Param(Params._dummy(), "chunkSize",
-                      "rows generated per model call inside a task (bounds executor memory)",
-                      typeConverter=TypeConverters.toInt)
 
     def __init__(self, *args: Any):
         super().__init__(*args)
@@ -93,18 +75,6 @@ class _TableSynthesizerParams(HasSeed):
 
     def getMinQuality(self) -> float:
         return self.getOrDefault(self.minQuality)
-
-    def getModel(self) -> str:
-        return self.getOrDefault(self.model)
-
-    def getEpochs(self) -> int:
-        return self.getOrDefault(self.epochs)
-
-    def getBatchSize(self) -> int:
-        return self.getOrDefault(self.batchSize)
-
-    def getMaxTrainingRows(self) -> int:
-        return self.getOrDefault(self.maxTrainingRows)
 
     def getConditionCols(self) -> list[str]:
         return self.getOrDefault(self.conditionCols)
@@ -126,12 +96,6 @@ class _TableSynthesizerParams(HasSeed):
 
     def getTableMetadata(self) -> str:
         return self.getOrDefault(self.tableMetadata)
-
-    def getRowsPerPartition(self) -> int:
-        return self.getOrDefault(self.rowsPerPartition)
-
-    def getChunkSize(self) -> int:
-        return self.getOrDefault(self.chunkSize)
 
 
 class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable,
