@@ -9,9 +9,11 @@ Python loops.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -98,6 +100,30 @@ def allreduce_scalar(value: float, op: str = "sum") -> float:
     t = torch.tensor([float(value)], dtype=torch.float64)
     dist.all_reduce(t, op={"sum": dist.ReduceOp.SUM, "min": dist.ReduceOp.MIN}[op])
     return float(t.item())
+
+
+# --------------------------------------------------------------------------- training
+def run_training(model: Any, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
+    """Seeded training shared by the neural models: networks built under the seed, then the
+    model's ``_fit_loop`` under a per-rank seed; torch's global RNG state is restored after."""
+    dev = resolve_device(model._hp["device"])
+    rank, world = dist_world()
+    seed = int(model._hp["seed"])
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        model._build()
+        torch.manual_seed(seed + 7919 * rank)
+        model._fit_loop(data, context, dev, rank, world)
+
+
+def encode_for_training(model: Any, data: pd.DataFrame, context: pd.DataFrame | None,
+                        dev: torch.device, rank: int) -> tuple[torch.Tensor, torch.Tensor | None, "Layout"]:
+    """The encoded training matrix, the encoded context (or None) and the layout, on ``dev``."""
+    rng = np.random.default_rng([int(model._hp["seed"]), rank])
+    x = torch.from_numpy(model.transformer.transform(data, rng)).to(dev)
+    c = (torch.from_numpy(model.context_transformer.transform(context, rng, "context")).to(dev)
+         if context is not None else None)
+    return x, c, model._layout.to(dev)
 
 
 # --------------------------------------------------------------------------- layout

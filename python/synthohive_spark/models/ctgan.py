@@ -280,26 +280,13 @@ class CTGAN(GenerativeModel):
                                             list(hp["discriminator_dim"]), hp["pac"], cap)
 
     def _train(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
-        hp = self._hp
-        dev = _nn.resolve_device(hp["device"])
-        rank, world = _nn.dist_world()
-        seed = int(hp["seed"])
-        fork_devices = [dev.index or 0] if dev.type == "cuda" else []
-        with torch.random.fork_rng(devices=fork_devices):
-            torch.manual_seed(seed)
-            self._build()
-            torch.manual_seed(seed + 7919 * rank)
-            self._fit_loop(data, context, dev, rank, world)
+        _nn.run_training(self, data, context)
 
     def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, dev: torch.device, rank: int,
                   world: int) -> None:
         hp = self._hp
         log = self.logger
-        rng = np.random.default_rng([int(hp["seed"]), rank])
-        x = torch.from_numpy(self.transformer.transform(data, rng)).to(dev)
-        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
-             if context is not None else None)
-        layout = self._layout.to(dev)
+        x, c, layout = _nn.encode_for_training(self, data, context, dev, rank)
         G, D = self.generator.to(dev), self.discriminator.to(dev)
         if world > 1:
             _nn.broadcast_parameters([G, D])
