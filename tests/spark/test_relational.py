@@ -319,3 +319,17 @@ def test_several_partitions_keep_keys_unique_and_joined(fitted, synth):
     assert sorted(split["order_items"].collect()) == sorted(again["order_items"].collect())
     for df in list(out.values()) + list(split.values()) + list(again.values()):
         df.unpersist()
+
+
+def test_quality_gate_on_the_sample_path(fitted, real, tmp_path):
+    from synthohive_spark.validation import QualityGateError
+
+    target = str(tmp_path / "gated")
+    with pytest.raises(QualityGateError):
+        fitted.sample(scale=1.0, output=target, minQuality=0.999, reference=real)
+    assert not os.path.exists(target)  # below the gate nothing is written
+    with pytest.raises(ValueError, match="reference"):
+        fitted.sample(scale=1.0, minQuality=0.5)
+    out = fitted.sample(scale=1.0, output=target, minQuality=0.5, reference=real)
+    assert os.path.exists(os.path.join(target, "orders", "_SUCCESS"))
+    assert out["orders"].count() > 0

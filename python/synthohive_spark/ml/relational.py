@@ -578,8 +578,14 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
     def sample(self, scale: float = 1.0, numRows: Optional[Mapping[str, int]] = None,
                output: Optional[str] = None, format: str = "parquet", mode: str = "errorifexists",
                seed: Optional[int] = None, numPartitions: Optional[int] = None,
-               spark: Optional[SparkSession] = None) -> dict[str, DataFrame]:
+               spark: Optional[SparkSession] = None, minQuality: Optional[float] = None,
+               reference: Optional[Mapping[str, Any]] = None) -> dict[str, DataFrame]:
         """Generate the database: every table as a Spark DataFrame, in generation order.
+
+        With ``minQuality`` above 0, the generated database is first validated against
+        ``reference`` (table name -> real DataFrame, catalog table or path) with the multi-table
+        quality report; below the gate a ``QualityGateError`` names what fell short and nothing
+        is written to ``output``.
 
         Root tables get ``round(real rows * scale)`` rows unless ``numRows`` names them; child
         tables follow from the cardinality models. With ``output`` (a path, or a catalog database)
@@ -593,6 +599,12 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             raise ValueError(f"sample: scale must be a positive number, got {scale!r}")
         if numPartitions is not None and (not isinstance(numPartitions, int) or numPartitions < 1):
             raise ValueError(f"sample: numPartitions must be a positive int, got {numPartitions!r}")
+        gate = 0.0 if minQuality is None else float(minQuality)
+        if not 0.0 <= gate <= 1.0:
+            raise ValueError(f"sample: minQuality must lie in [0, 1], got {minQuality!r}")
+        if gate > 0 and reference is None:
+            raise ValueError("sample: minQuality needs reference={table: real DataFrame, ...} "
+                             "to validate the generated database against.")
         graph = self.graph
         sizes = self._root_sizes(graph, scale, numRows or {})
         seed = int(self.getSeed() if seed is None else seed)
@@ -607,8 +619,15 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
                                          numPartitions)
             generated[name], counts[name] = df, n
             logger.info("generated table %s: %d rows", name, n)
-            if output is not None:
+            if output is not None and gate == 0:
                 write_table(df, targets[name], format, mode)
+        if gate > 0:
+            from synthohive_spark.validation import quality_gate
+            real = {t: read_table(src, spark, name=t) for t, src in reference.items()}
+            quality_gate(real, generated, gate, metadata=self.metadata)
+            if output is not None:
+                for name in self.tables:
+                    write_table(generated[name], targets[name], format, mode)
         if output is None:
             return generated
         out = {}
