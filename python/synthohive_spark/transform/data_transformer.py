@@ -17,7 +17,6 @@ fitted state is a JSON-able dict.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.transform.columns import ColumnCodec, TransformError, check_frame
+from synthohive_spark.transform.gmm import fit_dp_gmm_1d
 
 logger = logging.getLogger("synthohive_spark.transform.data_transformer")
 
@@ -48,29 +48,25 @@ class Span:
 
 
 def _fit_gmm(values: np.ndarray, max_modes: int, weight_threshold: float, seed: int) -> dict[str, list[float]]:
-    """Means, standard deviations and weights of the kept modes of a Bayesian GMM."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import BayesianGaussianMixture
+    """Means, standard deviations and weights of the kept modes of a Bayesian GMM.
 
+    The mixture (a Dirichlet-process Gaussian mixture, :func:`fit_dp_gmm_1d`) is fit on the
+    standardized values; modes whose weight is not above ``weight_threshold`` are dropped (the
+    heaviest is always kept) and the rest are returned in the original units.
+    """
     mu, sd = float(values.mean()), float(values.std())
     if sd <= 0 or not np.isfinite(sd):
         return {"means": [mu], "stds": [1.0], "weights": [1.0]}
-    z = ((values - mu) / sd).reshape(-1, 1)
+    z = (values - mu) / sd
     n_comp = int(min(max_modes, len(np.unique(z)), len(z)))
     if n_comp < 2:
         return {"means": [mu], "stds": [sd], "weights": [1.0]}
-    gmm = BayesianGaussianMixture(
-        n_components=n_comp, weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=0.001, n_init=1, max_iter=100, random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gmm.fit(z)
-    w = gmm.weights_
+    w, m, v = fit_dp_gmm_1d(z, n_comp, seed=seed, weight_concentration_prior=1e-3, max_iter=100, tol=1e-3)
     keep = w > weight_threshold
     if not keep.any():
         keep = w == w.max()
-    means = gmm.means_.reshape(-1)[keep] * sd + mu
-    stds = np.sqrt(gmm.covariances_.reshape(-1)[keep]) * sd
+    means = m[keep] * sd + mu
+    stds = np.sqrt(v[keep]) * sd
     stds = np.maximum(stds, 1e-6 * max(sd, 1e-12))
     weights = w[keep] / w[keep].sum()
     return {"means": means.tolist(), "stds": stds.tolist(), "weights": weights.tolist()}
