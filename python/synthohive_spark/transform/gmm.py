@@ -67,7 +67,7 @@ def _betaln(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- k-means
 def _kmeans_1d(u: np.ndarray, c: np.ndarray, k: int, rng: np.random.Generator,
                max_iter: int = 300, tol: float = 1e-4) -> np.ndarray:
-    """Labels (index into 0..k-1, sorted centres) of a weighted 1-D k-means on distinct sorted values.
+    """Labels (0..k-1, in the order the centres were picked) of a weighted 1-D k-means.
 
     ``u`` holds distinct values in increasing order and ``c`` their counts; ``k <= len(u)``.
     Seeding is k-means++ (each next centre drawn with probability proportional to count times the
@@ -86,13 +86,18 @@ def _kmeans_1d(u: np.ndarray, c: np.ndarray, k: int, rng: np.random.Generator,
         pot = float(w.sum())
         if pot <= 0.0:  # cannot happen while k <= distinct values; kept for safety
             break
-        cand_idx = np.minimum(np.searchsorted(np.cumsum(w), rng.random(n_trials) * pot), len(u) - 1)
+        # side="right": a draw never lands on a value of zero weight (an existing centre)
+        cand_idx = np.minimum(np.searchsorted(np.cumsum(w), rng.random(n_trials) * pot, side="right"),
+                              len(u) - 1)
         cand = u[cand_idx]
         d2_cand = np.minimum(d2[:, None], (u[:, None] - cand[None, :]) ** 2)  # (n_distinct, trials)
         best = int(np.argmin(c @ d2_cand))
         centres.append(cand[best])
         d2 = d2_cand[:, best]
-    centres_arr = np.unique(np.asarray(centres, dtype=np.float64))  # sorted, distinct
+    centres_arr = np.asarray(centres, dtype=np.float64)
+    # Lloyd keeps the centres in order; the labels returned follow the k-means++ picking order.
+    pick_of_rank = np.argsort(centres_arr, kind="stable")
+    centres_arr = centres_arr[pick_of_rank]
 
     cs = np.concatenate(([0.0], np.cumsum(c)))
     csx = np.concatenate(([0.0], np.cumsum(c * u)))
@@ -116,13 +121,15 @@ def _kmeans_1d(u: np.ndarray, c: np.ndarray, k: int, rng: np.random.Generator,
             break
     mids = 0.5 * (centres_arr[1:] + centres_arr[:-1])
     cuts = np.searchsorted(u, mids, side="right")
-    return np.searchsorted(cuts, np.arange(len(u)), side="right")
+    rank = np.searchsorted(cuts, np.arange(len(u)), side="right")
+    return pick_of_rank[rank]
 
 
 # ---------------------------------------------------------------------------------------- fit
 def fit_dp_gmm_1d(values: np.ndarray, n_components: int, *, seed: int,
                   weight_concentration_prior: float = 1e-3, max_iter: int = 100, tol: float = 1e-3,
-                  reg_covar: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                  reg_covar: float = 1e-6, init_labels: np.ndarray | None = None,
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit a truncated Dirichlet-process Gaussian mixture to 1-D data by variational inference.
 
     Args:
@@ -137,6 +144,9 @@ def fit_dp_gmm_1d(values: np.ndarray, n_components: int, *, seed: int,
         tol: stop when the lower bound changes by less than this.
         reg_covar: added to every component's empirical variance (keeps variances positive on
             ties and constant data).
+        init_labels: optional initial component (0 .. n_components - 1) of each value, in place of
+            the k-means initialisation (then ``n_components`` is not capped and ``seed`` unused).
+            With the labels of another implementation's initialisation the two fits coincide.
 
     Returns:
         ``(weights, means, variances)``, float64 arrays of one entry per component in the order of
@@ -145,7 +155,7 @@ def fit_dp_gmm_1d(values: np.ndarray, n_components: int, *, seed: int,
         variances fall back to the prior (sample mean and about the sample variance).
 
     Raises:
-        ValueError: empty input, non-finite values, or ``n_components < 1``.
+        ValueError: empty input, non-finite values, ``n_components < 1`` or bad ``init_labels``.
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size == 0:
@@ -158,20 +168,30 @@ def fit_dp_gmm_1d(values: np.ndarray, n_components: int, *, seed: int,
     if weight_concentration_prior <= 0:
         raise ValueError(f"fit_dp_gmm_1d: expected weight_concentration_prior > 0, got {weight_concentration_prior}")
 
-    u, counts = np.unique(x, return_counts=True)
+    u, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
     c = counts.astype(np.float64)
     n = float(x.size)
-    k = int(min(n_components, len(u)))
     mean0 = float(c @ u) / n
     var0 = float(c @ (u - mean0) ** 2) / (n - 1.0) if n > 1 else 0.0
-    if k == 1:
-        return np.ones(1), np.array([mean0]), np.array([var0 + reg_covar])
-
-    rng = np.random.default_rng(seed)
-    labels = _kmeans_1d(u, c, k, rng)
-    # Responsibilities are held as (k, n_distinct): every reduction is then over contiguous rows.
-    resp = np.zeros((k, len(u)))
-    resp[labels, np.arange(len(u))] = 1.0
+    if init_labels is not None:
+        labels = np.asarray(init_labels).ravel()
+        if labels.shape != x.shape or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"fit_dp_gmm_1d: expected init_labels to be {x.size} integers (one per value), "
+                             f"got shape {np.shape(init_labels)} of dtype {labels.dtype}")
+        if labels.size and (labels.min() < 0 or labels.max() >= n_components):
+            raise ValueError(f"fit_dp_gmm_1d: expected init_labels in [0, {n_components}), got "
+                             f"[{labels.min()}, {labels.max()}]")
+        k = int(n_components)
+        # Responsibilities are held as (k, n_distinct): every reduction is then over contiguous rows.
+        # Copies of one value that start in different components share the fractions.
+        resp = np.zeros((k, len(u)))
+        np.add.at(resp, (labels, inverse.ravel()), 1.0)
+        resp /= c
+    else:
+        k = int(min(n_components, len(u)))
+        distinct_labels = _kmeans_1d(u, c, k, np.random.default_rng(seed))
+        resp = np.zeros((k, len(u)))
+        resp[distinct_labels, np.arange(len(u))] = 1.0
 
     gamma = float(weight_concentration_prior)
     beta0, nu0 = 1.0, 1.0
