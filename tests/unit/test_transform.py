@@ -78,6 +78,19 @@ def test_round_trip_every_column_kind() -> None:
     assert out.loc[5, "dec"] is None and out.loc[3, "date"] is None
 
 
+def test_strings_with_nul_characters_stay_distinct_categories() -> None:
+    # pandas hashes object strings as C strings: '' and '\x00' (or 'a' and 'a\x00b') collide there
+    values = [""] * 30 + ["\x00", "a", "a\x00b", "a\x00c", None, "'a'"]
+    df = pd.DataFrame({"s": values})
+    t = DataTransformer().fit(df)
+    assert sorted(t.codecs[0].categories) == sorted(v for v in set(values) if v is not None)
+    out = t.inverse_transform(t.transform(df, np.random.default_rng(0)))
+    assert out["s"].tolist() == values
+    restored = DataTransformer.from_state(json.loads(json.dumps(t.to_state())))
+    np.testing.assert_array_equal(restored.transform(df, np.random.default_rng(0)),
+                                  t.transform(df, np.random.default_rng(0)))
+
+
 def test_high_cardinality_is_embedded_not_one_hot() -> None:
     r = np.random.default_rng(0)
     cats = np.array([f"id_{i:05d}" for i in range(5000)])

@@ -268,6 +268,25 @@ def _float_decimals(values: np.ndarray) -> int | None:
     return None
 
 
+
+def _has_nul(values: np.ndarray) -> bool:
+    """Whether any string in an object array holds a NUL character."""
+    strs = pd.Series(np.asarray(values, dtype=object), dtype=object)
+    found = strs.str.contains("\x00", regex=False)
+    return bool(found.fillna(False).astype(bool).any())
+
+
+def _hash_keys(values: np.ndarray, force: bool = False) -> np.ndarray:
+    """Keys for pandas' hash tables: pandas hashes strings as C strings, so ``''`` and ``'\\x00'``
+    (or ``'a'`` and ``'a\\x00b'``) would collide. When a string holds a NUL, every string is keyed by its
+    ``repr`` (injective on str, and never equal to a non-string value)."""
+    arr = np.asarray(values, dtype=object)
+    if not force and not _has_nul(arr):
+        return arr
+    out = np.empty(len(arr), dtype=object)
+    out[:] = [repr(v) if isinstance(v, str) else v for v in arr.tolist()]
+    return out
+
 @dataclass
 class ColumnCodec:
     """A fitted column: dtype description, kind and the kind's statistics (all JSON-able)."""
@@ -337,9 +356,11 @@ class ColumnCodec:
             uniq, counts = np.unique(nonnull, return_counts=True)
             cats = uniq.tolist()
         else:
-            codes, uniq = pd.factorize(pd.Series(nonnull, dtype=object), sort=False)
-            counts = np.bincount(codes, minlength=len(uniq))
-            cats = [_json_scalar(v) for v in uniq.tolist()]
+            keys = _hash_keys(nonnull)
+            codes, _ = pd.factorize(pd.Series(keys, dtype=object), sort=False)
+            counts = np.bincount(codes, minlength=int(codes.max()) + 1)
+            first = np.unique(codes, return_index=True)[1]  # first row of each code
+            cats = [_json_scalar(v) for v in np.asarray(nonnull, dtype=object)[first].tolist()]
         order = np.argsort(-counts, kind="stable")
         self.categories = [cats[i] for i in order]
         self.frequencies = [int(counts[i]) for i in order]
@@ -403,7 +424,12 @@ class ColumnCodec:
             index = pd.Index(np.asarray(self.categories, dtype=np.float64))
         else:
             nullmask = pd.isna(base)
-            index = pd.Index(self.categories, dtype=object)
+            cats = np.empty(len(self.categories), dtype=object)
+            cats[:] = self.categories
+            if _has_nul(cats) or _has_nul(base):
+                base = _hash_keys(base, force=True)
+                cats = _hash_keys(cats, force=True)
+            index = pd.Index(cats, dtype=object)
         codes = np.full(len(base), -1, dtype=np.int64)
         if len(index):
             codes = index.get_indexer(base).astype(np.int64)
