@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from synthohive_spark.models import _nn
+from synthohive_spark.models._optim import FlatAdam, HalfDropout
 from synthohive_spark.models.base import GenerativeModel
 
 
@@ -94,7 +95,7 @@ class _Discriminator(nn.Module):
         layers: list[nn.Module] = []
         dim = self.in_dim * pac
         for d in dims:
-            layers += [nn.Linear(dim, d), nn.LeakyReLU(0.2), nn.Dropout(0.5)]
+            layers += [nn.Linear(dim, d), nn.LeakyReLU(0.2), HalfDropout()]
             dim = d
         layers.append(nn.Linear(dim, 1))
         self.body = nn.Sequential(*layers)
@@ -110,13 +111,17 @@ class _Discriminator(nn.Module):
 
     def scores_and_penalty(self, real: torch.Tensor, fake: torch.Tensor, lam: float = 10.0
                            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Critic scores of fake and real packs and the WGAN-GP penalty, in one forward pass."""
+        """Critic scores of fake and real packs and the WGAN-GP penalty.
+
+        Fake and real packs share one forward pass; the interpolates get their own, so that the
+        penalty's double backward runs over them alone."""
         b, dim = real.shape
         alpha = torch.rand(b // self.pac, 1, 1, device=real.device).expand(-1, self.pac, dim).reshape(b, dim)
         inter = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(True)
-        out = self(torch.cat([fake, real, inter], dim=0))
+        out = self(torch.cat([fake, real], dim=0))
         k = b // self.pac
-        y_fake, y_real, y_inter = out[:k], out[k:2 * k], out[2 * k:]
+        y_fake, y_real = out[:k], out[k:]
+        y_inter = self(inter)
         grads = torch.autograd.grad(y_inter.sum(), inter, create_graph=True)[0]
         norms = grads.reshape(-1, self.pac * dim).norm(2, dim=1)
         return y_fake, y_real, ((norms - 1) ** 2).mean() * lam
@@ -296,11 +301,11 @@ class CTGAN(GenerativeModel):
         gen.manual_seed(int(hp["seed"]) * 1_000_003 + rank)
         sampler = _CondSampler(x, layout, bool(hp["log_frequency"]))
         cond_fraction = float(hp["context_cond_fraction"]) if c is not None else 1.0
-        opt_g = torch.optim.Adam(G.parameters(), lr=hp["generator_lr"], betas=(0.5, 0.9),
-                                 weight_decay=hp["generator_decay"], foreach=True)
-        opt_d = torch.optim.Adam(D.parameters(), lr=hp["discriminator_lr"], betas=(0.5, 0.9),
-                                 weight_decay=hp["discriminator_decay"], foreach=True)
-        g_params, d_params = list(G.parameters()), list(D.parameters())
+        opt_g = FlatAdam(G.parameters(), lr=hp["generator_lr"], betas=(0.5, 0.9),
+                         weight_decay=hp["generator_decay"])
+        opt_d = FlatAdam(D.parameters(), lr=hp["discriminator_lr"], betas=(0.5, 0.9),
+                         weight_decay=hp["discriminator_decay"])
+        g_params = opt_g.params
         bs, z_dim = int(hp["batch_size"]), int(hp["embedding_dim"])
         steps = max(len(x) // bs, 1)
         if world > 1:
@@ -334,10 +339,10 @@ class CTGAN(GenerativeModel):
                     real_in = D.inputs(D.data(real_x), cond_real, ctx_real)
                     y_fake, y_real, pen = D.scores_and_penalty(real_in, fake_in)
                     loss_d = -(y_real.mean() - y_fake.mean())
-                    opt_d.zero_grad(set_to_none=False)
+                    opt_d.zero_grad()
                     (loss_d + pen).backward()
                     if world > 1:
-                        _nn.allreduce_gradients(d_params, world)
+                        opt_d.allreduce_grad(world)
                     opt_d.step()
                 # generator step: fresh conditions, rows and context (never the discriminator's batch)
                 cond, col, cat, active, rows = sampler.sample_train(bs, gen, cond_fraction)
@@ -347,10 +352,10 @@ class CTGAN(GenerativeModel):
                 loss_g = -y_fake.mean()
                 if col is not None:
                     loss_g = loss_g + sampler.cond_loss(raw, col, cat, active)
-                opt_g.zero_grad(set_to_none=False)
-                loss_g.backward()
+                opt_g.zero_grad()
+                loss_g.backward(inputs=g_params)  # the critic's weights need no gradient here
                 if world > 1:
-                    _nn.allreduce_gradients(g_params, world)
+                    opt_g.allreduce_grad(world)
                 opt_g.step()
                 sum_g += float(loss_g.detach())
                 sum_d += float(loss_d.detach())
@@ -372,6 +377,8 @@ class CTGAN(GenerativeModel):
                                  epoch + 1, patience)
                         break
         bar.close()
+        opt_g.release()
+        opt_d.release()
         if world > 1:
             _nn.allreduce_buffers([G, D], world)
         self.generator = G.cpu().eval()

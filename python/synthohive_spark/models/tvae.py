@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from synthohive_spark.models import _nn
+from synthohive_spark.models._optim import FlatAdam
 from synthohive_spark.models.base import GenerativeModel
 
 
@@ -106,8 +107,8 @@ class TVAE(GenerativeModel):
         enc, dec = self.encoder.to(dev), self.decoder.to(dev)
         if world > 1:
             _nn.broadcast_parameters([enc, dec])
-        params = list(enc.parameters()) + list(dec.parameters())
-        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["l2scale"], foreach=True)
+        opt = FlatAdam(list(enc.parameters()) + list(dec.parameters()), lr=hp["lr"],
+                       weight_decay=hp["l2scale"])
         gen = torch.Generator(device=dev)
         gen.manual_seed(int(hp["seed"]) * 1_000_003 + rank)
         n, bs = len(x), int(hp["batch_size"])
@@ -140,10 +141,10 @@ class TVAE(GenerativeModel):
                     rec = rec + nn.functional.cross_entropy(logits, xb[:, col].long(), reduction="sum")
                 kld = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
                 loss = (factor * rec + kld) / xb.shape[0]
-                opt.zero_grad(set_to_none=False)
+                opt.zero_grad()
                 loss.backward()
                 if world > 1:
-                    _nn.allreduce_gradients(params, world)
+                    opt.allreduce_grad(world)
                 opt.step()
                 with torch.no_grad():
                     dec.sigma.clamp_(0.01, 1.0)
@@ -164,6 +165,7 @@ class TVAE(GenerativeModel):
                         log.info("early stop at epoch %d: loss has not improved for %d epochs", epoch + 1, patience)
                         break
         bar.close()
+        opt.release()
         self.encoder = enc.cpu().eval()
         self.decoder = dec.cpu().eval()
 

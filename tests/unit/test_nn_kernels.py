@@ -1,0 +1,88 @@
+"""The training kernels behind CTGAN/TVAE: flat Adam, bit-sliced dropout, segmented Gumbel-softmax."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from synthohive_spark.models import _nn
+from synthohive_spark.models._optim import FlatAdam, HalfDropout, half_mask
+from synthohive_spark.transform import DataTransformer
+
+
+def _net(seed: int) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(7, 6), torch.nn.BatchNorm1d(6), torch.nn.ReLU(),
+                               torch.nn.Linear(6, 2))
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_flat_adam_follows_torch_adam(fused: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    ref, ours = _net(0), _net(0)
+    opt_ref = torch.optim.Adam(ref.parameters(), lr=3e-3, betas=(0.5, 0.9), weight_decay=1e-3)
+    opt = FlatAdam(ours.parameters(), lr=3e-3, betas=(0.5, 0.9), weight_decay=1e-3)
+    if not fused:
+        monkeypatch.setattr(torch, "_fused_adam_", None, raising=False)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(40):
+        x = torch.randn(16, 7, generator=gen)
+        for net, o in ((ref, opt_ref), (ours, opt)):
+            o.zero_grad()
+            (net(x) ** 2).mean().backward()
+            o.step()
+    for a, b in zip(ref.parameters(), ours.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(_net(0).parameters(), ours.parameters()))
+
+
+def test_flat_adam_shares_one_buffer_until_released() -> None:
+    net = _net(0)
+    opt = FlatAdam(net.parameters(), lr=1e-3)
+    ptrs = {p.data.untyped_storage().data_ptr() for p in net.parameters()}
+    assert ptrs == {opt.flat.untyped_storage().data_ptr()}
+    before = [p.detach().clone() for p in net.parameters()]
+    opt.release()
+    ptrs = [p.data.untyped_storage().data_ptr() for p in net.parameters()]
+    assert len(set(ptrs)) == len(ptrs)
+    assert all(p.grad is None for p in net.parameters())
+    for a, b in zip(before, net.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="no trainable parameters"):
+        FlatAdam([], lr=1e-3)
+
+
+def test_half_dropout_mask_is_fair_and_identity_in_eval() -> None:
+    torch.manual_seed(3)
+    m = half_mask((300, 257), torch.device("cpu"), torch.float32)
+    assert set(m.unique().tolist()) == {0.0, 2.0}
+    assert abs(float((m > 0).float().mean()) - 0.5) < 0.01
+    # columns and rows are not correlated through the bit slicing
+    col_rates = (m > 0).float().mean(0)
+    assert float(col_rates.std()) < 0.06
+    d = HalfDropout()
+    x = torch.randn(40, 9)
+    out = d(x)
+    assert torch.all((out == 0) | torch.isclose(out, 2 * x))
+    d.eval()
+    assert torch.equal(d(x), x)
+
+
+def test_segmented_gumbel_softmax_equals_per_span_softmax() -> None:
+    r = np.random.default_rng(0)
+    df = pd.DataFrame({"a": r.normal(size=400), "b": r.choice(list("xyz"), 400), "c": r.choice(list("pq"), 400),
+                       "d": np.r_[r.normal(0, 1, 200), r.normal(8, 1, 200)], "e": r.choice(list("pq"), 400)})
+    layout = _nn.Layout.from_transformer(DataTransformer().fit(df))
+    raw = torch.randn(11, layout.n_dense, dtype=torch.float64) * 30  # large logits: needs the per-span max
+    torch.manual_seed(5)
+    got = layout.activate(raw)
+    torch.manual_seed(5)
+    y = (raw + _nn.gumbel_noise(tuple(raw.shape), None, raw.device).double()) / 0.2
+    want = torch.tanh(raw)
+    for _, idx in layout.softmax_groups:
+        want[:, idx.reshape(-1)] = torch.softmax(y[:, idx], dim=-1).reshape(11, -1)
+    assert torch.isfinite(got).all()
+    torch.testing.assert_close(got, want)
+    sums = [got[:, idx].sum(-1) for _, idx in layout.softmax_groups]
+    for s in sums:
+        torch.testing.assert_close(s, torch.ones_like(s))
