@@ -86,3 +86,42 @@ def test_segmented_gumbel_softmax_equals_per_span_softmax() -> None:
     sums = [got[:, idx].sum(-1) for _, idx in layout.softmax_groups]
     for s in sums:
         torch.testing.assert_close(s, torch.ones_like(s))
+
+
+@pytest.mark.parametrize("k", [2, 7, 300])
+def test_sample_categories_follows_the_softmax(k: int) -> None:
+    gen = torch.Generator().manual_seed(k)
+    logits = torch.randn(k, generator=gen) * 2
+    logits[0] = -200.0  # a category of (numerically) zero probability is never drawn
+    n = 200_000
+    draws = _nn.sample_categories(logits.expand(n, k).clone(), gen)
+    assert draws.min() >= 1 and draws.max() < k
+    freq = torch.bincount(draws, minlength=k).double() / n
+    p = torch.softmax(logits.double(), 0)
+    # within 5 standard errors per category
+    assert torch.all((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / n) + 1e-9)
+
+
+def test_decode_of_sampled_codes_agrees_with_inverse_transform_of_the_matrix() -> None:
+    r = np.random.default_rng(1)
+    n = 300
+    df = pd.DataFrame({"x": np.where(r.random(n) < 0.2, np.nan, r.normal(5, 2, n)),
+                       "c": r.choice(["a", "b", "c"], n), "k": r.choice([f"s{i}" for i in range(80)], n),
+                       "one": ["same"] * n})
+    t = DataTransformer(max_onehot=50).fit(df)
+    m = t.transform(df, np.random.default_rng(0))
+    out_matrix = t.inverse_transform(m)
+    scalars, codes = [], []
+    for s in t.spans:
+        if s.activation == "tanh":
+            scalars.append(m[:, s.start])
+        elif s.activation == "softmax":
+            codes.append(m[:, s.start:s.end].argmax(1))
+        else:
+            codes.append(m[:, s.start].astype(np.int64))
+    out_codes = t.decode(np.stack(scalars, 1), np.stack(codes, 1))
+    pd.testing.assert_frame_equal(out_codes, out_matrix)
+    pd.testing.assert_series_equal(out_codes["c"], df["c"])
+    assert out_codes["x"].isna().tolist() == df["x"].isna().tolist()
+    with pytest.raises(Exception, match="do not match"):
+        t.decode(np.zeros((3, 5)), np.zeros((3, 1), dtype=np.int64))

@@ -127,6 +127,10 @@ class Layout:
     # segments of the dense part: one per softmax span, one per tanh scalar (for activate)
     segment_of: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
     segment_sum: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 0))  # (n_dense, n_segments) 0/1
+    # decoding to codes: per softmax group the code index of each of its spans; per embedding its code
+    group_codes: list[torch.Tensor] = field(default_factory=list)
+    embedding_codes: list[int] = field(default_factory=list)
+    n_codes: int = 0
 
     @property
     def n_dense(self) -> int:
@@ -153,6 +157,15 @@ class Layout:
                     discrete.append((pos, s.width))
         n_dense = len(dense_cols)
         softmax_groups = [(w, torch.tensor(v, dtype=torch.long)) for w, v in sorted(groups.items())]
+        # code index (DataTransformer.decode's order: non-tanh spans in span order) of every span
+        code_at: dict[int, int] = {}
+        for s in t.spans:
+            if s.activation != "tanh":
+                code_at[s.start] = len(code_at)
+        dense_start = {p: c for p, c in zip(range(n_dense), dense_cols)}
+        group_codes = [torch.tensor([code_at[dense_start[row[0]]] for row in v], dtype=torch.long)
+                       for _, v in sorted(groups.items())]
+        embedding_codes = [code_at[col] for col, _ in embeddings]
         order = list(tanh) + [p for _, idx in softmax_groups for p in idx.reshape(-1).tolist()]
         perm_inv = torch.empty(n_dense, dtype=torch.long)
         perm_inv[torch.tensor(order, dtype=torch.long)] = torch.arange(n_dense)
@@ -172,13 +185,15 @@ class Layout:
         return cls(width=t.output_width, dense_idx=torch.tensor(dense_cols, dtype=torch.long),
                    tanh_pos=torch.tensor(tanh, dtype=torch.long), softmax_groups=softmax_groups,
                    is_softmax=is_softmax, embeddings=embeddings, perm_inv=perm_inv, discrete=discrete,
-                   segment_of=segment_of, segment_sum=segment_sum)
+                   segment_of=segment_of, segment_sum=segment_sum, group_codes=group_codes,
+                   embedding_codes=embedding_codes, n_codes=len(code_at))
 
     def to(self, device: torch.device) -> "Layout":
         return Layout(self.width, self.dense_idx.to(device), self.tanh_pos.to(device),
                       [(w, i.to(device)) for w, i in self.softmax_groups], self.is_softmax.to(device),
                       self.embeddings, self.perm_inv.to(device), self.discrete,
-                      self.segment_of.to(device), self.segment_sum.to(device))
+                      self.segment_of.to(device), self.segment_sum.to(device),
+                      [g.to(device) for g in self.group_codes], self.embedding_codes, self.n_codes)
 
     # -------------------------------------------------------------- activations
     def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
@@ -271,22 +286,41 @@ class OutputHead(nn.Module):
         return self.dense(h), logits
 
 
-def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tensor],
-                  generator: torch.Generator, extra_tanh: torch.Tensor | None = None) -> torch.Tensor:
-    """Raw outputs -> an encoded matrix for ``inverse_transform``.
+def sample_categories(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """One category per row of ``logits`` (..., K), drawn with probabilities softmax(logits).
 
-    tanh scalars get ``tanh`` (plus ``extra_tanh`` noise when given); softmax spans get their logits
-    plus Gumbel noise (the transformer's argmax then draws a category with the softmax
-    probabilities); embedding columns get a category code drawn the same way.
+    Inverse-CDF sampling: one uniform per row against the cumulative weights, instead of K Gumbel
+    draws (the random numbers are the costly part on CPU; a 200-category column needs 200x fewer).
+    The category is the number of cumulative weights <= u (zero-weight categories are never drawn).
+    """
+    k = logits.shape[-1]
+    w = (logits - logits.amax(dim=-1, keepdim=True)).exp_()
+    cum = w.cumsum(dim=-1)
+    u = torch.rand(cum.shape[:-1] + (1,), generator=generator, device=cum.device, dtype=cum.dtype)
+    u = u.mul_(cum[..., -1:])
+    if k > 16:
+        idx = torch.searchsorted(cum, u, right=True).squeeze(-1)
+    else:
+        idx = (cum <= u).sum(dim=-1)
+    return idx.clamp_max_(k - 1)
+
+
+def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tensor],
+                  generator: torch.Generator, extra_tanh: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Raw generator outputs -> (scalars, codes) for ``DataTransformer.decode``.
+
+    Scalars are ``tanh`` of the tanh outputs (plus ``extra_tanh`` noise when given, clipped to
+    [-1, 1]); every softmax span and embedding column gets a category drawn from the softmax of its
+    logits.
     """
     b = raw.shape[0]
-    out = raw.new_zeros((b, layout.width))
-    g = gumbel_noise(tuple(raw.shape), generator, raw.device)
-    dense = torch.where(layout.is_softmax.unsqueeze(0), raw + g, torch.tanh(raw))
+    scalars = torch.tanh(raw[:, layout.tanh_pos])
     if extra_tanh is not None:
-        dense[:, layout.tanh_pos] = (dense[:, layout.tanh_pos] + extra_tanh).clamp(-1.0, 1.0)
-    out[:, layout.dense_idx] = dense
-    for (col, _), logits in zip(layout.embeddings, emb_logits):
-        g = gumbel_noise(tuple(logits.shape), generator, logits.device)
-        out[:, col] = (logits + g).argmax(dim=1).to(out.dtype)
-    return out
+        scalars = (scalars + extra_tanh).clamp_(-1.0, 1.0)
+    codes = torch.empty((b, layout.n_codes), dtype=torch.long, device=raw.device)
+    for (w, idx), where in zip(layout.softmax_groups, layout.group_codes):
+        codes[:, where] = sample_categories(raw[:, idx], generator)
+    for where, logits in zip(layout.embedding_codes, emb_logits):
+        codes[:, where] = sample_categories(logits, generator)
+    return scalars, codes

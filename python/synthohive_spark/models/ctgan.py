@@ -79,7 +79,7 @@ class _Generator(nn.Module):
             pieces.insert(0, torch.relu_(linear(w, b)))
         head = self.head
         dense = linear(head.dense.weight, head.dense.bias)
-        logits = [linear(proj.weight, proj.bias) @ table.t() + bias
+        logits = [torch.addmm(bias, linear(proj.weight, proj.bias), table.t())
                   for proj, table, bias in zip(head.emb_proj, head.emb_tables, head.emb_bias)]
         return dense, logits
 
@@ -405,7 +405,8 @@ class CTGAN(GenerativeModel):
         k_sizes = [k for _, k in layout.discrete]
         offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long) if n_disc else None
         chunk = int(hp["sample_batch_size"])
-        out = np.empty((n, layout.width), dtype=np.float32)
+        scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
+        codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)
@@ -417,8 +418,10 @@ class CTGAN(GenerativeModel):
                     cat = (cum[col] < u).sum(1).clamp_max(torch.tensor(k_sizes)[col] - 1)
                     cond[torch.arange(b), offsets[col] + cat] = 1.0
                 raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None)
-                out[s:s + b] = _nn.decode_sample(layout, raw, emb_logits, gen).numpy()
-        return self.transformer.inverse_transform(out)
+                sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen)
+                scalars[s:s + b] = sc.numpy()
+                codes[s:s + b] = cd.numpy()
+        return self.transformer.decode(scalars, codes)
 
     # ------------------------------------------------------------------ state
     def _tensors(self) -> dict[str, torch.Tensor]:

@@ -178,15 +178,18 @@ class TVAE(GenerativeModel):
         c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context"))
              if context is not None else None)
         chunk = int(hp["sample_batch_size"])
-        out = np.empty((n, layout.width), dtype=np.float32)
+        scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
+        codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)
                 z = torch.randn(b, int(hp["embedding_dim"]), generator=gen)
                 raw, emb_logits = dec(z, c[s:s + b] if c is not None else None)
                 noise = torch.randn(b, int(layout.tanh_pos.numel()), generator=gen) * dec.sigma
-                out[s:s + b] = _nn.decode_sample(layout, raw, emb_logits, gen, extra_tanh=noise).numpy()
-        return self.transformer.inverse_transform(out)
+                sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen, extra_tanh=noise)
+                scalars[s:s + b] = sc.numpy()
+                codes[s:s + b] = cd.numpy()
+        return self.transformer.decode(scalars, codes)
 
     def _tensors(self) -> dict[str, torch.Tensor]:
         if not self.fitted:

@@ -222,35 +222,66 @@ class DataTransformer:
             raise TransformError(f"matrix of shape {matrix.shape} does not match the transformer's layout "
                                  f"(n, {self.output_width})")
         n = matrix.shape[0]
-        index = pd.RangeIndex(n)
-        by_col: dict[str, list[Span]] = {}
+        scalars = np.empty((n, self.n_scalars), dtype=np.float64)
+        codes = np.empty((n, self.n_codes), dtype=np.int64)
+        i = j = 0
         for s in self.spans:
-            by_col.setdefault(s.column, []).append(s)
+            if s.activation == "tanh":
+                scalars[:, i] = matrix[:, s.start]
+                i += 1
+            else:
+                if s.activation == "softmax":
+                    codes[:, j] = np.argmax(matrix[:, s.start:s.end], axis=1)
+                else:
+                    codes[:, j] = np.clip(np.rint(matrix[:, s.start]), 0, s.n_categories - 1)
+                j += 1
+        return self.decode(scalars, codes)
+
+    @property
+    def n_scalars(self) -> int:
+        """Spans with a ``tanh`` scalar (one per numerical column), in span order."""
+        return sum(1 for s in self.spans if s.activation == "tanh")
+
+    @property
+    def n_codes(self) -> int:
+        """Spans that hold a category (softmax or embedding spans), in span order."""
+        return sum(1 for s in self.spans if s.activation != "tanh")
+
+    def decode(self, scalars: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
+        """Rows from their decoded parts: ``scalars`` (n, n_scalars) in [-1, 1], one per tanh span,
+        and ``codes`` (n, n_codes), the category drawn in every softmax/embedding span (mode index
+        for a mode span, 1 = missing for a null span), both in span order."""
+        self._check()
+        scalars = np.asarray(scalars)
+        codes = np.asarray(codes)
+        n = scalars.shape[0]
+        if scalars.shape != (n, self.n_scalars) or codes.shape != (n, self.n_codes):
+            raise TransformError(f"decoded parts of shapes {scalars.shape} and {codes.shape} do not match "
+                                 f"the transformer's layout ((n, {self.n_scalars}) and (n, {self.n_codes}))")
+        index = pd.RangeIndex(n)
+        scalar_of: dict[tuple[str, str], int] = {}
+        code_of: dict[tuple[str, str], int] = {}
+        for s in self.spans:
+            table = scalar_of if s.activation == "tanh" else code_of
+            table[(s.column, s.role)] = len(table)
         cols: dict[str, pd.Series] = {}
         for codec in self.codecs:
-            spans = by_col.get(codec.name, [])
+            name = codec.name
             if codec.kind == "numerical":
-                vs, ms = spans[0], spans[1]
-                g = self.gmms[codec.name]
+                g = self.gmms[name]
                 means, stds = np.asarray(g["means"]), np.asarray(g["stds"])
-                mode = np.argmax(matrix[:, ms.start:ms.end], axis=1)
-                scalar = np.clip(matrix[:, vs.start].astype(np.float64), -1.0, 1.0)
+                mode = codes[:, code_of[(name, "mode")]]
+                scalar = np.clip(scalars[:, scalar_of[(name, "value")]].astype(np.float64), -1.0, 1.0)
                 vals = scalar * 4 * stds[mode] + means[mode]
-                null = None
-                if codec.has_null:
-                    ns = spans[2]
-                    null = matrix[:, ns.start + 1] > matrix[:, ns.start]
-                cols[codec.name] = codec.from_numeric(vals, null, index=index)
+                null = codes[:, code_of[(name, "null")]] == 1 if codec.has_null else None
+                cols[name] = codec.from_numeric(vals, null, index=index)
             else:
-                if not spans:
-                    codes = np.zeros(n, dtype=np.int64) if codec.categories else np.full(n, -1, dtype=np.int64)
-                elif spans[0].activation == "softmax":
-                    s = spans[0]
-                    codes = np.argmax(matrix[:, s.start:s.end], axis=1)
+                key = next((k for k in ((name, "category"), (name, "embedding")) if k in code_of), None)
+                if key is None:
+                    c = np.zeros(n, dtype=np.int64) if codec.categories else np.full(n, -1, dtype=np.int64)
                 else:
-                    s = spans[0]
-                    codes = np.clip(np.rint(matrix[:, s.start]), 0, s.n_categories - 1).astype(np.int64)
-                cols[codec.name] = codec.from_codes(codes, index=index)
+                    c = codes[:, code_of[key]]
+                cols[name] = codec.from_codes(c, index=index)
         return pd.DataFrame(cols, index=index)
 
     # ---------------------------------------------------------------- state
