@@ -279,3 +279,38 @@ def test_free_text_is_never_copied(spark):
     assert 0.1 < 1 - len(present) / len(fake_notes) < 0.3  # the real null share (~0.2)
     lengths = [len(v.split()) for v in present]
     assert 2 <= np.median(lengths) <= 12
+
+
+def test_dates_decimals_and_keys_keep_types_and_format(fitted, real_df):
+    from synthohive_spark.ml import _generation as gen
+
+    rows = fitted.sample(700, numPartitions=2).collect()
+    lo, hi = real_df.agg(F.min("balance"), F.max("balance")).first()
+    for r in rows:
+        assert isinstance(r.signup, dt.date) and not isinstance(r.signup, dt.datetime)
+        assert r.balance is None or (isinstance(r.balance, decimal.Decimal) and
+                                     r.balance.as_tuple().exponent == -2 and lo <= r.balance <= hi)
+    assert sorted(r.cust_id for r in rows) == [f"CUST-{i:06d}" for i in range(1, 701)]
+    # the executors' Arrow-backed output holds exactly the values of the plain pandas output
+    plan = fitted.generation_plan("customers")
+    request = pd.DataFrame({"part": [0], "start": [0], "count": [300]})
+    arrow = next(gen.sample_partitions(plan, iter([request])))
+    seed = gen.row_seed(plan.seed, plan.stream, 0, 0)
+    plain = gen._assemble(plan, gen._generate(plan, 300, None, seed, arrow=False), None,
+                          {c: gen.key_values(s, 0, 300) for c, s in plan.key_specs.items()}, seed)
+    if gen.arrow_columns_ok():
+        assert isinstance(arrow["balance"].dtype, pd.ArrowDtype) and isinstance(arrow["signup"].dtype, pd.ArrowDtype)
+    assert plain["balance"].dtype == object and isinstance(plain["balance"].dropna().iloc[0], decimal.Decimal)
+    for c in plan.columns:
+        assert arrow[c].astype(object).where(arrow[c].notna(), None).tolist() == \
+            plain[c].astype(object).where(plain[c].notna(), None).tolist(), c
+
+
+def test_key_formats():
+    from synthohive_spark.ml import _generation as gen
+
+    spec = {"kind": "pattern", "prefix": "ORD-", "suffix": "/X", "width": 5, "offset": 1}
+    assert gen.key_values(spec, 0, 3).tolist() == ["ORD-00001/X", "ORD-00002/X", "ORD-00003/X"]
+    assert gen.key_values(spec, 123455, 1, arrow=True).tolist() == ["ORD-123456/X"]
+    assert gen.key_values({"kind": "pattern", "width": 3, "offset": -2}, 0, 3).tolist() == ["-02", "-01", "000"]
+    assert gen.key_values({"kind": "int", "offset": 10}, 5, 2).tolist() == [15, 16]

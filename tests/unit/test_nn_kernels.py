@@ -125,3 +125,24 @@ def test_decode_of_sampled_codes_agrees_with_inverse_transform_of_the_matrix() -
     assert out_codes["x"].isna().tolist() == df["x"].isna().tolist()
     with pytest.raises(Exception, match="do not match"):
         t.decode(np.zeros((3, 5)), np.zeros((3, 1), dtype=np.int64))
+
+
+@pytest.mark.parametrize("dims", [[256, 256], [64], [32, 48, 16]])
+def test_generator_inference_pass_equals_the_eval_forward(dims: list[int]) -> None:
+    from synthohive_spark.models import create_model
+
+    r = np.random.default_rng(0)
+    n = 1500
+    df = pd.DataFrame({"a": r.normal(size=n), "b": r.choice(list("xyz"), n),
+                       "p": r.choice([f"p{i}" for i in range(120)], n), "d": r.gamma(2, 3, n)})
+    m = create_model("ctgan", epochs=1, seed=0, generator_dim=dims, batch_size=100).fit(df)
+    g = m.generator.eval()
+    z = torch.randn(64, 128)
+    cond = torch.zeros(64, m._cond_dim)
+    cond[torch.arange(64), torch.randint(m._cond_dim, (64,))] = 1.0
+    with torch.no_grad():
+        raw, logits = g(z, cond, None)
+    raw2, logits2 = g.infer(z, cond, None)
+    torch.testing.assert_close(raw2, raw, rtol=1e-5, atol=1e-5)
+    assert len(logits) == len(logits2) == 1
+    torch.testing.assert_close(logits2[0], logits[0], rtol=1e-5, atol=1e-5)

@@ -87,9 +87,30 @@ def row_seed(seed: int, stream: str, *parts: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] & np.uint64(0x7FFFFFFFFFFFFFFF))
 
 
-def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+def arrow_columns_ok() -> bool:
+    """Whether Spark's pandas -> Arrow writer takes Arrow-backed (``pd.ArrowDtype``) columns as they
+    are (PySpark 4: ``_create_array`` hands ``__arrow_array__`` columns to Arrow without a mask)."""
+    import pyspark
+
+    try:
+        return int(pyspark.__version__.split(".")[0]) >= 4
+    except ValueError:
+        return False
+
+
+def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
+              arrow: bool = False) -> pd.DataFrame:
+    """``n`` rows from the plan's model; with ``arrow``, dates and decimals come back Arrow-backed
+    (no per-row Python objects on the way to Spark's Arrow writer)."""
     model = _model_for(plan)
-    return model.sample(n, context=context, seed=seed)
+    transformer = getattr(model, "transformer", None)
+    if not arrow or transformer is None:
+        return model.sample(n, context=context, seed=seed)
+    transformer.arrow_output = True
+    try:
+        return model.sample(n, context=context, seed=seed)
+    finally:
+        transformer.arrow_output = False
 
 
 def pii_values(plan: GenerationPlan, col: str, n: int, seed: int) -> pd.Series:
@@ -127,35 +148,51 @@ def pii_values(plan: GenerationPlan, col: str, n: int, seed: int) -> pd.Series:
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
               keys: dict[str, pd.Series], seed: int = 0) -> pd.DataFrame:
     out = {}
-    for col in plan.columns:
+    for col in plan.columns:  # .array keeps extension (Arrow-backed, nullable) columns as they are
         if col in plan.pii_specs:
-            out[col] = pii_values(plan, col, len(generated), seed).to_numpy()
+            out[col] = pii_values(plan, col, len(generated), seed).array
         elif col in keys:
-            out[col] = keys[col].to_numpy() if hasattr(keys[col], "to_numpy") else keys[col]
+            out[col] = pd.Series(keys[col]).array
         elif given is not None and col in plan.condition_cols:
-            out[col] = given[col].to_numpy()
+            out[col] = given[col].array
         else:
-            out[col] = generated[col].to_numpy()
+            out[col] = generated[col].array
     return pd.DataFrame(out, columns=plan.columns)
 
 
-def key_values_at(spec: dict, positions: np.ndarray) -> pd.Series:
-    """Key values at global row ``positions`` in the real key's type and format."""
+def key_values_at(spec: dict, positions: np.ndarray, arrow: bool = False) -> pd.Series:
+    """Key values at global row ``positions`` in the real key's type and format (``prefix``, the
+    number zero-padded to ``width``, ``suffix``). Formatted with Arrow compute kernels; with
+    ``arrow`` the Series stays Arrow-backed, else it holds Python strings."""
     nums = np.asarray(positions, dtype=np.int64) + int(spec.get("offset", 1))
     if spec.get("kind", "int") == "int":
         return pd.Series(nums)
-    body = pd.Series(nums).astype(str).str.zfill(int(spec.get("width", 0)))
-    return spec.get("prefix", "") + body + spec.get("suffix", "")
+    width = int(spec.get("width", 0))
+    if len(nums) and nums.min() < 0:  # zfill semantics for a sign: "-05", not "0-5"
+        body = pd.Series(nums).astype(str).str.zfill(width)
+        return (spec.get("prefix", "") + body + spec.get("suffix", "")).astype(object)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(nums), pa.string())
+    if width:
+        text = pc.utf8_lpad(text, width=width, padding="0")
+    if spec.get("prefix") or spec.get("suffix"):
+        text = pc.binary_join_element_wise(spec.get("prefix", ""), text, spec.get("suffix", ""), "")
+    if arrow:
+        return pd.Series(pd.arrays.ArrowExtensionArray(text))
+    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def key_values(spec: dict, start: int, n: int) -> pd.Series:
+def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series:
     """Unique key values for global row positions ``start .. start+n-1``."""
-    return key_values_at(spec, np.arange(start, start + n, dtype=np.int64))
+    return key_values_at(spec, np.arange(start, start + n, dtype=np.int64), arrow=arrow)
 
 
 def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body for ``sample``: each input row is (part, start, count)."""
     _set_threads()
+    arrow = arrow_columns_ok()
     for batch in batches:
         for part, start, count in zip(batch["part"], batch["start"], batch["count"]):
             done = 0
@@ -163,8 +200,8 @@ def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> 
             while done < count:
                 m = int(min(plan.chunk_size, count - done))
                 seed = row_seed(plan.seed, plan.stream, int(part), chunk)
-                gen = _generate(plan, m, None, seed)
-                keys = {c: key_values(s, int(start) + done, m) for c, s in plan.key_specs.items()}
+                gen = _generate(plan, m, None, seed, arrow)
+                keys = {c: key_values(s, int(start) + done, m, arrow) for c, s in plan.key_specs.items()}
                 yield _assemble(plan, gen, None, keys, seed)
                 done += m
                 chunk += 1
@@ -175,6 +212,7 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     input's ``condition_cols``. Seeds follow (seed, partition id, batch number)."""
     from pyspark import TaskContext
     _set_threads()
+    arrow = arrow_columns_ok()
     ctx = TaskContext.get()
     part = ctx.partitionId() if ctx is not None else 0
     batch_no = 0
@@ -185,10 +223,10 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
             m = len(piece)
             context = piece[plan.condition_cols] if plan.condition_cols else None
             seed = row_seed(plan.seed, plan.stream + "/transform", part, batch_no)
-            gen = _generate(plan, m, context, seed)
+            gen = _generate(plan, m, context, seed, arrow)
             # keys for twins: dense positions from the per-partition row counts of the input
             start = plan.partition_offsets.get(part, 0) + position
-            keys = {c: key_values(s, start, m) for c, s in plan.key_specs.items()}
+            keys = {c: key_values(s, start, m, arrow) for c, s in plan.key_specs.items()}
             yield _assemble(plan, gen, piece, keys, seed)
             batch_no += 1
             position += m

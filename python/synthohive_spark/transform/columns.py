@@ -180,8 +180,13 @@ def to_base(series: pd.Series, info: dict[str, Any]) -> np.ndarray:
 
 
 def from_base(values: np.ndarray, info: dict[str, Any], index: pd.Index | None = None,
-              name: str | None = None) -> pd.Series:
-    """Inverse of :func:`to_base`: a Series in the original dtype (NaN/None in ``values`` = missing)."""
+              name: str | None = None, arrow: bool = False) -> pd.Series:
+    """Inverse of :func:`to_base`: a Series in the original dtype (NaN/None in ``values`` = missing).
+
+    With ``arrow``, dates and decimals come back Arrow-backed (``pd.ArrowDtype`` date32 /
+    decimal128) instead of as Python ``date``/``Decimal`` objects: same values, no per-row
+    objects, and Spark's Arrow writer takes them as they are.
+    """
     fam = info["family"]
     n = len(values)
     if fam in _NUMBER_FAMILIES:
@@ -223,6 +228,11 @@ def from_base(values: np.ndarray, info: dict[str, Any], index: pd.Index | None =
         return s
     if fam == "date":
         days = np.where(mask, 0.0, np.rint(values)).astype(np.int64)
+        if arrow:
+            import pyarrow as pa
+
+            arr = pa.array(days.astype(np.int32), type=pa.int32(), mask=mask).view(pa.date32())
+            return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, name=name)
         out = days.view("datetime64[D]").astype(object)
         out[mask] = None
         return pd.Series(out, index=index, name=name, dtype=object)
@@ -232,6 +242,8 @@ def from_base(values: np.ndarray, info: dict[str, Any], index: pd.Index | None =
         scale = int(info["scale"])
         rounded = np.round(values, scale)
         arr = pa.array(rounded, mask=mask, type=pa.float64()).cast(pa.decimal128(38, scale), safe=False)
+        if arrow:
+            return pd.Series(pd.arrays.ArrowExtensionArray(arr), index=index, name=name)
         out = np.empty(n, dtype=object)
         out[:] = arr.to_pylist()
         return pd.Series(out, index=index, name=name, dtype=object)
@@ -287,6 +299,7 @@ def _hash_keys(values: np.ndarray, force: bool = False) -> np.ndarray:
     out[:] = [repr(v) if isinstance(v, str) else v for v in arr.tolist()]
     return out
 
+
 @dataclass
 class ColumnCodec:
     """A fitted column: dtype description, kind and the kind's statistics (all JSON-able)."""
@@ -306,6 +319,8 @@ class ColumnCodec:
     # categorical
     categories: list[Any] = field(default_factory=list)
     frequencies: list[int] = field(default_factory=list)
+    # runtime only (never saved): decode dates/decimals as Arrow-backed Series, see from_base
+    arrow_output: bool = field(default=False, compare=False, repr=False)
 
     # ------------------------------------------------------------------ fit
     @classmethod
@@ -452,7 +467,7 @@ class ColumnCodec:
             vals = np.round(vals, self.decimals)
         if null_mask is not None and null_mask.any():
             vals = np.where(null_mask, np.nan, vals)
-        return from_base(vals, self.dtype, index=index, name=self.name)
+        return from_base(vals, self.dtype, index=index, name=self.name, arrow=self.arrow_output)
 
     def from_codes(self, codes: np.ndarray, index: pd.Index | None = None) -> pd.Series:
         codes = np.asarray(codes, dtype=np.int64)
@@ -465,7 +480,7 @@ class ColumnCodec:
             table[:k] = self.categories
             table[k] = None
         vals = table[np.where(null, k, codes)]
-        return from_base(vals, self.dtype, index=index, name=self.name)
+        return from_base(vals, self.dtype, index=index, name=self.name, arrow=self.arrow_output)
 
     # -------------------------------------------------------------- state
     def to_state(self) -> dict[str, Any]:

@@ -238,6 +238,17 @@ class DataTransformer:
         return self.decode(scalars, codes)
 
     @property
+    def arrow_output(self) -> bool:
+        """Whether decoding returns dates and decimals Arrow-backed (``pd.ArrowDtype``) rather than as
+        Python objects; a runtime switch for writers that take Arrow (never saved)."""
+        return any(c.arrow_output for c in self.codecs)
+
+    @arrow_output.setter
+    def arrow_output(self, value: bool) -> None:
+        for c in self.codecs:
+            c.arrow_output = bool(value)
+
+    @property
     def n_scalars(self) -> int:
         """Spans with a ``tanh`` scalar (one per numerical column), in span order."""
         return sum(1 for s in self.spans if s.activation == "tanh")
