@@ -167,6 +167,20 @@ def test_personal_data_is_never_copied(real, synth):
         assert len(set(fake) & real_values) <= len(fake) // 20, (table, col)
 
 
+def test_personal_data_keeps_the_real_format(real, synth):
+    import re
+
+    def shape(v: str) -> str:
+        return re.sub(r"[0-9]", "9", v)
+
+    real_shapes = {shape(r[0]) for r in real["customers"].select("phone").collect() if r[0]}
+    fake = [r[0] for r in synth["customers"].select("phone").collect()]
+    assert fake and sum(shape(v) in real_shapes for v in fake) >= 0.8 * len(fake)
+    for table in ("customers", "employees"):
+        emails = [r[0] for r in synth[table].select("email").collect()]
+        assert emails and all(re.fullmatch(r"[^@\s]+@[^@\s]+\.[a-z]+", v) for v in emails), table
+
+
 def test_same_seed_same_database_and_recomputation_keeps_keys(fitted, synth):
     again = fitted.sample(scale=2.0)
     for name in ("orders", "order_items", "employees"):

@@ -305,3 +305,15 @@ def test_infer_format_then_generate_follows_it_without_real_values():
 
     rare = pd.Series(["123-45-6789"] * 50 + ["123456789"])  # a shape on 1 value is not kept
     assert [p for p, _ in infer_format("ssn", rare)["patterns"]] == ["###-##-####"]
+
+
+def test_phone_extensions_keep_their_marker_letters():
+    from synthohive_spark.privacy import generate_pii, infer_format
+
+    real = pd.Series([f"555-{i % 900 + 100:03d}-{i:04d}x{i % 97 + 100}" for i in range(60)] +
+                     [f"(555){i % 900 + 100:03d}-{i:04d} ext. {i % 9 + 1}" for i in range(40)])
+    fmt = infer_format("phone", real)
+    out = generate_pii("phone", 200, seed=3, fmt=fmt)
+    letters = {c for v in out for c in v if c.isalpha()}
+    assert letters <= set("xext"), letters
+    assert any("x" in v and "ext" not in v for v in out) and any(" ext. " in v for v in out)

@@ -11,7 +11,6 @@ from synthohive_spark.examples import retail_metadata
 from synthohive_spark.metadata import ForeignKey, Metadata, MetadataError
 from synthohive_spark.relational import (CardinalityError, ChildCountModel, DegreeModel,
                                          SchemaGraph, SchemaGraphError, rank_to_index)
-from synthohive_spark.relational.fake import fake_values
 
 
 # ----------------------------------------------------------------------------- graph
@@ -209,10 +208,3 @@ def test_rank_to_index_is_a_seeded_bijection():
                               rank_to_index(np.arange(100), 100, 2))
 
 
-def test_fake_values_are_seeded_and_typed():
-    a = fake_values("email", 50, seed=4)
-    assert a.equals(fake_values("email", 50, seed=4))
-    assert not a.equals(fake_values("email", 50, seed=5))
-    assert all("@" in v for v in a)
-    dob = fake_values("date_of_birth", 20, seed=1, family="date", null_share=0.5)
-    assert dob.isna().any() and all(hasattr(v, "year") for v in dob.dropna())

@@ -115,9 +115,14 @@ def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: 
 
 def pii_values(plan: GenerationPlan, col: str, n: int, seed: int) -> pd.Series:
     """Fresh PII or free-text values for ``col`` (never learned from the real column)."""
+    return pii_series(plan.pii_specs[col], col, n, seed)
+
+
+def pii_series(spec: dict, col: str, n: int, seed: int) -> pd.Series:
+    """``n`` fresh values for a PII/free-text column from its spec (``kind``, ``fmt`` inferred from
+    the real column, ``spark_type``, ``null_share``, ``locale``): the real format, never a value."""
     from synthohive_spark.privacy import generate_pii
 
-    spec = plan.pii_specs[col]
     rng = np.random.default_rng(row_seed(seed, "pii-nulls/" + col))
     if spec["kind"] == "text":
         from synthohive_spark.privacy import generate_text

@@ -37,7 +37,7 @@ from pyspark.sql.window import Window
 
 from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
-from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError, dtype_family
+from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
@@ -250,8 +250,7 @@ class RelationalSynthesizer(_RelationalParams):
                 if strategy == "drop":
                     dropped.append(col)
                 else:
-                    pii[col] = {"sdtype": str(cc.sdtype),
-                                "family": dtype_family(schema[col].dataType.simpleString())}
+                    pii[col] = {"sdtype": str(cc.sdtype)}
             else:
                 learned.append(col)
         agg_exprs = [F.count(F.lit(1)).alias("__rows")]
@@ -263,8 +262,16 @@ class RelationalSynthesizer(_RelationalParams):
         rows = int(stats["__rows"])
         if rows == 0:
             raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
-        for c in pii:
-            pii[c]["nullShare"] = float(stats[f"__null_{c}"] or 0) / rows
+        if pii:  # the real format of each PII column (from a bounded sample), never a value
+            from synthohive_spark.ml.table import _pii_specs
+
+            sample = df.select(*pii).limit(5000).toPandas()
+            cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True} for c, p in pii.items()}
+            specs = _pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
+            for c in pii:
+                specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
+                specs[c]["locale"] = privacy.locale
+                pii[c] = specs[c]
         tstate: dict[str, Any] = {
             "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
             "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
@@ -418,7 +425,7 @@ class _TablePlan:
     driver_null_share: float = 0.0
     secondary: list[tuple] = field(default_factory=list)   # (col, degree state, parent spec, n)
     self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
-    pii: list[tuple] = field(default_factory=list)         # (col, sdtype, family, null share)
+    pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
     dropped: list[str] = field(default_factory=list)
     offsets: dict[int, int] = field(default_factory=dict)
 
@@ -436,6 +443,17 @@ def _degree(state: dict) -> DegreeModel:
     return m
 
 
+def _pii_spec(state: dict) -> dict:
+    """The generation spec of a PII column; models saved before formats were kept hold only the
+    sdtype, the physical family and the null share: default formats then."""
+    if "kind" in state:
+        return state
+    family = state.get("family", "string")
+    target = {"date": "date", "timestamp": "timestamp", "integer": "integer"}.get(family, "string")
+    return {"kind": state["sdtype"], "fmt": None, "spark_type": target,
+            "null_share": float(state.get("nullShare", 0.0))}
+
+
 def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
     values = gen.key_values_at(spec, np.where(null, 0, idx))
     if integer:
@@ -449,8 +467,6 @@ def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) ->
 
 def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
                     part: int, chunk: int) -> pd.DataFrame:
-    from synthohive_spark.relational.fake import fake_values
-
     def seed_of(what: str) -> int:
         return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
 
@@ -488,9 +504,8 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
         idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
                                 limit=positions if earlier else None)
         out[col] = _key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
-    for col, sdtype, family, null_share in plan.pii:
-        out[col] = fake_values(sdtype, m, seed_of("pii/" + col), family,
-                               null_share=null_share).reset_index(drop=True)
+    for col, spec in plan.pii:
+        out[col] = gen.pii_series(spec, col, m, seed_of("pii/" + col))
     for col in plan.dropped:
         out[col] = pd.Series([None] * m, dtype=object)
     return pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
@@ -686,7 +701,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             driver_null_share=float(drv["nullShare"]) if drv else 0.0,
             secondary=secondary,
             self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
-            pii=[(c, p["sdtype"], p["family"], float(p["nullShare"])) for c, p in ts["pii"].items()],
+            pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
             dropped=list(ts["dropped"]))
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,

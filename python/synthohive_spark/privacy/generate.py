@@ -43,16 +43,20 @@ def _shape(value: str) -> str:
 
 
 def _phone_shape(value: str) -> str:
+    """Digits become slots; letters stay literal (in phone numbers they are extension markers such
+    as ``x`` or ``ext``, not data)."""
     s = value.strip()
+    body = s
+    prefix = ""
     if s.startswith("+"):
         try:
             import phonenumbers
             cc = str(phonenumbers.parse(s, None).country_code)
             if s[1:1 + len(cc)] == cc:
-                return "+" + cc + _shape(s[1 + len(cc):])
+                prefix, body = "+" + cc, s[1 + len(cc):]
         except phonenumbers.NumberParseException:
             pass
-    return _shape(s)
+    return prefix + "".join("#" if "0" <= c <= "9" else c for c in body)
 
 
 def _common(items: list[str], total: int) -> list[list[Any]]:
