@@ -77,6 +77,7 @@ def main() -> int:
     ap.add_argument("--train-rows", type=int, default=20_000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--out", default=None, help="parquet output folder (default: a temp dir)")
+    ap.add_argument("--chunk-size", type=int, default=None, help="chunkSize param (default: the stage's)")
     args = ap.parse_args()
 
     from synthohive_spark.ml.table import TableSynthesizer
@@ -99,8 +100,11 @@ def main() -> int:
     print("|" + "---|" * 8)
     for name in args.model:
         t0 = time.time()
-        model = TableSynthesizer(model=name, epochs=args.epochs, seed=1, keyCols=["order_ref"],
-                                 tableName="bench").fit(real)
+        synth = TableSynthesizer(model=name, epochs=args.epochs, seed=1, keyCols=["order_ref"],
+                                 tableName="bench")
+        if args.chunk_size:
+            synth.setChunkSize(args.chunk_size)
+        model = synth.fit(real)
         fit_s = time.time() - t0
         for n in args.rows:
             path = os.path.join(out_root, f"{name}_{n}")
