@@ -6,6 +6,7 @@ seeds itself from (seed, stream, partition, chunk) so a recomputed partition yie
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
@@ -87,6 +88,7 @@ def row_seed(seed: int, stream: str, *parts: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint64)[0] & np.uint64(0x7FFFFFFFFFFFFFFF))
 
 
+@functools.lru_cache(maxsize=1)
 def arrow_columns_ok() -> bool:
     """Whether Spark's pandas -> Arrow writer takes Arrow-backed (``pd.ArrowDtype``) columns as they
     are (PySpark 4: ``_create_array`` hands ``__arrow_array__`` columns to Arrow without a mask)."""
@@ -157,7 +159,7 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
         if col in plan.pii_specs:
             out[col] = pii_values(plan, col, len(generated), seed).array
         elif col in keys:
-            out[col] = pd.Series(keys[col]).array
+            out[col] = keys[col].array
         elif given is not None and col in plan.condition_cols:
             out[col] = given[col].array
         else:

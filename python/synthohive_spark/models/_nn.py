@@ -9,8 +9,8 @@ Python loops.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field, replace
 from typing import Any
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -122,7 +122,6 @@ class Layout:
     softmax_groups: list[tuple[int, torch.Tensor]]  # (width w, positions (n_spans, w) in the dense part)
     is_softmax: torch.Tensor  # bool per dense position
     embeddings: list[tuple[int, int]]  # (encoded-matrix column, n_categories) per embedding span
-    perm_inv: torch.Tensor  # reorder [tanh | softmax groups...] back to dense order
     discrete: list[tuple[int, int]] = field(default_factory=list)  # (dense start, K) of category spans
     # segments of the dense part: one per softmax span, one per tanh scalar (for activate)
     segment_of: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
@@ -162,13 +161,9 @@ class Layout:
         for s in t.spans:
             if s.activation != "tanh":
                 code_at[s.start] = len(code_at)
-        dense_start = {p: c for p, c in zip(range(n_dense), dense_cols)}
-        group_codes = [torch.tensor([code_at[dense_start[row[0]]] for row in v], dtype=torch.long)
+        group_codes = [torch.tensor([code_at[dense_cols[row[0]]] for row in v], dtype=torch.long)
                        for _, v in sorted(groups.items())]
         embedding_codes = [code_at[col] for col, _ in embeddings]
-        order = list(tanh) + [p for _, idx in softmax_groups for p in idx.reshape(-1).tolist()]
-        perm_inv = torch.empty(n_dense, dtype=torch.long)
-        perm_inv[torch.tensor(order, dtype=torch.long)] = torch.arange(n_dense)
         is_softmax = torch.ones(n_dense, dtype=torch.bool)
         is_softmax[torch.tensor(tanh, dtype=torch.long)] = False
         segment_of = torch.empty(n_dense, dtype=torch.long)
@@ -184,16 +179,16 @@ class Layout:
         segment_sum[torch.arange(n_dense), segment_of] = 1.0
         return cls(width=t.output_width, dense_idx=torch.tensor(dense_cols, dtype=torch.long),
                    tanh_pos=torch.tensor(tanh, dtype=torch.long), softmax_groups=softmax_groups,
-                   is_softmax=is_softmax, embeddings=embeddings, perm_inv=perm_inv, discrete=discrete,
+                   is_softmax=is_softmax, embeddings=embeddings, discrete=discrete,
                    segment_of=segment_of, segment_sum=segment_sum, group_codes=group_codes,
                    embedding_codes=embedding_codes, n_codes=len(code_at))
 
     def to(self, device: torch.device) -> "Layout":
-        return Layout(self.width, self.dense_idx.to(device), self.tanh_pos.to(device),
-                      [(w, i.to(device)) for w, i in self.softmax_groups], self.is_softmax.to(device),
-                      self.embeddings, self.perm_inv.to(device), self.discrete,
-                      self.segment_of.to(device), self.segment_sum.to(device),
-                      [g.to(device) for g in self.group_codes], self.embedding_codes, self.n_codes)
+        return replace(
+            self, dense_idx=self.dense_idx.to(device), tanh_pos=self.tanh_pos.to(device),
+            softmax_groups=[(w, i.to(device)) for w, i in self.softmax_groups],
+            is_softmax=self.is_softmax.to(device), segment_of=self.segment_of.to(device),
+            segment_sum=self.segment_sum.to(device), group_codes=[g.to(device) for g in self.group_codes])
 
     # -------------------------------------------------------------- activations
     def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:

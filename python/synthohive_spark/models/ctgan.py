@@ -126,15 +126,6 @@ class _Discriminator(nn.Module):
         norms = grads.reshape(-1, self.pac * dim).norm(2, dim=1)
         return y_fake, y_real, ((norms - 1) ** 2).mean() * lam
 
-    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor, lam: float = 10.0) -> torch.Tensor:
-        b, dim = real.shape
-        alpha = torch.rand(b // self.pac, 1, 1, device=real.device).expand(-1, self.pac, dim).reshape(b, dim)
-        inter = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        out = self(inter)
-        grads = torch.autograd.grad(out, inter, torch.ones_like(out), create_graph=True, retain_graph=True)[0]
-        norms = grads.reshape(-1, self.pac * dim).norm(2, dim=1)
-        return ((norms - 1) ** 2).mean() * lam
-
 
 class _CondSampler:
     """Training-by-sampling: conditional vectors and the real rows that match them, all vectorized."""

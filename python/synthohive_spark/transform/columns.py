@@ -280,7 +280,6 @@ def _float_decimals(values: np.ndarray) -> int | None:
     return None
 
 
-
 def _has_nul(values: np.ndarray) -> bool:
     """Whether any string in an object array holds a NUL character."""
     strs = pd.Series(np.asarray(values, dtype=object), dtype=object)

@@ -58,7 +58,7 @@ def _fit_gmm(values: np.ndarray, max_modes: int, weight_threshold: float, seed: 
     if sd <= 0 or not np.isfinite(sd):
         return {"means": [mu], "stds": [1.0], "weights": [1.0]}
     z = (values - mu) / sd
-    n_comp = int(min(max_modes, len(np.unique(z)), len(z)))
+    n_comp = int(min(max_modes, len(z)))  # fit_dp_gmm_1d caps it at the distinct values (>= 2 here)
     if n_comp < 2:
         return {"means": [mu], "stds": [sd], "weights": [1.0]}
     w, m, v = fit_dp_gmm_1d(z, n_comp, seed=seed, weight_concentration_prior=1e-3, max_iter=100, tol=1e-3)
