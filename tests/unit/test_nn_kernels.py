@@ -88,7 +88,7 @@ def test_segmented_gumbel_softmax_equals_per_span_softmax() -> None:
         torch.testing.assert_close(s, torch.ones_like(s))
 
 
-@pytest.mark.parametrize("k", [2, 7, 300])
+@pytest.mark.parametrize("k", [2, 7, 16, 17, 300])
 def test_sample_categories_follows_the_softmax(k: int) -> None:
     gen = torch.Generator().manual_seed(k)
     logits = torch.randn(k, generator=gen) * 2
@@ -146,3 +146,39 @@ def test_generator_inference_pass_equals_the_eval_forward(dims: list[int]) -> No
     torch.testing.assert_close(raw2, raw, rtol=1e-5, atol=1e-5)
     assert len(logits) == len(logits2) == 1
     torch.testing.assert_close(logits2[0], logits[0], rtol=1e-5, atol=1e-5)
+
+
+def test_sample_categories_draws_each_span_of_a_block_from_its_own_softmax() -> None:
+    gen = torch.Generator().manual_seed(3)
+    spans, k, n = 3, 10, 100_000
+    logits = torch.randn(spans, k, generator=gen) * 1.5
+    draws = _nn.sample_categories(logits.expand(n, spans, k).clone(), gen).long()
+    assert draws.shape == (n, spans)
+    for j in range(spans):
+        freq = torch.bincount(draws[:, j], minlength=k).double() / n
+        p = torch.softmax(logits[j].double(), 0)
+        assert torch.all((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / n) + 1e-9)
+
+
+def test_sampling_order_of_the_generator_matches_the_gathered_layout() -> None:
+    """infer(order=sample_perm) emits the dense outputs permuted, and decode_sample on them draws
+    exactly what it draws from the outputs in layout order (the same random numbers, same codes)."""
+    from synthohive_spark.models import create_model
+
+    r = np.random.default_rng(1)
+    n = 1200
+    df = pd.DataFrame({"a": r.normal(size=n), "b": r.choice(list("xyz"), n), "t": r.choice(list("uv"), n),
+                       "p": r.choice([f"p{i}" for i in range(90)], n), "d": r.gamma(2, 3, n)})
+    m = create_model("ctgan", epochs=1, seed=0, batch_size=100).fit(df)
+    layout, g = m._layout, m.generator.eval()
+    assert sorted(layout.sample_perm.tolist()) == list(range(layout.n_dense))
+    z = torch.randn(300, 128)
+    cond = torch.zeros(300, m._cond_dim)
+    raw, logits = g.infer(z, cond, None)
+    ordered, logits2 = g.infer(z, cond, None, order=layout.sample_perm)
+    torch.testing.assert_close(ordered, raw[:, layout.sample_perm])
+    sc1, cd1 = _nn.decode_sample(layout, raw, logits, torch.Generator().manual_seed(5))
+    sc2, cd2 = _nn.decode_sample(layout, ordered, logits2, torch.Generator().manual_seed(5), ordered=True)
+    torch.testing.assert_close(sc2, sc1)
+    assert torch.equal(cd1, cd2)
+    assert cd1.dtype == torch.long

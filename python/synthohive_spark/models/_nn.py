@@ -130,6 +130,9 @@ class Layout:
     group_codes: list[torch.Tensor] = field(default_factory=list)
     embedding_codes: list[int] = field(default_factory=list)
     n_codes: int = 0
+    # dense positions in sampling order: the tanh scalars, then each softmax group's spans row by
+    # row, so that decode_sample reads every group as a contiguous (rows, spans, width) view
+    sample_perm: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
 
     @property
     def n_dense(self) -> int:
@@ -177,18 +180,21 @@ class Layout:
                 seg += 1
         segment_sum = torch.zeros(n_dense, seg)
         segment_sum[torch.arange(n_dense), segment_of] = 1.0
+        sample_perm = torch.cat([torch.tensor(tanh, dtype=torch.long)]
+                                + [idx.reshape(-1) for _, idx in softmax_groups])
         return cls(width=t.output_width, dense_idx=torch.tensor(dense_cols, dtype=torch.long),
                    tanh_pos=torch.tensor(tanh, dtype=torch.long), softmax_groups=softmax_groups,
                    is_softmax=is_softmax, embeddings=embeddings, discrete=discrete,
                    segment_of=segment_of, segment_sum=segment_sum, group_codes=group_codes,
-                   embedding_codes=embedding_codes, n_codes=len(code_at))
+                   embedding_codes=embedding_codes, n_codes=len(code_at), sample_perm=sample_perm)
 
     def to(self, device: torch.device) -> "Layout":
         return replace(
             self, dense_idx=self.dense_idx.to(device), tanh_pos=self.tanh_pos.to(device),
             softmax_groups=[(w, i.to(device)) for w, i in self.softmax_groups],
             is_softmax=self.is_softmax.to(device), segment_of=self.segment_of.to(device),
-            segment_sum=self.segment_sum.to(device), group_codes=[g.to(device) for g in self.group_codes])
+            segment_sum=self.segment_sum.to(device), group_codes=[g.to(device) for g in self.group_codes],
+            sample_perm=self.sample_perm.to(device))
 
     # -------------------------------------------------------------- activations
     def activate(self, raw: torch.Tensor, tau: float = 0.2) -> torch.Tensor:
@@ -287,6 +293,8 @@ def sample_categories(logits: torch.Tensor, generator: torch.Generator | None) -
     Inverse-CDF sampling: one uniform per row against the cumulative weights, instead of K Gumbel
     draws (the random numbers are the costly part on CPU; a 200-category column needs 200x fewer).
     The category is the number of cumulative weights <= u (zero-weight categories are never drawn).
+    Up to 16 categories that count is a byte sum of the comparison (torch's sum of a bool tensor
+    over a short last dimension is several times slower); above, a binary search.
     """
     k = logits.shape[-1]
     w = (logits - logits.amax(dim=-1, keepdim=True)).exp_()
@@ -296,26 +304,35 @@ def sample_categories(logits: torch.Tensor, generator: torch.Generator | None) -
     if k > 16:
         idx = torch.searchsorted(cum, u, right=True).squeeze(-1)
     else:
-        idx = (cum <= u).sum(dim=-1)
+        idx = (cum <= u).view(torch.uint8).sum(dim=-1, dtype=torch.uint8)
     return idx.clamp_max_(k - 1)
 
 
 def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tensor],
-                  generator: torch.Generator, extra_tanh: torch.Tensor | None = None
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
+                  generator: torch.Generator, extra_tanh: torch.Tensor | None = None,
+                  ordered: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Raw generator outputs -> (scalars, codes) for ``DataTransformer.decode``.
 
     Scalars are ``tanh`` of the tanh outputs (plus ``extra_tanh`` noise when given, clipped to
     [-1, 1]); every softmax span and embedding column gets a category drawn from the softmax of its
-    logits.
+    logits. ``raw`` holds the dense outputs in the layout's order, or with ``ordered`` already in
+    ``layout.sample_perm`` order (a generator can emit that order for free by permuting the rows of
+    its output layer), which spares the gather.
     """
     b = raw.shape[0]
-    scalars = torch.tanh(raw[:, layout.tanh_pos])
+    if not ordered:
+        raw = raw.index_select(1, layout.sample_perm)
+    n_tanh = int(layout.tanh_pos.numel())
+    scalars = torch.tanh(raw[:, :n_tanh])
     if extra_tanh is not None:
         scalars = (scalars + extra_tanh).clamp_(-1.0, 1.0)
     codes = torch.empty((b, layout.n_codes), dtype=torch.long, device=raw.device)
+    pos = n_tanh
     for (w, idx), where in zip(layout.softmax_groups, layout.group_codes):
-        codes[:, where] = sample_categories(raw[:, idx], generator)
+        spans = int(idx.shape[0])
+        block = raw[:, pos:pos + spans * w].unflatten(1, (spans, w))
+        codes[:, where] = sample_categories(block, generator).long()
+        pos += spans * w
     for where, logits in zip(layout.embedding_codes, emb_logits):
         codes[:, where] = sample_categories(logits, generator)
     return scalars, codes

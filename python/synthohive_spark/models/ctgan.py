@@ -55,9 +55,11 @@ class _Generator(nn.Module):
         return self.head(self.body(torch.cat(parts, dim=1)))
 
     @torch.no_grad()
-    def infer(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None
-              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Eval-mode forward with batch norm folded into the linear layers and no residual concats."""
+    def infer(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None,
+              order: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Eval-mode forward with batch norm folded into the linear layers and no residual concats.
+        With ``order`` (a permutation of the dense outputs, e.g. ``Layout.sample_perm``) the dense
+        outputs come out in that order: the output layer's rows are permuted, not the activations."""
         parts = [z, cond]
         if self.ctx is not None:
             parts.append(self.ctx(ctx))
@@ -78,7 +80,10 @@ class _Generator(nn.Module):
             b = (layer.fc.bias - bn.running_mean) * scale + bn.bias
             pieces.insert(0, torch.relu_(linear(w, b)))
         head = self.head
-        dense = linear(head.dense.weight, head.dense.bias)
+        if order is None:
+            dense = linear(head.dense.weight, head.dense.bias)
+        else:
+            dense = linear(head.dense.weight.index_select(0, order), head.dense.bias.index_select(0, order))
         logits = [torch.addmm(bias, linear(proj.weight, proj.bias), table.t())
                   for proj, table, bias in zip(head.emb_proj, head.emb_tables, head.emb_bias)]
         return dense, logits
@@ -408,8 +413,9 @@ class CTGAN(GenerativeModel):
                     u = torch.rand(b, 1, generator=gen, dtype=torch.float64)
                     cat = (cum[col] < u).sum(1).clamp_max(torch.tensor(k_sizes)[col] - 1)
                     cond[torch.arange(b), offsets[col] + cat] = 1.0
-                raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None)
-                sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen)
+                raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None,
+                                          order=layout.sample_perm)
+                sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen, ordered=True)
                 scalars[s:s + b] = sc.numpy()
                 codes[s:s + b] = cd.numpy()
         return self.transformer.decode(scalars, codes)
