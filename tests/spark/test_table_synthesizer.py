@@ -105,6 +105,19 @@ def test_sample_is_deterministic_per_seed_and_partitioning(fitted):
     assert a != c
 
 
+def test_use_gpu_generates_on_the_gpu_or_on_the_cpu_without_one(fitted):
+    """useGpu=True on executors: CUDA where there is one (then the rows are the GPU's own, still
+    reproducible), the CPU where there is none (then the very rows of useGpu=False)."""
+    import torch
+
+    on_gpu = fitted.copy({fitted.useGpu: True})
+    a = _collect(on_gpu.sample(3000, numPartitions=2))
+    assert a == _collect(on_gpu.sample(3000, numPartitions=2))
+    cpu = _collect(fitted.sample(3000, numPartitions=2))
+    assert (a == cpu) is (not torch.cuda.is_available())
+    assert len({r[0] for r in a}) == 3000  # keys stay unique whatever the device
+
+
 def test_recomputed_partition_gives_same_rows(fitted):
     fake = fitted.sample(2000, numPartitions=2)
     first = sorted(_collect(fake), key=str)

@@ -355,3 +355,35 @@ def test_distributed_training_keeps_ranks_identical(name: str, tmp_path: Any) ->
     # and they differ from a single-process fit on one shard: the ranks did exchange gradients
     single = GenerativeModel.from_state(meta, tensors).train(shards[0]).to_state()[1]
     assert any(not torch.equal(w0[k], single[k]) for k in w0 if w0[k].is_floating_point())
+
+
+# ----------------------------------------------------------------------------- sampling device
+@pytest.mark.parametrize("name", MODELS)
+def test_to_device_cpu_keeps_the_rows_and_state(fitted: dict[str, GenerativeModel], name: str) -> None:
+    m = model_from_blobs(model_to_blobs(fitted[name]))
+    expected = m.sample(200, seed=21)
+    moved = m.to_device("cpu")
+    assert moved is (name != "gaussian_copula")  # a copula samples with numpy: nothing to move
+    assert m.sample_device == torch.device("cpu")
+    pd.testing.assert_frame_equal(m.sample(200, seed=21), expected)
+    _, tensors = m.to_state()
+    assert all(t.device.type == "cpu" for t in tensors.values())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["ctgan", "tvae"])
+def test_sampling_on_cuda_is_deterministic_and_keeps_the_schema(fitted: dict[str, GenerativeModel],
+                                                                 name: str) -> None:
+    m = model_from_blobs(model_to_blobs(fitted[name]))
+    cpu_rows = m.sample(3000, seed=5)
+    assert m.to_device("cuda") and m.sample_device.type == "cuda"
+    assert next(m.generator.parameters() if name == "ctgan" else m.decoder.parameters()).is_cuda
+    a, b = m.sample(3000, seed=5), m.sample(3000, seed=5)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.dtypes.tolist() == cpu_rows.dtypes.tolist()
+    # the same model: category shares on the GPU agree with the CPU's within sampling noise
+    share_gpu = a["city"].value_counts(normalize=True, dropna=False)
+    share_cpu = cpu_rows["city"].value_counts(normalize=True, dropna=False)
+    assert (share_gpu.reindex(share_cpu.index).fillna(0) - share_cpu).abs().max() < 0.05
+    _, tensors = m.to_state()  # saving from a GPU model still writes CPU tensors
+    assert all(t.device.type == "cpu" for t in tensors.values())

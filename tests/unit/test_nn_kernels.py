@@ -182,3 +182,15 @@ def test_sampling_order_of_the_generator_matches_the_gathered_layout() -> None:
     torch.testing.assert_close(sc2, sc1)
     assert torch.equal(cd1, cd2)
     assert cd1.dtype == torch.long
+
+
+def test_generation_task_device_never_touches_cuda_without_use_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthohive_spark.ml import _generation as gen
+
+    def boom() -> bool:
+        raise AssertionError("CUDA was queried although useGpu is off")
+
+    monkeypatch.setattr(torch.cuda, "is_available", boom)
+    assert gen._task_device(False) == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert gen._task_device(True) == "cpu"  # asked for, none there: the CPU, no error

@@ -48,22 +48,43 @@ def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
 
 
 def _model_for(plan: GenerationPlan):
+    device = _task_device(plan.use_gpu)
+    key = f"{plan.digest}@{device}"
     with _CACHE_LOCK:
-        model = _CACHE.get(plan.digest)
+        model = _CACHE.get(key)
         if model is None:
             from synthohive_spark.models import model_from_blobs
-            model = model_from_blobs(plan.blobs)
-            if plan.use_gpu:
-                _maybe_to_gpu(model)
             _CACHE.clear()  # keep one model per worker: workers are reused across stages
-            _CACHE[plan.digest] = model
+            model = model_from_blobs(plan.blobs)
+            if device != "cpu" and not model.to_device(device):
+                device = "cpu"  # a model without a network (copula) samples with numpy
+            _CACHE[key] = model
+            logger.info("generation model %s loaded on %s", plan.digest[:12], device)
         return model
 
 
-def _maybe_to_gpu(model: Any) -> None:
+def _task_device(use_gpu: bool) -> str:
+    """``"cpu"``, or with ``use_gpu`` and CUDA on this executor the GPU Spark gave the task
+    (``TaskContext.resources()["gpu"]``; device 0 of the visible ones when Spark assigns none).
+    Without ``use_gpu`` CUDA is never touched."""
+    if not use_gpu:
+        return "cpu"
     import torch
-    if torch.cuda.is_available() and hasattr(model, "to_device"):
-        model.to_device("cuda")
+
+    if not torch.cuda.is_available():
+        return "cpu"
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    index = 0
+    if ctx is not None:
+        try:
+            gpus = ctx.resources().get("gpu")
+        except Exception:  # noqa: BLE001 - resources() is absent on some runtimes
+            gpus = None
+        if gpus is not None and gpus.addresses and str(gpus.addresses[0]).isdigit():
+            index = int(gpus.addresses[0]) % max(torch.cuda.device_count(), 1)
+    return f"cuda:{index}"
 
 
 def _set_threads() -> None:

@@ -135,6 +135,13 @@ class GenerativeModel(abc.ABC):
         self.context_transformer: DataTransformer | None = None
         self.fitted = False
         self.training_history: list[dict[str, float]] = []
+        self.sample_device = torch.device("cpu")
+
+    def to_device(self, device: str | torch.device) -> bool:
+        """Sample on ``device`` from now on; returns whether the model has a network to move there
+        (models that sample with numpy return False and stay on the CPU). Rows are reproducible for
+        a given seed and device type: a GPU's random streams differ from the CPU's."""
+        return False
 
     # ---------------------------------------------------------------- hyperparameters
     @classmethod
@@ -227,6 +234,7 @@ class GenerativeModel(abc.ABC):
         self.training_history = []
         self._train(data, context)
         self.fitted = True
+        self.sample_device = torch.device("cpu")  # training leaves the networks on the CPU
         return self
 
     # ---------------------------------------------------------------- sample

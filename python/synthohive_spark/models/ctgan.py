@@ -387,37 +387,48 @@ class CTGAN(GenerativeModel):
         self._cond_sampler_counts = counts
 
     # ------------------------------------------------------------------ sample
+    def to_device(self, device: str | torch.device) -> bool:
+        dev = torch.device(device)
+        if self.fitted:
+            self.generator = self.generator.to(dev).eval()
+            self._layout = self._layout.to(dev)
+            self._cond_sampler_counts = self._cond_sampler_counts.to(dev)
+        self.sample_device = dev
+        return True
+
     def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
         hp = self._hp
         G = self.generator.eval()
         layout = self._layout
-        gen = torch.Generator().manual_seed(seed)
+        dev = self.sample_device
+        gen = torch.Generator(device=dev).manual_seed(seed)
         rng = np.random.default_rng(seed)
-        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context"))
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
              if context is not None else None)
         counts = self._cond_sampler_counts
         n_disc = counts.shape[0]
         cum = torch.cumsum(counts / counts.sum(1, keepdim=True).clamp_min(1e-12), 1) if n_disc else None
         k_sizes = [k for _, k in layout.discrete]
-        offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long) if n_disc else None
+        k_max = torch.tensor(k_sizes, dtype=torch.long, device=dev) - 1
+        offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long, device=dev) if n_disc else None
         chunk = int(hp["sample_batch_size"])
         scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
         codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)
-                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen)
-                cond = torch.zeros(b, self._cond_dim)
+                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen, device=dev)
+                cond = torch.zeros(b, self._cond_dim, device=dev)
                 if n_disc and c is None:
-                    col = torch.randint(n_disc, (b,), generator=gen)
-                    u = torch.rand(b, 1, generator=gen, dtype=torch.float64)
-                    cat = (cum[col] < u).sum(1).clamp_max(torch.tensor(k_sizes)[col] - 1)
-                    cond[torch.arange(b), offsets[col] + cat] = 1.0
+                    col = torch.randint(n_disc, (b,), generator=gen, device=dev)
+                    u = torch.rand(b, 1, generator=gen, dtype=torch.float64, device=dev)
+                    cat = torch.minimum((cum[col] < u).sum(1), k_max[col])
+                    cond[torch.arange(b, device=dev), offsets[col] + cat] = 1.0
                 raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None,
                                           order=layout.sample_perm)
                 sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen, ordered=True)
-                scalars[s:s + b] = sc.numpy()
-                codes[s:s + b] = cd.numpy()
+                scalars[s:s + b] = sc.cpu().numpy()
+                codes[s:s + b] = cd.cpu().numpy()
         return self.transformer.decode(scalars, codes)
 
     # ------------------------------------------------------------------ state

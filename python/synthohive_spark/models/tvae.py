@@ -169,13 +169,22 @@ class TVAE(GenerativeModel):
         self.encoder = enc.cpu().eval()
         self.decoder = dec.cpu().eval()
 
+    def to_device(self, device: str | torch.device) -> bool:
+        dev = torch.device(device)
+        if self.fitted:
+            self.decoder = self.decoder.to(dev).eval()
+            self._layout = self._layout.to(dev)
+        self.sample_device = dev
+        return True
+
     def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
         hp = self._hp
         dec = self.decoder.eval()
         layout = self._layout
-        gen = torch.Generator().manual_seed(seed)
+        dev = self.sample_device
+        gen = torch.Generator(device=dev).manual_seed(seed)
         rng = np.random.default_rng(seed)
-        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context"))
+        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
              if context is not None else None)
         chunk = int(hp["sample_batch_size"])
         scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
@@ -183,12 +192,12 @@ class TVAE(GenerativeModel):
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)
-                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen)
+                z = torch.randn(b, int(hp["embedding_dim"]), generator=gen, device=dev)
                 raw, emb_logits = dec(z, c[s:s + b] if c is not None else None)
-                noise = torch.randn(b, int(layout.tanh_pos.numel()), generator=gen) * dec.sigma
+                noise = torch.randn(b, int(layout.tanh_pos.numel()), generator=gen, device=dev) * dec.sigma
                 sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen, extra_tanh=noise)
-                scalars[s:s + b] = sc.numpy()
-                codes[s:s + b] = cd.numpy()
+                scalars[s:s + b] = sc.cpu().numpy()
+                codes[s:s + b] = cd.cpu().numpy()
         return self.transformer.decode(scalars, codes)
 
     def _tensors(self) -> dict[str, torch.Tensor]:
