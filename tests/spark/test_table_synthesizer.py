@@ -313,6 +313,7 @@ def test_dates_decimals_and_keys_keep_types_and_format(fitted, real_df):
                           {c: gen.key_values(s, 0, 300) for c, s in plan.key_specs.items()}, seed)
     if gen.arrow_columns_ok():
         assert isinstance(arrow["balance"].dtype, pd.ArrowDtype) and isinstance(arrow["signup"].dtype, pd.ArrowDtype)
+        assert isinstance(arrow["segment"].dtype, pd.ArrowDtype)  # string categories: an Arrow take
     assert plain["balance"].dtype == object and isinstance(plain["balance"].dropna().iloc[0], decimal.Decimal)
     for c in plan.columns:
         assert arrow[c].astype(object).where(arrow[c].notna(), None).tolist() == \

@@ -241,3 +241,24 @@ def test_property_transform_inverse_round_trip(df: pd.DataFrame) -> None:
         if str(df[c].dtype) in ("int64", "Int64"):
             lo, hi = df[c].min(), df[c].max()
             assert out[c].dropna().between(lo, hi).all()
+
+
+def test_arrow_output_of_string_categories_equals_the_object_output() -> None:
+    from synthohive_spark.transform.columns import ColumnCodec
+
+    r = np.random.default_rng(4)
+    strings = pd.Series(np.where(r.random(500) < 0.2, None, r.choice(["a", "b\x00c", "", "é"], 500)),
+                        dtype=object)
+    mixed = pd.Series(r.choice(np.array(["x", 3, 4.5], dtype=object), 500), dtype=object)
+    for series in (strings, mixed):
+        codec = ColumnCodec.fit("c", series)
+        codes = codec.codes(series)
+        plain = codec.from_codes(codes)
+        codec.arrow_output = True
+        arrow = codec.from_codes(codes)
+        codec.arrow_output = False
+        assert plain.dtype == object
+        assert isinstance(arrow.dtype, pd.ArrowDtype) is (series is strings)
+        as_objects = arrow.astype(object).where(arrow.notna(), None).tolist()
+        assert as_objects == plain.where(plain.notna(), None).tolist()
+        assert as_objects == series.where(series.notna(), None).tolist()

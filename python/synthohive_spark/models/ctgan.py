@@ -258,7 +258,7 @@ class CTGAN(GenerativeModel):
         "gmm_sample_size": 5000,
         "category_embedding_max": 50,
         "context_cond_fraction": 0.5,
-        "sample_batch_size": 8192,
+        "sample_batch_size": 2048,
     }
 
     def _validate_hyperparams(self) -> None:
@@ -411,7 +411,7 @@ class CTGAN(GenerativeModel):
         k_sizes = [k for _, k in layout.discrete]
         k_max = torch.tensor(k_sizes, dtype=torch.long, device=dev) - 1
         offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long, device=dev) if n_disc else None
-        chunk = int(hp["sample_batch_size"])
+        chunk = self._sample_chunk()
         scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
         codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():

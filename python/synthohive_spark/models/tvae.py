@@ -83,7 +83,7 @@ class TVAE(GenerativeModel):
         "max_onehot": 50,
         "gmm_sample_size": 5000,
         "category_embedding_max": 50,
-        "sample_batch_size": 8192,
+        "sample_batch_size": 2048,
     }
 
     def _build(self) -> None:
@@ -186,7 +186,7 @@ class TVAE(GenerativeModel):
         rng = np.random.default_rng(seed)
         c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
              if context is not None else None)
-        chunk = int(hp["sample_batch_size"])
+        chunk = self._sample_chunk()
         scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
         codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():

@@ -472,6 +472,13 @@ class ColumnCodec:
         codes = np.asarray(codes, dtype=np.int64)
         k = len(self.categories)
         null = (codes < 0) | (codes >= k)
+        if self.arrow_output and self.dtype["family"] in ("object", "string"):
+            table = self._arrow_strings()
+            if table is not None:  # an Arrow take: no per-row Python strings on the way to Spark
+                import pyarrow as pa
+
+                taken = table.take(pa.array(np.where(null, k, codes)))
+                return pd.Series(pd.arrays.ArrowExtensionArray(taken), index=index, name=self.name)
         if self.dtype["family"] in _NUMBER_FAMILIES:
             table = np.asarray(self.categories + [np.nan], dtype=np.float64)
         else:
@@ -480,6 +487,19 @@ class ColumnCodec:
             table[k] = None
         vals = table[np.where(null, k, codes)]
         return from_base(vals, self.dtype, index=index, name=self.name, arrow=self.arrow_output)
+
+    def _arrow_strings(self) -> Any:
+        """The categories as an Arrow string array plus a trailing null (cached), or None when some
+        category is not a string."""
+        cached = self.__dict__.get("_arrow_table", False)
+        if cached is False:
+            cached = None
+            if all(isinstance(c, str) for c in self.categories):
+                import pyarrow as pa
+
+                cached = pa.array(list(self.categories) + [None], type=pa.string())
+            self.__dict__["_arrow_table"] = cached
+        return cached
 
     # -------------------------------------------------------------- state
     def to_state(self) -> dict[str, Any]:
