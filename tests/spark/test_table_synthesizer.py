@@ -6,6 +6,7 @@ import decimal
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -328,3 +329,35 @@ def test_key_formats():
     assert gen.key_values(spec, 123455, 1, arrow=True).tolist() == ["ORD-123456/X"]
     assert gen.key_values({"kind": "pattern", "width": 3, "offset": -2}, 0, 3).tolist() == ["-02", "-01", "000"]
     assert gen.key_values({"kind": "int", "offset": 10}, 5, 2).tolist() == [15, 16]
+
+
+def test_tables_with_nothing_to_learn_still_generate(spark, tmp_path):
+    """Only a key, free text and e-mails (generated fresh, never learned): no model, the rows come
+    anyway; every column constant or missing: the network has no outputs and is not trained."""
+    notes = spark.createDataFrame(
+        [(i, f"free text number {i} with some words in it", f"user{i}@example.com") for i in range(120)],
+        "id int, note string, email string")
+    model = TableSynthesizer(model="ctgan", epochs=1, seed=3, tableName="notes").fit(notes)
+    rows = model.sample(250, numPartitions=2).collect()
+    assert len(rows) == 250 and len({r.id for r in rows}) == 250
+    real_notes = {r.note for r in notes.collect()}
+    assert not any(r.note in real_notes for r in rows)
+    assert all(re.match(r"^[^@\s]+@[a-z]+\.[a-z]+$", r.email) and len(r.email) <= 19 for r in rows)
+    model.write().overwrite().save(str(tmp_path / "notes"))
+    assert TableSynthesizerModel.load(str(tmp_path / "notes")).sample(250, numPartitions=2).collect() == rows
+    with pytest.raises(SchemaError, match="nothing to validate"):
+        TableSynthesizer(model="ctgan", epochs=1, tableName="notes", minQuality=0.5).fit(notes)
+
+    consts = spark.createDataFrame([(i, None, "k", 2.5) for i in range(120)], "a int, b string, c string, d double")
+    for name in ("ctgan", "tvae"):
+        out = TableSynthesizer(model=name, epochs=1, seed=3, tableName="consts").fit(consts).sample(50).collect()
+        assert [(r.b, r.c, r.d) for r in out] == [(None, "k", 2.5)] * 50
+
+
+def test_timestamps_keep_their_calendar_step(spark):
+    hourly = spark.createDataFrame(
+        [(dt.datetime(2024, 1, 1) + dt.timedelta(hours=int(h)), float(h % 7))
+         for h in np.random.default_rng(0).integers(0, 2000, 300)], "ts timestamp_ntz, x double")
+    rows = TableSynthesizer(model="gaussian_copula", seed=1, tableName="hourly").fit(hourly).sample(300).collect()
+    assert all(r.ts.minute == r.ts.second == r.ts.microsecond == 0 for r in rows)
+    assert len({r.ts for r in rows}) > 50

@@ -317,3 +317,17 @@ def test_phone_extensions_keep_their_marker_letters():
     letters = {c for v in out for c in v if c.isalpha()}
     assert letters <= set("xext"), letters
     assert any("x" in v and "ext" not in v for v in out) and any(" ext. " in v for v in out)
+
+
+def test_generated_emails_fit_a_narrow_column_and_stay_addresses() -> None:
+    import re
+
+    from synthohive_spark.privacy.generate import generate_pii
+
+    address = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._]*(?<![._])@[a-z]+\.[a-z]+$")
+    for width in (40, 19, 12, 8):
+        values = generate_pii("email", 300, 5, "en_US", {"max_length": width}).tolist()
+        assert max(len(v) for v in values) <= width
+        assert all(address.match(v) for v in values), (width, [v for v in values if not address.match(v)][:3])
+    unlimited = generate_pii("email", 300, 5, "en_US", None).tolist()
+    assert max(len(v) for v in unlimited) > 19  # the limit, not the generator, shortened them

@@ -124,7 +124,10 @@ def arrow_columns_ok() -> bool:
 def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
               arrow: bool = False) -> pd.DataFrame:
     """``n`` rows from the plan's model; with ``arrow``, dates and decimals come back Arrow-backed
-    (no per-row Python objects on the way to Spark's Arrow writer)."""
+    (no per-row Python objects on the way to Spark's Arrow writer). A table with nothing learned
+    (only keys and PII columns) has no model: ``n`` rows of no columns."""
+    if not plan.blobs:
+        return pd.DataFrame(index=pd.RangeIndex(n))
     model = _model_for(plan)
     transformer = getattr(model, "transformer", None)
     if not arrow or transformer is None:

@@ -226,21 +226,31 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         pii_specs = _pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
         learned = [c for c in schema.fieldNames()
                    if c not in keys and c not in conds and c not in pii_specs]
-        if not learned:
-            raise SchemaError(f"Table {table!r}: no columns left to learn after removing keys "
-                              f"{keys} and conditionCols {conds}.")
+        if not learned and not keys and not pii_specs:
+            raise SchemaError(f"Table {table!r}: nothing to generate: every column is in "
+                              f"conditionCols {conds}.")
         specs = _column_specs(table_cfg, learned + conds)
         hyper = self._hyperparams()
         data = pdf[learned].reset_index(drop=True)
         context = pdf[conds].reset_index(drop=True) if conds else None
 
-        model = create_model(self.getModel(), column_specs={c: specs[c] for c in learned if c in specs},
-                             **hyper)
-        if self.getNumProcesses() > 1:
-            blobs = _fit_distributed(model, data, context, self.getNumProcesses(), self.getUseGpu())
+        if not learned and self.getMinQuality() > 0:
+            raise SchemaError(f"Table {table!r}: minQuality={self.getMinQuality()} has nothing to "
+                              f"validate: every column is a key ({keys}), a conditionCol ({conds}) or "
+                              f"PII/free text ({sorted(pii_specs)}), generated fresh and never learned. "
+                              "Set minQuality=0 for this table.")
+        if not learned:
+            # only keys and PII/free text (generated fresh, never learned): no model to fit
+            logger.info("Table %r: no columns to learn; keys and PII columns are generated", table)
+            blobs = {}
         else:
-            model.fit(data, context=context)
-            blobs = model_to_blobs(model)
+            model = create_model(self.getModel(),
+                                 column_specs={c: specs[c] for c in learned if c in specs}, **hyper)
+            if self.getNumProcesses() > 1:
+                blobs = _fit_distributed(model, data, context, self.getNumProcesses(), self.getUseGpu())
+            else:
+                model.fit(data, context=context)
+                blobs = model_to_blobs(model)
         blobs = {f"model/{k}": v for k, v in blobs.items()}
         if conds:
             # sample() has no input rows to take the condition from: a small model of the

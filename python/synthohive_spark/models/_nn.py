@@ -9,6 +9,7 @@ Python loops.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -88,6 +89,14 @@ def allreduce_scalar(value: float, op: str = "sum") -> float:
 
 
 # --------------------------------------------------------------------------- training
+def build(model: Any) -> None:
+    """``model._build()``; a table whose columns are all constant gives zero-width layers, whose
+    initialisation torch reports as a no-op: nothing to warn the user about."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors", category=UserWarning)
+        model._build()
+
+
 def run_training(model: Any, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
     """Seeded training shared by the neural models: networks built under the seed, then the
     model's ``_fit_loop`` under a per-rank seed; torch's global RNG state is restored after."""
@@ -96,7 +105,13 @@ def run_training(model: Any, data: pd.DataFrame, context: pd.DataFrame | None) -
     seed = int(model._hp["seed"])
     with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        model._build()
+        build(model)
+        if model.transformer.output_width == 0:
+            # every column is constant or all-null: the transformer regenerates them alone, and a
+            # network with no outputs has nothing to learn (a zero-width critic cannot even run)
+            model.logger.info("every column is constant or missing: nothing to train")
+            model._skip_training()
+            return
         torch.manual_seed(seed + 7919 * rank)
         model._fit_loop(data, context, dev, rank, world)
 

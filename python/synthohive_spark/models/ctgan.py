@@ -386,6 +386,11 @@ class CTGAN(GenerativeModel):
             dist.all_reduce(counts)  # category frequencies of the whole table, for sampling
         self._cond_sampler_counts = counts
 
+    def _skip_training(self) -> None:
+        self.generator.eval()
+        self.discriminator.eval()
+        self._cond_sampler_counts = torch.zeros(0, 0, dtype=torch.float64)
+
     # ------------------------------------------------------------------ sample
     def to_device(self, device: str | torch.device) -> bool:
         dev = torch.device(device)
@@ -443,7 +448,7 @@ class CTGAN(GenerativeModel):
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         if not self.fitted:
             return
-        self._build()
+        _nn.build(self)
         g = {k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")}
         d = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
         self.generator.load_state_dict(g, strict=True)

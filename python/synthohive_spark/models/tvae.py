@@ -169,6 +169,10 @@ class TVAE(GenerativeModel):
         self.encoder = enc.cpu().eval()
         self.decoder = dec.cpu().eval()
 
+    def _skip_training(self) -> None:
+        self.encoder.eval()
+        self.decoder.eval()
+
     def to_device(self, device: str | torch.device) -> bool:
         dev = torch.device(device)
         if self.fitted:
@@ -210,7 +214,7 @@ class TVAE(GenerativeModel):
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         if not self.fitted:
             return
-        self._build()
+        _nn.build(self)
         self.encoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")})
         self.decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
         self.encoder.eval()

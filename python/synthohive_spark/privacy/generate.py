@@ -265,13 +265,14 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
         numbered = rng.random(n) < float(fmt.get("numbered_share", 0.3))
         num = rng.integers(1, 1000, n)
         dom = rng.integers(0, 3, n)
+        max_len = int(fmt.get("max_length") or 0)
         values = []
         for i in range(n):
             f, last = firsts[fi[i]], lasts[li[i]]
             local = (f + "." + last, f[0] + last, f + "_" + last)[style[i]]
             if numbered[i]:
                 local += str(num[i])
-            values.append(local + "@" + domains[dom[i]])
+            values.append(_fit_email(local, domains[dom[i]], max_len))
     elif kind in _SHAPE_KINDS:
         patterns = fmt.get("patterns") or _DEFAULT_PATTERNS[kind]
         if kind == "phone":
@@ -329,9 +330,24 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
             layout = fmt.get("date_format", "%Y-%m-%d")
             values = [d.strftime(layout) for d in dates]
     max_len = fmt.get("max_length")
-    if max_len and kind in ("name", "first_name", "last_name", "address", "city", "email"):
+    if max_len and kind in ("name", "first_name", "last_name", "address", "city"):
         values = [v[:int(max_len)] for v in values]
     return pd.Series(values, dtype=object)
+
+
+def _fit_email(local: str, domain: str, max_len: int) -> str:
+    """``local@domain`` within ``max_len`` characters (0 = no limit) and still an address: the local
+    part is shortened first, then a reserved short domain (``x.test``) is used; only a column too
+    narrow for any address (under 8 characters) gets a plain cut."""
+    value = local + "@" + domain
+    if not max_len or len(value) <= max_len:
+        return value
+    for dom in (domain, "x.test"):
+        budget = max_len - 1 - len(dom)
+        short = local[:budget].rstrip("._")
+        if budget >= 1 and short:
+            return short + "@" + dom
+    return value[:max_len]
 
 
 def _locale_country(locale: str) -> str:

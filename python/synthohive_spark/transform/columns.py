@@ -396,7 +396,8 @@ class ColumnCodec:
             self.decimals = _float_decimals(sample)
         if spec.get("decimals") is not None:
             self.decimals = int(spec["decimals"])
-        if spec.get("integer") is False and fam not in ("int", "nullable_int"):
+        if spec.get("integer") is False and fam not in ("int", "nullable_int", "datetime", "timedelta", "date"):
+            # "integer: false" is about numbers; a timestamp's calendar step (whole hours, days) stays
             self.step = None
         for key, val in (("min", spec.get("min")), ("max", spec.get("max"))):
             if val is None:
