@@ -200,6 +200,15 @@ def test_bad_input_errors(spark, real_df, tmp_path):
         TableSynthesizer(tableName="t", numProcesses=64).fit(real_df)
     with pytest.raises(ModelLoadError, match="No saved synthohive-spark model"):
         TableSynthesizerModel.load(str(tmp_path / "nothing-here"))
+    ratios = spark.createDataFrame([(float("inf") if i % 9 == 0 else i / 7, i % 3) for i in range(90)],
+                                   "ratio double, g int")
+    with pytest.raises(SchemaError, match="'ratios'.*'ratio'.*infinite"):
+        TableSynthesizer(model="gaussian_copula", tableName="ratios").fit(ratios)
+    sentinel = spark.createDataFrame(
+        [(dt.datetime(2024, 1, 1) + dt.timedelta(days=i) if i % 10 else dt.datetime(9999, 12, 31), i % 3)
+         for i in range(90)], "valid_to timestamp, g int")
+    with pytest.raises(SchemaError, match=r"'contracts'.*'valid_to'.*9999-12-31.*null"):
+        TableSynthesizer(model="gaussian_copula", tableName="contracts").fit(sentinel)
 
 
 def test_incompatible_or_tampered_model_is_refused(fitted, tmp_path):

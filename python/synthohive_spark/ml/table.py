@@ -7,6 +7,7 @@ executors, so no generated table is ever collected to the driver.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import logging
 import math
@@ -27,6 +28,7 @@ from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._spark_schema import (SchemaError, check_columns, check_supported,
                                                infer_key_spec)
+from synthohive_spark.transform import TransformError
 
 logger = logging.getLogger("synthohive_spark.ml.table")
 
@@ -246,11 +248,15 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         else:
             model = create_model(self.getModel(),
                                  column_specs={c: specs[c] for c in learned if c in specs}, **hyper)
-            if self.getNumProcesses() > 1:
-                blobs = _fit_distributed(model, data, context, self.getNumProcesses(), self.getUseGpu())
-            else:
-                model.fit(data, context=context)
-                blobs = model_to_blobs(model)
+            try:
+                if self.getNumProcesses() > 1:
+                    blobs = _fit_distributed(model, data, context, self.getNumProcesses(),
+                                             self.getUseGpu())
+                else:
+                    model.fit(data, context=context)
+                    blobs = model_to_blobs(model)
+            except TransformError as exc:  # a column the encoders cannot take: say which table
+                raise SchemaError(f"Table {table!r}: {exc}") from exc
         blobs = {f"model/{k}": v for k, v in blobs.items()}
         if conds:
             # sample() has no input rows to take the condition from: a small model of the
@@ -344,8 +350,8 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
             if constraints.get(k) is not None:
                 spec[k] = constraints[k]
         for k in ("min", "max"):  # numeric bounds only; dates are bounded by the data itself
-            v = constraints.get(k)
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = constraints.get(k)  # (an infinite bound is left to the column's own check)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 spec[k] = v
         specs[c] = spec
     return specs
@@ -401,8 +407,26 @@ def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructTyp
 
 
 def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.DataFrame:
-    """At most ``max_rows`` rows of ``df``, sampled reproducibly with ``seed``, as pandas (Arrow)."""
-    total = df.count()
+    """At most ``max_rows`` rows of ``df``, sampled reproducibly with ``seed``, as pandas (Arrow).
+    Timestamps must fit pandas' nanosecond range: the row count and their bounds come in one pass."""
+    stamps = [f.name for f in df.schema.fields
+              if isinstance(f.dataType, (T.TimestampType, T.TimestampNTZType))]
+    aggs = [F.count(F.lit(1))]
+    for c in stamps:
+        aggs += [F.min(F.col(f"`{c}`")), F.max(F.col(f"`{c}`"))]
+    stats = df.agg(*aggs).first()
+    total = int(stats[0])
+    lo_ok, hi_ok = dt.datetime(1677, 9, 22), dt.datetime(2262, 4, 11)
+    for i, c in enumerate(stamps):
+        lo, hi = stats[1 + 2 * i], stats[2 + 2 * i]
+        if lo is None:
+            continue
+        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+        if lo < lo_ok or hi > hi_ok:
+            raise SchemaError(
+                f"Table {table!r}: column {c!r} holds timestamps from {lo} to {hi}; supported are "
+                f"{lo_ok:%Y-%m-%d} to {hi_ok:%Y-%m-%d} (pandas' nanosecond range). Replace sentinel "
+                "values such as 9999-12-31 or 0001-01-01 with null, or cast the column to date.")
     if total == 0:
         raise SchemaError(f"Table {table!r}: the DataFrame is empty; nothing to learn.")
     if total > max_rows:
