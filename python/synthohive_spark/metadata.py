@@ -1225,6 +1225,19 @@ class _SparkProfile(_Profile):
         else:
             fraction = min(1.0, 1.2 * sample_rows / self.n_rows)
             sdf = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(sample_rows)
+        # pandas holds timestamps in nanoseconds (1677-09-22 .. 2262-04-11): a sentinel such as
+        # 9999-12-31 cannot come to the driver. The profile's sample reads those values as null
+        # (min and max above are the real ones); fitting such a column fails with a clear error.
+        import pandas as pd
+
+        lo_ok, hi_ok = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-11")
+        wide = [c for c, d in self.dtypes.items() if dtype_family(d) == "timestamp" and c in self.mins
+                and (self.mins[c] < lo_ok or self.maxs[c] > hi_ok)]
+        if wide:
+            sdf = sdf.select(*[
+                F.when(_qcol(c).between(F.lit(str(lo_ok)).cast(self.dtypes[c]),
+                                        F.lit(str(hi_ok)).cast(self.dtypes[c])), _qcol(c)).alias(c)
+                if c in wide else _qcol(c) for c in self.dtypes])
         self.sample = sdf.toPandas()
         self._distinct: dict[str, int] = {}
         self._sorted: dict[str, Any] = {}

@@ -69,3 +69,15 @@ def test_unsupported_spark_columns_are_rejected(spark, ddl, value, label):
         Metadata.detect({"events": df})
     msg = str(err.value)
     assert "table 'events', column 'payload'" in msg and label in msg and "not supported" in msg
+
+
+def test_detection_takes_sentinel_timestamps_outside_pandas_range(spark):
+    import datetime as dt
+
+    df = spark.createDataFrame(
+        [(i, dt.datetime(2024, 1, 1) + dt.timedelta(hours=i) if i % 10 else dt.datetime(9999, 12, 31))
+         for i in range(60)], "contract_id int, valid_to timestamp")
+    meta = Metadata.detect({"contracts": df})
+    col = meta.tables["contracts"].columns["valid_to"]
+    assert str(col.sdtype) == "datetime"
+    assert meta.tables["contracts"].primary_key == "contract_id"
