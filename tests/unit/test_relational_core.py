@@ -208,3 +208,21 @@ def test_rank_to_index_is_a_seeded_bijection():
                               rank_to_index(np.arange(100), 100, 2))
 
 
+
+
+def test_child_counts_of_skewed_keys_keep_the_total_and_the_distribution() -> None:
+    from synthohive_spark.relational.cardinality import ChildCountModel
+
+    r = np.random.default_rng(7)
+    owner = np.minimum(r.pareto(1.2, 2000).astype(int), 149)  # one parent holds half the children
+    degrees = np.bincount(owner, minlength=150)
+    model = ChildCountModel().fit(None, degrees)
+    totals = np.array([model.sample(None, seed=s, n=150).sum() for s in range(200)])
+    assert np.all(np.abs(totals - degrees.sum()) <= 0.02 * degrees.sum()), (totals.min(), totals.max())
+    many = np.concatenate([model.sample(None, seed=s, n=1500) for s in range(20)])
+    for value in (0, 1, int(degrees.max())):  # each count as often as in the real table
+        want = np.mean(degrees == value)
+        assert abs(np.mean(many == value) - want) < 0.01 + 0.2 * want, value
+    first = model.sample(None, seed=3, n=150)
+    assert np.array_equal(first, model.sample(None, seed=3, n=150))  # still deterministic per seed
+    assert not np.array_equal(first, model.sample(None, seed=4, n=150))
