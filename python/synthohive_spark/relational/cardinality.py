@@ -198,10 +198,12 @@ class ChildCountModel:
             from sklearn.tree import DecisionTreeRegressor
 
             x = encode_context(context, encoding)
+            # small tables: at most sqrt(parents) per leaf (12 of 150), so that a segment of a
+            # few dozen parents can still get its own leaf instead of being averaged away
+            leaf_min = min(self.min_samples_leaf, max(5, int(math.sqrt(len(counts)))),
+                           max(1, len(counts) // 2))
             tree = DecisionTreeRegressor(max_leaf_nodes=max(2, self.max_leaves),
-                                         min_samples_leaf=min(self.min_samples_leaf,
-                                                              max(1, len(counts) // 2)),
-                                         random_state=0)
+                                         min_samples_leaf=leaf_min, random_state=0)
             tree.fit(x, counts.astype("float64"))
             t = tree.tree_
             nodes = {"feature": t.feature.astype(int).tolist(),
