@@ -283,8 +283,8 @@ def _float_decimals(values: np.ndarray) -> int | None:
 def _has_nul(values: np.ndarray) -> bool:
     """Whether any string in an object array holds a NUL character."""
     strs = pd.Series(np.asarray(values, dtype=object), dtype=object)
-    found = strs.str.contains("\x00", regex=False)
-    return bool(found.fillna(False).astype(bool).any())
+    found = strs.str.contains("\x00", regex=False, na=False)
+    return bool(found.any())
 
 
 def _hash_keys(values: np.ndarray, force: bool = False) -> np.ndarray:
