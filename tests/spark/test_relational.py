@@ -347,3 +347,51 @@ def test_quality_gate_on_the_sample_path(fitted, real, tmp_path):
     out = fitted.sample(scale=1.0, output=target, minQuality=0.5, reference=real)
     assert os.path.exists(os.path.join(target, "orders", "_SUCCESS"))
     assert out["orders"].count() > 0
+
+
+def test_distinct_secondary_parents_per_driver_parent_across_chunks():
+    from synthohive_spark.ml.relational import _distinct_per_group
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(40), 6).astype(object)
+    idx = rng.integers(0, 8, len(groups))  # 6 children of 8 possible parents: many repeats
+    ok = np.ones(len(groups), bool)
+    ok[5] = False  # a null reference is left alone
+    first = _distinct_per_group(groups[:100], idx[:100], ok[:100], 8,
+                                lambda k: rng.integers(0, 8, k), rng, (None, set()))
+    last = str(groups[99])
+    carried = (last, set(first[(groups[:100] == groups[99]) & ok[:100]].tolist()))
+    second = _distinct_per_group(groups[100:], idx[100:], ok[100:], 8,
+                                 lambda k: rng.integers(0, 8, k), rng, carried)
+    out = np.concatenate([first, second])
+    for g in range(40):  # group 16 straddles the two chunks
+        rows = np.flatnonzero((groups == g) & ok)
+        assert len(set(out[rows].tolist())) == len(rows), g
+    assert out[5] == idx[5]
+    crowded = _distinct_per_group(np.zeros(5, object), np.zeros(5, np.int64), np.ones(5, bool), 3,
+                                  lambda k: np.zeros(k, np.int64), rng, (None, set()))
+    assert sorted(set(crowded.tolist())) == [0, 1, 2]  # 5 rows, 3 parents: repeats only as needed
+
+
+def test_junction_table_pairs_stay_unique(spark):
+    rng = np.random.default_rng(2)
+    students = spark.createDataFrame([(i, str(rng.choice(["A", "B"]))) for i in range(80)],
+                                     "student_id int, cohort string")
+    courses = spark.createDataFrame([(100 + i, int(rng.integers(3, 7))) for i in range(20)],
+                                    "course_id int, credits int")
+    pairs = set()
+    while len(pairs) < 400:  # popular courses: an exponential share
+        pairs.add((int(rng.integers(0, 80)), 100 + min(int(rng.exponential(5)), 19)))
+    enroll = spark.createDataFrame([(s, c, str(rng.choice(["A", "B", "F"]))) for s, c in sorted(pairs)],
+                                   "student_id int, course_id int, grade string")
+    model = RelationalSynthesizer(model="gaussian_copula", seed=3).fit(
+        {"students": students, "courses": courses, "enrollments": enroll})
+    assert model._state["tables"]["enrollments"]["secondary"]["course_id"]["uniqueWithDriver"]
+    out = model.sample(scale=1.0, numPartitions=3)
+    rows = [(r.student_id, r.course_id) for r in out["enrollments"].collect()]
+    assert len(rows) == len(set(rows)) > 300
+
+    def top_share(pairs_):
+        c = np.sort(np.bincount([p[1] - 100 for p in pairs_], minlength=20))[::-1]
+        return c[:4].sum() / c.sum()
+    assert top_share(rows) == pytest.approx(top_share(pairs), abs=0.1)

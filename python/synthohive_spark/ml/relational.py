@@ -334,7 +334,9 @@ class RelationalSynthesizer(_RelationalParams):
                 "parentTable": sfk.parent_table,
                 "degree": self._fit_secondary(df, sfk.column, frames[sfk.parent_table],
                                               sfk.parent_column,
-                                              md.tables[sfk.parent_table]).to_dict()}
+                                              md.tables[sfk.parent_table]).to_dict(),
+                "uniqueWithDriver": (tstate["driver"] is not None and
+                                     _pairs_unique(df, tstate["driver"]["column"], sfk.column))}
         for rfk in graph.self_references(name):
             degree, earlier = self._fit_self_reference(name, df, rfk.column, rfk.parent_column,
                                                        rows)
@@ -428,6 +430,50 @@ class _TablePlan:
     pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
     dropped: list[str] = field(default_factory=list)
     offsets: dict[int, int] = field(default_factory=dict)
+    # secondary keys whose (driver key, secondary key) pairs were unique in the real table (a
+    # junction table's composite key): each driver parent's rows get distinct secondary parents
+    unique_pairs: list[str] = field(default_factory=list)
+
+
+def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
+    """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
+    from synthohive_spark.metadata import _qcol
+
+    both = df.where(_qcol(driver_col).isNotNull() & _qcol(col).isNotNull())
+    pairs = both.groupBy(_qcol(driver_col).alias("d"), _qcol(col).alias("s")).count()
+    return pairs.where(F.col("count") > 1).limit(1).count() == 0
+
+
+def _distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_parents: int,
+                        redraw: Any, rng: np.random.Generator, carried: tuple) -> np.ndarray:
+    """Secondary parent positions ``idx`` made distinct within each run of equal ``groups``
+    (children of one driver parent are consecutive). Repeats are redrawn from the degree model
+    (``redraw(k)``), so popular parents stay popular; after 30 rounds the rest take a random free
+    parent. ``carried`` is (group, used positions) of the previous chunk's last group, which may go
+    on in this one. A group with more rows than parents keeps its unavoidable repeats."""
+    idx = idx.copy()
+    key = pd.Series(groups, dtype=object).astype(str).to_numpy()
+    prev_group, prev_used = carried
+    prev_used_arr = np.fromiter(prev_used, dtype=np.int64) if prev_used else np.zeros(0, np.int64)
+    cont = ok & (key == prev_group) if prev_group is not None else np.zeros(len(idx), bool)
+    for _ in range(30):
+        frame = pd.DataFrame({"g": key, "i": idx})
+        dup = frame.duplicated(keep="first").to_numpy() & ok
+        dup |= cont & np.isin(idx, prev_used_arr)
+        if not dup.any():
+            return idx
+        idx[dup] = redraw(int(dup.sum()))
+    frame = pd.DataFrame({"g": key, "i": idx})
+    dup = (frame.duplicated(keep="first").to_numpy() & ok) | (cont & np.isin(idx, prev_used_arr))
+    for g in np.unique(key[dup]):
+        rows = np.flatnonzero(key == g)
+        used = set(idx[rows[~dup[rows]]].tolist())
+        if g == prev_group:
+            used |= set(prev_used)
+        free = [p for p in rng.permutation(n_parents).tolist() if p not in used]
+        for r, p in zip(rows[dup[rows]], free):
+            idx[r] = p
+    return idx
 
 
 _DEGREES: dict[str, DegreeModel] = {}
@@ -466,7 +512,7 @@ def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) ->
 
 
 def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
-                    part: int, chunk: int) -> pd.DataFrame:
+                    part: int, chunk: int, carry: Optional[dict] = None) -> pd.DataFrame:
     def seed_of(what: str) -> int:
         return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
 
@@ -494,8 +540,23 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
         dm = _degree(dstate)
         rng = np.random.default_rng(seed_of("fk/" + col))
         null = dm.null_mask(rng, m)
-        idx = dm.sample_parents(rng, m, n_parents,
-                                seed=gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}"))
+        perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
+        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
+        if col in plan.unique_pairs and plan.driver_col is not None and m:
+            groups = out[plan.driver_col].to_numpy(dtype=object)
+            ok = ~(null | (idx < 0)) & pd.notna(groups)
+            carried = carry.get(col, (None, set())) if carry is not None else (None, set())
+            idx = _distinct_per_group(groups, idx, ok, n_parents,
+                                      lambda k: np.maximum(dm.sample_parents(rng, k, n_parents,
+                                                                             seed=perm_seed), 0),
+                                      rng, carried)
+            if carry is not None:  # the last driver parent may go on in the next chunk
+                last = str(groups[-1])
+                keys = pd.Series(groups, dtype=object).astype(str).to_numpy()
+                used = set(idx[ok & (keys == last)].tolist())
+                if last == carried[0]:
+                    used |= carried[1]
+                carry[col] = (last, used)
         out[col] = _key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
     for col, dstate, earlier in plan.self_refs:
         dm = _degree(dstate)
@@ -535,11 +596,12 @@ def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterat
     part = tc.partitionId() if tc is not None else 0
     position = plan.offsets.get(part, 0)
     chunk = 0
+    carry: dict = {}  # per unique-pair key: the last driver parent of the previous chunk
     for batch in batches:
         for lo in range(0, len(batch), plan.chunk_size):
             piece = batch.iloc[lo:lo + plan.chunk_size].reset_index(drop=True)
             m = len(piece)
-            yield _generate_chunk(plan, piece, m, position, part, chunk)
+            yield _generate_chunk(plan, piece, m, position, part, chunk, carry)
             position += m
             chunk += 1
 
@@ -702,7 +764,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             secondary=secondary,
             self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
             pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
-            dropped=list(ts["dropped"]))
+            dropped=list(ts["dropped"]),
+            unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")])
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
                         generated: dict[str, DataFrame], counts: dict[str, int],
