@@ -323,6 +323,23 @@ def sample_categories(logits: torch.Tensor, generator: torch.Generator | None) -
     return idx.clamp_max_(k - 1)
 
 
+def start_sampling(model: Any, n: int, context: pd.DataFrame | None, seed: int
+                   ) -> tuple[torch.Generator, torch.Tensor | None, np.ndarray, np.ndarray]:
+    """What CTGAN and TVAE sample with: a generator seeded on the model's sampling device, the
+    encoded context there, and the (scalars, codes) arrays that collect every pass for
+    ``DataTransformer.decode``."""
+    dev = model.sample_device
+    gen = torch.Generator(device=dev).manual_seed(seed)
+    c = None
+    if context is not None:
+        rng = np.random.default_rng(seed)
+        c = torch.from_numpy(model.context_transformer.transform(context, rng, "context")).to(dev)
+    layout = model._layout
+    scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
+    codes = np.empty((n, layout.n_codes), dtype=np.int64)
+    return gen, c, scalars, codes
+
+
 def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tensor],
                   generator: torch.Generator, extra_tanh: torch.Tensor | None = None,
                   ordered: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -147,7 +147,7 @@ class GenerativeModel(abc.ABC):
         """Rows per generator pass: ``sample_batch_size`` on the CPU (2,048 by default: measured
         faster than 8,192 inside Spark, where the activations then stay in cache next to the JVM
         writing parquet), at least 65,536 on a GPU, which wants wide batches."""
-        chunk = int(self._hp.get("sample_batch_size", 2048))
+        chunk = int(self._hp["sample_batch_size"])
         return chunk if self.sample_device.type == "cpu" else max(chunk, 65_536)
 
     # ---------------------------------------------------------------- hyperparameters

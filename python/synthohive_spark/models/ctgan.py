@@ -55,11 +55,31 @@ class _Generator(nn.Module):
         return self.head(self.body(torch.cat(parts, dim=1)))
 
     @torch.no_grad()
+    def inference_weights(self, order: torch.Tensor | None = None
+                          ) -> tuple[list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor, torch.Tensor]:
+        """What :meth:`infer` multiplies by, prepared once per sampling call instead of per pass:
+        (weight, bias) of each body layer with its batch norm folded in, and the dense output
+        layer's weight and bias, its rows in ``order`` (e.g. ``Layout.sample_perm``) when given."""
+        body = []
+        for layer in self.body:
+            bn = layer.bn
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            body.append((layer.fc.weight * scale.unsqueeze(1),
+                         (layer.fc.bias - bn.running_mean) * scale + bn.bias))
+        weight, bias = self.head.dense.weight, self.head.dense.bias
+        if order is not None:
+            weight, bias = weight.index_select(0, order), bias.index_select(0, order)
+        return body, weight, bias
+
+    @torch.no_grad()
     def infer(self, z: torch.Tensor, cond: torch.Tensor, ctx: torch.Tensor | None,
-              order: torch.Tensor | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+              order: torch.Tensor | None = None, weights: tuple | None = None
+              ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Eval-mode forward with batch norm folded into the linear layers and no residual concats.
-        With ``order`` (a permutation of the dense outputs, e.g. ``Layout.sample_perm``) the dense
-        outputs come out in that order: the output layer's rows are permuted, not the activations."""
+        With ``order`` (a permutation of the dense outputs) the dense outputs come out in that
+        order: the output layer's rows are permuted, not the activations. ``weights`` is
+        :meth:`inference_weights`'s result, when the caller prepared it already."""
+        body, dense_w, dense_b = weights if weights is not None else self.inference_weights(order)
         parts = [z, cond]
         if self.ctx is not None:
             parts.append(self.ctx(ctx))
@@ -73,17 +93,10 @@ class _Generator(nn.Module):
                 pos += p.shape[1]
             return out
 
-        for layer in self.body:
-            bn = layer.bn
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            w = layer.fc.weight * scale.unsqueeze(1)
-            b = (layer.fc.bias - bn.running_mean) * scale + bn.bias
+        for w, b in body:
             pieces.insert(0, torch.relu_(linear(w, b)))
+        dense = linear(dense_w, dense_b)
         head = self.head
-        if order is None:
-            dense = linear(head.dense.weight, head.dense.bias)
-        else:
-            dense = linear(head.dense.weight.index_select(0, order), head.dense.bias.index_select(0, order))
         logits = [torch.addmm(bias, linear(proj.weight, proj.bias), table.t())
                   for proj, table, bias in zip(head.emb_proj, head.emb_tables, head.emb_bias)]
         return dense, logits
@@ -406,10 +419,8 @@ class CTGAN(GenerativeModel):
         G = self.generator.eval()
         layout = self._layout
         dev = self.sample_device
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
-             if context is not None else None)
+        gen, c, scalars, codes = _nn.start_sampling(self, n, context, seed)
+        weights = G.inference_weights(layout.sample_perm)
         counts = self._cond_sampler_counts
         n_disc = counts.shape[0]
         cum = torch.cumsum(counts / counts.sum(1, keepdim=True).clamp_min(1e-12), 1) if n_disc else None
@@ -417,8 +428,6 @@ class CTGAN(GenerativeModel):
         k_max = torch.tensor(k_sizes, dtype=torch.long, device=dev) - 1
         offsets = torch.tensor(np.cumsum([0] + k_sizes[:-1]), dtype=torch.long, device=dev) if n_disc else None
         chunk = self._sample_chunk()
-        scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
-        codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)
@@ -430,7 +439,7 @@ class CTGAN(GenerativeModel):
                     cat = torch.minimum((cum[col] < u).sum(1), k_max[col])
                     cond[torch.arange(b, device=dev), offsets[col] + cat] = 1.0
                 raw, emb_logits = G.infer(z, cond, c[s:s + b] if c is not None else None,
-                                          order=layout.sample_perm)
+                                          weights=weights)
                 sc, cd = _nn.decode_sample(layout, raw, emb_logits, gen, ordered=True)
                 scalars[s:s + b] = sc.cpu().numpy()
                 codes[s:s + b] = cd.cpu().numpy()

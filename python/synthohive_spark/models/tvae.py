@@ -186,13 +186,8 @@ class TVAE(GenerativeModel):
         dec = self.decoder.eval()
         layout = self._layout
         dev = self.sample_device
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        rng = np.random.default_rng(seed)
-        c = (torch.from_numpy(self.context_transformer.transform(context, rng, "context")).to(dev)
-             if context is not None else None)
+        gen, c, scalars, codes = _nn.start_sampling(self, n, context, seed)
         chunk = self._sample_chunk()
-        scalars = np.empty((n, int(layout.tanh_pos.numel())), dtype=np.float32)
-        codes = np.empty((n, layout.n_codes), dtype=np.int64)
         with torch.no_grad():
             for s in range(0, n, chunk):
                 b = min(chunk, n - s)

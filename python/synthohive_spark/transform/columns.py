@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal as _decimal
+import functools
 import logging
 import math
 from dataclasses import dataclass, field
@@ -474,7 +475,7 @@ class ColumnCodec:
         k = len(self.categories)
         null = (codes < 0) | (codes >= k)
         if self.arrow_output and self.dtype["family"] in ("object", "string"):
-            table = self._arrow_strings()
+            table = self._arrow_categories
             if table is not None:  # an Arrow take: no per-row Python strings on the way to Spark
                 import pyarrow as pa
 
@@ -489,18 +490,15 @@ class ColumnCodec:
         vals = table[np.where(null, k, codes)]
         return from_base(vals, self.dtype, index=index, name=self.name, arrow=self.arrow_output)
 
-    def _arrow_strings(self) -> Any:
-        """The categories as an Arrow string array plus a trailing null (cached), or None when some
-        category is not a string."""
-        cached = self.__dict__.get("_arrow_table", False)
-        if cached is False:
-            cached = None
-            if all(isinstance(c, str) for c in self.categories):
-                import pyarrow as pa
+    @functools.cached_property
+    def _arrow_categories(self) -> Any:
+        """The categories as an Arrow string array plus a trailing null, or None when some category
+        is not a string (decoding only; the categories are fixed once fitted)."""
+        if not all(isinstance(c, str) for c in self.categories):
+            return None
+        import pyarrow as pa
 
-                cached = pa.array(list(self.categories) + [None], type=pa.string())
-            self.__dict__["_arrow_table"] = cached
-        return cached
+        return pa.array(list(self.categories) + [None], type=pa.string())
 
     # -------------------------------------------------------------- state
     def to_state(self) -> dict[str, Any]:
