@@ -1179,6 +1179,10 @@ def _pandas_count_below(sorted_values: Any, value: Any, inclusive: bool) -> int:
     return int(np.searchsorted(sorted_values, value, side="right" if inclusive else "left"))
 
 
+#: Timestamps pandas can hold (nanoseconds since 1970 in 64 bits), with a day's margin.
+PANDAS_TIMESTAMP_BOUNDS = (_dt.datetime(1677, 9, 22), _dt.datetime(2262, 4, 11))
+
+
 class _SparkProfile(_Profile):
     def __init__(self, name: str, df: Any, sample_rows: int, seed: int) -> None:
         from pyspark.sql import functions as F
@@ -1225,12 +1229,10 @@ class _SparkProfile(_Profile):
         else:
             fraction = min(1.0, 1.2 * sample_rows / self.n_rows)
             sdf = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(sample_rows)
-        # pandas holds timestamps in nanoseconds (1677-09-22 .. 2262-04-11): a sentinel such as
-        # 9999-12-31 cannot come to the driver. The profile's sample reads those values as null
-        # (min and max above are the real ones); fitting such a column fails with a clear error.
-        import pandas as pd
-
-        lo_ok, hi_ok = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-11")
+        # A timestamp outside pandas' range (a 9999-12-31 sentinel) cannot come to the driver:
+        # the profile's sample reads those values as null (min and max above are the real ones);
+        # fitting such a column fails with a clear error.
+        lo_ok, hi_ok = PANDAS_TIMESTAMP_BOUNDS
         wide = [c for c, d in self.dtypes.items() if dtype_family(d) == "timestamp" and c in self.mins
                 and (self.mins[c] < lo_ok or self.maxs[c] > hi_ok)]
         if wide:

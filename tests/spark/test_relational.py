@@ -357,19 +357,18 @@ def test_distinct_secondary_parents_per_driver_parent_across_chunks():
     idx = rng.integers(0, 8, len(groups))  # 6 children of 8 possible parents: many repeats
     ok = np.ones(len(groups), bool)
     ok[5] = False  # a null reference is left alone
-    first = _distinct_per_group(groups[:100], idx[:100], ok[:100], 8,
-                                lambda k: rng.integers(0, 8, k), rng, (None, set()))
-    last = str(groups[99])
-    carried = (last, set(first[(groups[:100] == groups[99]) & ok[:100]].tolist()))
-    second = _distinct_per_group(groups[100:], idx[100:], ok[100:], 8,
-                                 lambda k: rng.integers(0, 8, k), rng, carried)
+    first, carried = _distinct_per_group(groups[:100], idx[:100], ok[:100], 8,
+                                         lambda k: rng.integers(0, 8, k), rng, (None, set()))
+    assert carried[0] == str(groups[99])
+    second, _ = _distinct_per_group(groups[100:], idx[100:], ok[100:], 8,
+                                    lambda k: rng.integers(0, 8, k), rng, carried)
     out = np.concatenate([first, second])
     for g in range(40):  # group 16 straddles the two chunks
         rows = np.flatnonzero((groups == g) & ok)
         assert len(set(out[rows].tolist())) == len(rows), g
     assert out[5] == idx[5]
-    crowded = _distinct_per_group(np.zeros(5, object), np.zeros(5, np.int64), np.ones(5, bool), 3,
-                                  lambda k: np.zeros(k, np.int64), rng, (None, set()))
+    crowded, _ = _distinct_per_group(np.zeros(5, object), np.zeros(5, np.int64), np.ones(5, bool), 3,
+                                     lambda k: np.zeros(k, np.int64), rng, (None, set()))
     assert sorted(set(crowded.tolist())) == [0, 1, 2]  # 5 rows, 3 parents: repeats only as needed
 
 

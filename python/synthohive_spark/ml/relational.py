@@ -37,7 +37,7 @@ from pyspark.sql.window import Window
 
 from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
-from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError
+from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError, _qcol
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
@@ -437,43 +437,45 @@ class _TablePlan:
 
 def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
     """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
-    from synthohive_spark.metadata import _qcol
-
     both = df.where(_qcol(driver_col).isNotNull() & _qcol(col).isNotNull())
     pairs = both.groupBy(_qcol(driver_col).alias("d"), _qcol(col).alias("s")).count()
     return pairs.where(F.col("count") > 1).limit(1).count() == 0
 
 
 def _distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_parents: int,
-                        redraw: Any, rng: np.random.Generator, carried: tuple) -> np.ndarray:
+                        redraw: Any, rng: np.random.Generator,
+                        carried: tuple[Optional[str], set]) -> tuple[np.ndarray, tuple[str, set]]:
     """Secondary parent positions ``idx`` made distinct within each run of equal ``groups``
-    (children of one driver parent are consecutive). Repeats are redrawn from the degree model
-    (``redraw(k)``), so popular parents stay popular; after 30 rounds the rest take a random free
-    parent. ``carried`` is (group, used positions) of the previous chunk's last group, which may go
-    on in this one. A group with more rows than parents keeps its unavoidable repeats."""
+    (children of one driver parent are consecutive; rows not ``ok`` are left alone). Repeats are
+    redrawn from the degree model (``redraw(k)``), so popular parents stay popular; after 30 rounds
+    the rest take a random free parent. A group with more rows than parents keeps its unavoidable
+    repeats. ``carried`` is (group, used positions) of the previous chunk's last group, which may
+    go on in this one; returns the positions and the same for this chunk's last group."""
     idx = idx.copy()
     key = pd.Series(groups, dtype=object).astype(str).to_numpy()
     prev_group, prev_used = carried
-    prev_used_arr = np.fromiter(prev_used, dtype=np.int64) if prev_used else np.zeros(0, np.int64)
-    cont = ok & (key == prev_group) if prev_group is not None else np.zeros(len(idx), bool)
+    cont = ok & (key == prev_group)
+    prev_arr = np.fromiter(prev_used, dtype=np.int64, count=len(prev_used))
+
+    def repeats() -> np.ndarray:
+        dup = pd.DataFrame({"g": key, "i": idx}).duplicated(keep="first").to_numpy() & ok
+        return dup | (cont & np.isin(idx, prev_arr))
+
+    dup = repeats()
     for _ in range(30):
-        frame = pd.DataFrame({"g": key, "i": idx})
-        dup = frame.duplicated(keep="first").to_numpy() & ok
-        dup |= cont & np.isin(idx, prev_used_arr)
         if not dup.any():
-            return idx
+            break
         idx[dup] = redraw(int(dup.sum()))
-    frame = pd.DataFrame({"g": key, "i": idx})
-    dup = (frame.duplicated(keep="first").to_numpy() & ok) | (cont & np.isin(idx, prev_used_arr))
+        dup = repeats()
     for g in np.unique(key[dup]):
         rows = np.flatnonzero(key == g)
-        used = set(idx[rows[~dup[rows]]].tolist())
-        if g == prev_group:
-            used |= set(prev_used)
+        used = set(idx[rows[~dup[rows]]].tolist()) | (prev_used if g == prev_group else set())
         free = [p for p in rng.permutation(n_parents).tolist() if p not in used]
         for r, p in zip(rows[dup[rows]], free):
             idx[r] = p
-    return idx
+    last = key[-1]
+    used = set(idx[ok & (key == last)].tolist()) | (prev_used if last == prev_group else set())
+    return idx, (last, used)
 
 
 _DEGREES: dict[str, DegreeModel] = {}
@@ -513,6 +515,10 @@ def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) ->
 
 def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
                     part: int, chunk: int, carry: Optional[dict] = None) -> pd.DataFrame:
+    """``m`` rows of ``plan.table``. ``carry`` holds, per unique-pair key, the previous chunk's last
+    driver parent and the parents it used (child tables pass one dict through a partition)."""
+    carry = {} if carry is None else carry
+
     def seed_of(what: str) -> int:
         return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
 
@@ -545,18 +551,10 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
         if col in plan.unique_pairs and plan.driver_col is not None and m:
             groups = out[plan.driver_col].to_numpy(dtype=object)
             ok = ~(null | (idx < 0)) & pd.notna(groups)
-            carried = carry.get(col, (None, set())) if carry is not None else (None, set())
-            idx = _distinct_per_group(groups, idx, ok, n_parents,
-                                      lambda k: np.maximum(dm.sample_parents(rng, k, n_parents,
-                                                                             seed=perm_seed), 0),
-                                      rng, carried)
-            if carry is not None:  # the last driver parent may go on in the next chunk
-                last = str(groups[-1])
-                keys = pd.Series(groups, dtype=object).astype(str).to_numpy()
-                used = set(idx[ok & (keys == last)].tolist())
-                if last == carried[0]:
-                    used |= carried[1]
-                carry[col] = (last, used)
+            idx, carry[col] = _distinct_per_group(
+                groups, idx, ok, n_parents,
+                lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
+                rng, carry.get(col, (None, set())))
         out[col] = _key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
     for col, dstate, earlier in plan.self_refs:
         dm = _degree(dstate)

@@ -7,7 +7,6 @@ executors, so no generated table is ever collected to the driver.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import logging
 import math
@@ -411,12 +410,14 @@ def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.
     Timestamps must fit pandas' nanosecond range: the row count and their bounds come in one pass."""
     stamps = [f.name for f in df.schema.fields
               if isinstance(f.dataType, (T.TimestampType, T.TimestampNTZType))]
+    from synthohive_spark.metadata import PANDAS_TIMESTAMP_BOUNDS, _qcol
+
     aggs = [F.count(F.lit(1))]
     for c in stamps:
-        aggs += [F.min(F.col(f"`{c}`")), F.max(F.col(f"`{c}`"))]
+        aggs += [F.min(_qcol(c)), F.max(_qcol(c))]
     stats = df.agg(*aggs).first()
     total = int(stats[0])
-    lo_ok, hi_ok = dt.datetime(1677, 9, 22), dt.datetime(2262, 4, 11)
+    lo_ok, hi_ok = PANDAS_TIMESTAMP_BOUNDS
     for i, c in enumerate(stamps):
         lo, hi = stats[1 + 2 * i], stats[2 + 2 * i]
         if lo is None:
