@@ -7,6 +7,9 @@ import glob
 import json
 import os
 import re
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -185,6 +188,44 @@ def test_pipeline_with_spark_stages_saves_and_loads(real_df, tmp_path):
     assert twin.columns == ["cust_id", "age", "income", "segment"]
     assert twin.count() == real_df.filter("age IS NOT NULL").count()
     assert _collect(loaded.stages[1].sample(500)) == _collect(pm.stages[1].sample(500))
+    # and in a new session (its own process and JVM): the same rows, written where we can read them
+    out = str(tmp_path / "from-new-session")
+    code = textwrap.dedent(f"""
+        from pyspark.ml import PipelineModel
+        from synthohive_spark.session import get_or_create_session
+        spark = get_or_create_session(app_name="pipeline-reload", master="local[1]")
+        PipelineModel.load({path!r}).stages[1].sample(500, numPartitions=2).write.parquet({out!r})
+        spark.stop()
+    """)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    again = real_df.sparkSession.read.parquet(out)
+    assert sorted(_collect(again)) == sorted(_collect(pm.stages[1].sample(500, numPartitions=2)))
+
+
+def test_a_save_that_fails_half_way_leaves_nothing_loadable(fitted, tmp_path, monkeypatch):
+    from pyspark.ml.util import DefaultParamsWriter
+
+    path = str(tmp_path / "m")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full while writing metadata")
+
+    monkeypatch.setattr(DefaultParamsWriter, "_get_metadata_to_save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        fitted.write().save(path)
+    assert os.path.isdir(os.path.join(path, "data"))  # the blobs were written, the marker was not
+    with pytest.raises(ModelLoadError, match="did not finish"):
+        TableSynthesizerModel.load(path)
+    monkeypatch.undo()
+    fitted.write().save(path + "-ok")
+    monkeypatch.setattr(DefaultParamsWriter, "_get_metadata_to_save", boom)
+    with pytest.raises(OSError, match="disk full"):  # overwriting a good model, failing half way
+        fitted.write().overwrite().save(path + "-ok")
+    with pytest.raises(ModelLoadError, match="did not finish"):
+        TableSynthesizerModel.load(path + "-ok")
 
 
 def test_bad_input_errors(spark, real_df, tmp_path):
