@@ -226,3 +226,98 @@ def test_child_counts_of_skewed_keys_keep_the_total_and_the_distribution() -> No
     first = model.sample(None, seed=3, n=150)
     assert np.array_equal(first, model.sample(None, seed=3, n=150))  # still deterministic per seed
     assert not np.array_equal(first, model.sample(None, seed=4, n=150))
+
+
+# ----------------------------------------------------------------------------- read-only columns
+@pytest.fixture
+def copy_on_write():
+    """pandas 3 semantics on pandas 2 as well: ``to_numpy()`` of a column (or of a lazy
+    ``astype`` copy of it) is a read-only view of the column's data."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        yield
+    else:
+        with pd.option_context("mode.copy_on_write", True):
+            yield
+
+
+def _read_only(values, dtype=None) -> pd.Series:
+    """A Series over a read-only array, as pandas 3 and Arrow batches (``mapInPandas``) give."""
+    a = np.array(values, dtype=dtype)
+    a.flags.writeable = False
+    # dtype=object: pandas 3 would otherwise infer its "str" dtype for strings (a new array)
+    return pd.Series(a, dtype=object if a.dtype == object else None, copy=False)
+
+
+def _read_only_context(repeat: int = 1) -> pd.DataFrame:
+    import datetime as dt
+
+    columns = {
+        "value": _read_only([1.0, np.nan, 3.0, np.inf, -np.inf, 2.0]),
+        "count": _read_only([4, 2, 3, 1, 5, 6], dtype="int64"),
+        "flag": _read_only([True, False, True, True, False, False]),
+        "since": _read_only(["2020-01-02", "NaT", "2020-01-01", "2020-01-03", "NaT",
+                             "2020-01-02"], dtype="datetime64[ns]"),
+        "day": _read_only([dt.date(2020, 1, 2), None, dt.date(2020, 1, 1), None,
+                           dt.date(2020, 1, 3), dt.date(2020, 1, 1)], dtype=object),
+        "segment": _read_only(["a", "b", None, "a", "b", "a"], dtype=object),
+    }
+    return pd.DataFrame({c: _read_only(np.tile(s.to_numpy(), repeat), dtype=s.dtype)
+                         for c, s in columns.items()}, copy=False)
+
+
+def test_encode_context_of_read_only_columns_fills_missing_values_in_its_own_matrix(
+        copy_on_write) -> None:
+    from synthohive_spark.relational.cardinality import _fit_encoding, encode_context
+
+    ctx = _read_only_context()
+    before = {c: ctx[c].copy(deep=True) for c in ctx.columns}
+    counts = np.array([1, 2, 3, 4, 5, 6])
+    enc = _fit_encoding(ctx, counts, max_categories=50)
+    x = encode_context(ctx, enc)  # raised "assignment destination is read-only" before
+    assert x.dtype == np.float64 and x.shape == (6, 6) and x.flags.writeable
+    by = {e["column"]: j for j, e in enumerate(enc)}
+    fills = {e["column"]: e["fill"] for e in enc if "fill" in e}
+    # non-finite values become the column's fill value (one below its smallest finite value)
+    assert fills["value"] == 0.0
+    assert x[:, by["value"]].tolist() == [1.0, 0.0, 3.0, 0.0, 0.0, 2.0]
+    assert x[:, by["count"]].tolist() == [4.0, 2.0, 3.0, 1.0, 5.0, 6.0]
+    assert x[:, by["flag"]].tolist() == [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    day0 = float(pd.Timestamp("2020-01-02").timestamp())
+    assert x[:, by["since"]].tolist() == [day0, fills["since"], day0 - 86400, day0 + 86400,
+                                          fills["since"], day0]
+    assert fills["since"] == day0 - 86400 - 1
+    o = float(pd.Timestamp("2020-01-01").toordinal())
+    assert x[:, by["day"]].tolist() == [o + 1, fills["day"], o, fills["day"], o + 2, o]
+    assert fills["day"] == o - 1
+    assert np.isfinite(x).all()
+    # the caller's columns are untouched (NaN, inf and NaT still there)
+    for c in ctx.columns:
+        pd.testing.assert_series_equal(ctx[c], before[c])
+    assert np.isnan(ctx["value"].iloc[1]) and np.isinf(ctx["value"].iloc[3])
+
+
+def test_child_count_model_fits_and_samples_read_only_parents(copy_on_write) -> None:
+    ctx = _read_only_context(repeat=50)
+    counts = np.where(ctx["segment"].to_numpy() == "a", 1, 5)
+    counts.flags.writeable = False
+    m = ChildCountModel().fit(ctx, counts)
+    drawn = m.sample(ctx, seed=0)
+    writable = pd.DataFrame({c: ctx[c].to_numpy().copy() for c in ctx})
+    assert np.array_equal(drawn, ChildCountModel().fit(writable, counts.copy()).sample(writable,
+                                                                                       seed=0))
+    assert drawn[(ctx["segment"] == "a").to_numpy()].mean() < drawn[
+        (ctx["segment"] == "b").to_numpy()].mean()
+    assert np.isnan(ctx["value"].iloc[1])
+
+
+def test_child_counts_of_an_arrow_batch(copy_on_write) -> None:
+    """Spark's ``mapInPandas`` hands over columns converted from Arrow, zero-copy (read-only)."""
+    import pyarrow as pa
+
+    ctx, counts = _parents(600)
+    ctx = ctx.assign(value=np.where(np.arange(600) % 7 == 0, np.nan, ctx["value"]))
+    m = ChildCountModel().fit(ctx, counts)
+    batch = pa.RecordBatch.from_pandas(ctx, preserve_index=False)
+    arrow_ctx = pd.DataFrame({name: batch.column(i).to_pandas()
+                              for i, name in enumerate(batch.schema.names)}, copy=False)
+    assert np.array_equal(m.sample(arrow_ctx, seed=4), m.sample(ctx.copy(deep=True), seed=4))

@@ -143,6 +143,8 @@ def _java_strings(gateway: Any, values: Sequence[str]) -> Any:
 
 def _string_udf(fn: Any) -> Any:
     def apply(values: pd.Series) -> pd.Series:
+        # pandas 3 hands string batches over as its str dtype, whose missing value is NaN
+        values = values.astype(object).where(values.notna(), None)
         return pd.Series([None if v is None else fn(v) for v in values], index=values.index,
                          dtype=object)
 

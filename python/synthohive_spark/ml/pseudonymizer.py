@@ -132,7 +132,8 @@ def _hmac_udf(key: str, truncate: bool) -> Any:
     def pseudonymize(values: pd.Series) -> pd.Series:
         base = hmac.new(key_bytes, digestmod=hashlib.sha256)  # keyed once per batch, copied per row
         out: list[Optional[str]] = []
-        for value in values:
+        # pandas 3 hands string batches over as its str dtype, whose missing value is NaN
+        for value in values.astype(object).where(values.notna(), None):
             if value is None:
                 out.append(None)
                 continue

@@ -93,9 +93,11 @@ def encode_context(context: pd.DataFrame, encoding: list[dict]) -> np.ndarray:
                                           or (isinstance(v, float) and math.isnan(v)) else str(v))
             x[:, j] = keys.map(e["codes"]).fillna(e["other"]).to_numpy(dtype="float64")
         else:
-            v = _as_float(s, e["kind"])
-            v[~np.isfinite(v)] = e["fill"]
-            x[:, j] = v
+            # _as_float may return a read-only view of the column's data (pandas Copy-on-Write,
+            # Arrow batches): fill the missing values in our own matrix, never in that view
+            x[:, j] = _as_float(s, e["kind"])
+            col_j = x[:, j]
+            col_j[~np.isfinite(col_j)] = e["fill"]
     return x
 
 
