@@ -269,3 +269,22 @@ def test_json_and_html_outputs(multi, tmp_path):
         assert needle in text
     assert "src=" not in text and "<link" not in text and "@import" not in text
     assert not math.isnan(rep.score)
+
+
+def test_bucket_fallback_agrees_with_bucketizer(spark):
+    """The KS buckets of Spark Connect before Spark 4 (a pandas UDF: pyspark.ml does not run
+    there) are Bucketizer's, edges, infinities and NaN included."""
+    from pyspark.ml.feature import Bucketizer
+
+    from synthohive_spark.validation._shapes import bucket_of
+
+    inner = [-1.5, 0.0, 0.0 + 1e-12, 2.0, 10.0]
+    values = [-math.inf, -7.0, -1.5, -1.0, 0.0, 1e-12, 1.0, 2.0, 9.99, 10.0, 11.0, math.inf,
+              math.nan, None]
+    df = spark.createDataFrame([(v,) for v in values], "v double")
+    want = Bucketizer(splits=[-math.inf, *inner, math.inf], inputCol="v", outputCol="b",
+                      handleInvalid="keep").transform(df).collect()
+    got = bucket_of(np.array([math.nan if v is None else v for v in values]), np.array(inner))
+    for row, b in zip(want, got):
+        if row["v"] is not None:  # a null value's bucket is never read (nulls are dropped first)
+            assert row["b"] == b, (row["v"], row["b"], b)

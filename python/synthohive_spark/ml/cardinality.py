@@ -188,7 +188,7 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
         ctx = self._context_cols(schema)
         check_columns(schema, ctx, self.getParentTable(), "contextCols")
         frame = dataset.select(*ctx, count_col)
-        total = frame.count()
+        total = int(frame.count())
         if total == 0:
             raise SchemaError(f"{where}: the parent table is empty; nothing to learn")
         limit = self.getMaxTrainingRows()

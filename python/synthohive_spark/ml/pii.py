@@ -531,7 +531,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
               engine: str) -> dict[str, ColumnEvidence]:
         if not columns:
             return {}
-        total = dataset.count()
+        total = int(dataset.count())
         if total == 0:
             return {c: ColumnEvidence(c, dataset.schema[c].dataType.simpleString())
                     for c in columns}

@@ -302,7 +302,7 @@ class RelationalSynthesizer(_RelationalParams):
             while any(c.startswith(prefix) for c in schema.fieldNames()):
                 prefix = "_" + prefix
             cond = [prefix + c for c in ctx]
-            null_fk = df.where(F.col(fk.column).isNull()).count()
+            null_fk = int(df.where(F.col(fk.column).isNull()).count())
             tstate["driver"] = {"column": fk.column, "parentTable": parent,
                                 "parentKey": fk.parent_column, "contextCols": ctx,
                                 "prefix": prefix, "nullShare": null_fk / rows}
@@ -378,7 +378,7 @@ class RelationalSynthesizer(_RelationalParams):
         degs = keys.join(refs, "__k", "left").select(
             F.coalesce(F.col("__deg"), F.lit(0)).alias("__deg"))
         hist = degs.groupBy("__deg").count().collect()
-        nulls = df.where(F.col(column).isNull()).count()
+        nulls = int(df.where(F.col(column).isNull()).count())
         values = [int(r["__deg"]) for r in hist]
         mults = [int(r["count"]) for r in hist]
         return DegreeModel().fit_runs(values, mults, nulls)
@@ -439,7 +439,8 @@ def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
     """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
     both = df.where(_qcol(driver_col).isNotNull() & _qcol(col).isNotNull())
     pairs = both.groupBy(_qcol(driver_col).alias("d"), _qcol(col).alias("s")).count()
-    return pairs.where(F.col("count") > 1).limit(1).count() == 0
+    # int(): pyspark 3.5's Connect client returns count() as a numpy integer (not JSON-able)
+    return int(pairs.where(F.col("count") > 1).limit(1).count()) == 0
 
 
 def _distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_parents: int,

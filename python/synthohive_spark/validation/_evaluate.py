@@ -590,7 +590,7 @@ def quality_gate(
 
 
 def _bounded(df: DataFrame, n: int, seed: int) -> DataFrame:
-    total = df.count()
+    total = int(df.count())
     if total <= n:
         return df
     return df.sample(withReplacement=False, fraction=min(1.0, 1.1 * n / total), seed=seed).limit(n)

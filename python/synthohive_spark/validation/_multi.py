@@ -15,9 +15,9 @@ logger = logging.getLogger("synthohive_spark.validation.multi")
 def referential_integrity(child: DataFrame, fk: str, parent: DataFrame, pk: str) -> dict[str, Any]:
     """Share of non-null foreign-key values that have a parent row (exact, by an anti join)."""
     keys = child.select(F.col(quote(fk)).alias("__fk")).where(F.col("__fk").isNotNull())
-    total = keys.count()
+    total = int(keys.count())
     parents = parent.select(F.col(quote(pk)).alias("__pk")).distinct()
-    orphans = keys.join(parents, F.col("__fk") == F.col("__pk"), "left_anti").count() if total else 0
+    orphans = int(keys.join(parents, F.col("__fk") == F.col("__pk"), "left_anti").count()) if total else 0
     return {"foreign_keys": total, "orphans": orphans,
             "score": (1.0 - orphans / total) if total else None}
 

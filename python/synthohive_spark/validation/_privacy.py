@@ -95,5 +95,5 @@ def exact_copy_rate(reference: DataFrame, syn: DataFrame, plans: list[ColumnPlan
     names = [p.internal for p in plans if p.applicable]
     ref = reference.select(*[F.col(c).alias(f"r_{c}") for c in names]).distinct()
     cond = [F.col(c).eqNullSafe(F.col(f"r_{c}")) for c in names]
-    copies = syn.select(*names).join(ref, on=cond, how="left_semi").count()
+    copies = int(syn.select(*names).join(ref, on=cond, how="left_semi").count())
     return copies / max(n_syn, 1)

@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyspark
 from pyspark.ml.feature import Bucketizer
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -98,7 +101,8 @@ def ks_exact(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str,
     w = Window.partitionBy("__col").orderBy("__v").rowsBetween(Window.unboundedPreceding, 0)
     diffs = long.select(
         "__col",
-        F.abs(F.sum("nr").over(w) / nr[F.col("__col")] - F.sum("ns").over(w) / ns[F.col("__col")])
+        F.abs(F.sum("nr").over(w) / F.element_at(nr, F.col("__col"))
+              - F.sum("ns").over(w) / F.element_at(ns, F.col("__col")))
         .alias("d"))
     rows = diffs.groupBy("__col").agg(F.max("d").alias("d")).collect()
     return {r["__col"]: float(r["d"]) for r in rows}
@@ -131,6 +135,37 @@ def sample_quantiles(real: DataFrame, syn: DataFrame, cols: list[str], rows_real
     return out
 
 
+def _bucketize(df: DataFrame, inputs: list[str], splits: list[list[float]],
+               outputs: list[str]) -> DataFrame:
+    """``Bucketizer(handleInvalid="keep")``'s bucket of each input: the index of the split interval
+    ``[s_i, s_i+1)`` holding the value, NaN in one bucket past the last. pyspark.ml's stages run on
+    Spark Connect from Spark 4 on; before that the same buckets come from a pandas UDF
+    (``numpy.searchsorted`` over the inner edges)."""
+    connect = type(df).__module__.startswith("pyspark.sql.connect")
+    if not connect or int(pyspark.__version__.split(".")[0]) >= 4:
+        return Bucketizer(splitsArray=splits, inputCols=inputs, outputCols=outputs,
+                          handleInvalid="keep").transform(df)
+    for inp, out, split in zip(inputs, outputs, splits):
+        df = df.withColumn(out, _bucket_udf(np.asarray(split[1:-1], dtype="float64"))(
+            F.col(inp).cast("double")))
+    return df
+
+
+def _bucket_udf(inner: np.ndarray) -> Any:
+    def bucket(v: pd.Series) -> pd.Series:
+        return pd.Series(bucket_of(v.to_numpy(dtype="float64", na_value=np.nan), inner))
+
+    return F.pandas_udf(bucket, "double")  # type: ignore[call-overload]
+
+
+def bucket_of(values: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Bucket indices (float) of ``values`` between the sorted ``inner`` edges, as Bucketizer gives
+    them with splits ``[-inf, *inner, inf]`` and ``handleInvalid="keep"``."""
+    idx = np.searchsorted(inner, values, side="right").astype("float64")
+    idx[np.isnan(values)] = len(inner) + 1
+    return idx
+
+
 def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[str, int],
                 n_syn: dict[str, int], edges: dict[str, list[float]]) -> dict[str, tuple[float, float]]:
     """Lower and upper bounds of the KS statistic per column from exact per-bucket counts.
@@ -151,10 +186,10 @@ def ks_bucketed(real: DataFrame, syn: DataFrame, cols: list[str], n_real: dict[s
     inputs = [f"{c}__in" for c in cols]
     pre = real.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
     pre_s = syn.select(*cols, *[F.col(c).alias(i) for c, i in zip(cols, inputs)])
-    buck = Bucketizer(splitsArray=splits, inputCols=inputs, outputCols=bucket_cols,
-                      handleInvalid="keep")
-    br = buck.transform(pre).select(*cols, *bucket_cols, F.lit(1).alias("__r"), F.lit(0).alias("__s"))
-    bs = buck.transform(pre_s).select(*cols, *bucket_cols, F.lit(0).alias("__r"), F.lit(1).alias("__s"))
+    br = _bucketize(pre, inputs, splits, bucket_cols).select(
+        *cols, *bucket_cols, F.lit(1).alias("__r"), F.lit(0).alias("__s"))
+    bs = _bucketize(pre_s, inputs, splits, bucket_cols).select(
+        *cols, *bucket_cols, F.lit(0).alias("__r"), F.lit(1).alias("__s"))
     both = br.unionByName(bs)
     parts = ", ".join(f"'{c}', CAST({c} AS double), CAST({b} AS int)" for c, b in zip(cols, bucket_cols))
     long = both.selectExpr(f"stack({len(cols)}, {parts}) AS (__col, __v, __b)", "__r", "__s") \
@@ -230,7 +265,8 @@ def tv_complement(counts: DataFrame, cols: list[str], n_real: dict[str, int],
     nr = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_real[c], 1))))])
     ns = F.create_map(*[x for c in cols for x in (F.lit(c), F.lit(float(max(n_syn[c], 1))))])
     rows = counts.groupBy("__col").agg(
-        F.sum(F.abs(F.col("nr") / nr[F.col("__col")] - F.col("ns") / ns[F.col("__col")]))
+        F.sum(F.abs(F.col("nr") / F.element_at(nr, F.col("__col"))
+                    - F.col("ns") / F.element_at(ns, F.col("__col"))))
         .alias("tv")).collect()
     return {r["__col"]: 1.0 - 0.5 * float(r["tv"]) for r in rows}
 
