@@ -1,16 +1,41 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for synthohive-spark: a venv in .venv with the pinned CPU torch and
-# pyspark, the package (editable) with its test extras, and the JVM jar built without sbt.
-# Idempotent: re-running only installs what is missing.
+# Sets up a fresh machine for synthohive-spark: a venv, torch and pyspark pinned by a constraints
+# file, the package (editable) with its test extras, and the JVM jar built without sbt.
+#
+#   bash scripts/setup.sh            # .venv: the main line, what `pip install synthohive-spark`
+#                                    #   resolves today (pyspark 4, pandas 3, numpy 2), ci-constraints.txt
+#   bash scripts/setup.sh spark35    # .venv-spark35: pyspark 3.5 with Spark Connect, pandas 2,
+#                                    #   numpy 1.26 (ci-constraints-spark35.txt)
+#   bash scripts/setup.sh compare    # .venv-compare: the spark35 pins plus sdmetrics (which holds
+#                                    #   pandas below 3), for the comparison tests (-m compare)
+#
+# Idempotent: re-running only installs what is missing or what the constraints changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
+LINE=${1:-main}
+case "$LINE" in
+  main)    VENV=.venv;         CONSTRAINTS=ci-constraints.txt;         EXTRAS="test" ;;
+  spark35) VENV=.venv-spark35; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect" ;;
+  compare) VENV=.venv-compare; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,compare" ;;
+  *) echo "scripts/setup.sh: unknown line '$LINE' (expected main, spark35 or compare)" >&2; exit 2 ;;
+esac
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
 fi
-. .venv/bin/activate
+. "$VENV/bin/activate"
 python -m pip install -q --upgrade pip wheel setuptools
-# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
-python -m pip install -q -c ci-constraints.txt torch
-python -m pip install -q -c ci-constraints.txt -e ".[test]"
+# torch first and pinned, so the resolver never weighs other torch builds.
+python -m pip install -q -c "$CONSTRAINTS" torch
+python -m pip install -q -c "$CONSTRAINTS" -e ".[$EXTRAS]"
+# Fail here, not in the middle of the tests, if the pins did not take.
+python - "$CONSTRAINTS" <<'EOF'
+import sys
+from importlib.metadata import version
+pins = [l.split("#")[0].strip() for l in open(sys.argv[1])]
+wrong = [f"{n}: {version(n)} installed, {v} pinned" for n, v in
+         (p.split("==") for p in pins if "==" in p) if version(n) != v]
+if wrong:
+    sys.exit("scripts/setup.sh: the environment does not match " + sys.argv[1] + ": " + "; ".join(wrong))
+EOF
 python jvm/build_jar.py

@@ -26,10 +26,11 @@ _ENVIRONMENT_SKIPS = ("not installed", "jar is not loaded", "jar is not built")
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under CI (SYNTHOHIVE_STRICT=1) a test skipped because the environment lacks something the
-    CI script installs (chromium, the jar, sdmetrics) fails instead of passing silently."""
+    CI script installs (chromium, the jar) fails instead of passing silently. The comparison with
+    sdmetrics runs in its own environment, where a missing sdmetrics is an import error."""
     outcome = yield
     report = outcome.get_result()
     if os.environ.get("SYNTHOHIVE_STRICT") == "1" and report.skipped:
         reason = str(report.longrepr)
-        if any(s in reason for s in _ENVIRONMENT_SKIPS) or "sdmetrics" in reason:
+        if any(s in reason for s in _ENVIRONMENT_SKIPS):
             report.outcome = "failed"

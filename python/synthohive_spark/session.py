@@ -37,20 +37,48 @@ def _scala_binary_version() -> str | None:
     return None
 
 
+def _connect_server_package() -> str | None:
+    """The Maven coordinate of the Spark Connect server for the installed pyspark, when its jars/
+    folder lacks one (pyspark 3.5 from PyPI); None when the server ships with pyspark (4.x)."""
+    import pyspark
+
+    jars_dir = os.path.join(os.path.dirname(pyspark.__file__), "jars")
+    if glob.glob(os.path.join(jars_dir, "spark-connect_*.jar")):
+        return None
+    scala = _scala_binary_version() or "2.12"
+    version = pyspark.__version__.split("+")[0].split(".dev")[0]
+    return f"org.apache.spark:spark-connect_{scala}:{version}"
+
+
 def get_or_create_session(
     app_name: str = "synthohive-spark",
     master: str = "local[*]",
     conf: Mapping[str, str] | None = None,
     log_level: str = "WARN",
+    connect: bool = False,
 ):
     """Return the active SparkSession, or start a local one configured for synthohive-spark.
 
     An active session (classic or Spark Connect) is returned as it is: its configuration is never
     changed. If ``conf`` was given as well, a warning names the settings that were not applied.
     Otherwise a new local session starts with the bundled jar on the classpath, Arrow enabled and
-    quiet logs.
+    quiet logs. ``connect=True`` starts a local Spark Connect server on ``master`` and returns a
+    Connect session to it (needs ``pip install "synthohive-spark[connect]"``); on Spark 3.5, whose
+    PyPI package has no Connect server, the server's jar is fetched from Maven Central through
+    ``spark.jars.packages`` on first use. ``log_level`` applies to classic sessions.
     """
     from pyspark.sql import SparkSession
+
+    if connect:
+        if not master.startswith("local"):
+            raise ValueError(f"get_or_create_session(connect=True) starts a local Spark Connect "
+                             f"server and needs a local master such as 'local[2]', got {master!r}; "
+                             f"for a remote server use SparkSession.builder.remote('sc://host:port')")
+        running = SparkSession.getActiveSession()
+        if running is not None and _is_classic(running):
+            raise ValueError("get_or_create_session(connect=True): a classic Spark session is "
+                             "already active in this process; stop it first (spark.stop()), or "
+                             "call get_or_create_session() without connect=True to use it")
 
     active = SparkSession.getActiveSession()
     if active is not None:
@@ -60,7 +88,6 @@ def get_or_create_session(
                 "were not applied: %s", ", ".join(sorted(conf)))
         return active
 
-    builder = SparkSession.builder.appName(app_name).master(master)
     settings: dict[str, str] = {
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
@@ -73,19 +100,25 @@ def get_or_create_session(
         # Python workers of a local session use this interpreter (and so its packages), not
         # whatever `python3` is first on PATH. pyspark reads it from the environment.
         os.environ["PYSPARK_PYTHON"] = sys.executable
-    jar = bundled_jar()
-    if jar is not None:
-        settings["spark.jars"] = jar
+    if connect:  # the local server runs the JVM stages' Python fallbacks: no jar needed
+        builder = SparkSession.builder.remote(master).appName(app_name)
+        list_key, ours = "spark.jars.packages", _connect_server_package()
     else:
-        logger.info("The synthohive-spark jar is not built; JVM stages fall back to Python.")
+        builder = SparkSession.builder.appName(app_name).master(master)
+        list_key, ours = "spark.jars", bundled_jar()
+        if ours is None:
+            logger.info("The synthohive-spark jar is not built; JVM stages fall back to Python.")
+    if ours is not None:
+        settings[list_key] = ours
     for key, value in (conf or {}).items():
-        if key == "spark.jars" and jar is not None:
-            value = f"{jar},{value}"
+        if key == list_key and ours is not None:
+            value = f"{ours},{value}"
         settings[key] = str(value)
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel(log_level)
+    if not connect:
+        spark.sparkContext.setLogLevel(log_level)
     return spark
 
 

@@ -13,12 +13,11 @@ def digest(df) -> str:
 
 
 def main(classic_model: str, workdir: str) -> None:
-    from pyspark.sql import SparkSession
 
     from synthohive_spark.ml.table import TableSynthesizerModel, TableSynthesizer
     from synthohive_spark.session import get_or_create_session
 
-    spark = SparkSession.builder.remote("local[2]").getOrCreate()
+    spark = get_or_create_session(master="local[2]", connect=True)
     assert get_or_create_session() is spark  # the active Connect session is returned as it is
     out = {"connect": type(spark).__module__}
 
@@ -31,10 +30,10 @@ def main(classic_model: str, workdir: str) -> None:
     model = TableSynthesizer(model="gaussian_copula", seed=1, keyCols=["id"],
                              conditionCols=["c"], tableName="t").fit(df)
     fake = model.sample(500)
-    out["sample_count"] = fake.count()
+    out["sample_count"] = int(fake.count())  # numpy int on pyspark 3.5 Connect
     out["sample_schema_equal"] = fake.schema == df.schema
     twin = model.transform(df)
-    out["twin_count"] = twin.count()
+    out["twin_count"] = int(twin.count())
     out["twin_condition_kept"] = (
         [r[0] for r in twin.select("c").collect()] == [r[0] for r in df.select("c").collect()])
     path = workdir + "/connect_model"

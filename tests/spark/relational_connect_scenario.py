@@ -14,13 +14,13 @@ def digest(df) -> str:
 
 
 def main(workdir: str) -> None:
-    from pyspark.sql import SparkSession
+    from synthohive_spark.session import get_or_create_session
     from pyspark.sql import functions as F
 
     from synthohive_spark.examples import retail_metadata, retail_spark
     from synthohive_spark.ml.relational import RelationalSynthesizer, RelationalSynthesizerModel
 
-    spark = SparkSession.builder.remote("local[2]").getOrCreate()
+    spark = get_or_create_session(master="local[2]", connect=True)
     out = {"connect": type(spark).__module__}
     md = retail_metadata()
     real = retail_spark(spark, seed=2, scale=0.1)
@@ -28,14 +28,14 @@ def main(workdir: str) -> None:
     synth = model.sample(scale=1.0, output=workdir + "/db", mode="overwrite", seed=5)
     out["tables"] = sorted(synth)
     out["schemas_equal"] = all(synth[t].schema == real[t].schema for t in synth)
-    out["customers_rows"] = [synth["customers"].count(), real["customers"].count()]
+    out["customers_rows"] = [int(synth["customers"].count()), int(real["customers"].count())]
     orphans = {}
     for child, cfg in md.tables.items():
         for fk in cfg.foreign_keys:
             kids = synth[child].where(F.col(fk.column).isNotNull())
             parents = synth[fk.parent_table].select(F.col(fk.parent_column).alias("__pk"))
-            orphans[f"{child}.{fk.column}"] = kids.join(
-                parents, kids[fk.column] == parents["__pk"], "left_anti").count()
+            orphans[f"{child}.{fk.column}"] = int(kids.join(
+                parents, kids[fk.column] == parents["__pk"], "left_anti").count())
     out["orphans"] = orphans
     path = workdir + "/model"
     model.write().overwrite().save(path)

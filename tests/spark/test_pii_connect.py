@@ -26,12 +26,12 @@ SETTINGS = dict(key=KEY, sampleFraction=1.0, piiColumns={"notes": "other"},
 
 SCENARIO = textwrap.dedent("""
     import json, sys
-    from pyspark.sql import SparkSession
+    from synthohive_spark.session import get_or_create_session
     from synthohive_spark.ml.pii import PIISanitizer, PIISanitizerModel
     from synthohive_spark.session import jvm_available
 
     args = json.load(open(sys.argv[1]))
-    spark = SparkSession.builder.remote("local[2]").getOrCreate()
+    spark = get_or_create_session(master="local[2]", connect=True)
     out = {"connect": type(spark).__module__, "jvm": jvm_available(spark)}
     df = spark.createDataFrame([tuple(r) for r in args["rows"]], args["schema"])
     loaded = PIISanitizerModel.load(args["path"]).setKey(args["key"])

@@ -292,8 +292,8 @@ def test_build_script_skips_when_up_to_date_and_a_failed_compile_leaves_no_jar(t
 
 CONNECT_SCRIPT = r'''
 import hmac, hashlib, sys
-from pyspark.sql import SparkSession
-spark = SparkSession.builder.remote("local[1]").getOrCreate()
+from synthohive_spark.session import get_or_create_session
+spark = get_or_create_session(master="local[1]", connect=True)
 from synthohive_spark.session import jvm_available
 from synthohive_spark.ml.pseudonymizer import HmacPseudonymizer
 assert not jvm_available(spark)

@@ -15,11 +15,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 SCRIPT = r"""
 import json, sys
-from pyspark.sql import SparkSession
+from synthohive_spark.session import get_or_create_session
 sys.path.insert(0, sys.argv[1])
 from validation_connect_data import frames
 from synthohive_spark.validation import evaluate
-spark = SparkSession.builder.remote("local[2]").getOrCreate()
+spark = get_or_create_session(master="local[2]", connect=True)
 real, syn, hold = frames(spark)
 rep = evaluate(real, syn, holdout=hold, exact_ks_max_distinct=0, real_association_threshold=0.0,
                real_correlation_threshold=0.0, dcr_synthetic_rows=100, dcr_reference_rows=150)
