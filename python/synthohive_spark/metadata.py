@@ -917,7 +917,9 @@ def _person_name_share(values: list[str]) -> float:
     return _share(values, is_name)
 
 
-def _pii_from_values(values: list[str]) -> Optional[SDType]:
+def _pii_from_values(values: list[str], phone: bool = True) -> Optional[SDType]:
+    """The PII kind the values show; ``phone=False`` skips the phone shape, which codes such as
+    ``2015-000001`` share (a column whose name says it is an identifier)."""
     if len(values) < 5:
         return None
     checks = (
@@ -931,7 +933,7 @@ def _pii_from_values(values: list[str]) -> Optional[SDType]:
         if _share(values, pred) >= _PII_MATCH_SHARE:
             return kind
     # phone numbers: the pattern, and separators or a '+' so that plain digit ids do not match
-    if (_share(values, _is_phone) >= _PII_MATCH_SHARE
+    if (phone and _share(values, _is_phone) >= _PII_MATCH_SHARE
             and _share(values, lambda v: bool(re.search(r"[\s().+-]", v))) >= 0.5):
         return SDType.PHONE
     return None
@@ -1408,7 +1410,7 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
     if fam == "string":
         values = [str(v) for v in nonnull.tolist()]
         probe = values[:2000]
-        kind = (_pii_from_values(probe) or _pii_from_name(toks, probe)
+        kind = (_pii_from_values(probe, phone=not _is_id_name(toks)) or _pii_from_name(toks, probe)
                 or _person_from_values(probe))
         if kind is not None:
             return _ColumnGuess({**base, "sdtype": kind}, None)

@@ -678,3 +678,23 @@ def test_detected_reference_cycle_is_broken():
     rels = [(p, c, fk.column) for p, c, fk in md.relationships()]
     assert len(rels) == 1 and rels[0] in {("b", "a", "b_id"), ("a", "b", "a_id")}
     assert md.topological_order() in (["a", "b"], ["b", "a"])
+
+
+def test_year_number_codes_are_keys_not_phone_numbers() -> None:
+    """Order numbers such as ``2015-000123`` have a phone number's shape; in a column whose name
+    says it is an identifier they are a natural key (found as PK and FK), while the same values
+    under a name that says nothing are still read as phone numbers."""
+    rng = np.random.default_rng(3)
+    codes = [f"2015-{i:06d}" for i in range(1, 301)]
+    orders = pd.DataFrame({"order_id": codes, "total": rng.gamma(2.0, 20.0, 300).round(2)})
+    items = pd.DataFrame({"item_id": np.arange(1, 901),
+                          "order_id": rng.choice(codes, 900),
+                          "price": rng.choice([9.75, 12.5, 16.0], 900)})
+    md = Metadata.detect({"orders": orders, "order_items": items})
+    assert md.tables["orders"].primary_key == "order_id"
+    assert md.tables["orders"].columns["order_id"].sdtype == SDType.ID
+    fks = [(f.column, f.parent_table, f.parent_column) for f in md.tables["order_items"].foreign_keys]
+    assert fks == [("order_id", "orders", "order_id")]
+    assert not md.tables["order_items"].columns["order_id"].is_pii
+    contacts = pd.DataFrame({"contact": codes[:50], "n": np.arange(50)})
+    assert Metadata.detect({"c": contacts}).tables["c"].columns["contact"].sdtype == SDType.PHONE
