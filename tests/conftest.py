@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import pandas as pd
 import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", __import__("sys").executable)
@@ -34,3 +36,28 @@ def pytest_runtest_makereport(item, call):
         reason = str(report.longrepr)
         if any(s in reason for s in _ENVIRONMENT_SKIPS):
             report.outcome = "failed"
+
+
+def shop_database(seed: int = 0, n_orders: int = 400) -> dict[str, pd.DataFrame]:
+    """A menu (reference), orders and items: items copy the menu's price, orders carry their
+    item count and total (sum of price x quantity)."""
+    rng = np.random.default_rng(seed)
+    menu = pd.DataFrame({"dish_id": [f"D{i:03d}" for i in range(30)],
+                         "dish": [f"{a} {b}" for a in ("Red", "Green", "Hot", "Mild", "Big", "Tiny")
+                                  for b in ("Curry", "Soup", "Salad", "Pasta", "Pie")],
+                         "price": np.round(rng.uniform(5, 30, 30), 2)})
+    n_items = rng.integers(1, 6, n_orders)
+    order_id = np.repeat(np.arange(1, n_orders + 1), n_items)
+    dish = rng.integers(0, 30, len(order_id))
+    qty = rng.integers(1, 4, len(order_id))
+    items = pd.DataFrame({"item_id": np.arange(1, len(order_id) + 1), "order_id": order_id,
+                          "dish_id": menu["dish_id"].to_numpy()[dish],
+                          "price": menu["price"].to_numpy()[dish], "quantity": qty,
+                          "note_flag": rng.random(len(order_id)) < 0.5})
+    line = items["price"] * items["quantity"]
+    orders = pd.DataFrame({"order_id": np.arange(1, n_orders + 1),
+                           "channel": rng.choice(["web", "phone", "shop"], n_orders),
+                           "n_items": n_items,
+                           "total": np.round(line.groupby(items["order_id"]).sum().to_numpy(), 2),
+                           "tip": np.round(rng.uniform(0, 5, n_orders), 2)})
+    return {"menu": menu, "orders": orders, "items": items}

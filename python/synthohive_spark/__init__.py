@@ -15,6 +15,8 @@ _EXPORTS = {
     "TableConfig": "synthohive_spark.metadata",
     "ColumnConfig": "synthohive_spark.metadata",
     "ForeignKey": "synthohive_spark.metadata",
+    "CopyRule": "synthohive_spark.metadata",
+    "DerivedRule": "synthohive_spark.metadata",
     "PrivacyConfig": "synthohive_spark.metadata",
     "MetadataError": "synthohive_spark.metadata",
     "get_or_create_session": "synthohive_spark.session",

@@ -248,7 +248,7 @@ def retail_metadata() -> Metadata:
         }},
         "products": {"primary_key": "product_id", "columns": {
             "product_id": col("id", "string", regex="PRD-[0-9]{5}"),
-            "name": col("text", "string"),
+            "name": col("categorical", "string"),
             "category": col("categorical", "string"),
             "price": col("numerical", "double", decimals=2),
             "in_stock": col("boolean", "boolean"),

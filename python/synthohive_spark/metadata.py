@@ -27,6 +27,7 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
                       model_validator)
 
 from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
+from synthohive_spark.privacy.detect import name_hint, normalize_name
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -36,6 +37,8 @@ __all__ = [
     "MetadataError",
     "UnknownTableError",
     "ColumnConfig",
+    "CopyRule",
+    "DerivedRule",
     "ForeignKey",
     "TableConfig",
     "PrivacyConfig",
@@ -165,6 +168,36 @@ class _Model(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
 
+class CopyRule(_Model):
+    """A child column that repeats a column of its parent row: ``column`` of the parent that the
+    child's foreign key ``foreign_key`` points at. ``agreement`` is the real share of rows where
+    the two are equal; generation copies the parent's generated value into that share of rows."""
+
+    foreign_key: str
+    column: str
+    agreement: float = Field(default=1.0, ge=0, le=1)
+
+
+class DerivedRule(_Model):
+    """A parent column that aggregates its children in ``table`` (linked by that table's foreign
+    key ``foreign_key``): ``count`` of children, or ``sum`` of ``columns`` (one column, or the
+    product of two: unit price x quantity). Generation computes it from the generated children."""
+
+    aggregate: Literal["count", "sum"]
+    table: str
+    foreign_key: str
+    columns: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _arity(self) -> "DerivedRule":
+        if self.aggregate == "count" and self.columns:
+            raise ValueError("a 'count' rule counts child rows and takes no columns")
+        if self.aggregate == "sum" and len(self.columns) not in (1, 2):
+            raise ValueError(f"a 'sum' rule adds one child column or the product of two, got "
+                             f"{len(self.columns)} columns")
+        return self
+
+
 class ColumnConfig(_Model):
     """One column: semantic type, physical type and constraints."""
 
@@ -180,6 +213,8 @@ class ColumnConfig(_Model):
     datetime_format: Optional[str] = None
     unique: bool = False
     pii_strategy: Optional[Literal["fake", "hmac", "mask", "drop", "keep"]] = None
+    copy_of: Optional[CopyRule] = None
+    derived: Optional[DerivedRule] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -231,6 +266,9 @@ class TableConfig(_Model):
     columns: dict[str, ColumnConfig]
     primary_key: Optional[str] = None
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    #: a small lookup table without personal data (genres, species, a menu): kept as it is, at
+    #: every scale, and a foreign key to it is learned as a category of the child
+    reference: bool = False
     _name: Optional[str] = PrivateAttr(default=None)
 
     @property
@@ -310,13 +348,15 @@ class Metadata(_Model):
     # ------------------------------------------------------------------ construction helpers
 
     def _assign_drivers(self) -> None:
-        """Mark the first foreign key to another table as the driver where none is marked."""
+        """Mark the first foreign key to another table, not a reference table, as the driver
+        where none is marked."""
         for name, table in self.tables.items():
             table._name = name
             if not table.foreign_keys or any(fk.driver for fk in table.foreign_keys):
                 continue
             for i, fk in enumerate(table.foreign_keys):
-                if fk.parent_table != name:
+                ptab = self.tables.get(fk.parent_table)
+                if fk.parent_table != name and not (ptab is not None and ptab.reference):
                     table.foreign_keys[i] = fk.model_copy(update={"driver": True})
                     break
 
@@ -355,6 +395,11 @@ class Metadata(_Model):
                 if fk.driver and fk.parent_table == tname:
                     errors.append(f"{where}: a self-reference cannot be the driver foreign key")
                 parent = self.tables.get(fk.parent_table)
+                if fk.driver and parent is not None and parent.reference:
+                    errors.append(f"{where}: the driver foreign key points at reference table "
+                                  f"{fk.parent_table!r}, which is kept as it is and drives no "
+                                  f"children (a key to it is learned as a category); set "
+                                  f"'driver: false' or 'reference: false' on {fk.parent_table!r}")
                 if parent is None:
                     errors.append(f"{where}: foreign key refers to table {fk.parent_table!r}, "
                                   f"which is not in the metadata (tables: {_fmt_list(names)})")
@@ -377,6 +422,8 @@ class Metadata(_Model):
                         errors.append(
                             f"{where}: type does not match the parent key "
                             f"{fk.parent_table}.{fk.parent_column}: {problem}")
+        for tname, table in self.tables.items():
+            errors.extend(self._rule_problems(tname, table))
         for cycle in self._cycles():
             errors.append("foreign keys form a cycle across tables: "
                           + " -> ".join(cycle + [cycle[0]])
@@ -386,6 +433,48 @@ class Metadata(_Model):
                 f"invalid metadata ({len(errors)} problem{'s' if len(errors) > 1 else ''}):\n"
                 + "\n".join(f"  - {e}" for e in errors), errors)
         return self
+
+    def _rule_problems(self, tname: str, table: TableConfig) -> list[str]:
+        """Copied and derived column rules that name keys, tables or columns that do not exist."""
+        errors: list[str] = []
+        for cname, col in table.columns.items():
+            where = f"table {tname!r}, column {cname!r}"
+            if col.copy_of is not None:
+                rule = col.copy_of
+                fk = table.foreign_key(rule.foreign_key)
+                if fk is None or fk.parent_table == tname:
+                    errors.append(f"{where}: copy_of names foreign key {rule.foreign_key!r}, which "
+                                  f"is not a foreign key of {tname!r} to another table (foreign "
+                                  f"keys: {_fmt_list(f.column for f in table.foreign_keys)})")
+                elif fk.parent_table in self.tables and \
+                        rule.column not in self.tables[fk.parent_table].columns:
+                    errors.append(f"{where}: copy_of names {fk.parent_table}.{rule.column}, which "
+                                  f"is not a column of {fk.parent_table!r}")
+                if col.derived is not None:
+                    errors.append(f"{where}: a column is copied or derived, not both")
+            if col.derived is not None:
+                rule = col.derived
+                child = self.tables.get(rule.table)
+                fk = child.foreign_key(rule.foreign_key) if child is not None else None
+                if child is None:
+                    errors.append(f"{where}: derived from table {rule.table!r}, which is not in "
+                                  f"the metadata (tables: {_fmt_list(self.tables)})")
+                elif fk is None or fk.parent_table != tname or rule.table == tname:
+                    errors.append(f"{where}: derived from {rule.table}.{rule.foreign_key}, which "
+                                  f"is not a foreign key of {rule.table!r} to {tname!r}")
+                else:
+                    bad = [c for c in rule.columns if c not in child.columns]
+                    if bad:
+                        errors.append(f"{where}: derived from columns {bad}, which are not "
+                                      f"columns of {rule.table!r}")
+                if str(col.sdtype) != "numerical":
+                    errors.append(f"{where}: a derived column is numerical, got sdtype "
+                                  f"{col.sdtype.value!r}")
+        if table.reference and table.pii_columns:
+            errors.append(f"table {tname!r}: is marked reference (kept as it is) but holds "
+                          f"personal data in {_fmt_list(table.pii_columns)}; a reference table "
+                          f"is copied verbatim, so it may not")
+        return errors
 
     def _cycles(self) -> list[list[str]]:
         """Strongly connected components of more than one table (child -> parent edges)."""
@@ -478,6 +567,8 @@ class Metadata(_Model):
             entry["columns"] = {c: _column_dict(col) for c, col in table.columns.items()}
             if table.foreign_keys:
                 entry["foreign_keys"] = [fk.model_dump(mode="json") for fk in table.foreign_keys]
+            if table.reference:
+                entry["reference"] = True
             tables[tname] = entry
         return {"tables": tables, "privacy": self.privacy.model_dump(mode="json")}
 
@@ -757,6 +848,9 @@ _FK_SUFFIXES = {"id", "key", "code", "no", "num", "number", "fk", "ref", "sk", "
 _PK_STRONG_SUFFIXES = {"id", "uuid", "guid", "key", "pk"}
 _PK_WEAK_SUFFIXES = {"code", "no", "num", "number", "sku"}
 _ID_NAME_SUFFIXES = {"id", "uuid", "guid", "key", "pk", "fk"}
+#: one-word key names that say nothing of the table they belong to
+_GENERIC_KEY_NAMES = {"id", "key", "code", "no", "num", "number", "uuid", "guid", "pk", "name",
+                      "value", "ref", "sk", "fk"}
 _SELF_HINTS = {"parent", "manager", "reports", "supervisor", "boss", "mentor", "referrer",
                "referred", "predecessor", "successor", "superior", "lead", "head", "sponsor"}
 #: Names of measures and counts: such a column is never a foreign key without a name hint.
@@ -838,15 +932,20 @@ def _fk_name_score(col: str, child: str, parent: str, parent_pk: str) -> int:
         return 0
     pk_toks = tuple(_tokens(parent_pk))
     pforms = _forms(parent)
-    if toks == pk_toks and len(pk_toks) > 1:
-        return 3
+    if toks == pk_toks and (len(pk_toks) > 1 or toks[0] not in _GENERIC_KEY_NAMES):
+        return 3 if parent != child else 0
     entity = toks[:-1] if (len(toks) > 1 and toks[-1] in _FK_SUFFIXES) else toks
+    last = toks[-1]
+    if last not in _FK_SUFFIXES and not re.search(r"(ss|us|is)$", last) and _singular(last) != last:
+        return 0  # a plural names a count of rows (orders.items), a reference names one row
+    if parent == child:
+        # a column named after its own table (flights.flight, a trip number) is an attribute;
+        # a reference to another row of the table says so (parent_id, reports_to, manager_id)
+        return 1 if any(t in _SELF_HINTS for t in toks) else 0
     if entity in pforms:
         return 3
     if any(_ends_with(entity, f) or _ends_with(f, entity) for f in pforms):
         return 2
-    if parent == child and any(t in _SELF_HINTS for t in toks):
-        return 1
     return 0
 
 
@@ -870,8 +969,8 @@ def _pk_name_score(col: str, table: str, position: int, family: Optional[str],
         return 50
     if is_pattern_id:
         return 40
-    if position == 0 and family == "integer":
-        return 30
+    if position == 0 and family in ("integer", "code"):
+        return 30  # the first column, unique: an integer id or a natural code (N10156, UA)
     return 0
 
 
@@ -952,13 +1051,34 @@ def _person_from_values(values: list[str]) -> Optional[SDType]:
     return None
 
 
-def _pii_from_name(toks: list[str], values: list[str]) -> Optional[SDType]:
+def _pii_from_name(toks: list[str], values: list[str], column: Optional[str] = None
+                   ) -> Optional[SDType]:
+    """The PII kind a column's name says, when its values do not contradict it. The hints of
+    ``privacy.detect`` (many languages, glued names such as ``billingpostalcode``) come first."""
     t = set(toks)
     joined = "_".join(toks)
     digits = lambda v: sum(ch.isdigit() for ch in v)  # noqa: E731
 
     def loose(pred, share: float = 0.5) -> bool:
         return not values or _share(values, pred) >= share
+
+    plausible = {
+        SDType.EMAIL: lambda: loose(lambda v: "@" in v),
+        SDType.PHONE: lambda: loose(lambda v: digits(v) >= 7),
+        SDType.SSN: lambda: loose(lambda v: digits(v) >= 8),
+        SDType.IBAN: lambda: loose(is_iban),
+        SDType.CREDIT_CARD: lambda: loose(lambda v: 13 <= digits(v) <= 19),
+        SDType.IP: lambda: loose(is_ip),
+    }
+    if column is not None:
+        hint = name_hint(column)
+        # person names are left to the rules below: a bare "name" is a product's or a genre's
+        # as often as a person's, and the values decide
+        if hint is not None and hint not in (SDType.DATE_OF_BIRTH.value, SDType.NAME.value,
+                                             SDType.FIRST_NAME.value, SDType.LAST_NAME.value):
+            kind = SDType(hint)
+            if plausible.get(kind, lambda: True)():
+                return kind
 
     if ("email" in t or "mail" in t or joined.endswith("e_mail")) and loose(lambda v: "@" in v):
         return SDType.EMAIL
@@ -998,6 +1118,18 @@ def _dob_hint(toks: list[str]) -> bool:
     joined = "_".join(toks)
     return joined in {"dob", "date_of_birth", "birth_date", "birthdate", "birthday",
                       "birth_day"} or joined.endswith("_dob") or joined.endswith("_birth_date")
+
+
+_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./:-]{0,23}$")
+
+
+def _is_code(values: Any) -> bool:
+    """Whether string values look like codes (``UA``, ``N10156``, ``2015-000002``, ``NL``): short,
+    no blanks, and at least one holding a digit or in capitals, so that plain words do not."""
+    vals = [str(v) for v in values.dropna().tolist()[:5000]]
+    if not vals or not all(_CODE_RE.match(v) for v in vals):
+        return False
+    return _share(vals, lambda v: any(ch.isdigit() for ch in v) or v.isupper()) >= 0.8
 
 
 def _is_id_name(toks: list[str]) -> bool:
@@ -1410,7 +1542,8 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
     if fam == "string":
         values = [str(v) for v in nonnull.tolist()]
         probe = values[:2000]
-        kind = (_pii_from_values(probe, phone=not _is_id_name(toks)) or _pii_from_name(toks, probe)
+        kind = (_pii_from_values(probe, phone=not _is_id_name(toks))
+                or _pii_from_name(list(normalize_name(column)), probe, column)
                 or _person_from_values(probe))
         if kind is not None:
             return _ColumnGuess({**base, "sdtype": kind}, None)
@@ -1435,16 +1568,18 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
             return _ColumnGuess({**base, "sdtype": SDType.ID, "regex": regex}, regex)
         if not values:
             return _ColumnGuess({**base, "sdtype": SDType.CATEGORICAL}, None)
+        # free text is long and multi-word and mostly unique (reviews, notes, descriptions);
+        # anything else is a label: a category (values repeat: country, genre, size) or, when
+        # every value is distinct, a unique label (a genre's name in its lookup table)
         avg_words = sum(len(v.split()) for v in probe) / len(probe)
         avg_len = sum(len(v) for v in probe) / len(probe)
-        if avg_words >= 4 and ratio > 0.5:
-            kind = SDType.TEXT
-        elif distinct <= 20 or (ratio <= 0.2 and avg_len < 50):
-            kind = SDType.CATEGORICAL
-        else:
-            kind = SDType.TEXT
-        return _ColumnGuess({**base, "sdtype": kind, "regex": regex if kind == SDType.ID else None},
-                            regex)
+        if (avg_words >= 4 or avg_len >= 40) and ratio > 0.5:
+            return _ColumnGuess({**base, "sdtype": SDType.TEXT}, regex)
+        cfg = {**base, "sdtype": SDType.CATEGORICAL}
+        if distinct == len(values) and len(values) >= 3 and \
+                p.n_distinct([column])[column] == p.n_rows - p.nulls[column]:
+            cfg["unique"] = True
+        return _ColumnGuess(cfg, regex)
     if fam == "integer":
         base["integer"] = True
         if _is_id_name(toks):
@@ -1508,6 +1643,8 @@ def _detect_primary_key(p: _Profile, guesses: dict[str, _ColumnGuess]) -> Option
         s = p.sample[column]
         if p.nulls[column] > 0 or s.isna().any() or not s.is_unique or len(s) == 0:
             continue
+        if fam == "string" and _is_code(s):
+            fam = "code"
         score = _pk_name_score(column, p.name, pos, fam,
                                is_pattern_id=cfg["sdtype"] == SDType.ID and cfg.get("regex"))
         if score > 0:
@@ -1587,7 +1724,7 @@ def _pick_foreign_key(cp: _Profile, column: str, cands: list[_Candidate], unique
         if contained(c):
             return c
     if not measure and not unique:
-        nameless = [c for c in cands if c.name_score <= 1
+        nameless = [c for c in cands if c.name_score <= 1 and c.parent != c.child
                     and c.distinct >= _NAMELESS_MIN_DISTINCT
                     and (c.p_spread >= _NAMELESS_MIN_P or c.coverage >= _NAMELESS_MIN_COVERAGE)]
         nameless.sort(key=lambda c: (c.p_spread, c.coverage, c.name_score), reverse=True)
@@ -1640,6 +1777,110 @@ def _depths(tables: list[str], edges: list[_Candidate]) -> dict[str, int]:
     return depth
 
 
+#: a lookup table kept as it is has at most this many rows ...
+REFERENCE_MAX_ROWS = 1000
+#: ... and at most this share of the rows of its largest child table (each of its rows is
+#: referenced many times: a lookup, not an entity with a few children of its own)
+REFERENCE_MAX_SHARE = 0.1
+#: parents whose children are read to find copied and derived columns
+RULE_SAMPLE_PARENTS = 20_000
+
+
+def _reference_tables(profiles: dict[str, _Profile], guesses: dict[str, dict[str, _ColumnGuess]],
+                      edges: list[_Candidate]) -> set[str]:
+    """Small lookup tables without personal data that other tables point at and that point at no
+    other table, with a label among their columns (genres, media types, species, a menu)."""
+    out = set()
+    for t, p in profiles.items():
+        children = [e.child for e in edges if e.parent == t and e.child != t]
+        if not children or any(e.child == t and e.parent != t for e in edges):
+            continue
+        if any(str(g.config["sdtype"]) in PII_KINDS for g in guesses[t].values()):
+            continue
+        keys = {e.parent_column for e in edges if e.parent == t}
+        if not any(dtype_family(p.dtypes[c]) == "string" for c in p.dtypes if c not in keys):
+            continue  # a lookup names things: a type, a label, a description
+        biggest = max(profiles[c].n_rows for c in children)
+        if p.n_rows <= REFERENCE_MAX_ROWS and p.n_rows <= REFERENCE_MAX_SHARE * biggest:
+            out.add(t)
+            logger.info("table %s (%d rows, referenced by %s) is a reference table: kept as it "
+                        "is", t, p.n_rows, sorted(set(children)))
+    return out
+
+
+def _rule_frames(child: _Profile, fk: str, parent: _Profile, pk: str,
+                 ccols: list[str], pcols: list[str]) -> tuple[Any, Any]:
+    """The parent rows and ALL their children, for at most RULE_SAMPLE_PARENTS parents (a hash
+    of the key picks them, the same on both sides)."""
+    import pandas as pd
+
+    complete = all(isinstance(q, _PandasProfile) or q.complete for q in (child, parent))
+    if complete:
+        cdf, pdf = _full_frame(child)[[fk, *ccols]], _full_frame(parent)[[pk, *pcols]]
+        if len(pdf) > RULE_SAMPLE_PARENTS:
+            keep = pdf[pk].astype(str).map(hash) % max(1, len(pdf) // RULE_SAMPLE_PARENTS) == 0
+            pdf = pdf[keep]
+            cdf = cdf[cdf[fk].isin(pdf[pk])]
+        return cdf, pdf
+    from pyspark.sql import functions as F
+
+    buckets = max(1, parent.n_rows // RULE_SAMPLE_PARENTS)
+    pick = lambda c: F.pmod(F.xxhash64(_qcol(c).cast("string")), F.lit(buckets)) == 0  # noqa: E731
+    cdf = child.df.where(pick(fk)).select(_qcol(fk), *[_qcol(c) for c in ccols]).toPandas()
+    pdf = parent.df.where(pick(pk)).select(_qcol(pk), *[_qcol(c) for c in pcols]).toPandas()
+    return cdf, pd.DataFrame(pdf)
+
+
+def _detect_rules(profiles: dict[str, _Profile], out: dict[str, Any],
+                  edges: list[_Candidate]) -> None:
+    """Copied child columns and derived parent columns, written into ``out``'s column configs."""
+    from synthohive_spark.relational.rules import find_copies, find_derived
+
+    def plain(t: str) -> list[str]:
+        cfg = out[t]
+        keys = {cfg["primary_key"], *(f["column"] for f in cfg["foreign_keys"])}
+        return [c for c, cc in cfg["columns"].items() if c not in keys
+                and cc["sdtype"] not in (SDType.ID, SDType.TEXT)]
+
+    def numbers(t: str) -> list[str]:  # numbers, and integers with few values (counts)
+        cols = out[t]["columns"]
+        return [c for c in plain(t) if cols[c]["sdtype"] == SDType.NUMERICAL
+                or (cols[c]["sdtype"] == SDType.CATEGORICAL and cols[c].get("integer"))]
+
+    for e in edges:
+        if e.child == e.parent:
+            continue
+        cp, pp = profiles[e.child], profiles[e.parent]
+        ccols, pcols = plain(e.child), plain(e.parent)
+        if not ccols and not pcols:
+            continue
+        children, parents = _rule_frames(cp, e.column, pp, e.parent_column, ccols, pcols)
+        prefix = "__parent__"
+        joined = children.merge(parents.rename(columns={c: prefix + c for c in pcols}),
+                                left_on=e.column, right_on=e.parent_column, how="inner")
+        ccfg = out[e.child]["columns"]
+        for f in find_copies(joined, [c for c in ccols if "copy_of" not in ccfg[c]], pcols,
+                             prefix):
+            ccfg[f.column]["copy_of"] = {"foreign_key": e.column, "column": f.parent_column,
+                                         "agreement": round(f.agreement, 4)}
+            logger.info("%s.%s copies %s.%s (%.1f%% of rows agree)", e.child, f.column,
+                        e.parent, f.parent_column, 100 * f.agreement)
+        pcfg = out[e.parent]["columns"]
+        dcols = [c for c in numbers(e.parent) if "derived" not in pcfg[c]
+                 and "copy_of" not in pcfg[c]]
+        if not dcols:
+            continue
+        decimals = {c: (0 if pcfg[c].get("integer") else pcfg[c].get("decimals")) for c in dcols}
+        for f in find_derived(parents, e.parent_column, dcols, decimals, children, e.column,
+                              numbers(e.child)[:8]):
+            pcfg[f.column]["derived"] = {"aggregate": f.aggregate, "table": e.child,
+                                         "foreign_key": e.column, "columns": list(f.columns)}
+            pcfg[f.column]["sdtype"] = SDType.NUMERICAL  # a count with few values is still one
+            logger.info("%s.%s is the %s of its %s rows%s (holds on %.1f%%)", e.parent, f.column,
+                        f.aggregate, e.child,
+                        f" ({' x '.join(f.columns)})" if f.columns else "", 100 * f.share)
+
+
 def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed: int = 0,
                      privacy: Optional[PrivacyConfig] = None) -> Metadata:
     if not isinstance(tables, Mapping) or not tables:
@@ -1666,6 +1907,7 @@ def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed
     pks = {t: _detect_primary_key(p, guesses[t]) for t, p in profiles.items()}
     edges = _detect_foreign_keys(profiles, pks, guesses)
     depth = _depths(list(profiles), edges)
+    reference = _reference_tables(profiles, guesses, edges)
 
     out: dict[str, Any] = {}
     for t, p in profiles.items():
@@ -1684,7 +1926,8 @@ def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed
             columns[c] = {k: v for k, v in cfg.items() if v is not None}
         order = {c: i for i, c in enumerate(p.dtypes)}
         own.sort(key=lambda e: order[e.column])
-        others = [e for e in own if e.parent != t]
+        # a reference table does not drive its children: a foreign key to it is a category
+        others = [e for e in own if e.parent != t and e.parent not in reference]
         driver = max(others, key=lambda e: (depth[e.parent], e.name_score >= 2,
                                             profiles[e.parent].n_rows, -order[e.column]),
                      default=None)
@@ -1692,6 +1935,9 @@ def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed
                   "foreign_keys": [{"column": e.column, "parent_table": e.parent,
                                     "parent_column": e.parent_column, "driver": e is driver}
                                    for e in own]}
+        if t in reference:
+            out[t]["reference"] = True
+    _detect_rules(profiles, out, edges)
     data: dict[str, Any] = {"tables": out}
     if privacy is not None:
         data["privacy"] = privacy

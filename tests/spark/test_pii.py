@@ -384,3 +384,12 @@ def test_metadata_forces_columns_in_and_out(spark):
     out = model.transform(df).collect()[0]
     assert out["email"] == "john.doe@gmail.com" and out["customer"] == "John Smith"
     assert out["ssn"] == "[REDACTED]"
+
+
+def test_a_small_table_is_read_whole_whatever_the_fraction(spark):
+    rows = [(i, f"customer{i}@example.com" if i % 7 else None) for i in range(59)]
+    df = spark.createDataFrame(rows, "id long, contact string")
+    model = PIISanitizer(defaultStrategy="mask").fit(df)  # default sampleFraction 0.05
+    sampled = {f.column: f.sampled for f in model.findings}
+    assert sampled["contact"] == 59 - len(range(0, 59, 7))  # every non-null value was read
+    assert model.report["contact"]["kind"] == "email"

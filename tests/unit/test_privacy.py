@@ -331,3 +331,16 @@ def test_generated_emails_fit_a_narrow_column_and_stay_addresses() -> None:
         assert all(address.match(v) for v in values), (width, [v for v in values if not address.match(v)][:3])
     unlimited = generate_pii("email", 300, 5, "en_US", None).tolist()
     assert max(len(v) for v in unlimited) > 19  # the limit, not the generator, shortened them
+
+
+@pytest.mark.parametrize("column, kind", [
+    ("billingaddress", "address"), ("BillingAddress", "address"), ("billingpostalcode", "zip"),
+    ("ShipCity", "city"), ("ShipPostalCode", "zip"), ("contact_name", "name"),
+    ("billing_postal_code", "zip"), ("HomePhone", "phone"), ("shipaddress", "address"),
+    ("capacity", None), ("ethnicity", None), ("username", None), ("electricity", None),
+    ("velocity", None), ("customerid", None),
+])
+def test_glued_column_names_are_split_into_the_pii_vocabulary(column, kind):
+    from synthohive_spark.privacy.detect import name_hint
+
+    assert name_hint(column) == kind

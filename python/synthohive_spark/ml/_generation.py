@@ -198,6 +198,12 @@ def key_values_at(spec: dict, positions: np.ndarray, arrow: bool = False) -> pd.
     nums = np.asarray(positions, dtype=np.int64) + int(spec.get("offset", 1))
     if spec.get("kind", "int") == "int":
         return pd.Series(nums)
+    if spec["kind"] == "shape":
+        out = _shape_values(spec["template"], spec["literal"], nums)
+        if arrow:
+            import pyarrow as pa
+            return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(out, pa.string())))
+        return pd.Series(out, dtype=object)
     width = int(spec.get("width", 0))
     if len(nums) and nums.min() < 0:  # zfill semantics for a sign: "-05", not "0-5"
         body = pd.Series(nums).astype(str).str.zfill(width)
@@ -213,6 +219,29 @@ def key_values_at(spec: dict, positions: np.ndarray, arrow: bool = False) -> pd.
     if arrow:
         return pd.Series(pd.arrays.ArrowExtensionArray(text))
     return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _shape_values(template: str, literal: list[bool], nums: np.ndarray) -> list[str]:
+    """Codes of one shape numbered by ``nums``: the slots (``9`` a digit, ``A``/``a`` a letter)
+    count in mixed radix, last slot fastest; numbers beyond the shape's capacity get a ``-k``
+    suffix, so every number gives a distinct code."""
+    slots = [(k, 10 if ch == "9" else 26) for k, ch in enumerate(template) if not literal[k]]
+    capacity = 1
+    for _, base in slots:
+        capacity *= base
+    rest = nums % capacity
+    over = nums // capacity
+    chars = np.array([list(template)] * len(nums), dtype="<U1").reshape(len(nums), len(template))
+    for k, base in reversed(slots):
+        digit = rest % base
+        rest = rest // base
+        if base == 10:
+            chars[:, k] = np.char.mod("%d", digit)
+        else:
+            start = ord("A") if template[k] == "A" else ord("a")
+            chars[:, k] = np.array([chr(start + int(d)) for d in digit], dtype="<U1")
+    out = ["".join(row) for row in chars]
+    return [v if o == 0 else f"{v}-{o}" for v, o in zip(out, over.tolist())]
 
 
 def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series:

@@ -9,8 +9,9 @@ class HasSynthesisParams(HasSeed):
     """Model choice, training size and generation chunking of a synthesizer stage."""
 
     model = Param(Params._dummy(), "model",
-                  "generative model from the registry: 'ctgan' (default), 'tvae', "
-                  "'gaussian_copula', or a name given to synthohive_spark.register_model",
+                  "generative model from the registry: 'ctgan', 'tvae', 'gaussian_copula', "
+                  "or a name given to synthohive_spark.register_model; RelationalSynthesizer "
+                  "also takes 'auto' (its default: a model chosen per table, logged at fit)",
                   typeConverter=TypeConverters.toString)
     epochs = Param(Params._dummy(), "epochs", "training epochs per table model (> 0)",
                    typeConverter=TypeConverters.toInt)

@@ -127,3 +127,21 @@ def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dic
 def set_params_from_metadata(instance: Any, metadata: dict) -> None:
     """Restore params saved by :func:`save_stage`, skipping ones this release no longer knows."""
     DefaultParamsReader.getAndSetParams(instance, metadata, skipParams=None)
+
+
+def frame_to_ipc(pdf: "pd.DataFrame") -> bytes:
+    """A pandas frame as Arrow IPC stream bytes (a blob that loads without executing code)."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(pdf, preserve_index=False)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def frame_from_ipc(blob: bytes) -> "pd.DataFrame":
+    """The pandas frame :func:`frame_to_ipc` wrote."""
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(blob)).read_all().to_pandas()

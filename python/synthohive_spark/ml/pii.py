@@ -222,8 +222,9 @@ class _PIISanitizerParams(Params):
         Params._dummy(), "inputCols", "columns to examine (default: every string, integer, "
         "decimal, date and timestamp column)", typeConverter=TypeConverters.toListString)
     sampleFraction: "Param[float]" = Param(
-        Params._dummy(), "sampleFraction", "fraction of the rows sampled (Bernoulli, over every "
-        "partition) for value-based detection, in (0, 1]", typeConverter=TypeConverters.toFloat)
+        Params._dummy(), "sampleFraction", "least fraction of the rows sampled (Bernoulli, over "
+        "every partition) for value-based detection, in (0, 1]; tables that fit maxSampleRows are "
+        "read whole", typeConverter=TypeConverters.toFloat)
     maxSampleRows: "Param[int]" = Param(
         Params._dummy(), "maxSampleRows", "upper bound of the sampled rows",
         typeConverter=TypeConverters.toInt)
@@ -536,8 +537,9 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
             return {c: ColumnEvidence(c, dataset.schema[c].dataType.simpleString())
                     for c in columns}
         max_rows = self.getMaxSampleRows()
-        fraction = min(self.getSampleFraction(), 1.0)
-        fraction = min(fraction, max_rows * 1.1 / total)
+        # at least sampleFraction of the rows, and every row of a table that fits maxSampleRows
+        # (a 59-row table is read whole, not 3 of its rows); never more than maxSampleRows
+        fraction = min(1.0, max(self.getSampleFraction(), max_rows * 1.1 / total))
         sample = (dataset.select(*[F.col(_quoted(c)) for c in columns])
                   .sample(withReplacement=False, fraction=fraction,
                           seed=self.getOrDefault(self.seed)).limit(max_rows))

@@ -463,15 +463,6 @@ def _ddp_train(blobs: dict[str, bytes], data_ipc: bytes, context_ipc: bytes | No
         dist.destroy_process_group()
 
 
-def _to_ipc(pdf: pd.DataFrame) -> bytes:
-    import pyarrow as pa
-    table = pa.Table.from_pandas(pdf, preserve_index=False)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue().to_pybytes()
-
-
 def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | None,
                      num_processes: int, use_gpu: bool) -> dict[str, bytes]:
     """Fit the encoders once on the driver, then train across executors with TorchDistributor."""
@@ -481,8 +472,10 @@ def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | Non
 
     model.fit_transformers(data, context)
     distributor = TorchDistributor(num_processes=num_processes, local_mode=False, use_gpu=use_gpu)
-    result = distributor.run(_ddp_train, model_to_blobs(model), _to_ipc(data),
-                             _to_ipc(context) if context is not None else None, use_gpu)
+    from synthohive_spark.ml._persist import frame_to_ipc
+
+    result = distributor.run(_ddp_train, model_to_blobs(model), frame_to_ipc(data),
+                             frame_to_ipc(context) if context is not None else None, use_gpu)
     if not result:
         raise RuntimeError("Distributed training returned no model state from rank 0.")
     return result

@@ -106,14 +106,48 @@ for _kind, _names in _HINTS.items():
         _INDEX[tuple(_n.split("_"))] = _kind
 
 
+#: Words a glued column name is split into (``billingaddress`` -> billing + address): the words
+#: of the hints, and the roles that precede them.
+_ROLES = ("billing", "bill", "shipping", "ship", "home", "work", "mailing", "delivery",
+          "customer", "contact", "company", "employee", "emergency", "business", "personal",
+          "invoice", "owner", "client", "patient", "holder", "person", "account", "private",
+          "office", "main", "alt", "alternate", "other", "current", "permanent", "residence")
+_WORDS = frozenset(w for names in _HINTS.values() for n in names for w in n.split("_")
+                   if len(w) >= 3) | frozenset(_ROLES) | {"name", "code", "number"}
+#: Glued words that are one thing, never split (a user name is a login, not a person's name).
+_WHOLE = frozenset({"username", "filename", "hostname", "nickname", "screenname", "pathname",
+                    "codename", "tablename", "typename"})
+
+
+def _segment(token: str) -> Optional[tuple[str, ...]]:
+    """``token`` as two or more known words of three letters or more, or None."""
+    if len(token) < 6 or token in _WORDS or token in _WHOLE:
+        return None
+    for cut in range(3, len(token) - 2):
+        head, tail = token[:cut], token[cut:]
+        if head not in _WORDS:
+            continue
+        if tail in _WORDS:
+            return (head, tail)
+        rest = _segment(tail)
+        if rest is not None:
+            return (head, *rest)
+    return None
+
+
 def normalize_name(column: str) -> tuple[str, ...]:
     """Lowercase ASCII tokens of a column name: accents removed, camelCase and punctuation
-    split (``"eMailAdresse"`` -> ``("e", "mail", "adresse")``)."""
+    split (``"eMailAdresse"`` -> ``("e", "mail", "adresse")``), and glued words of the PII
+    vocabulary split (``"billingpostalcode"`` -> ``("billing", "postal", "code")``)."""
     text = unicodedata.normalize("NFKD", column)
     text = "".join(c for c in text if not unicodedata.combining(c)).replace("ß", "ss")
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
-    return tuple(t for t in re.split(r"[^0-9a-zA-Z]+", text.lower()) if t)
+    out: list[str] = []
+    for t in re.split(r"[^0-9a-zA-Z]+", text.lower()):
+        if t:
+            out.extend(_segment(t) or (t,))
+    return tuple(out)
 
 
 def _joined_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -114,21 +114,37 @@ class SchemaGraph:
         return self.driver(table) is None
 
     def roots(self) -> list[str]:
-        return [t for t in self.order if self.is_root(t)]
+        """Tables generated from nothing, sized by ``scale`` (reference tables are kept as they
+        are, so they are not roots)."""
+        return [t for t in self.order if self.is_root(t) and not self.is_reference(t)]
+
+    def is_reference(self, table: str) -> bool:
+        """A lookup table kept as it is (``reference: true`` in the metadata)."""
+        return bool(self.metadata.table(table).reference)
 
     def secondary_fks(self, table: str) -> list[ForeignKey]:
-        """Foreign keys to other tables besides the driver."""
+        """Foreign keys to other tables besides the driver and reference tables."""
         return [fk for fk in self.metadata.table(table).foreign_keys
-                if not fk.driver and fk.parent_table != table]
+                if not fk.driver and fk.parent_table != table
+                and not self.is_reference(fk.parent_table)]
+
+    def reference_fks(self, table: str) -> list[ForeignKey]:
+        """Foreign keys to reference tables: learned as categorical columns of ``table``, jointly
+        with its other columns (their values are the reference table's own keys)."""
+        return [fk for fk in self.metadata.table(table).foreign_keys
+                if fk.parent_table != table and self.is_reference(fk.parent_table)]
 
     def self_references(self, table: str) -> list[ForeignKey]:
         return [fk for fk in self.metadata.table(table).foreign_keys if fk.parent_table == table]
 
     def key_columns(self, table: str) -> list[str]:
-        """The primary key and every foreign-key column of ``table``: never learned."""
+        """The primary key and every foreign-key column of ``table`` that is generated as a key,
+        never learned (a key to a reference table is learned as a category instead)."""
         cfg = self.metadata.table(table)
         keys = [cfg.primary_key] if cfg.primary_key else []
-        keys += [fk.column for fk in cfg.foreign_keys if fk.column not in keys]
+        refs = {fk.column for fk in self.reference_fks(table)}
+        keys += [fk.column for fk in cfg.foreign_keys if fk.column not in keys
+                 and fk.column not in refs]
         return keys
 
     def children(self, table: str) -> list[str]:

@@ -1,0 +1,176 @@
+"""Rules between a parent table and its children, found in real data (pandas only, no Spark).
+
+* A **copied** column: a child column equal to a column of its parent row (an invoice's billing
+  country is its customer's country; an item's price is its menu pizza's price).
+* A **derived** column: a parent column that aggregates its children (an order's item count, its
+  total = the sum of its items' prices, or of unit price x quantity).
+
+Detection looks at whole tables when they are small, and otherwise at every child of a sample of
+parents (the caller picks the parents: a sum over a sample of children would be wrong). Each rule
+needs evidence beyond chance: enough rows, several distinct values, and an agreement well above
+what two independent columns with the same value frequencies would give.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("synthohive_spark.relational.rules")
+
+__all__ = ["CopyFinding", "DerivedFinding", "find_copies", "find_derived",
+           "COPY_MIN_AGREEMENT", "DERIVED_MIN_SHARE", "tolerance"]
+
+#: a child column is copied from its parent when at least this share of its rows agree
+COPY_MIN_AGREEMENT = 0.9
+#: rows needed before a copy or an aggregate counts as evidence
+MIN_ROWS = 30
+#: a parent column is derived when the rule holds on at least this share of its rows
+DERIVED_MIN_SHARE = 0.99
+
+
+@dataclass
+class CopyFinding:
+    column: str          # the child's column
+    parent_column: str   # the parent's column it repeats
+    agreement: float     # real share of child rows where both are equal
+
+
+@dataclass
+class DerivedFinding:
+    column: str               # the parent's column
+    aggregate: str            # "count" | "sum"
+    columns: tuple[str, ...]  # child columns summed (two: their product)
+    share: float              # share of parent rows where the rule holds
+
+
+def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Row-wise equality; two missing values are equal, numbers compare to 1e-9 relative."""
+    a = a.reset_index(drop=True)
+    b = b.reset_index(drop=True)
+    both_null = a.isna().to_numpy() & b.isna().to_numpy()
+    an = pd.to_numeric(a, errors="coerce") if a.dtype.kind in "iufb" else None
+    bn = pd.to_numeric(b, errors="coerce") if b.dtype.kind in "iufb" else None
+    if an is not None and bn is not None:
+        x, y = an.to_numpy(dtype="float64"), bn.to_numpy(dtype="float64")
+        with np.errstate(invalid="ignore"):
+            eq = np.abs(x - y) <= 1e-9 * np.maximum(1.0, np.abs(y))
+        return (eq & ~np.isnan(x) & ~np.isnan(y)) | both_null
+    eq = (a.astype(object).astype(str).to_numpy() == b.astype(object).astype(str).to_numpy())
+    return (eq & ~a.isna().to_numpy() & ~b.isna().to_numpy()) | both_null
+
+
+def _chance(a: pd.Series, b: pd.Series) -> float:
+    """Agreement two independent columns with these value frequencies would show."""
+    pa = a.astype(str).value_counts(normalize=True)
+    pb = b.astype(str).value_counts(normalize=True)
+    common = pa.index.intersection(pb.index)
+    return float((pa[common] * pb[common]).sum())
+
+
+def _family(s: pd.Series) -> str:
+    kind = s.dtype.kind
+    if kind in "iuf":
+        return "number"
+    if kind == "b":
+        return "bool"
+    if kind == "M":
+        return "time"
+    return "other"
+
+
+def find_copies(joined: pd.DataFrame, child_columns: Sequence[str],
+                parent_columns: Sequence[str], parent_prefix: str) -> list[CopyFinding]:
+    """Child columns that repeat a parent column. ``joined`` holds child rows that have a parent,
+    with the parent's columns beside them under ``parent_prefix + name``. For each child column
+    the best parent column is kept (highest agreement, then the closer name)."""
+    out: list[CopyFinding] = []
+    if len(joined) < MIN_ROWS:
+        return out
+    for c in child_columns:
+        a = joined[c]
+        if a.nunique(dropna=True) < 2:
+            continue  # a constant agrees with any constant by chance
+        best: Optional[tuple] = None
+        for p in parent_columns:
+            b = joined[parent_prefix + p]
+            if _family(a) != _family(b) or b.nunique(dropna=True) < 2:
+                continue
+            agree = float(_equal(a, b).mean())
+            if agree < COPY_MIN_AGREEMENT:
+                continue
+            chance = _chance(a, b)
+            if agree - chance < 0.5 * (1.0 - chance):
+                continue  # not far enough above what chance would give
+            name_hint = int(c.lower().endswith(p.lower()) or p.lower().endswith(c.lower()))
+            key = (round(agree, 6), name_hint)
+            if best is None or key > best[0]:
+                best = (key, CopyFinding(c, p, agree))
+        if best is not None:
+            out.append(best[1])
+    return out
+
+
+def _round_to(values: np.ndarray, decimals: Optional[int]) -> np.ndarray:
+    return values if decimals is None else np.round(values, decimals)
+
+
+def tolerance(decimals: Optional[int]) -> float:
+    """How far a parent's value may lie from its children's aggregate rounded to ``decimals``
+    (half a unit of the last decimal; 1e-6 when the column has no fixed decimals)."""
+    return 0.5 * 10.0 ** (-decimals) if decimals is not None else 1e-6
+
+
+def _holds(parent_values: np.ndarray, derived: np.ndarray, decimals: Optional[int]) -> np.ndarray:
+    tol = tolerance(decimals)
+    with np.errstate(invalid="ignore"):
+        return np.abs(parent_values - _round_to(derived, decimals)) <= tol + 1e-9 * np.abs(derived)
+
+
+def aggregate_children(children: pd.DataFrame, fk: str, columns: Sequence[str],
+                       pairs: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
+    """Per parent key: ``__count`` of children, ``__sum/<c>`` of each column and ``__sum/<a>*<b>``
+    of each pair's product."""
+    data = {"__key": children[fk], "__count": np.ones(len(children))}
+    for c in columns:
+        data[f"__sum/{c}"] = pd.to_numeric(children[c], errors="coerce").to_numpy(dtype="float64")
+    for a, b in pairs:
+        data[f"__sum/{a}*{b}"] = (pd.to_numeric(children[a], errors="coerce").to_numpy(dtype="float64")
+                                  * pd.to_numeric(children[b], errors="coerce").to_numpy(dtype="float64"))
+    frame = pd.DataFrame(data)
+    frame = frame[frame["__key"].notna()]
+    return frame.groupby("__key", sort=False).sum(min_count=0)
+
+
+def find_derived(parents: pd.DataFrame, pk: str, parent_columns: Sequence[str],
+                 decimals: dict[str, Optional[int]], children: pd.DataFrame, fk: str,
+                 child_columns: Sequence[str]) -> list[DerivedFinding]:
+    """Parent columns (numbers) that equal the count of their children, the sum of one child
+    column or the sum of the product of two. ``children`` holds every child of the parents given
+    (a parent without children counts 0 and sums 0). The simplest rule that holds wins."""
+    out: list[DerivedFinding] = []
+    if len(parents) < MIN_ROWS or not parent_columns:
+        return out
+    pairs = [(a, b) for i, a in enumerate(child_columns) for b in child_columns[i + 1:]]
+    agg = aggregate_children(children, fk, child_columns, pairs)
+    agg = agg.reindex(parents[pk].to_numpy()).fillna(0.0)
+    n_children = agg["__count"].to_numpy()
+    if np.all(n_children == n_children[0]):
+        return out  # one child per parent everywhere: any copy would look like a sum
+    for col in parent_columns:
+        values = pd.to_numeric(parents[col], errors="coerce").to_numpy(dtype="float64")
+        ok = ~np.isnan(values)
+        if ok.sum() < MIN_ROWS or np.unique(values[ok]).size < 3:
+            continue
+        candidates = [("count", ())] + [("sum", (c,)) for c in child_columns] \
+            + [("sum", p) for p in pairs]
+        for aggregate, cols in candidates:
+            key = "__count" if aggregate == "count" else "__sum/" + "*".join(cols)
+            share = float(_holds(values[ok], agg[key].to_numpy()[ok], decimals.get(col)).mean())
+            if share >= DERIVED_MIN_SHARE:
+                out.append(DerivedFinding(col, aggregate, tuple(cols), share))
+                break
+    return out

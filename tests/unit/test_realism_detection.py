@@ -1,0 +1,227 @@
+"""Detection on real-database traits: column semantics (category, unique label, free text),
+reference tables, copied and derived columns, natural keys; the new metadata's YAML round trip
+and its validation."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthohive_spark.metadata import Metadata, MetadataError, SDType
+from synthohive_spark.ml._spark_schema import infer_key_spec
+from synthohive_spark.relational.rules import find_copies, find_derived
+
+from conftest import shop_database as _shop
+
+GENRES = ["Rock", "Jazz", "Metal", "Alternative & Punk", "Rock And Roll", "Blues", "Latin",
+          "Reggae", "Pop", "Soundtrack", "Bossa Nova", "Easy Listening", "Heavy Metal",
+          "R&B/Soul", "Electronica/Dance", "World", "Hip Hop/Rap", "Science Fiction",
+          "TV Shows", "Sci Fi & Fantasy", "Drama", "Comedy", "Alternative", "Classical", "Opera"]
+COUNTRIES = ["Brazil", "Germany", "Canada", "Norway", "Czech Republic", "Austria", "Belgium",
+             "Denmark", "USA", "Portugal", "France", "Finland", "Hungary", "Ireland", "Italy",
+             "Netherlands", "Poland", "Spain", "Sweden", "United Kingdom", "Australia",
+             "Argentina", "Chile", "India"]
+
+
+# ----------------------------------------------------------------------------- column semantics
+def test_labels_in_a_lookup_table_are_unique_categories_not_free_text():
+    genres = pd.DataFrame({"genre_id": range(1, 26), "name": GENRES})
+    tracks = pd.DataFrame({"track_id": range(1, 501),
+                           "genre_id": np.random.default_rng(0).integers(1, 26, 500),
+                           "milliseconds": np.random.default_rng(1).integers(60_000, 400_000, 500)})
+    md = Metadata.detect({"genres": genres, "tracks": tracks})
+    name = md.tables["genres"].columns["name"]
+    assert name.sdtype == SDType.CATEGORICAL and name.unique
+
+
+def test_countries_repeat_so_they_are_categories_even_in_a_small_table():
+    rng = np.random.default_rng(0)
+    customers = pd.DataFrame({"customer_id": range(1, 60),
+                              "country": rng.choice(COUNTRIES, 59),
+                              "support_rep": rng.integers(3, 6, 59)})
+    col = Metadata.detect({"customers": customers}).tables["customers"].columns["country"]
+    assert col.sdtype == SDType.CATEGORICAL and not col.unique
+
+
+def test_long_multi_word_unique_values_are_free_text():
+    rng = np.random.default_rng(0)
+    words = ["the", "pizza", "was", "great", "cold", "late", "friendly", "staff", "would",
+             "order", "again", "never", "crust", "too", "salty", "and", "fast"]
+    reviews = [" ".join(rng.choice(words, rng.integers(6, 14))) + f" ({i})" for i in range(200)]
+    df = pd.DataFrame({"review_id": range(200), "review": reviews})
+    assert Metadata.detect({"r": df}).tables["r"].columns["review"].sdtype == SDType.TEXT
+
+
+# ----------------------------------------------------------------------------- reference tables
+def test_small_lookup_tables_without_personal_data_are_reference_tables():
+    md = Metadata.detect(_shop())
+    assert md.tables["menu"].reference
+    assert not md.tables["orders"].reference and not md.tables["items"].reference
+    # a key to a reference table never drives generation: items hang under their order
+    assert md.tables["items"].driver.parent_table == "orders"
+
+
+def test_a_lookup_table_with_personal_data_is_not_a_reference_table():
+    rng = np.random.default_rng(0)
+    reps = pd.DataFrame({"rep_id": range(1, 9),
+                         "email": [f"rep{i}.smith@example.com" for i in range(1, 9)]})
+    calls = pd.DataFrame({"call_id": range(1, 401), "rep_id": rng.integers(1, 9, 400),
+                          "minutes": rng.integers(1, 60, 400)})
+    md = Metadata.detect({"reps": reps, "calls": calls})
+    assert md.tables["calls"].foreign_keys[0].parent_table == "reps"
+    assert not md.tables["reps"].reference
+
+
+# ----------------------------------------------------------------------------- copied / derived
+def test_copied_and_derived_columns_are_found_with_their_rule():
+    md = Metadata.detect(_shop())
+    price = md.tables["items"].columns["price"]
+    assert price.copy_of is not None
+    assert (price.copy_of.foreign_key, price.copy_of.column, price.copy_of.agreement) == \
+        ("dish_id", "price", 1.0)
+    n_items = md.tables["orders"].columns["n_items"].derived
+    total = md.tables["orders"].columns["total"].derived
+    assert (n_items.aggregate, n_items.table, n_items.foreign_key) == ("count", "items", "order_id")
+    assert (total.aggregate, sorted(total.columns)) == ("sum", ["price", "quantity"])
+    assert md.tables["orders"].columns["tip"].derived is None
+    assert md.tables["items"].columns["quantity"].copy_of is None
+
+
+def test_a_column_equal_to_its_parent_by_chance_on_a_few_rows_is_not_copied():
+    joined = pd.DataFrame({"c": [1.0, 2.0, 3.0], "__p__x": [1.0, 2.0, 3.0]})
+    assert find_copies(joined, ["c"], ["x"], "__p__") == []
+    # a near-constant flag agrees with a near-constant parent flag by chance, not by copying
+    rng = np.random.default_rng(0)
+    a = rng.random(2000) < 0.97
+    b = rng.random(2000) < 0.97
+    flags = pd.DataFrame({"c": a, "__p__x": b})
+    assert (flags["c"] == flags["__p__x"]).mean() > 0.9
+    assert find_copies(flags, ["c"], ["x"], "__p__") == []
+
+
+def test_a_copy_that_differs_on_some_rows_keeps_the_real_agreement():
+    rng = np.random.default_rng(0)
+    parent_country = rng.choice(COUNTRIES, 3000)
+    child = parent_country.copy()
+    moved = rng.random(3000) < 0.05
+    child[moved] = rng.choice(COUNTRIES, int(moved.sum()))
+    joined = pd.DataFrame({"billing_country": child, "__p__country": parent_country})
+    found = find_copies(joined, ["billing_country"], ["country"], "__p__")
+    assert len(found) == 1 and found[0].parent_column == "country"
+    assert found[0].agreement == pytest.approx((child == parent_country).mean())
+
+
+def test_no_derived_rule_when_one_child_per_parent_or_no_rule_holds():
+    parents = pd.DataFrame({"pk": range(100), "v": np.arange(100) * 1.5, "w": np.arange(100.0)})
+    children = pd.DataFrame({"fk": range(100), "a": np.arange(100) * 1.5})
+    # one child per parent: a copy looks like a sum, but nothing aggregates
+    assert find_derived(parents, "pk", ["v"], {"v": 2}, children, "fk", ["a"]) == []
+    rng = np.random.default_rng(0)
+    children = pd.DataFrame({"fk": rng.integers(0, 100, 400), "a": rng.random(400)})
+    assert find_derived(parents, "pk", ["v", "w"], {"v": 2, "w": 0}, children, "fk", ["a"]) == []
+
+
+# ----------------------------------------------------------------------------- natural keys
+def test_natural_string_keys_are_found_and_a_trip_number_is_not_a_reference():
+    rng = np.random.default_rng(0)
+    airlines = pd.DataFrame({"carrier": ["9E", "AA", "AS", "B6", "DL", "EV", "F9", "UA"],
+                             "name": ["Endeavor Air Inc.", "American Airlines Inc.",
+                                      "Alaska Airlines Inc.", "JetBlue Airways",
+                                      "Delta Air Lines Inc.", "ExpressJet Airlines Inc.",
+                                      "Frontier Airlines Inc.", "United Air Lines Inc."]})
+    tails = [f"N{rng.integers(100, 999)}{a}{b}" for a, b in zip(rng.choice(list("ABCUW"), 300),
+                                                              rng.choice(list("ADNQU"), 300))]
+    tails = list(dict.fromkeys(tails))
+    planes = pd.DataFrame({"tailnum": tails, "seats": rng.integers(20, 400, len(tails))})
+    n = 3000
+    flights = pd.DataFrame({"flight_id": range(1, n + 1),
+                            "carrier": rng.choice(airlines["carrier"], n),
+                            "flight": rng.integers(1, 2500, n),
+                            "tailnum": rng.choice(planes["tailnum"], n),
+                            "distance": rng.integers(100, 3000, n)})
+    md = Metadata.detect({"airlines": airlines, "planes": planes, "flights": flights})
+    assert md.tables["airlines"].primary_key == "carrier"
+    assert md.tables["planes"].primary_key == "tailnum"
+    fks = {(fk.column, fk.parent_table) for fk in md.tables["flights"].foreign_keys}
+    assert fks == {("carrier", "airlines"), ("tailnum", "planes")}
+
+
+def test_a_plural_count_in_the_id_range_is_not_a_foreign_key():
+    rng = np.random.default_rng(0)
+    orders = pd.DataFrame({"order_id": range(1, 301), "items": rng.integers(1, 6, 300)})
+    order_items = pd.DataFrame({"item_id": range(1, 901), "order_id": rng.integers(1, 301, 900)})
+    md = Metadata.detect({"orders": orders, "order_items": order_items})
+    assert md.tables["orders"].foreign_keys == []
+    assert md.tables["order_items"].foreign_keys[0].parent_table == "orders"
+
+
+def test_string_keys_around_a_number_keep_their_format():
+    spec = infer_key_spec(pd.Series([f"2015-{i:06d}" for i in range(1, 2000)]),
+                          __import__("pyspark.sql.types", fromlist=["StringType"]).StringType(),
+                          "orders", "order_id")
+    from synthohive_spark.ml._generation import key_values_at
+
+    values = key_values_at(spec, np.arange(0, 5))
+    assert values.tolist() == [f"2015-{i:06d}" for i in range(1, 6)]
+
+
+# ----------------------------------------------------------------------------- YAML and validation
+def test_rules_and_reference_flags_survive_a_yaml_round_trip():
+    md = Metadata.detect(_shop())
+    again = Metadata.from_yaml(md.to_yaml())
+    assert again.to_dict() == md.to_dict()
+    assert again.tables["menu"].reference
+    assert again.tables["orders"].columns["total"].derived == md.tables["orders"].columns["total"].derived
+
+
+def _shop_dict() -> dict:
+    return Metadata.detect(_shop()).to_dict()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["tables"]["items"]["columns"]["price"]["copy_of"].update(foreign_key="quantity"),
+     "copy_of names foreign key 'quantity'"),
+    (lambda d: d["tables"]["items"]["columns"]["price"]["copy_of"].update(column="nope"),
+     "menu.nope"),
+    (lambda d: d["tables"]["orders"]["columns"]["total"]["derived"].update(table="menu"),
+     "not a foreign key of 'menu' to 'orders'"),
+    (lambda d: d["tables"]["orders"]["columns"]["total"]["derived"].update(columns=["nope"]),
+     "columns ['nope']"),
+    (lambda d: d["tables"]["orders"]["columns"]["n_items"]["derived"].update(columns=["price"]),
+     "takes no columns"),
+])
+def test_rules_that_name_missing_things_are_refused(mutate, message):
+    data = _shop_dict()
+    mutate(data)
+    with pytest.raises(MetadataError, match=message.replace("[", r"\[").replace("]", r"\]")
+                       .replace(".", r"\.")):
+        Metadata.from_dict(data)
+
+
+def test_a_reference_table_with_personal_data_or_driving_children_is_refused():
+    data = _shop_dict()
+    data["tables"]["menu"]["columns"]["dish"]["sdtype"] = "name"
+    with pytest.raises(MetadataError, match="holds personal data in dish"):
+        Metadata.from_dict(data)
+    data = _shop_dict()
+    for fk in data["tables"]["items"]["foreign_keys"]:
+        fk["driver"] = fk["parent_table"] == "menu"
+    with pytest.raises(MetadataError, match="driver foreign key points at reference table"):
+        Metadata.from_dict(data)
+
+
+def test_compound_pii_names_are_found_by_metadata_detection():
+    rng = np.random.default_rng(0)
+    n = 59
+    invoices = pd.DataFrame({
+        "invoiceid": range(1, n + 1),
+        "billingaddress": [f"{rng.integers(1, 999)} {s} Street" for s in rng.choice(
+            ["Oak", "Elm", "Rua", "Main"], n)],
+        "billingcity": rng.choice(["Chicago", "Oslo", "Lyon"], n),
+        "billingpostalcode": [f"{rng.integers(10000, 99999)}" for _ in range(n)],
+        "total": np.round(rng.uniform(1, 20, n), 2)})
+    cols = Metadata.detect({"invoices": invoices}).tables["invoices"].columns
+    assert cols["billingaddress"].sdtype == SDType.ADDRESS
+    assert cols["billingcity"].sdtype == SDType.CITY
+    assert cols["billingpostalcode"].sdtype == SDType.ZIP
+    assert not cols["total"].pii
