@@ -102,3 +102,25 @@ def test_a_declared_derived_rule_that_does_not_hold_fails_at_fit(spark, real):
     with pytest.raises(SchemaError, match=r"Table 'orders', column 'tip': declared derived as the "
                                           r"sum of price .* \(100\.0%\) break the rule"):
         RelationalSynthesizer(metadata=Metadata.from_dict(data)).fit(frames)
+
+
+def test_unique_labels_stay_unique_and_real(spark):
+    rng = np.random.default_rng(0)
+    first = ["Iron", "Led", "Pink", "Black", "Deep", "Blue", "Red", "Green", "Dead", "Gold"]
+    second = ["Maiden", "Zeppelin", "Floyd", "Sabbath", "Purple", "Oyster", "Hot", "Day",
+              "Kennedys", "Frapp", "Stones", "Wolves"]
+    names = [f"{a} {b}" for a in first for b in second]  # 120 distinct names
+    artists = pd.DataFrame({"artist_id": range(1, 121), "name": names,
+                            "active_since": rng.integers(1960, 2015, 120)})
+    albums = pd.DataFrame({"album_id": range(1, 361), "artist_id": rng.integers(1, 121, 360),
+                           "tracks": rng.integers(5, 20, 360)})
+    md = Metadata.detect({"artists": artists, "albums": albums})
+    assert md.tables["artists"].columns["name"].unique and not md.tables["artists"].reference
+    frames = {"artists": spark.createDataFrame(artists), "albums": spark.createDataFrame(albums)}
+    m = RelationalSynthesizer(metadata=md, seed=1).fit(frames)
+    one = m.sample(scale=1.0)["artists"].toPandas()
+    assert one["name"].is_unique and set(one["name"]) == set(names)
+    two = m.sample(scale=2.5)["artists"].toPandas()
+    assert len(two) == 300 and two["name"].is_unique
+    base = two["name"].str.replace(r" \((2|3)\)$", "", regex=True)
+    assert set(base) == set(names)

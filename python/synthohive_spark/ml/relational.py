@@ -251,7 +251,7 @@ class RelationalSynthesizer(_RelationalParams):
         df = frames[name]
         schema = df.schema
         keys = graph.key_columns(name)
-        pii, learned, dropped = {}, [], []
+        pii, learned, dropped, labels = {}, [], [], []
         privacy = md.privacy
         for col, cc in cfg.columns.items():
             if col in keys:
@@ -263,6 +263,9 @@ class RelationalSynthesizer(_RelationalParams):
                     dropped.append(col)
                 else:
                     pii[col] = {"sdtype": str(cc.sdtype)}
+            elif cc.unique and str(cc.sdtype) == "categorical" and \
+                    isinstance(schema[col].dataType, T.StringType):
+                labels.append(col)  # a unique label: real values, each once, by position
             else:
                 learned.append(col)
         agg_exprs = [F.count(F.lit(1)).alias("__rows")]
@@ -289,6 +292,8 @@ class RelationalSynthesizer(_RelationalParams):
             "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
             "driver": None, "secondary": {}, "selfRefs": {}, "conditionCols": [],
         }
+        if labels:
+            tstate["labels"] = _fit_labels(name, df, labels, rows, learned)
         if pk is not None:
             sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
             spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
@@ -456,6 +461,55 @@ def _fit_reference(name: str, df: DataFrame) -> tuple[dict, pd.DataFrame]:
             "conditionCols": []}, pdf
 
 
+#: a unique label column keeps at most this many real values (more are learned as a category)
+LABELS_MAX = 200_000
+
+
+def _fit_labels(name: str, df: DataFrame, columns: list[str], rows: int,
+                learned: list[str]) -> dict[str, dict]:
+    """The real values of unique label columns (non-personal, all distinct: a product's or an
+    artist's name), generated each once by row position. A column with more than LABELS_MAX
+    values is learned as a category instead (appended to ``learned``)."""
+    out = {}
+    for c in columns:
+        vals = [r[0] for r in df.select(_qcol(c)).where(_qcol(c).isNotNull()).distinct()
+                .limit(LABELS_MAX + 1).collect()]
+        if len(vals) > LABELS_MAX:
+            logger.info("table %s: unique column %s has more than %d values: learned as a "
+                        "category", name, c, LABELS_MAX)
+            learned.append(c)
+            continue
+        out[c] = {"values": sorted(vals), "nullShare": (rows - len(vals)) / rows}
+        logger.info("table %s: unique label column %s: its %d real values, each once", name, c,
+                    len(vals))
+    return out
+
+
+_PERMS: dict[tuple, np.ndarray] = {}
+
+
+def _label_column(seed: int, table: str, col: str, values: list[str], positions: np.ndarray,
+                  null: np.ndarray) -> pd.Series:
+    """Distinct labels at global row ``positions``: a seeded permutation of the real values, then
+    the same values numbered (``Rock (2)``) once every value has been used."""
+    k = len(values)
+    key = (seed, table, col, k)
+    perm = _PERMS.get(key)
+    if perm is None:
+        if len(_PERMS) > 64:
+            _PERMS.clear()
+        perm = _PERMS[key] = np.random.default_rng(
+            gen.row_seed(seed, f"relational/{table}/labels/{col}")).permutation(k)
+    arr = np.asarray(values, dtype=object)
+    rounds = positions // k
+    out = arr[perm[positions % k]]
+    out = np.where(rounds > 0, [f"{v} ({r + 1})" for v, r in zip(out, rounds)], out) \
+        if (rounds > 0).any() else out
+    result = pd.Series(out, dtype=object)
+    result[null] = None
+    return result
+
+
 def _check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
     """Every derived column must hold in the real data (on DERIVED_MIN_SHARE of its rows): a rule
     that does not is refused, naming the table, the column and the share that breaks it."""
@@ -593,6 +647,7 @@ class _TablePlan:
     # secondary keys whose (driver key, secondary key) pairs were unique in the real table (a
     # junction table's composite key): each driver parent's rows get distinct secondary parents
     unique_pairs: list[str] = field(default_factory=list)
+    labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
 
 
 def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
@@ -696,6 +751,9 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
     if plan.pk is not None:
         out[plan.pk] = _key_column(plan.pk_spec, positions, np.zeros(m, bool),
                                    plan.pk in plan.int_cols)
+    for col, values, null_share in plan.labels:
+        null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
+        out[col] = _label_column(plan.seed, plan.table, col, values, positions, null)
     if plan.driver_col is not None:
         fk = piece[plan.driver_col].reset_index(drop=True)
         if plan.driver_null_share > 0:
@@ -964,7 +1022,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
             pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
             dropped=list(ts["dropped"]),
-            unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")])
+            unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
+            labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()])
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
                         generated: dict[str, DataFrame], counts: dict[str, int],
