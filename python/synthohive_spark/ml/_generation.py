@@ -11,7 +11,7 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -160,6 +160,11 @@ def pii_series(spec: dict, col: str, n: int, seed: int) -> pd.Series:
     else:
         values = generate_pii(spec["kind"], n, row_seed(seed, "pii/" + col), spec.get("locale", "en_US"),
                               spec.get("fmt"))
+    return _finish(values, spec, rng, n)
+
+
+def _finish(values: pd.Series, spec: dict, rng: np.random.Generator, n: int) -> pd.Series:
+    """PII values in the column's Spark type with the column's share of nulls (drawn by ``rng``)."""
     target = spec.get("spark_type", "string")
     if target == "string":
         values = values.map(lambda v: v if isinstance(v, str) else str(v)).astype(object)
@@ -176,18 +181,51 @@ def pii_series(spec: dict, col: str, n: int, seed: int) -> pd.Series:
     return values.reset_index(drop=True)
 
 
+def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], int],
+              columns: Mapping[str, Any]) -> dict[str, pd.Series]:
+    """``n`` fresh values for each PII/free-text column of ``items`` (``[(column, spec), ...]``).
+    Columns marked ``contextual`` at fit are generated together, one persona per row in the locale
+    of the row's country (``columns[spec["country_col"]]``, the row's generated or given values);
+    the others one by one with :func:`pii_series` under ``seed_for(column)``, as before."""
+    from synthohive_spark.privacy.contextual import contextual_items, generate_contextual
+
+    out: dict[str, pd.Series] = {}
+    together = contextual_items(items)
+    if together:
+        country_col = next((s["country_col"] for _, s in together if s.get("country_col")), None)
+        countries = None
+        if country_col is not None and country_col in columns:
+            countries = pd.Series(columns[country_col]).reset_index(drop=True)
+        frame = generate_contextual(together, n, row_seed(seed_for(_CONTEXT), "pii-context"),
+                                    countries)
+        for col, spec in together:
+            rng = np.random.default_rng(row_seed(seed_for(col), "pii-nulls/" + col))
+            out[col] = _finish(frame[col], spec, rng, n)
+    for col, spec in items:
+        if col not in out:
+            out[col] = pii_series(spec, col, n, seed_for(col))
+    return out
+
+
+_CONTEXT = "\x00contextual"  # the seed name of the columns generated together
+
+
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
               keys: dict[str, pd.Series], seed: int = 0) -> pd.DataFrame:
     out = {}
     for col in plan.columns:  # .array keeps extension (Arrow-backed, nullable) columns as they are
         if col in plan.pii_specs:
-            out[col] = pii_values(plan, col, len(generated), seed).array
+            continue  # below, once the row's other columns (its country) are known
         elif col in keys:
             out[col] = keys[col].array
         elif given is not None and col in plan.condition_cols:
             out[col] = given[col].array
         else:
             out[col] = generated[col].array
+    pii = [(c, plan.pii_specs[c]) for c in plan.columns if c in plan.pii_specs]
+    if pii:
+        made = pii_frame(pii, len(generated), lambda _c: seed, out)
+        out.update({c: v.array for c, v in made.items()})
     return pd.DataFrame(out, columns=plan.columns)
 
 

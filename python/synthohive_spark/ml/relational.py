@@ -278,15 +278,18 @@ class RelationalSynthesizer(_RelationalParams):
         if rows == 0:
             raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
         if pii:  # the real format of each PII column (from a bounded sample), never a value
-            from synthohive_spark.ml.table import _pii_specs
+            from synthohive_spark.ml.table import _pii_specs, attach_country_context
+            from synthohive_spark.privacy.contextual import is_country_column_name
 
-            sample = df.select(*pii).limit(5000).toPandas()
+            countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
+            sample = df.select(*pii, *countries).limit(5000).toPandas()
             cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True} for c, p in pii.items()}
             specs = _pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
             for c in pii:
                 specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
                 specs[c]["locale"] = privacy.locale
                 pii[c] = specs[c]
+            attach_country_context(pii, sample, countries, name, privacy.locale)
         tstate: dict[str, Any] = {
             "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
             "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
@@ -782,8 +785,8 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
         idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
                                 limit=positions if earlier else None)
         out[col] = _key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
-    for col, spec in plan.pii:
-        out[col] = gen.pii_series(spec, col, m, seed_of("pii/" + col))
+    # after the learned columns: contextual PII follows the row's country
+    out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out))
     for col in plan.dropped:
         out[col] = pd.Series([None] * m, dtype=object)
     return pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)

@@ -225,6 +225,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
         pii_specs = _pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
+        attach_country_context(pii_specs, pdf, [c for c in schema.fieldNames()
+                                                if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()
                    if c not in keys and c not in conds and c not in pii_specs]
         if not learned and not keys and not pii_specs:
@@ -403,6 +405,34 @@ def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructTyp
                 f"Table {table!r}: column {col!r} is marked PII but its kind {kind!r} has no "
                 f"generator; expected one of {', '.join(GENERATED_KINDS)} or a string column.")
     return specs
+
+
+def attach_country_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates: list[str],
+                           table: str, locale: str | None = None) -> None:
+    """Marks the PII specs generated together (one persona per row, in the locale of the row's
+    country column when the table has one: see ``privacy.contextual``), learning postal code and
+    phone patterns per country from ``pdf``; logs the chosen column and the country values that
+    fall back to the default locale. ``locale``: the default (else the specs' own, else en_US)."""
+    from synthohive_spark.privacy.contextual import attach_country_context as attach
+
+    default = locale or next((s["locale"] for s in specs.values() if s.get("locale")), "en_US")
+    report = attach(specs, pdf, candidates, default)
+    if report["country_col"] is not None:
+        logger.info("Table %r: PII columns %s follow the country in column %r (one persona per "
+                    "row, in its country's locale and formats)", table, report["columns"],
+                    report["country_col"])
+        if report["fallback"]:
+            logger.warning("Table %r: Faker has no locale for the countries %s of column %r: their "
+                           "rows get %s names, cities and addresses (postal code and phone "
+                           "patterns are still learned per country)", table, report["fallback"],
+                           report["country_col"], default)
+        if report["unrecognised"]:
+            logger.warning("Table %r: values %s of column %r are not countries: their rows get %s "
+                           "PII in the column's overall formats", table, report["unrecognised"],
+                           report["country_col"], default)
+    elif report["columns"]:
+        logger.info("Table %r: PII columns %s are generated as one person per row", table,
+                    report["columns"])
 
 
 def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.DataFrame:

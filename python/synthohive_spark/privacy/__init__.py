@@ -5,12 +5,16 @@
 - :mod:`.detect`: column-name hints in several languages and the finding for a column;
 - :mod:`.strategies`: fake / hash / mask / redact / drop;
 - :mod:`.generate`: :func:`generate_pii` and :func:`infer_format` for synthetic tables;
+- :mod:`.contextual`: :func:`generate_contextual`, all PII columns of a row as one persona in the
+  locale and formats of the row's country (:func:`attach_country_context` at fit);
 - :mod:`.text`: filler text with a free-text column's length profile (text is never learned).
 """
 from __future__ import annotations
 
 from synthohive_spark.privacy.detect import (PII_KINDS, ColumnEvidence, Finding, decide,
                                              name_hint, normalize_name)
+from synthohive_spark.privacy.contextual import (attach_country_context, country_code,
+                                                 country_locale, generate_contextual)
 from synthohive_spark.privacy.generate import GENERATED_KINDS, generate_pii, infer_format
 from synthohive_spark.privacy.strategies import (STRATEGIES, Strategy, check_locale, fake_series,
                                                  fake_value, hash_format, hash_hex, mask_value,
@@ -19,6 +23,7 @@ from synthohive_spark.privacy.text import generate_text, text_format
 from synthohive_spark.privacy.validators import classify
 
 __all__ = ["PII_KINDS", "ColumnEvidence", "Finding", "decide", "name_hint", "normalize_name",
-           "GENERATED_KINDS", "generate_pii", "infer_format", "STRATEGIES", "Strategy",
+           "GENERATED_KINDS", "generate_pii", "infer_format", "generate_contextual",
+           "attach_country_context", "country_code", "country_locale", "STRATEGIES", "Strategy",
            "check_locale", "fake_series", "fake_value", "hash_format", "hash_hex", "mask_value",
            "parse_strategy", "classify", "generate_text", "text_format"]
