@@ -2,7 +2,9 @@
 
 Every column becomes one or two variables: a numerical column a variable whose marginal is a table
 of quantiles (plus a binary missing-value variable when it has missing values), a categorical column a
-variable whose categories occupy consecutive intervals of [0, 1] by frequency. Values map to normal
+variable whose categories occupy consecutive intervals of [0, 1] (sized by frequency, ordered along
+the direction in which the categories' means of the numerical scores differ most, so that "this
+species weighs more" is a monotone dependence a correlation can hold). Values map to normal
 scores through their marginal (randomized within ties), and a correlation matrix is fit on the
 scores. The model is joint over context and data columns; sampling under a context draws the data
 scores from the closed-form Gaussian conditional given the context's scores.
@@ -66,6 +68,7 @@ class GaussianCopula(GenerativeModel):
             qs.append(np.quantile(vals, grid))
         self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(grid))
         self._corr = None
+        self._orders = {}
 
     def _codecs(self) -> list[tuple[ColumnCodec, str]]:
         out = []
@@ -94,10 +97,52 @@ class GaussianCopula(GenerativeModel):
         self._ctx_idx = np.array([i for i, v in enumerate(variables) if v[1] == "context"], dtype=np.int64)
         self._data_idx = np.array([i for i, v in enumerate(variables) if v[1] == "data"], dtype=np.int64)
 
-    @staticmethod
-    def _cat_cum(codec: ColumnCodec) -> np.ndarray:
+    def _order(self, codec: ColumnCodec, source: str) -> np.ndarray:
+        """Category codes (the missing-value code last) in the order of their intervals."""
+        order = getattr(self, "_orders", {}).get(f"{source}/{codec.name}")
+        return order if order is not None else np.arange(codec.n_categories)
+
+    def _cat_cum(self, codec: ColumnCodec, source: str) -> np.ndarray:
         freqs = np.asarray(list(codec.frequencies) + ([codec.null_count] if codec.has_null else []), float)
+        freqs = freqs[self._order(codec, source)]
         return np.cumsum(freqs / freqs.sum())
+
+    def _fit_orders(self, frames: dict[str, pd.DataFrame], rng: np.random.Generator) -> None:
+        """Order each categorical variable's intervals along the leading direction of its
+        categories' mean numerical scores (weighted by frequency); without numerical variables,
+        or with two categories, the frequency order stays."""
+        self._orders = {}
+        nums = [i for i, v in enumerate(self._vars) if v[2] == "num"]
+        if not nums:
+            return
+        z = np.nan_to_num(self._scores(frames, np.array(nums, dtype=np.int64), rng))
+        _, world = _nn.dist_world()
+        for codec, source, role, _ in self._vars:
+            if role != "cat" or codec.n_categories < 3:
+                continue
+            codes = codec.codes(frames[source][codec.name])
+            k = codec.n_categories
+            ok = codes >= 0
+            counts = np.bincount(codes[ok], minlength=k).astype(float)
+            sums = np.zeros((k, z.shape[1]))
+            np.add.at(sums, codes[ok], z[ok])
+            if world > 1:  # every process orders from the same totals
+                import torch.distributed as dist
+
+                t = torch.from_numpy(np.concatenate([sums.reshape(-1), counts]))
+                dist.all_reduce(t)
+                arr = t.numpy()
+                sums, counts = arr[:-k].reshape(k, -1), arr[-k:]
+            means = sums / np.maximum(counts, 1.0)[:, None]
+            w = counts / max(counts.sum(), 1.0)
+            between = (means * w[:, None]).T @ means
+            if not np.isfinite(between).all() or np.allclose(between, 0):
+                continue
+            vals, vecs = np.linalg.eigh(between)
+            direction = vecs[:, -1]
+            if direction.sum() < 0:
+                direction = -direction
+            self._orders[f"{source}/{codec.name}"] = np.argsort(means @ direction, kind="stable")
 
     def _scores(self, frames: dict[str, pd.DataFrame], which: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Normal scores of the variables ``which`` for the rows of ``frames``."""
@@ -117,10 +162,13 @@ class GaussianCopula(GenerativeModel):
                 v = rng.random(n)
                 u = np.where(null, p_present + v * (1 - p_present), v * p_present)
             else:
-                cum = self._cat_cum(codec)
+                cum = self._cat_cum(codec, source)
                 codes = codec.codes(series)
                 known = codes >= 0
-                c = np.where(known, codes, 0)
+                order = self._order(codec, source)
+                position = np.empty(len(order), dtype=np.int64)
+                position[order] = np.arange(len(order))
+                c = np.where(known, position[np.where(known, codes, 0)], 0)
                 left = np.where(c > 0, cum[np.maximum(c - 1, 0)], 0.0)
                 u = left + rng.random(n) * (cum[c] - left)
                 u = np.where(known, u, 0.5)
@@ -135,6 +183,7 @@ class GaussianCopula(GenerativeModel):
         if context is not None:
             frames["context"] = context
         p = len(self._vars)
+        self._fit_orders(frames, rng)
         z = self._scores(frames, np.arange(p), rng)
         s = z.T @ z
         n = float(len(z))
@@ -201,8 +250,9 @@ class GaussianCopula(GenerativeModel):
             elif role == "null":
                 nulls[codec.name] = u > 1.0 - codec.null_count / max(codec.count, 1)
             else:
-                cum = self._cat_cum(codec)
-                codes[codec.name] = np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)
+                cum = self._cat_cum(codec, "data")
+                position = np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)
+                codes[codec.name] = self._order(codec, "data")[position]
         cols: dict[str, pd.Series] = {}
         for codec in self.transformer.codecs:
             if codec.kind == "numerical":
@@ -219,6 +269,8 @@ class GaussianCopula(GenerativeModel):
         t = {"quantiles": torch.from_numpy(np.ascontiguousarray(self._quantiles))}
         if self._corr is not None:
             t["correlation"] = torch.from_numpy(np.ascontiguousarray(self._corr))
+        for key, order in getattr(self, "_orders", {}).items():
+            t["order/" + key] = torch.from_numpy(np.ascontiguousarray(order.astype(np.int64)))
         return t
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
@@ -226,6 +278,9 @@ class GaussianCopula(GenerativeModel):
         self._quantiles = tensors["quantiles"].numpy().astype(np.float64)
         corr = tensors.get("correlation")
         self._corr = corr.numpy().astype(np.float64) if corr is not None else None
+        # models saved before the orders were learned keep the frequency order
+        self._orders = {k[len("order/"):]: v.numpy().astype(np.int64)
+                        for k, v in tensors.items() if k.startswith("order/")}
         expected = len(self._vars)
         if self._corr is not None and self._corr.shape != (expected, expected):
             raise KeyError(f"correlation matrix of shape {tuple(self._corr.shape)} does not match the "
