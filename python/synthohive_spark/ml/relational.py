@@ -326,6 +326,10 @@ class RelationalSynthesizer(_RelationalParams):
                 prefix = "_" + prefix
             cond = [prefix + c for c in ctx]
             null_fk = int(df.where(F.col(fk.column).isNull()).count())
+            if null_fk:
+                logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
+                            "at the same share", name, null_fk, rows, 100 * null_fk / rows,
+                            parent, fk.column)
             tstate["driver"] = {"column": fk.column, "parentTable": parent,
                                 "parentKey": fk.parent_column, "contextCols": ctx,
                                 "prefix": prefix, "nullShare": null_fk / rows}
@@ -641,7 +645,6 @@ class _TablePlan:
     total_rows: int
     chunk_size: int
     driver_col: Optional[str] = None
-    driver_null_share: float = 0.0
     secondary: list[tuple] = field(default_factory=list)   # (col, degree state, parent spec, n)
     self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
     pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
@@ -758,12 +761,7 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
         null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
         out[col] = _label_column(plan.seed, plan.table, col, values, positions, null)
     if plan.driver_col is not None:
-        fk = piece[plan.driver_col].reset_index(drop=True)
-        if plan.driver_null_share > 0:
-            mask = np.random.default_rng(seed_of("driver-null")).random(m) < plan.driver_null_share
-            fk = fk.astype(object)
-            fk[mask] = None
-        out[plan.driver_col] = fk
+        out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
     for col, dstate, pspec, n_parents in plan.secondary:
         dm = _degree(dstate)
         rng = np.random.default_rng(seed_of("fk/" + col))
@@ -1020,7 +1018,6 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             pk=ts["primaryKey"], pk_spec=ts["pkSpec"], total_rows=total,
             chunk_size=self.getChunkSize(),
             driver_col=drv["column"] if drv else None,
-            driver_null_share=float(drv["nullShare"]) if drv else 0.0,
             secondary=secondary,
             self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
             pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
@@ -1049,7 +1046,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         else:
             parent = generated[drv["parentTable"]]
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
-            skeleton = cmodel.transform(parent)
+            skeleton = self._with_orphan_rows(spark, name, cmodel.transform(parent),
+                                              float(drv.get("nullShare", 0.0)))
             per_part = (skeleton.select(F.spark_partition_id().alias("pid"))
                         .groupBy("pid").count().collect())
             sizes_by_part = {int(r["pid"]): int(r["count"]) for r in per_part}
@@ -1062,6 +1060,28 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             plan.offsets = offsets
             df = skeleton.mapInPandas(lambda it: _generate_child(plan, it), schema=schema)
         return df, n
+
+    def _with_orphan_rows(self, spark: SparkSession, name: str, skeleton: DataFrame,
+                          null_share: float) -> DataFrame:
+        """The skeleton plus the rows whose driver foreign key is null, at the real share: they
+        have no parent to be counted under, so they are added beside the parents' children
+        (null key, null parent context), as many as the real share asks."""
+        if null_share <= 0:
+            return skeleton
+        if null_share >= 0.999:
+            logger.warning("table %s: its driver foreign key is null in %.1f%% of the real rows; "
+                           "only rows under a parent are generated", name, 100 * null_share)
+            return skeleton
+        with_parent = int(skeleton.count())
+        extra = int(round(with_parent * null_share / (1.0 - null_share)))
+        if extra == 0:
+            return skeleton
+        parts = max(1, math.ceil(extra / self.getRowsPerPartition()))
+        nulls = spark.range(0, extra, 1, numPartitions=parts).select(
+            *[F.lit(None).cast(f.dataType).alias(f.name) for f in skeleton.schema.fields])
+        logger.info("table %s: %d rows with a null driver key beside %d under a parent "
+                    "(%.1f%%, as in the real table)", name, extra, with_parent, 100 * null_share)
+        return skeleton.unionByName(nulls)
 
     # ------------------------------------------------------------------ persistence
     def write(self) -> MLWriter:
