@@ -186,3 +186,20 @@ def test_rows_without_a_driver_parent_keep_their_share_and_the_table_its_size(sp
     no_plane = synth["tailnum"].isna()
     assert synth.loc[no_plane, "delay"].mean() > synth.loc[~no_plane, "delay"].mean() + 8
     assert set(synth["tailnum"].dropna()) <= set(out["planes"]["tailnum"])
+
+
+def test_a_model_saved_before_the_realism_work_still_loads_and_samples(spark):
+    """tests/data/models/relational_before_realism: a RelationalSynthesizerModel (copula, shops ->
+    sales) saved by the version before reference tables, rules, labels and category orders."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "data", "models",
+                        "relational_before_realism")
+    model = RelationalSynthesizerModel.load(path)
+    assert not any(t.reference for t in model.metadata.tables.values())
+    out = _pandas(model.sample(scale=2.0, seed=1))
+    shops, sales = out["shops"], out["sales"]
+    assert len(shops) == 60 and shops["shop_id"].is_unique
+    assert shops["shop_id"].str.fullmatch(r"S-\d{3}").all()
+    assert set(sales["shop_id"]) <= set(shops["shop_id"])
+    assert 250 < len(sales) < 550 and set(sales["channel"]) <= {"web", "store"}
