@@ -1468,7 +1468,7 @@ def _pandas_dtype(table: str, column: str, series: Any) -> str:
         if len(values) == 0:
             return "string"
         kinds = {type(v) for v in values.head(10_000)}
-        if kinds <= {str}:
+        if all(issubclass(k, str) for k in kinds):  # numpy's str_ too (numpy 1 in object columns)
             return "string"
         for bad, label in ((dict, "map/struct (dict values)"), (list, "array (list values)"),
                            (tuple, "array (tuple values)"), (np.ndarray, "array"),

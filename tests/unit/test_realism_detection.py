@@ -225,3 +225,10 @@ def test_compound_pii_names_are_found_by_metadata_detection():
     assert cols["billingcity"].sdtype == SDType.CITY
     assert cols["billingpostalcode"].sdtype == SDType.ZIP
     assert not cols["total"].pii
+
+
+def test_numpy_string_scalars_in_an_object_column_are_strings():
+    values = np.array(["Berlin", "Hamburg", "Oslo"], dtype=object)
+    df = pd.DataFrame({"id": [1, 2, 3],
+                       "city_name": pd.Series([np.str_(v) for v in values], dtype=object)})
+    assert Metadata.detect({"t": df}).tables["t"].columns["city_name"].dtype == "string"
