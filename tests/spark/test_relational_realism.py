@@ -61,6 +61,20 @@ def test_rules_hold_and_the_reference_table_is_kept_at_any_scale(fitted, real):
     assert set(synth["items"]["dish_id"]) <= set(real["menu"]["dish_id"])
 
 
+def test_children_are_not_conditioned_on_a_total_computed_from_them(fitted, real):
+    items = fitted._state["tables"]["items"]
+    # the count model reads the order's item count (it decides how many items an order has) ...
+    assert {"n_items", "total"} <= set(items["driver"]["contextCols"])
+    # ... the items' own model does not: those columns are sums over the siblings, recomputed
+    # after them, and a sibling drawn alone cannot aim at them
+    assert not any(c.endswith(("n_items", "total")) for c in items["conditionCols"])
+    assert any(c.endswith("channel") for c in items["conditionCols"])
+    synth = _pandas(fitted.sample(scale=1.0, seed=2))
+    share = real["items"]["dish_id"].value_counts(normalize=True)
+    fake = synth["items"]["dish_id"].value_counts(normalize=True).reindex(share.index).fillna(0)
+    assert (share - fake).abs().sum() / 2 < 0.15  # dish shares: sampling noise of ~900 rows
+
+
 def test_each_table_gets_a_model_and_the_fit_log_says_which_and_why(spark, real, caplog):
     md = Metadata.detect(real)
     frames = {t: spark.createDataFrame(df) for t, df in real.items()}

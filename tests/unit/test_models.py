@@ -424,3 +424,75 @@ def test_copula_saved_without_category_orders_still_loads_in_frequency_order():
     # frequency order: the most frequent species keeps its share, the weights lose their species
     top = real["species"].value_counts(normalize=True)
     assert abs(fake["species"].value_counts(normalize=True)[top.index[0]] - top.iloc[0]) < 0.03
+
+
+def _survey_table(seed: int = 0, n: int = 12000) -> pd.DataFrame:
+    """Species with their own foot sizes, sex ratios and missing-value shares (a field survey)."""
+    rng = np.random.default_rng(seed)
+    k = 12
+    sp = rng.choice(k, n, p=rng.dirichlet(np.ones(k) * 3))
+    foot = rng.permutation(np.linspace(10, 60, k))[sp] + rng.normal(0, 1.0, n)
+    male = rng.permutation(np.linspace(0.1, 0.9, k))
+    sex = np.where(rng.random(n) < male[sp], "M", "F")
+    missing = rng.random(n) < np.where(sp % 3 == 0, 0.4, 0.02)
+    return pd.DataFrame({"species": [f"S{i:02d}" for i in sp],
+                         "sex": sex,
+                         "hindfoot": np.where(missing, np.nan, np.round(foot, 1))})
+
+
+def _per_species_gap(real: pd.DataFrame, fake: pd.DataFrame) -> dict[str, float]:
+    """Largest gap over species between real and fake: median foot, missing share, male share."""
+    def stats(t: pd.DataFrame) -> pd.DataFrame:
+        g = t.groupby("species")
+        return pd.DataFrame({"foot": g["hindfoot"].median(),
+                             "missing": g["hindfoot"].apply(lambda s: s.isna().mean()),
+                             "male": g["sex"].apply(lambda s: (s == "M").mean())})
+    r, f = stats(real), stats(fake).reindex(stats(real).index)
+    return {c: float((r[c] - f[c]).abs().max()) for c in r.columns}
+
+
+def test_copula_stratified_by_species_keeps_each_species_values_missing_share_and_sex_ratio():
+    real = _survey_table()
+    flat = create_model("gaussian_copula", seed=1, stratify="none").fit(real)
+    auto = create_model("gaussian_copula", seed=1).fit(real)
+    assert flat._strata is None
+    assert auto._strata["column"] == "species"  # chosen: the species explain the foot sizes
+    gap_flat = _per_species_gap(real, flat.sample(12000, seed=2))
+    gap_auto = _per_species_gap(real, auto.sample(12000, seed=2))
+    # one correlation holds a band, not each species' own distribution, share and ratio
+    assert gap_flat["foot"] > 3 and gap_flat["missing"] > 0.15 and gap_flat["male"] > 0.3
+    # (a 140-row species' male share varies by about 0.04 between samples)
+    assert gap_auto["foot"] < 1.0 and gap_auto["missing"] < 0.06 and gap_auto["male"] < 0.12
+    # the species' shares stay the real ones
+    share = real["species"].value_counts(normalize=True)
+    fake = auto.sample(12000, seed=3)
+    assert (fake["species"].value_counts(normalize=True).reindex(share.index) - share).abs().max() < 0.02
+
+
+def test_copula_strata_are_saved_and_a_model_saved_without_them_still_loads():
+    real = _survey_table()
+    m = create_model("gaussian_copula", seed=1).fit(real)
+    restored = model_from_blobs(model_to_blobs(m))
+    pd.testing.assert_frame_equal(m.sample(3000, seed=4), restored.sample(3000, seed=4))
+    m._strata = None  # the state a model saved before stratification holds
+    old = model_from_blobs(model_to_blobs(m))
+    assert old._strata is None
+    fake = old.sample(3000, seed=4)
+    assert fake["hindfoot"].notna().mean() == pytest.approx(real["hindfoot"].notna().mean(), abs=0.03)
+
+
+def test_copula_stratifies_by_a_context_column_and_refuses_an_unknown_one():
+    rng = np.random.default_rng(0)
+    n = 6000
+    kind = rng.choice(["small", "medium", "large"], n)
+    size = np.select([kind == "small", kind == "medium"], [10.0, 50.0], 200.0) + rng.normal(0, 1, n)
+    data, context = pd.DataFrame({"size": np.round(size, 2)}), pd.DataFrame({"kind": kind})
+    m = create_model("gaussian_copula", seed=0, stratify="kind").fit(data, context)
+    assert (m._strata["column"], m._strata["source"]) == ("kind", "context")
+    ctx = pd.DataFrame({"kind": ["small"] * 500 + ["large"] * 500})
+    fake = m.sample(1000, context=ctx, seed=1)
+    assert fake["size"].iloc[:500].between(5, 15).all() and fake["size"].iloc[500:].between(195, 205).all()
+    with pytest.raises(ValueError, match="stratify='colour' names no categorical column"):
+        create_model("gaussian_copula", seed=0, stratify="colour").fit(data, context)
+    with pytest.raises(ValueError, match="stratify must be 'auto', 'none'"):
+        create_model("gaussian_copula", stratify=3)

@@ -324,7 +324,14 @@ class RelationalSynthesizer(_RelationalParams):
             prefix = f"{parent}__"
             while any(c.startswith(prefix) for c in schema.fieldNames()):
                 prefix = "_" + prefix
-            cond = [prefix + c for c in ctx]
+            # a parent column derived from this very table (an order's total, its item count)
+            # is computed from the children after they exist: the count model may read it, the
+            # children's own model does not condition on it (it would pull each sibling
+            # towards a total that the siblings, drawn independently, never add up to)
+            derived_here = {c for c in ctx if ctx_override is None
+                            and pcfg.columns[c].derived is not None
+                            and pcfg.columns[c].derived.table == name}
+            cond = [prefix + c for c in ctx if c not in derived_here]
             null_fk = int(df.where(F.col(fk.column).isNull()).count())
             if null_fk:
                 logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
@@ -341,7 +348,8 @@ class RelationalSynthesizer(_RelationalParams):
                          .join(ptab, df[fk.column] == ptab[pkey], "left")
                          .select(*learned, *cond))
                 for c in ctx:
-                    col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
+                    if c not in derived_here:
+                        col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
             card = CardinalityEstimator(parentTable=parent, childTable=name,
                                         foreignKey=fk.column, parentKey=fk.parent_column,
                                         contextCols=ctx, contextPrefix=prefix,

@@ -8,6 +8,15 @@ species weighs more" is a monotone dependence a correlation can hold). Values ma
 scores through their marginal (randomized within ties), and a correlation matrix is fit on the
 scores. The model is joint over context and data columns; sampling under a context draws the data
 scores from the closed-form Gaussian conditional given the context's scores.
+
+One categorical column can also stratify the numerical marginals (``stratify``, "auto" by default:
+the categorical column, of the data or the context, with at most 128 categories whose categories
+explain most of the numerical columns' rank variance, when they explain at least 15% of it). Each
+of its categories with at least 50 rows then has its own quantile table per numerical data column,
+a value's score is its rank within its category, and a sampled value is read from its sampled
+category's table: "this species' hind feet are 35-37 mm" holds exactly, not as a band of a
+correlation. The categories with fewer rows (and any unseen at fit) share one more stratum, "the rest", when it has
+50 rows; a stratum without enough values of a column uses the column's overall marginal.
 """
 from __future__ import annotations
 
@@ -23,6 +32,11 @@ from synthohive_spark.models.base import GenerativeModel
 from synthohive_spark.transform import ColumnCodec, DataTransformer
 
 _EPS = 1e-6
+_STRATA_MAX_CATEGORIES = 128
+_STRATA_MIN_ROWS = 50
+_STRATA_MIN_EXPLAINED = 0.15
+_STRATA_GRID = 201
+_STRATA_MAX_CAT_LEVELS = 1000
 
 
 def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -46,7 +60,14 @@ class GaussianCopula(GenerativeModel):
     verbose."""
 
     name = "gaussian_copula"
-    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001}
+    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto"}
+
+    def _validate_hyperparams(self) -> None:
+        super()._validate_hyperparams()
+        s = self._hp.get("stratify")
+        if not isinstance(s, str) or not s:
+            raise ValueError("GaussianCopula: hyperparameter stratify must be 'auto', 'none' or the name "
+                             f"of a categorical column, got {s!r}")
 
     # ------------------------------------------------------------------ variables
     def _fit_transformers(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
@@ -69,6 +90,7 @@ class GaussianCopula(GenerativeModel):
         self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(grid))
         self._corr = None
         self._orders = {}
+        self._fit_strata({"data": data, "context": context})
 
     def _codecs(self) -> list[tuple[ColumnCodec, str]]:
         out = []
@@ -115,7 +137,7 @@ class GaussianCopula(GenerativeModel):
         nums = [i for i, v in enumerate(self._vars) if v[2] == "num"]
         if not nums:
             return
-        z = np.nan_to_num(self._scores(frames, np.array(nums, dtype=np.int64), rng))
+        z = np.nan_to_num(self._scores(frames, np.array(nums, dtype=np.int64), rng, stratified=False))
         _, world = _nn.dist_world()
         for codec, source, role, _ in self._vars:
             if role != "cat" or codec.n_categories < 3:
@@ -144,8 +166,170 @@ class GaussianCopula(GenerativeModel):
                 direction = -direction
             self._orders[f"{source}/{codec.name}"] = np.argsort(means @ direction, kind="stable")
 
-    def _scores(self, frames: dict[str, pd.DataFrame], which: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Normal scores of the variables ``which`` for the rows of ``frames``."""
+    # ------------------------------------------------------------------ strata
+    def _stratum_codec(self, name: str, source: str) -> ColumnCodec:
+        for codec, src, role, _ in self._vars:
+            if codec.name == name and src == source and role == "cat":
+                return codec
+        raise KeyError(f"stratifying column {source}/{name!r} is not a categorical copula variable")
+
+    def _fit_strata(self, frames: dict[str, pd.DataFrame | None]) -> None:
+        """Choose the stratifying column and fit its categories' quantile tables (see the module
+        docstring); ``self._strata`` stays None when no column qualifies or ``stratify='none'``."""
+        self._strata = None
+        want = self._hp.get("stratify", "auto")
+        nums = [(codec, k) for codec, source, role, k in self._vars if role == "num" and source == "data"]
+        if want == "none" or not nums:
+            return
+        cands = [(codec, source) for codec, source, role, _ in self._vars if role == "cat"]
+        if want != "auto":
+            cands = [(c, s) for c, s in cands if c.name == want]
+            if not cands:
+                raise ValueError(f"GaussianCopula: stratify={want!r} names no categorical column of the "
+                                 "data or the context with two or more categories")
+        data = frames["data"]
+        values = [codec.numeric_values(data[codec.name]) for codec, _ in nums]
+        ranks = []
+        for v in values:  # rank scores in [0, 1], NaN where missing
+            r = pd.Series(v).rank(pct=True).to_numpy(dtype=np.float64)
+            ranks.append(r)
+        best, best_score = None, -1.0
+        for codec, source in cands:
+            k = codec.n_categories
+            if k > _STRATA_MAX_CATEGORIES and want == "auto":
+                continue
+            codes = codec.codes(frames[source][codec.name])
+            counts = np.bincount(codes[codes >= 0], minlength=k)
+            if (counts >= _STRATA_MIN_ROWS).sum() < 2:
+                continue
+            explained = []
+            for r in ranks:
+                ok = (codes >= 0) & ~np.isnan(r)
+                if ok.sum() < 2:
+                    continue
+                c, x = codes[ok], r[ok]
+                n_c = np.bincount(c, minlength=k).astype(float)
+                mean_c = np.bincount(c, weights=x, minlength=k) / np.maximum(n_c, 1.0)
+                total = ((x - x.mean()) ** 2).sum()
+                if total > 0:
+                    explained.append(float((n_c * (mean_c - x.mean()) ** 2).sum() / total))
+            score = float(np.mean(explained)) if explained else 0.0
+            if score > best_score:
+                best, best_score = (codec, source, codes, counts), score
+        if best is None or (want == "auto" and best_score < _STRATA_MIN_EXPLAINED):
+            return
+        codec, source, codes, counts = best
+        n_cat = codec.n_categories
+        own = counts >= _STRATA_MIN_ROWS
+        groups = np.where((codes >= 0) & own[np.maximum(codes, 0)], codes, n_cat)  # the rest
+        grid = np.linspace(0.0, 1.0, _STRATA_GRID)
+        tables = np.full((n_cat + 1, len(nums), len(grid)), np.nan)
+        present = np.full((n_cat + 1, len(nums)), np.nan)
+        fitted = [g for g in range(n_cat + 1) if (groups == g).sum() >= _STRATA_MIN_ROWS]
+        for g in fitted:
+            rows = groups == g
+            for j, v in enumerate(values):
+                x = v[rows]
+                x = x[~np.isnan(x)]
+                present[g, j] = len(x) / rows.sum()
+                if len(x) >= _STRATA_MIN_ROWS:
+                    tables[g, j] = np.quantile(x, grid)
+        cats = {}
+        for other, src, role, _ in self._vars:
+            if (role != "cat" or src != "data" or (other.name, src) == (codec.name, source)
+                    or other.n_categories > _STRATA_MAX_CAT_LEVELS):
+                continue
+            oc = other.codes(data[other.name])
+            freq = np.full((n_cat + 1, other.n_categories), np.nan)
+            for g in fitted:
+                rows = (groups == g) & (oc >= 0)
+                freq[g] = np.bincount(oc[rows], minlength=other.n_categories)
+            cats[other.name] = freq
+        self._strata = {"column": codec.name, "source": source, "tables": tables, "present": present,
+                        "nums": [k for _, k in nums], "cats": cats}
+        self.logger.info("copula marginals stratified by %s column %r (%d categories with their own "
+                         "tables; categories explain %.0f%% of the numerical ranks' variance)",
+                         source, codec.name, int((counts >= _STRATA_MIN_ROWS).sum()), 100 * best_score)
+
+    def _groups(self, codes: np.ndarray) -> np.ndarray:
+        """Stratifying-column codes -> stratum rows of the tables: a category with its own tables
+        keeps its code; the others (rare, unseen at fit) share the last row, "the rest"."""
+        present = self._strata["present"]
+        rest = len(present) - 1
+        ok = (codes >= 0) & (codes < rest)
+        ok[ok] = ~np.isnan(present[codes[ok], 0])
+        return np.where(ok, codes, rest)
+
+    def _stratum_codes(self, frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
+        """The rows' strata (see ``_groups``), or None when the model is not stratified."""
+        st = getattr(self, "_strata", None)
+        if st is None or st["source"] not in frames or frames[st["source"]] is None:
+            return None
+        codec = self._stratum_codec(st["column"], st["source"])
+        return self._groups(codec.codes(frames[st["source"]][codec.name]))
+
+    def _stratum_lookup(self, frames: dict[str, pd.DataFrame], k: int,
+                        codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """For numerical variable ``k``: (row's stratum code or -1 for the overall marginal,
+        tables of this variable), or None when the model is not stratified or ``k`` is not."""
+        st = getattr(self, "_strata", None)
+        if st is None or k not in st["nums"]:
+            return None
+        codes = self._stratum_codes(frames) if codes is None else codes
+        if codes is None:
+            return None
+        tables = st["tables"][:, st["nums"].index(k)]
+        ok = (codes >= 0) & (codes < len(tables))
+        has = np.zeros(len(codes), dtype=bool)
+        has[ok] = ~np.isnan(tables[codes[ok], 0])
+        return np.where(has, codes, -1), tables
+
+    def _present_share(self, codec: ColumnCodec, k: int, n: int,
+                       codes: np.ndarray | None) -> np.ndarray:
+        """Per row: the share of rows with a value of numerical variable ``k`` (its stratum's when
+        the model is stratified and the row's category has enough rows)."""
+        p = np.full(n, 1.0 - codec.null_count / max(codec.count, 1))
+        st = getattr(self, "_strata", None)
+        if st is not None and codes is not None and k in st["nums"]:
+            shares = st["present"][:, st["nums"].index(k)]
+            ok = (codes >= 0) & (codes < len(shares))
+            ok[ok] = ~np.isnan(shares[codes[ok]])
+            p[ok] = shares[codes[ok]]
+        return p
+
+    def _stratum_cums(self, codec: ColumnCodec, source: str,
+                      s_codes: np.ndarray | None) -> dict[int, np.ndarray]:
+        """Stratum code -> cumulative interval ends of categorical ``codec`` (in its global
+        order) among that stratum's rows; empty when it is not stratified."""
+        st = getattr(self, "_strata", None)
+        if st is None or s_codes is None or source != "data" or codec.name not in st["cats"]:
+            return {}
+        freq = st["cats"][codec.name]
+        order = self._order(codec, source)
+        out = {}
+        for c in np.unique(s_codes[(s_codes >= 0) & (s_codes < len(freq))]):
+            f = freq[c]
+            if np.isnan(f[0]) or f.sum() <= 0:
+                continue
+            out[int(c)] = np.cumsum(f[order] / f.sum())
+        return out
+
+    def _num_scores_u(self, frames: dict[str, pd.DataFrame], x: np.ndarray, k: int,
+                      rng: np.random.Generator, stratified: bool) -> np.ndarray:
+        u = _num_to_u(x, self._quantiles[k], self._grid, rng)
+        look = self._stratum_lookup(frames, k) if stratified else None
+        if look is not None:
+            strata, tables = look
+            grid = np.linspace(0.0, 1.0, tables.shape[1])
+            for c in np.unique(strata[strata >= 0]):
+                rows = strata == c
+                u[rows] = _num_to_u(x[rows], tables[c], grid, rng)
+        return u
+
+    def _scores(self, frames: dict[str, pd.DataFrame], which: np.ndarray, rng: np.random.Generator,
+                stratified: bool = True) -> np.ndarray:
+        """Normal scores of the variables ``which`` for the rows of ``frames`` (with the overall
+        marginals of the numerical columns when not ``stratified``)."""
         n = len(next(iter(frames.values())))
         z = np.empty((n, len(which)), dtype=np.float64)
         for j, i in enumerate(which):
@@ -154,11 +338,13 @@ class GaussianCopula(GenerativeModel):
             if role == "num":
                 vals = codec.numeric_values(series)
                 null = np.isnan(vals)
-                u = _num_to_u(np.where(null, 0.0, vals), self._quantiles[k], self._grid, rng)
+                u = self._num_scores_u(frames, np.where(null, 0.0, vals), k, rng,
+                                       stratified and source == "data")
                 u = np.where(null, rng.random(n), u)
             elif role == "null":
                 null = np.isnan(codec.numeric_values(series))
-                p_present = 1.0 - codec.null_count / max(codec.count, 1)
+                p_present = self._present_share(codec, k, n, self._stratum_codes(frames)
+                                                if stratified and source == "data" else None)
                 v = rng.random(n)
                 u = np.where(null, p_present + v * (1 - p_present), v * p_present)
             else:
@@ -170,7 +356,13 @@ class GaussianCopula(GenerativeModel):
                 position[order] = np.arange(len(order))
                 c = np.where(known, position[np.where(known, codes, 0)], 0)
                 left = np.where(c > 0, cum[np.maximum(c - 1, 0)], 0.0)
-                u = left + rng.random(n) * (cum[c] - left)
+                right = cum[c]
+                s_codes = self._stratum_codes(frames) if stratified else None
+                for sc, scum in self._stratum_cums(codec, source, s_codes).items():
+                    rows = s_codes == sc
+                    left[rows] = np.where(c[rows] > 0, scum[np.maximum(c[rows] - 1, 0)], 0.0)
+                    right[rows] = scum[c[rows]]
+                u = left + rng.random(n) * (right - left)
                 u = np.where(known, u, 0.5)
             z[:, j] = ndtri(np.clip(u, _EPS, 1 - _EPS))
         return z
@@ -242,17 +434,48 @@ class GaussianCopula(GenerativeModel):
         values: dict[str, np.ndarray] = {}
         nulls: dict[str, np.ndarray] = {}
         codes: dict[str, np.ndarray] = {}
+        num_u: dict[str, tuple[np.ndarray, int]] = {}
+        null_u: dict[str, tuple[np.ndarray, ColumnCodec, int]] = {}
+        cat_u: dict[str, tuple[np.ndarray, ColumnCodec]] = {}
         for i in B:
             codec, _, role, k = self._vars[i]
             u = u_all[:, col_of[int(i)]]
             if role == "num":
                 values[codec.name] = np.interp(u, self._grid, self._quantiles[k])
+                num_u[codec.name] = (u, k)
             elif role == "null":
-                nulls[codec.name] = u > 1.0 - codec.null_count / max(codec.count, 1)
+                null_u[codec.name] = (u, codec, k)
             else:
                 cum = self._cat_cum(codec, "data")
                 position = np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)
                 codes[codec.name] = self._order(codec, "data")[position]
+                cat_u[codec.name] = (u, codec)
+        st = getattr(self, "_strata", None)
+        s_codes = None
+        if st is not None:  # values, missing shares and categories from their stratum's tables
+            if st["source"] == "data":
+                s_codes = codes.get(st["column"])
+                s_codes = None if s_codes is None else self._groups(s_codes)
+            elif context is not None:
+                s_codes = self._stratum_codes({"context": context})
+        for name, (u, codec) in cat_u.items():
+            order = self._order(codec, "data")
+            for sc, scum in self._stratum_cums(codec, "data", s_codes).items():
+                rows = s_codes == sc
+                position = np.minimum(np.searchsorted(scum, u[rows], "right"), len(scum) - 1)
+                codes[name][rows] = order[position]
+        for name, (u, codec, k) in null_u.items():
+            nulls[name] = u > self._present_share(codec, k, n, s_codes)
+        if s_codes is not None:
+            for name, (u, k) in num_u.items():
+                look = self._stratum_lookup({}, k, s_codes) if s_codes is not None else None
+                if look is None:
+                    continue
+                strata, tables = look
+                grid = np.linspace(0.0, 1.0, tables.shape[1])
+                for c in np.unique(strata[strata >= 0]):
+                    rows = strata == c
+                    values[name][rows] = np.interp(u[rows], grid, tables[c])
         cols: dict[str, pd.Series] = {}
         for codec in self.transformer.codecs:
             if codec.kind == "numerical":
@@ -271,7 +494,18 @@ class GaussianCopula(GenerativeModel):
             t["correlation"] = torch.from_numpy(np.ascontiguousarray(self._corr))
         for key, order in getattr(self, "_orders", {}).items():
             t["order/" + key] = torch.from_numpy(np.ascontiguousarray(order.astype(np.int64)))
+        st = getattr(self, "_strata", None)
+        if st is not None:
+            t["strata/tables"] = torch.from_numpy(np.ascontiguousarray(st["tables"]))
+            t["strata/present"] = torch.from_numpy(np.ascontiguousarray(st["present"]))
+            t["strata/nums"] = torch.tensor(st["nums"], dtype=torch.int64)
+            for name, freq in st["cats"].items():
+                t["strata/cat/" + name] = torch.from_numpy(np.ascontiguousarray(freq))
         return t
+
+    def _extra_meta(self) -> dict[str, Any]:
+        st = getattr(self, "_strata", None)
+        return {} if st is None else {"strata": {"column": st["column"], "source": st["source"]}}
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self._setup()
@@ -281,6 +515,21 @@ class GaussianCopula(GenerativeModel):
         # models saved before the orders were learned keep the frequency order
         self._orders = {k[len("order/"):]: v.numpy().astype(np.int64)
                         for k, v in tensors.items() if k.startswith("order/")}
+        self._strata = None
+        st = extra.get("strata")
+        if st is not None:  # models saved before stratification have none
+            self._strata = {"column": str(st["column"]), "source": str(st["source"]),
+                            "tables": tensors["strata/tables"].numpy().astype(np.float64),
+                            "present": tensors["strata/present"].numpy().astype(np.float64),
+                            "nums": [int(v) for v in tensors["strata/nums"].tolist()],
+                            "cats": {k[len("strata/cat/"):]: v.numpy().astype(np.float64)
+                                     for k, v in tensors.items() if k.startswith("strata/cat/")}}
+            codec = self._stratum_codec(self._strata["column"], self._strata["source"])
+            shape = self._strata["tables"].shape
+            if (len(shape) != 3 or shape[0] != codec.n_categories + 1
+                    or shape[1] != len(self._strata["nums"])):
+                raise KeyError(f"stratum tables of shape {tuple(shape)} do not match column "
+                               f"{codec.name!r} ({codec.n_categories} categories)")
         expected = len(self._vars)
         if self._corr is not None and self._corr.shape != (expected, expected):
             raise KeyError(f"correlation matrix of shape {tuple(self._corr.shape)} does not match the "
