@@ -1522,6 +1522,13 @@ class _ColumnGuess:
         self.regex = regex
 
 
+def _all_distinct(p: _Profile, column: str, values: list[str]) -> bool:
+    """Every non-null value of ``column`` differs from the others, in the whole table (the
+    profile's sample and its distinct count), and there are at least 3."""
+    return (len(values) >= 3 and len(set(values)) == len(values)
+            and p.n_distinct([column])[column] == p.n_rows - p.nulls[column])
+
+
 def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
     dtype = p.dtypes[column]
     fam = dtype_family(dtype)
@@ -1546,7 +1553,10 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
                 or _pii_from_name(list(normalize_name(column)), probe, column)
                 or _person_from_values(probe))
         if kind is not None:
-            return _ColumnGuess({**base, "sdtype": kind}, None)
+            cfg = {**base, "sdtype": kind}
+            if kind == SDType.EMAIL and _all_distinct(p, column, values):
+                cfg["unique"] = True  # one account per address: generated ones stay distinct
+            return _ColumnGuess(cfg, None)
         fmt = _date_format(probe)
         if fmt is not None:
             if _dob_hint(toks):
@@ -1576,8 +1586,7 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
         if (avg_words >= 4 or avg_len >= 40) and ratio > 0.5:
             return _ColumnGuess({**base, "sdtype": SDType.TEXT}, regex)
         cfg = {**base, "sdtype": SDType.CATEGORICAL}
-        if distinct == len(values) and len(values) >= 3 and \
-                p.n_distinct([column])[column] == p.n_rows - p.nulls[column]:
+        if _all_distinct(p, column, values):
             cfg["unique"] = True
         return _ColumnGuess(cfg, regex)
     if fam == "integer":

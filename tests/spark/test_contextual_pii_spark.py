@@ -81,6 +81,9 @@ def test_table_synthesizer_gives_each_customer_its_countrys_formats(customers, t
     from faker.providers.address.de_DE import Provider
     assert germans["city"].isin(set(Provider.cities)).mean() >= 0.95
     assert not set(fake["email"]) & set(customers.toPandas()["email"])  # no real value comes back
+    # every real address is distinct: detection records it and the 1,600 generated ones are too
+    assert specs["email"]["unique"] is True and "unique" not in specs["phone"]
+    assert fake["email"].is_unique
 
     again = model.sample(1600, numPartitions=3).toPandas()
     pd.testing.assert_frame_equal(fake, again)
@@ -105,7 +108,7 @@ def test_relational_synthesizer_follows_the_country_too(spark, customers):
             "customer_id": {"sdtype": "id", "dtype": "bigint"},
             "first_name": {"sdtype": "first_name", "dtype": "string"},
             "last_name": {"sdtype": "last_name", "dtype": "string"},
-            "email": {"sdtype": "email", "dtype": "string"},
+            "email": {"sdtype": "email", "dtype": "string", "unique": True},
             "phone": {"sdtype": "phone", "dtype": "string"},
             "city": {"sdtype": "city", "dtype": "string"},
             "postal_code": {"sdtype": "zip", "dtype": "string"},
@@ -123,3 +126,20 @@ def test_relational_synthesizer_follows_the_country_too(spark, customers):
     assert len(out) > 500
     assert _own_postal_share(out) >= 0.95
     assert _persona_share(out) >= 0.95
+    assert out["email"].is_unique
+    big = model.sample(scale=3.0)["customers"].toPandas()["email"]
+    assert len(big) == 2700 and big.is_unique  # at any scale: the position makes each distinct
+
+
+def test_a_unique_pii_column_that_cannot_be_made_unique_is_refused(spark, customers):
+    from synthohive_spark.ml._spark_schema import SchemaError
+
+    meta = {"columns": {"customer_id": {"sdtype": "id", "dtype": "bigint"},
+                        "phone": {"sdtype": "phone", "dtype": "string", "pii": True,
+                                  "unique": True},
+                        "segment": {"sdtype": "categorical", "dtype": "string"}},
+            "primary_key": "customer_id", "foreign_keys": []}
+    with pytest.raises(SchemaError, match=r"Table 'customers': PII column 'phone' \(phone\) is "
+                                          r"declared unique"):
+        TableSynthesizer(model="gaussian_copula", tableName="customers", keyCols=["customer_id"],
+                         tableMetadata=meta).fit(customers.select("customer_id", "phone", "segment"))

@@ -232,3 +232,27 @@ def test_numpy_string_scalars_in_an_object_column_are_strings():
     df = pd.DataFrame({"id": [1, 2, 3],
                        "city_name": pd.Series([np.str_(v) for v in values], dtype=object)})
     assert Metadata.detect({"t": df}).tables["t"].columns["city_name"].dtype == "string"
+
+
+def test_distinct_e_mails_are_recorded_unique_and_repeated_ones_are_not():
+    accounts = pd.DataFrame({"account_id": range(1, 41),
+                             "email": [f"user{i}@mail.example.org" for i in range(40)]})
+    shared = accounts.assign(email=[f"team{i % 7}@mail.example.org" for i in range(40)])
+    assert Metadata.detect({"accounts": accounts}).tables["accounts"].columns["email"].unique
+    assert not Metadata.detect({"accounts": shared}).tables["accounts"].columns["email"].unique
+
+
+def test_e_mails_made_unique_by_position_never_collide_whatever_their_digits():
+    from synthohive_spark.ml._generation import unique_by_position
+
+    # generated local parts that would collide if the position were only appended:
+    # "ann1" + "23" and "ann12" + "3"
+    values = pd.Series(["ann1@x.org", "ann12@x.org", "ann@x.org", "bob@y.net", "7@z.com"])
+    out = unique_by_position(values, "email", np.array([22, 2, 122, 5, 0]))
+    assert out.tolist() == ["ann23@x.org", "ann3@x.org", "ann123@x.org", "bob6@y.net",
+                            "user1@z.com"]
+    many = unique_by_position(pd.Series(["a1@x.org", "a@x.org"] * 5000), "email",
+                              np.arange(10_000))
+    assert many.is_unique
+    with pytest.raises(ValueError, match="not 'phone'"):
+        unique_by_position(values, "phone", np.arange(5))

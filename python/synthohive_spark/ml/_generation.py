@@ -181,12 +181,32 @@ def _finish(values: pd.Series, spec: dict, rng: np.random.Generator, n: int) -> 
     return values.reset_index(drop=True)
 
 
+#: PII kinds that can be made unique (``unique: true`` in the metadata) by the row's position.
+UNIQUE_PII_KINDS: tuple[str, ...] = ("email",)
+
+
+def unique_by_position(values: pd.Series, kind: str, positions: np.ndarray) -> pd.Series:
+    """Values made distinct over the whole table by the rows' global ``positions``: an e-mail's
+    local part loses its trailing digits and ends in the position + 1 (``maria.lopez1187@...``).
+    The digits before the ``@`` are then exactly the position: two rows never share a value."""
+    if kind not in UNIQUE_PII_KINDS:
+        raise ValueError(f"unique values are made for {', '.join(UNIQUE_PII_KINDS)} columns, "
+                         f"not {kind!r}")
+    out = []
+    for v, pos in zip(values.tolist(), np.asarray(positions, dtype=np.int64).tolist()):
+        local, _, domain = str(v).rpartition("@")
+        local = local.rstrip("0123456789") or "user"
+        out.append(f"{local}{pos + 1}@{domain or 'example.com'}")
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], int],
-              columns: Mapping[str, Any]) -> dict[str, pd.Series]:
+              columns: Mapping[str, Any], positions: np.ndarray | None = None) -> dict[str, pd.Series]:
     """``n`` fresh values for each PII/free-text column of ``items`` (``[(column, spec), ...]``).
     Columns marked ``contextual`` at fit are generated together, one persona per row in the locale
     of the row's country (``columns[spec["country_col"]]``, the row's generated or given values);
-    the others one by one with :func:`pii_series` under ``seed_for(column)``, as before."""
+    the others one by one with :func:`pii_series` under ``seed_for(column)``, as before. Columns
+    whose spec is ``unique`` are made distinct by the rows' global ``positions``."""
     from synthohive_spark.privacy.contextual import contextual_items, generate_contextual
 
     out: dict[str, pd.Series] = {}
@@ -204,6 +224,16 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
     for col, spec in items:
         if col not in out:
             out[col] = pii_series(spec, col, n, seed_for(col))
+        if spec.get("unique"):
+            if positions is None:
+                raise ValueError(f"column {col!r} is unique: its values need the rows' positions")
+            made = out[col]
+            keep = made.notna().to_numpy()
+            if keep.any():
+                made = made.astype(object).copy()
+                made[keep] = unique_by_position(made[keep], spec["kind"],
+                                                np.asarray(positions)[keep]).to_numpy()
+                out[col] = made
     return out
 
 
@@ -211,7 +241,9 @@ _CONTEXT = "\x00contextual"  # the seed name of the columns generated together
 
 
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
-              keys: dict[str, pd.Series], seed: int = 0) -> pd.DataFrame:
+              keys: dict[str, pd.Series], seed: int = 0, start: int = 0) -> pd.DataFrame:
+    """The output rows: keys, given (condition) columns, generated columns, then PII (rows at
+    global positions ``start ..``)."""
     out = {}
     for col in plan.columns:  # .array keeps extension (Arrow-backed, nullable) columns as they are
         if col in plan.pii_specs:
@@ -224,7 +256,8 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
             out[col] = generated[col].array
     pii = [(c, plan.pii_specs[c]) for c in plan.columns if c in plan.pii_specs]
     if pii:
-        made = pii_frame(pii, len(generated), lambda _c: seed, out)
+        made = pii_frame(pii, len(generated), lambda _c: seed, out,
+                         np.arange(start, start + len(generated), dtype=np.int64))
         out.update({c: v.array for c, v in made.items()})
     return pd.DataFrame(out, columns=plan.columns)
 
@@ -300,7 +333,7 @@ def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> 
                 seed = row_seed(plan.seed, plan.stream, int(part), chunk)
                 gen = _generate(plan, m, None, seed, arrow)
                 keys = {c: key_values(s, int(start) + done, m, arrow) for c, s in plan.key_specs.items()}
-                yield _assemble(plan, gen, None, keys, seed)
+                yield _assemble(plan, gen, None, keys, seed, int(start) + done)
                 done += m
                 chunk += 1
 
@@ -325,6 +358,6 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
             # keys for twins: dense positions from the per-partition row counts of the input
             start = plan.partition_offsets.get(part, 0) + position
             keys = {c: key_values(s, start, m, arrow) for c, s in plan.key_specs.items()}
-            yield _assemble(plan, gen, piece, keys, seed)
+            yield _assemble(plan, gen, piece, keys, seed, start)
             batch_no += 1
             position += m

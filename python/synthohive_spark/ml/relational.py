@@ -792,7 +792,7 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
                                 limit=positions if earlier else None)
         out[col] = _key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
     # after the learned columns: contextual PII follows the row's country
-    out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out))
+    out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out, positions))
     for col in plan.dropped:
         out[col] = pd.Series([None] * m, dtype=object)
     return pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)

@@ -363,6 +363,7 @@ def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructTyp
     """PII columns (marked in the metadata, or detected) and free-text columns are never learned:
     at sample time they are generated fresh in the real column's format (PII) or length profile
     (text). Only the format is kept, never a value."""
+    from synthohive_spark.ml._generation import UNIQUE_PII_KINDS
     from synthohive_spark.privacy import GENERATED_KINDS, infer_format
 
     specs: dict[str, dict] = {}
@@ -395,9 +396,16 @@ def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructTyp
         kind = cc.get("sdtype")
         values = pdf[col]
         null_share = float(values.isna().mean()) if len(values) else 0.0
+        if cc.get("unique") and (kind not in UNIQUE_PII_KINDS or target != "string"):
+            raise SchemaError(
+                f"Table {table!r}: PII column {col!r} ({kind}) is declared unique; generated "
+                f"values are made unique for string {', '.join(UNIQUE_PII_KINDS)} columns only "
+                "(remove unique: true, or keep the column with pii_strategy: keep)")
         if kind in GENERATED_KINDS:
             fmt = infer_format(kind, values)
             specs[col] = {"kind": kind, "fmt": fmt, "spark_type": target, "null_share": null_share}
+            if cc.get("unique"):
+                specs[col]["unique"] = True
         elif target == "string":
             specs[col] = {"kind": "token", "spark_type": target, "null_share": null_share}
         else:
