@@ -122,6 +122,7 @@ def test_relational_synthesizer_follows_the_country_too(spark, customers):
                               "parent_column": "customer_id"}]}}})
     model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=5).fit(
         {"customers": cust, "orders": orders})
+    assert model._state["tables"]["customers"]["pii"]["email"]["unique"] is True
     out = model.sample(scale=1.0)["customers"].toPandas()
     assert len(out) > 500
     assert _own_postal_share(out) >= 0.95

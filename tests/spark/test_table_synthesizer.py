@@ -411,3 +411,29 @@ def test_timestamps_keep_their_calendar_step(spark):
     rows = TableSynthesizer(model="gaussian_copula", seed=1, tableName="hourly").fit(hourly).sample(300).collect()
     assert all(r.ts.minute == r.ts.second == r.ts.microsecond == 0 for r in rows)
     assert len({r.ts for r in rows}) > 50
+
+
+def test_a_unique_label_column_stays_unique_and_real_in_a_single_table(spark, tmp_path):
+    """A product catalogue: every name is distinct (detected unique); the synthetic catalogue
+    uses each real name once, then numbered ones, never a repeat, saved and loaded alike."""
+    rng = np.random.default_rng(4)
+    names = [f"{a} {b}" for a in ("Oak", "Pine", "Birch", "Maple", "Cedar", "Elm")
+             for b in ("Desk", "Chair", "Shelf", "Table", "Bench", "Stool", "Cabinet")]  # 42
+    shuffled = [names[i] for i in rng.permutation(len(names))]
+    pdf = pd.DataFrame({"product_id": range(1, 43), "name": shuffled,
+                        "category": rng.choice(["office", "home"], 42),
+                        "price": np.round(rng.uniform(20, 400, 42), 2)})
+    df = spark.createDataFrame(pdf).repartition(3)
+    model = TableSynthesizer(model="gaussian_copula", tableName="products", seed=2,
+                             keyCols=["product_id"]).fit(df)
+    assert model._state["tableConfig"]["columns"]["name"]["unique"]
+    assert "name" not in model._state["learnedCols"]
+    one = model.sample(42, numPartitions=3).toPandas()
+    assert one["name"].is_unique and set(one["name"]) == set(names)
+    many = model.sample(100, numPartitions=4).toPandas()
+    assert many["name"].is_unique
+    assert set(many["name"].str.replace(r" \((2|3)\)$", "", regex=True)) == set(names)
+    path = str(tmp_path / "labels")
+    model.write().save(path)
+    again = TableSynthesizerModel.load(path).sample(100, numPartitions=4).toPandas()
+    pd.testing.assert_frame_equal(many, again)

@@ -37,6 +37,7 @@ class GenerationPlan:
     chunk_size: int = 50_000
     use_gpu: bool = False
     partition_offsets: dict[int, int] = field(default_factory=dict)  # transform: key start per partition
+    labels: list[tuple] = field(default_factory=list)  # unique labels: (column, real values, null share)
 
 
 def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
@@ -240,24 +241,55 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
 _CONTEXT = "\x00contextual"  # the seed name of the columns generated together
 
 
+_PERMS: dict[tuple, np.ndarray] = {}
+
+
+def label_values(seed: int, stream: str, col: str, values: list[str], positions: np.ndarray,
+                 null: np.ndarray) -> pd.Series:
+    """Distinct labels at global row ``positions``: a seeded permutation of the real values, then
+    the same values numbered (``Rock (2)``) once every value has been used (``null``: rows left
+    empty)."""
+    k = len(values)
+    key = (seed, stream, col, k)
+    perm = _PERMS.get(key)
+    if perm is None:
+        if len(_PERMS) > 64:
+            _PERMS.clear()
+        perm = _PERMS[key] = np.random.default_rng(
+            row_seed(seed, f"{stream}/labels/{col}")).permutation(k)
+    arr = np.asarray(values, dtype=object)
+    rounds = positions // k
+    out = arr[perm[positions % k]]
+    out = np.where(rounds > 0, [f"{v} ({r + 1})" for v, r in zip(out, rounds)], out) \
+        if (rounds > 0).any() else out
+    result = pd.Series(out, dtype=object)
+    result[null] = None
+    return result
+
+
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
               keys: dict[str, pd.Series], seed: int = 0, start: int = 0) -> pd.DataFrame:
     """The output rows: keys, given (condition) columns, generated columns, then PII (rows at
     global positions ``start ..``)."""
     out = {}
+    positions = np.arange(start, start + len(generated), dtype=np.int64)
+    labels = {c: (values, share) for c, values, share in plan.labels}
     for col in plan.columns:  # .array keeps extension (Arrow-backed, nullable) columns as they are
         if col in plan.pii_specs:
             continue  # below, once the row's other columns (its country) are known
         elif col in keys:
             out[col] = keys[col].array
+        elif col in labels and not (given is not None and col in plan.condition_cols):
+            values, share = labels[col]
+            null = np.random.default_rng(row_seed(seed, "label-null/" + col)).random(len(positions)) < share
+            out[col] = label_values(plan.seed, plan.stream, col, values, positions, null).array
         elif given is not None and col in plan.condition_cols:
             out[col] = given[col].array
         else:
             out[col] = generated[col].array
     pii = [(c, plan.pii_specs[c]) for c in plan.columns if c in plan.pii_specs]
     if pii:
-        made = pii_frame(pii, len(generated), lambda _c: seed, out,
-                         np.arange(start, start + len(generated), dtype=np.int64))
+        made = pii_frame(pii, len(generated), lambda _c: seed, out, positions)
         out.update({c: v.array for c, v in made.items()})
     return pd.DataFrame(out, columns=plan.columns)
 

@@ -45,6 +45,7 @@ from synthohive_spark.ml._persist import (ModelLoadError, frame_from_ipc, frame_
                                           save_stage, set_params_from_metadata)
 from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
+from synthohive_spark.ml.table import fit_labels
 from synthohive_spark.relational.graph import SchemaGraph
 from synthohive_spark.relational.keys import DegreeModel
 
@@ -262,7 +263,7 @@ class RelationalSynthesizer(_RelationalParams):
                 if strategy == "drop":
                     dropped.append(col)
                 else:
-                    pii[col] = {"sdtype": str(cc.sdtype)}
+                    pii[col] = {"sdtype": str(cc.sdtype), "unique": bool(cc.unique)}
             elif cc.unique and str(cc.sdtype) == "categorical" and \
                     isinstance(schema[col].dataType, T.StringType):
                 labels.append(col)  # a unique label: real values, each once, by position
@@ -283,7 +284,8 @@ class RelationalSynthesizer(_RelationalParams):
 
             countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
             sample = df.select(*pii, *countries).limit(5000).toPandas()
-            cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True} for c, p in pii.items()}
+            cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True, "unique": p["unique"]}
+                        for c, p in pii.items()}
             specs = _pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
             for c in pii:
                 specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
@@ -296,7 +298,7 @@ class RelationalSynthesizer(_RelationalParams):
             "driver": None, "secondary": {}, "selfRefs": {}, "conditionCols": [],
         }
         if labels:
-            tstate["labels"] = _fit_labels(name, df, labels, rows, learned)
+            tstate["labels"] = fit_labels(name, df, labels, rows, learned)
         if pk is not None:
             sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
             spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
@@ -474,55 +476,6 @@ def _fit_reference(name: str, df: DataFrame) -> tuple[dict, pd.DataFrame]:
             "realRows": rows, "primaryKey": None, "pkSpec": None, "driver": None,
             "learned": [], "pii": {}, "dropped": [], "secondary": {}, "selfRefs": {},
             "conditionCols": []}, pdf
-
-
-#: a unique label column keeps at most this many real values (more are learned as a category)
-LABELS_MAX = 200_000
-
-
-def _fit_labels(name: str, df: DataFrame, columns: list[str], rows: int,
-                learned: list[str]) -> dict[str, dict]:
-    """The real values of unique label columns (non-personal, all distinct: a product's or an
-    artist's name), generated each once by row position. A column with more than LABELS_MAX
-    values is learned as a category instead (appended to ``learned``)."""
-    out = {}
-    for c in columns:
-        vals = [r[0] for r in df.select(_qcol(c)).where(_qcol(c).isNotNull()).distinct()
-                .limit(LABELS_MAX + 1).collect()]
-        if len(vals) > LABELS_MAX:
-            logger.info("table %s: unique column %s has more than %d values: learned as a "
-                        "category", name, c, LABELS_MAX)
-            learned.append(c)
-            continue
-        out[c] = {"values": sorted(vals), "nullShare": (rows - len(vals)) / rows}
-        logger.info("table %s: unique label column %s: its %d real values, each once", name, c,
-                    len(vals))
-    return out
-
-
-_PERMS: dict[tuple, np.ndarray] = {}
-
-
-def _label_column(seed: int, table: str, col: str, values: list[str], positions: np.ndarray,
-                  null: np.ndarray) -> pd.Series:
-    """Distinct labels at global row ``positions``: a seeded permutation of the real values, then
-    the same values numbered (``Rock (2)``) once every value has been used."""
-    k = len(values)
-    key = (seed, table, col, k)
-    perm = _PERMS.get(key)
-    if perm is None:
-        if len(_PERMS) > 64:
-            _PERMS.clear()
-        perm = _PERMS[key] = np.random.default_rng(
-            gen.row_seed(seed, f"relational/{table}/labels/{col}")).permutation(k)
-    arr = np.asarray(values, dtype=object)
-    rounds = positions // k
-    out = arr[perm[positions % k]]
-    out = np.where(rounds > 0, [f"{v} ({r + 1})" for v, r in zip(out, rounds)], out) \
-        if (rounds > 0).any() else out
-    result = pd.Series(out, dtype=object)
-    result[null] = None
-    return result
 
 
 def _check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
@@ -767,7 +720,8 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
                                    plan.pk in plan.int_cols)
     for col, values, null_share in plan.labels:
         null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
-        out[col] = _label_column(plan.seed, plan.table, col, values, positions, null)
+        out[col] = gen.label_values(plan.seed, f"relational/{plan.table}", col, values,
+                                    positions, null)
     if plan.driver_col is not None:
         out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
     for col, dstate, pspec, n_parents in plan.secondary:

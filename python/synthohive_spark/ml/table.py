@@ -229,7 +229,17 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                                                 if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()
                    if c not in keys and c not in conds and c not in pii_specs]
-        if not learned and not keys and not pii_specs:
+        # a unique label (a product's name): its real values, each once, by row position
+        label_cols = [c for c in learned
+                      if (table_cfg.get("columns") or {}).get(c, {}).get("unique")
+                      and (table_cfg["columns"][c].get("sdtype") == "categorical")
+                      and isinstance(schema[c].dataType, T.StringType)]
+        labels = {}
+        if label_cols:
+            learned = [c for c in learned if c not in label_cols]
+            labels = fit_labels(table, dataset, label_cols, int(pdf.attrs["total_rows"]), learned)
+            learned = [c for c in schema.fieldNames() if c in learned]  # schema order
+        if not learned and not keys and not pii_specs and not labels:
             raise SchemaError(f"Table {table!r}: nothing to generate: every column is in "
                               f"conditionCols {conds}.")
         specs = _column_specs(table_cfg, learned + conds)
@@ -267,7 +277,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             ctx_model.fit(context)
             blobs.update({f"context/{k}": v for k, v in model_to_blobs(ctx_model).items()})
         state = {"schema": schema.json(), "keySpecs": key_specs, "piiSpecs": pii_specs,
-                 "learnedCols": learned,
+                 "learnedCols": learned, "labels": labels,
                  "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
         fitted = TableSynthesizerModel._create(self, blobs, state)
         if self.getMinQuality() > 0:
@@ -443,6 +453,32 @@ def attach_country_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates
                     report["columns"])
 
 
+#: a unique label column keeps at most this many real values (more are learned as a category)
+LABELS_MAX = 200_000
+
+
+def fit_labels(name: str, df: DataFrame, columns: list[str], rows: int,
+                learned: list[str]) -> dict[str, dict]:
+    """The real values of unique label columns (non-personal, all distinct: a product's or an
+    artist's name), generated each once by row position. A column with more than LABELS_MAX
+    values is learned as a category instead (appended to ``learned``)."""
+    out = {}
+    for c in columns:
+        from synthohive_spark.metadata import _qcol
+
+        vals = [r[0] for r in df.select(_qcol(c)).where(_qcol(c).isNotNull()).distinct()
+                .limit(LABELS_MAX + 1).collect()]
+        if len(vals) > LABELS_MAX:
+            logger.info("table %s: unique column %s has more than %d values: learned as a "
+                        "category", name, c, LABELS_MAX)
+            learned.append(c)
+            continue
+        out[c] = {"values": sorted(vals), "nullShare": (rows - len(vals)) / rows}
+        logger.info("table %s: unique label column %s: its %d real values, each once", name, c,
+                    len(vals))
+    return out
+
+
 def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.DataFrame:
     """At most ``max_rows`` rows of ``df``, sampled reproducibly with ``seed``, as pandas (Arrow).
     Timestamps must fit pandas' nanosecond range: the row count and their bounds come in one pass."""
@@ -472,7 +508,9 @@ def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.
         fraction = min(1.0, max_rows * 1.05 / total)
         df = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(max_rows)
         logger.info("Table %r: training on a %d-row sample of %d rows", table, max_rows, total)
-    return df.toPandas()
+    pdf = df.toPandas()
+    pdf.attrs["total_rows"] = total
+    return pdf
 
 
 def _ddp_train(blobs: dict[str, bytes], data_ipc: bytes, context_ipc: bytes | None,
@@ -567,6 +605,8 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                              condition_cols=list(self.getConditionCols()),
                              key_specs=dict(self._state["keySpecs"]),
                              pii_specs=dict(self._state.get("piiSpecs", {})),
+                             labels=[(c, s["values"], float(s["nullShare"]))
+                                     for c, s in self._state.get("labels", {}).items()],
                              chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()))
 
     # ------------------------------------------------------------ generation
