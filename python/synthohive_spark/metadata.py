@@ -258,6 +258,10 @@ class ForeignKey(_Model):
     parent_table: str
     parent_column: str
     driver: bool = False
+    #: rows of the real child whose key matches no parent row ("orphans"): generated at their
+    #: real share as null keys ("null", the default: every generated key joins), or as keys
+    #: that match no generated parent ("keep": the dangling references of the real data)
+    orphans: Literal["null", "keep"] = "null"
 
 
 class TableConfig(_Model):

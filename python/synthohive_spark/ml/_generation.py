@@ -36,8 +36,12 @@ class GenerationPlan:
     pii_specs: dict[str, dict] = field(default_factory=dict)  # PII columns: faker, never learned
     chunk_size: int = 50_000
     use_gpu: bool = False
-    partition_offsets: dict[int, int] = field(default_factory=dict)  # transform: key start per partition
+    # transform: input partition -> (rows before it, its rows)
+    partition_offsets: dict[int, tuple[int, int]] = field(default_factory=dict)
     labels: list[tuple] = field(default_factory=list)  # unique labels: (column, real values, null share)
+    # TimestampType columns and the session time zone their wall-clock values are read in
+    local_timestamps: list[str] = field(default_factory=list)
+    time_zone: str | None = None
 
 
 def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
@@ -267,12 +271,49 @@ def label_values(seed: int, stream: str, col: str, values: list[str], positions:
     return result
 
 
+def session_time_zone() -> str | None:
+    """The active session's time zone (``spark.sql.session.timeZone``), on the driver."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    return None if spark is None else str(spark.conf.get("spark.sql.session.timeZone"))
+
+
+def local_timestamp_columns(schema: Any) -> list[str]:
+    """The TIMESTAMP (session time zone) columns of a Spark schema; TIMESTAMP_NTZ ones are not."""
+    from pyspark.sql import types as T
+
+    return [f.name for f in schema.fields if isinstance(f.dataType, T.TimestampType)]
+
+
+def localize_timestamps(frame: pd.DataFrame, columns: list[str], time_zone: str | None) -> pd.DataFrame:
+    """Generated wall-clock times of ``columns`` placed in the session's ``time_zone`` before
+    Spark reads them: a time in a daylight-saving gap (02:30 on a spring-forward night, which no
+    clock shows) moves forward by the gap, a repeated time (fall back) takes standard time, as
+    Spark's own conversion does. Without this, Spark's conversion raises on the gap."""
+    if not time_zone or not columns:
+        return frame
+    for c in columns:
+        if c not in frame.columns:
+            continue
+        s = frame[c]
+        if isinstance(s.dtype, pd.ArrowDtype) or s.dtype == object:
+            s = pd.to_datetime(s.astype(object), errors="raise")
+        if not pd.api.types.is_datetime64_any_dtype(s) or getattr(s.dt, "tz", None) is not None:
+            continue
+        try:
+            frame[c] = s.dt.tz_localize(time_zone, ambiguous=False, nonexistent="shift_forward")
+        except Exception as exc:  # an unknown zone name: say which column and zone
+            raise ValueError(f"column {c!r}: cannot place generated times in the session time "
+                             f"zone {time_zone!r}: {exc}") from exc
+    return frame
+
+
 def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame | None,
-              keys: dict[str, pd.Series], seed: int = 0, start: int = 0) -> pd.DataFrame:
+              keys: dict[str, pd.Series], seed: int, positions: np.ndarray) -> pd.DataFrame:
     """The output rows: keys, given (condition) columns, generated columns, then PII (rows at
-    global positions ``start ..``)."""
+    global ``positions``)."""
     out = {}
-    positions = np.arange(start, start + len(generated), dtype=np.int64)
     labels = {c: (values, share) for c, values, share in plan.labels}
     for col in plan.columns:  # .array keeps extension (Arrow-backed, nullable) columns as they are
         if col in plan.pii_specs:
@@ -291,7 +332,8 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
     if pii:
         made = pii_frame(pii, len(generated), lambda _c: seed, out, positions)
         out.update({c: v.array for c, v in made.items()})
-    return pd.DataFrame(out, columns=plan.columns)
+    return localize_timestamps(pd.DataFrame(out, columns=plan.columns), plan.local_timestamps,
+                               plan.time_zone)
 
 
 def key_values_at(spec: dict, positions: np.ndarray, arrow: bool = False) -> pd.Series:
@@ -347,6 +389,67 @@ def _shape_values(template: str, literal: list[bool], nums: np.ndarray) -> list[
     return [v if o == 0 else f"{v}-{o}" for v, o in zip(out, over.tolist())]
 
 
+#: columns that carry each input row's partition (of the input itself) and position in it
+PART_COL, POS_COL = "__synthohive_part", "__synthohive_pos"
+
+
+def with_row_positions(df: Any) -> Any:
+    """``df`` plus each row's partition and position in that partition, computed by a projection
+    directly over ``df``: Spark evaluates it with the partition index of ``df``'s own partitions,
+    which a later union, join or ``exceptAll`` of the result does not renumber (the Python
+    worker's ``TaskContext.partitionId()`` is the task's number: it does)."""
+    from pyspark.sql import functions as F
+
+    part = F.spark_partition_id()
+    return df.select("*", part.alias(PART_COL),
+                     (F.monotonically_increasing_id() - F.shiftleft(part.cast("long"), 33))
+                     .alias(POS_COL))
+
+
+def partition_offsets(indexed: Any) -> dict[int, tuple[int, int]]:
+    """For a frame from :func:`with_row_positions`: partition -> (rows before it, its rows). One
+    small aggregate of the same projection the generation reads, never the rows."""
+    from pyspark.sql import functions as F
+
+    counts = {int(r[0]): int(r[1]) for r in
+              indexed.groupBy(PART_COL).agg(F.count(F.lit(1))).collect()}
+    out, running = {}, 0
+    for p in sorted(counts):
+        out[p] = (running, counts[p])
+        running += counts[p]
+    return out
+
+
+def needs_positions(plan: GenerationPlan) -> bool:
+    """Whether rows need their global position: keys, unique labels or unique PII."""
+    return bool(plan.key_specs or plan.labels
+                or any(s.get("unique") for s in plan.pii_specs.values()))
+
+
+def global_positions(offsets: dict[int, tuple[int, int]], part: int, pos: np.ndarray) -> np.ndarray:
+    """Global row positions of rows at ``pos`` in partition ``part``; an error, never duplicate
+    keys, when the partitioning seen now is not the one counted (a nondeterministic input)."""
+    before, rows = offsets.get(part, (None, 0))
+    if before is None or (len(pos) and (int(pos.max()) >= rows or int(pos.min()) < 0)):
+        raise RuntimeError(
+            f"the input's partition {part} holds rows at positions {int(pos.min())}.."
+            f"{int(pos.max())}, but {rows} rows were counted there before the generation: the "
+            "input DataFrame is not deterministic (its rows or partitions changed between two "
+            "evaluations); persist or checkpoint it before transform/sample")
+    return before + pos
+
+
+def partition_runs(batch: pd.DataFrame) -> Iterator[tuple[int, int, int]]:
+    """(partition, first row, end row) of the runs of equal partition in ``batch``."""
+    parts = batch[PART_COL].to_numpy(dtype=np.int64)
+    if len(parts) == 0:
+        return
+    cuts = np.flatnonzero(np.diff(parts)) + 1
+    bounds = [0, *cuts.tolist(), len(parts)]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        yield int(parts[lo]), lo, hi
+
+
 def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series:
     """Unique key values for global row positions ``start .. start+n-1``."""
     return key_values_at(spec, np.arange(start, start + n, dtype=np.int64), arrow=arrow)
@@ -365,31 +468,30 @@ def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> 
                 seed = row_seed(plan.seed, plan.stream, int(part), chunk)
                 gen = _generate(plan, m, None, seed, arrow)
                 keys = {c: key_values(s, int(start) + done, m, arrow) for c, s in plan.key_specs.items()}
-                yield _assemble(plan, gen, None, keys, seed, int(start) + done)
+                yield _assemble(plan, gen, None, keys, seed,
+                                np.arange(int(start) + done, int(start) + done + m, dtype=np.int64))
                 done += m
                 chunk += 1
 
 
 def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body for ``transform``: one synthetic row per input row, conditioned on the
-    input's ``condition_cols``. Seeds follow (seed, partition id, batch number)."""
-    from pyspark import TaskContext
+    input's ``condition_cols``. The input carries each row's partition and position in the input
+    itself (:func:`with_row_positions`): seeds follow (seed, that partition, the piece's first
+    position) and the twins' keys the row's global position, so a row is the same wherever Spark
+    computes it (a union renumbers the tasks, not the input's own partitions)."""
     _set_threads()
     arrow = arrow_columns_ok()
-    ctx = TaskContext.get()
-    part = ctx.partitionId() if ctx is not None else 0
-    batch_no = 0
-    position = 0
     for batch in batches:
-        for lo in range(0, len(batch), plan.chunk_size):
-            piece = batch.iloc[lo:lo + plan.chunk_size].reset_index(drop=True)
-            m = len(piece)
-            context = piece[plan.condition_cols] if plan.condition_cols else None
-            seed = row_seed(plan.seed, plan.stream + "/transform", part, batch_no)
-            gen = _generate(plan, m, context, seed, arrow)
-            # keys for twins: dense positions from the per-partition row counts of the input
-            start = plan.partition_offsets.get(part, 0) + position
-            keys = {c: key_values(s, start, m, arrow) for c, s in plan.key_specs.items()}
-            yield _assemble(plan, gen, piece, keys, seed, start)
-            batch_no += 1
-            position += m
+        for part, lo, hi in partition_runs(batch):
+            for a in range(lo, hi, plan.chunk_size):
+                piece = batch.iloc[a:min(a + plan.chunk_size, hi)].reset_index(drop=True)
+                m = len(piece)
+                pos = piece[POS_COL].to_numpy(dtype=np.int64)
+                context = piece[plan.condition_cols] if plan.condition_cols else None
+                seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
+                gen = _generate(plan, m, context, seed, arrow)
+                positions = (global_positions(plan.partition_offsets, part, pos)
+                             if needs_positions(plan) else pos)
+                keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
+                yield _assemble(plan, gen, piece, keys, seed, positions)

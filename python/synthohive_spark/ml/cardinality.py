@@ -24,6 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark.ml._generation import POS_COL, partition_runs, row_seed, with_row_positions
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns
 from synthohive_spark.relational.cardinality import ChildCountModel
@@ -251,7 +252,9 @@ class CardinalityModel(Model, _CardinalityParams, MLReadable, MLWritable):
         def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             yield from _emit_children(batches, state, seed, stream, pk, ctx, out_names)
 
-        return dataset.select(pk, *ctx).mapInPandas(emit, schema=schema)
+        # seeds follow each parent's partition and position in ``dataset`` itself, never the
+        # task number Spark gives it (a union of the result renumbers tasks)
+        return with_row_positions(dataset.select(pk, *ctx)).mapInPandas(emit, schema=schema)
 
     # -------------------------------------------------------------- persistence
     def write(self) -> MLWriter:
@@ -273,25 +276,21 @@ _CORES: dict[str, ChildCountModel] = {}
 
 def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, stream: str, pk: str,
                    ctx: list[str], out_names: list[str]) -> Iterator[pd.DataFrame]:
-    from pyspark import TaskContext
-
-    from synthohive_spark.ml._generation import row_seed
 
     core = _CORES.get(state)
     if core is None:
         _CORES.clear()
         core = _CORES[state] = ChildCountModel.from_dict(json.loads(state))
-    tc = TaskContext.get()
-    part = tc.partitionId() if tc is not None else 0
-    for batch_no, batch in enumerate(batches):
-        if len(batch) == 0:
-            continue
-        counts = core.sample(batch[ctx] if ctx else None,
-                             seed=row_seed(seed, stream, part, batch_no), n=len(batch))
-        rep = batch.index.repeat(counts)
-        out = batch.loc[rep].reset_index(drop=True)
-        out.columns = out_names
-        yield out
+    for batch in batches:
+        for part, lo, hi in partition_runs(batch):
+            piece = batch.iloc[lo:hi].reset_index(drop=True)
+            first = int(piece[POS_COL].iloc[0])
+            counts = core.sample(piece[ctx] if ctx else None,
+                                 seed=row_seed(seed, stream, part, first), n=len(piece))
+            rep = piece.index.repeat(counts)
+            out = piece.loc[rep, [pk, *ctx]].reset_index(drop=True)
+            out.columns = out_names
+            yield out
 
 
 class _CardinalityModelWriter(MLWriter):

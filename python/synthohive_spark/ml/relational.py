@@ -339,9 +339,11 @@ class RelationalSynthesizer(_RelationalParams):
                 logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
                             "at the same share", name, null_fk, rows, 100 * null_fk / rows,
                             parent, fk.column)
+            orphans = _count_orphans(name, df, fk, pdf, rows)
             tstate["driver"] = {"column": fk.column, "parentTable": parent,
                                 "parentKey": fk.parent_column, "contextCols": ctx,
-                                "prefix": prefix, "nullShare": null_fk / rows}
+                                "prefix": prefix, "nullShare": null_fk / rows,
+                                "orphanShare": orphans / rows, "orphans": fk.orphans}
             if learned:
                 pkey = "__synthohive_pk"
                 ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
@@ -367,11 +369,13 @@ class RelationalSynthesizer(_RelationalParams):
         tstate["conditionCols"] = cond
 
         for sfk in graph.secondary_fks(name):
+            orphans = _count_orphans(name, df, sfk, frames[sfk.parent_table], rows)
             tstate["secondary"][sfk.column] = {
                 "parentTable": sfk.parent_table,
                 "degree": self._fit_secondary(df, sfk.column, frames[sfk.parent_table],
                                               sfk.parent_column,
-                                              md.tables[sfk.parent_table]).to_dict(),
+                                              orphans if sfk.orphans == "null" else 0).to_dict(),
+                "orphanShare": orphans / rows if sfk.orphans == "keep" else 0.0,
                 "uniqueWithDriver": (tstate["driver"] is not None and
                                      _pairs_unique(df, tstate["driver"]["column"], sfk.column))}
         for rfk in graph.self_references(name):
@@ -415,14 +419,16 @@ class RelationalSynthesizer(_RelationalParams):
         return out[:self.getMaxContextCols()]
 
     def _fit_secondary(self, df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,
-                       pcfg: Any) -> DegreeModel:
+                       orphans_as_nulls: int) -> DegreeModel:
+        """The degree model of a secondary key (``orphans_as_nulls``: orphan rows counted as
+        null keys)."""
         refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
             F.count(F.lit(1)).alias("__deg"))
         keys = parent_df.select(F.col(parent_key).alias("__k")).distinct()
         degs = keys.join(refs, "__k", "left").select(
             F.coalesce(F.col("__deg"), F.lit(0)).alias("__deg"))
         hist = degs.groupBy("__deg").count().collect()
-        nulls = int(df.where(F.col(column).isNull()).count())
+        nulls = int(df.where(F.col(column).isNull()).count()) + int(orphans_as_nulls)
         values = [int(r["__deg"]) for r in hist]
         mults = [int(r["count"]) for r in hist]
         return DegreeModel().fit_runs(values, mults, nulls)
@@ -606,15 +612,34 @@ class _TablePlan:
     total_rows: int
     chunk_size: int
     driver_col: Optional[str] = None
-    secondary: list[tuple] = field(default_factory=list)   # (col, degree state, parent spec, n)
+    # (col, degree state, parent spec, n parents, share of keys that match no parent)
+    secondary: list[tuple] = field(default_factory=list)
     self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
     pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
     dropped: list[str] = field(default_factory=list)
-    offsets: dict[int, int] = field(default_factory=dict)
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)  # (rows before, rows)
     # secondary keys whose (driver key, secondary key) pairs were unique in the real table (a
     # junction table's composite key): each driver parent's rows get distinct secondary parents
     unique_pairs: list[str] = field(default_factory=list)
     labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
+    local_timestamps: list[str] = field(default_factory=list)  # see _generation.localize_timestamps
+    time_zone: Optional[str] = None
+
+
+def _count_orphans(name: str, df: DataFrame, fk: Any, parent_df: DataFrame, rows: int) -> int:
+    """Rows of ``df`` whose foreign key ``fk`` is set but matches no parent row; logged with
+    what generation makes of them (the key's ``orphans`` option)."""
+    refs = df.select(_qcol(fk.column).alias("__k")).where(F.col("__k").isNotNull())
+    keys = parent_df.select(_qcol(fk.parent_column).alias("__k")).distinct()
+    n = int(refs.join(keys, "__k", "left_anti").count())
+    if n:
+        how = ("as null keys (foreign key option orphans: null; orphans: keep generates keys "
+               f"that match no {fk.parent_table} row)" if fk.orphans == "null" else
+               f"as keys that match no generated {fk.parent_table} row (orphans: keep)")
+        logger.warning("table %s: %d of %d rows (%.1f%%) have a %s that matches no %s row "
+                       "(orphan references): generated at the same share %s", name, n, rows,
+                       100 * n / rows, fk.column, fk.parent_table, how)
+    return n
 
 
 def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
@@ -724,7 +749,7 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
                                     positions, null)
     if plan.driver_col is not None:
         out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
-    for col, dstate, pspec, n_parents in plan.secondary:
+    for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
         dm = _degree(dstate)
         rng = np.random.default_rng(seed_of("fk/" + col))
         null = dm.null_mask(rng, m)
@@ -737,6 +762,10 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
                 groups, idx, ok, n_parents,
                 lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
                 rng, carry.get(col, (None, set())))
+        if orphan_share > 0:  # orphans: keep: keys past the generated parents', matching none
+            dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
+                                < orphan_share)
+            idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
         out[col] = _key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
     for col, dstate, earlier in plan.self_refs:
         dm = _degree(dstate)
@@ -749,7 +778,8 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
     out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out, positions))
     for col in plan.dropped:
         out[col] = pd.Series([None] * m, dtype=object)
-    return pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
+    frame = pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
+    return gen.localize_timestamps(frame, plan.local_timestamps, plan.time_zone)
 
 
 def _generate_root(plan: _TablePlan, parts: int, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -769,21 +799,22 @@ def _generate_root(plan: _TablePlan, parts: int, batches: Iterator[pd.DataFrame]
 
 
 def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    from pyspark import TaskContext
-
+    """``mapInPandas`` body for a child table over its skeleton (one row per child: the driver
+    key and the parent's context, with each row's partition and position in the skeleton)."""
     gen._set_threads()
-    tc = TaskContext.get()
-    part = tc.partitionId() if tc is not None else 0
-    position = plan.offsets.get(part, 0)
-    chunk = 0
-    carry: dict = {}  # per unique-pair key: the last driver parent of the previous chunk
+    carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
     for batch in batches:
-        for lo in range(0, len(batch), plan.chunk_size):
-            piece = batch.iloc[lo:lo + plan.chunk_size].reset_index(drop=True)
-            m = len(piece)
-            yield _generate_chunk(plan, piece, m, position, part, chunk, carry)
-            position += m
-            chunk += 1
+        for part, lo, hi in gen.partition_runs(batch):
+            carry = carries.setdefault(part, {})
+            for a in range(lo, hi, plan.chunk_size):
+                piece = batch.iloc[a:min(a + plan.chunk_size, hi)].reset_index(drop=True)
+                pos = piece[gen.POS_COL].to_numpy(dtype=np.int64)
+                positions = gen.global_positions(plan.offsets, part, pos)
+                if len(pos) and int(pos[-1]) - int(pos[0]) != len(pos) - 1:
+                    raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
+                                       "arrive out of order; persist the parent table")
+                yield _generate_chunk(plan, piece, len(piece), int(positions[0]), part,
+                                      int(pos[0]), carry)
 
 
 class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
@@ -972,7 +1003,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         for col, s in ts["secondary"].items():
             ptable = s["parentTable"]
             secondary.append((col, s["degree"], self._state["tables"][ptable]["pkSpec"],
-                              counts[ptable]))
+                              counts[ptable], float(s.get("orphanShare", 0.0))))
         drv = ts["driver"]
         return _TablePlan(
             table=name, seed=seed, columns=ts["columns"], int_cols=int_cols,
@@ -985,7 +1016,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
             dropped=list(ts["dropped"]),
             unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
-            labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()])
+            labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
+            local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
                         generated: dict[str, DataFrame], counts: dict[str, int],
@@ -1008,42 +1040,69 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         else:
             parent = generated[drv["parentTable"]]
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
-            skeleton = self._with_orphan_rows(spark, name, cmodel.transform(parent),
-                                              float(drv.get("nullShare", 0.0)))
-            per_part = (skeleton.select(F.spark_partition_id().alias("pid"))
-                        .groupBy("pid").count().collect())
-            sizes_by_part = {int(r["pid"]): int(r["count"]) for r in per_part}
-            offsets, running = {}, 0
-            for pid in sorted(sizes_by_part):
-                offsets[pid] = running
-                running += sizes_by_part[pid]
-            n = running
+            skeleton = self._with_orphan_rows(spark, name, cmodel.transform(parent), drv,
+                                              counts[drv["parentTable"]])
+            # each skeleton row's partition and position in the skeleton itself: the child rows'
+            # seeds and keys follow them, whatever task Spark computes them in
+            skeleton = gen.with_row_positions(skeleton)
+            offsets = gen.partition_offsets(skeleton)
+            n = sum(rows for _, rows in offsets.values())
             plan = self._plan(name, seed, n, counts)
             plan.offsets = offsets
             df = skeleton.mapInPandas(lambda it: _generate_child(plan, it), schema=schema)
         return df, n
 
     def _with_orphan_rows(self, spark: SparkSession, name: str, skeleton: DataFrame,
-                          null_share: float) -> DataFrame:
-        """The skeleton plus the rows whose driver foreign key is null, at the real share: they
-        have no parent to be counted under, so they are added beside the parents' children
-        (null key, null parent context), as many as the real share asks."""
-        if null_share <= 0:
+                          drv: dict[str, Any], parent_rows: int) -> DataFrame:
+        """The skeleton plus the rows that have no parent in the real table, at the real share:
+        rows whose driver key is null, and orphans (a key that matches no parent row: null keys,
+        or with ``orphans: keep`` keys past the generated parents' that match none). They have
+        no parent to be counted under, so they are added beside the parents' children (no
+        parent context), as many as the real share asks."""
+        null_share = float(drv.get("nullShare", 0.0))
+        orphan_share = float(drv.get("orphanShare", 0.0))
+        share = null_share + orphan_share
+        if share <= 0:
             return skeleton
-        if null_share >= 0.999:
-            logger.warning("table %s: its driver foreign key is null in %.1f%% of the real rows; "
-                           "only rows under a parent are generated", name, 100 * null_share)
+        if share >= 0.999:
+            logger.warning("table %s: its driver foreign key is null or matches no parent in "
+                           "%.1f%% of the real rows; only rows under a parent are generated",
+                           name, 100 * share)
             return skeleton
         with_parent = int(skeleton.count())
-        extra = int(round(with_parent * null_share / (1.0 - null_share)))
+        extra = int(round(with_parent * share / (1.0 - share)))
         if extra == 0:
             return skeleton
+        dangling = (int(round(extra * orphan_share / share))
+                    if drv.get("orphans") == "keep" else 0)
         parts = max(1, math.ceil(extra / self.getRowsPerPartition()))
-        nulls = spark.range(0, extra, 1, numPartitions=parts).select(
-            *[F.lit(None).cast(f.dataType).alias(f.name) for f in skeleton.schema.fields])
-        logger.info("table %s: %d rows with a null driver key beside %d under a parent "
-                    "(%.1f%%, as in the real table)", name, extra, with_parent, 100 * null_share)
-        return skeleton.unionByName(nulls)
+        rows = spark.range(0, extra, 1, numPartitions=parts)
+        fields = skeleton.schema.fields
+        if dangling:
+            spec = self._state["tables"][drv["parentTable"]]["pkSpec"]
+            col = drv["column"]
+            schema = skeleton.schema
+
+            def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+                for b in batches:
+                    ids = b["id"].to_numpy(dtype=np.int64)
+                    out = pd.DataFrame({f.name: pd.Series([None] * len(b), dtype=object)
+                                        for f in fields})
+                    keep = ids < dangling
+                    if keep.any():
+                        keys = gen.key_values_at(spec, parent_rows + ids[keep])
+                        vals = out[col].to_numpy(dtype=object).copy()
+                        vals[keep] = keys.to_numpy(dtype=object)
+                        out[col] = vals
+                    yield out
+
+            extra_rows = rows.mapInPandas(emit, schema=schema)
+        else:
+            extra_rows = rows.select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in fields])
+        logger.info("table %s: %d rows without a generated %s (%d null, %d orphan keys) beside "
+                    "%d under a parent (%.1f%%, as in the real table)", name, extra,
+                    drv["parentTable"], extra - dangling, dangling, with_parent, 100 * share)
+        return skeleton.unionByName(extra_rows)
 
     # ------------------------------------------------------------------ persistence
     def write(self) -> MLWriter:

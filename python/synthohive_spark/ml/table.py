@@ -607,7 +607,9 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                              pii_specs=dict(self._state.get("piiSpecs", {})),
                              labels=[(c, s["values"], float(s["nullShare"]))
                                      for c, s in self._state.get("labels", {}).items()],
-                             chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()))
+                             chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()),
+                             local_timestamps=gen.local_timestamp_columns(self.schema),
+                             time_zone=gen.session_time_zone())
 
     # ------------------------------------------------------------ generation
     def sample(self, n: int, numPartitions: int | None = None, seed: int | None = None,
@@ -678,19 +680,13 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                 raise SchemaError(f"Table {table!r}: condition column {c!r} has type "
                                   f"{got.simpleString()}; expected {want.simpleString()}.")
         plan = self._plan(table)
-        if plan.key_specs:
-            # Keys of the twins are dense (1..N in the real format): each partition starts after
-            # the rows of the partitions before it. One small aggregate, never the rows.
-            counts = dict(dataset.groupBy(F.spark_partition_id().alias("p")).count().collect())
-            offsets, running = {}, 0
-            for p in sorted(counts):
-                offsets[int(p)] = running
-                running += int(counts[p])
-            plan = dataclasses.replace(plan, partition_offsets=offsets)
-        source = dataset.select(*conds) if conds else dataset.select()
-        if not conds:
-            # mapInPandas needs at least one column to count rows by.
-            source = dataset.select(F.lit(0).alias("__row"))
+        # each row's partition and position in the input itself: seeds and keys follow them
+        source = gen.with_row_positions(dataset.select(*conds))
+        if gen.needs_positions(plan):
+            # Keys of the twins are dense (1..N in the real format), labels and unique PII
+            # distinct: each partition starts after the rows of the partitions before it. One
+            # small aggregate, never the rows.
+            plan = dataclasses.replace(plan, partition_offsets=gen.partition_offsets(source))
         return source.mapInPandas(lambda it: gen.transform_partitions(plan, it), schema=self.schema)
 
     # ------------------------------------------------------------ persistence

@@ -1,0 +1,121 @@
+"""Reliability on real-world inputs: timestamps in a session time zone with daylight saving,
+orphan references in the real data (kept at their share, as the metadata asks, and said at fit)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import types as T
+
+from synthohive_spark.metadata import Metadata
+from synthohive_spark.ml.relational import RelationalSynthesizer
+from synthohive_spark.ml.table import TableSynthesizer
+
+
+@contextlib.contextmanager
+def session_zone(spark, zone: str):
+    old = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", zone)
+    try:
+        yield
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", old)
+
+
+def test_timestamps_in_a_daylight_saving_gap_are_generated_not_refused(spark):
+    """America/New_York, 2024-03-10: 02:00-03:00 does not exist. Real events crowd the night around
+    it; the model draws times inside the gap, which must move forward, not kill the job."""
+    rng = np.random.default_rng(0)
+    start = dt.datetime(2024, 3, 9, 20, 0)
+    minutes = np.sort(rng.integers(0, 12 * 60, 3000))
+    stamps = [start + dt.timedelta(minutes=int(m)) for m in minutes]
+    stamps = [s for s in stamps if not (dt.datetime(2024, 3, 10, 2) <= s
+                                        < dt.datetime(2024, 3, 10, 3))]
+    schema = T.StructType([T.StructField("event_id", T.LongType()),
+                           T.StructField("at", T.TimestampType()),
+                           T.StructField("kind", T.StringType())])
+    with session_zone(spark, "America/New_York"):
+        df = spark.createDataFrame([(i + 1, s, ["a", "b"][i % 2]) for i, s in enumerate(stamps)],
+                                   schema=schema)
+        model = TableSynthesizer(model="gaussian_copula", tableName="events", seed=1,
+                                 keyCols=["event_id"]).fit(df)
+        fake = model.sample(20_000, numPartitions=2).toPandas()
+        twins = model.transform(df).toPandas()
+    assert len(fake) == 20_000 and fake["at"].notna().all() and len(twins) == len(stamps)
+    # wall-clock times read back in the session's zone: none inside the gap, and the night
+    # around it is populated as in the real data
+    local = pd.to_datetime(fake["at"])
+    gap = (local >= "2024-03-10 02:00") & (local < "2024-03-10 03:00")
+    assert not gap.any()
+    assert ((local >= "2024-03-10 00:00") & (local < "2024-03-10 05:00")).mean() > 0.2
+
+
+def _orphan_database(seed: int = 0) -> dict[str, pd.DataFrame]:
+    """100 customers; 800 orders, 180 of which point at customers that are not in the table
+    (deleted accounts); each order's shop is one of 5 shops, or one that closed (60 orders)."""
+    rng = np.random.default_rng(seed)
+    customers = pd.DataFrame({"customer_id": np.arange(1, 101),
+                              "segment": rng.choice(["retail", "b2b"], 100)})
+    shops = pd.DataFrame({"shop_id": np.arange(1, 6), "city": ["Lyon", "Graz", "Porto",
+                                                               "Turku", "Gent"],
+                          "floor_m2": rng.integers(80, 400, 5)})
+    cust = rng.integers(1, 101, 800)
+    cust[:180] = rng.integers(1000, 1100, 180)  # not in customers
+    shop = rng.integers(1, 6, 800)
+    shop[rng.permutation(800)[:60]] = 9  # a closed shop
+    orders = pd.DataFrame({"order_id": np.arange(1, 801), "customer_id": cust, "shop_id": shop,
+                           "amount": np.round(rng.lognormal(3, 0.5, 800), 2)})
+    return {"customers": customers, "shops": shops, "orders": orders}
+
+
+def _metadata(orphans: str) -> Metadata:
+    return Metadata.from_dict({"tables": {
+        "customers": {"primary_key": "customer_id", "columns": {
+            "customer_id": {"sdtype": "id", "dtype": "bigint"},
+            "segment": {"sdtype": "categorical", "dtype": "string"}}},
+        "shops": {"primary_key": "shop_id", "columns": {
+            "shop_id": {"sdtype": "id", "dtype": "bigint"},
+            "city": {"sdtype": "categorical", "dtype": "string"},
+            "floor_m2": {"sdtype": "numerical", "dtype": "bigint"}}},
+        "orders": {"primary_key": "order_id", "columns": {
+            "order_id": {"sdtype": "id", "dtype": "bigint"},
+            "customer_id": {"sdtype": "id", "dtype": "bigint"},
+            "shop_id": {"sdtype": "id", "dtype": "bigint"},
+            "amount": {"sdtype": "numerical", "dtype": "double"}},
+            "foreign_keys": [
+                {"column": "customer_id", "parent_table": "customers",
+                 "parent_column": "customer_id", "driver": True, "orphans": orphans},
+                {"column": "shop_id", "parent_table": "shops", "parent_column": "shop_id",
+                 "orphans": orphans}]}}})
+
+
+@pytest.mark.parametrize("orphans", ["null", "keep"])
+def test_orphan_references_keep_their_share_as_the_metadata_asks(spark, caplog, orphans):
+    real = _orphan_database()
+    frames = {t: spark.createDataFrame(df) for t, df in real.items()}
+    md = _metadata(orphans)
+    assert Metadata.from_yaml(md.to_yaml()).tables["orders"].foreign_keys[0].orphans == orphans
+    with caplog.at_level(logging.INFO, logger="synthohive_spark"):
+        model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=2).fit(frames)
+    # the fit log says how many rows point nowhere and what generation makes of them
+    assert "180 of 800 rows (22.5%) have a customer_id that matches no customers row" in caplog.text
+    assert "60 of 800 rows (7.5%) have a shop_id that matches no shops row" in caplog.text
+    out = {t: df.toPandas() for t, df in model.sample(scale=2.0, seed=3).items()}
+    orders = out["orders"]
+    # the table keeps its size: the orphans are generated, not dropped (real: 800 at scale 1)
+    assert abs(len(orders) - 1600) / 1600 < 0.06
+    cust_known = orders["customer_id"].isin(out["customers"]["customer_id"])
+    shop_known = orders["shop_id"].isin(out["shops"]["shop_id"])
+    if orphans == "null":
+        assert orders["customer_id"].isna().mean() == pytest.approx(0.225, abs=0.04)
+        assert cust_known[orders["customer_id"].notna()].all()
+        assert orders["shop_id"].isna().mean() == pytest.approx(0.075, abs=0.03)
+        assert shop_known[orders["shop_id"].notna()].all()
+    else:
+        assert orders["customer_id"].notna().all() and orders["shop_id"].notna().all()
+        assert (~cust_known).mean() == pytest.approx(0.225, abs=0.04)
+        assert (~shop_known).mean() == pytest.approx(0.075, abs=0.03)
