@@ -26,8 +26,9 @@ import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
                       model_validator)
 
-from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
+from synthohive_spark.privacy.detect import PII_KINDS as _DETECT_KINDS
 from synthohive_spark.privacy.detect import name_hint, normalize_name
+from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -88,16 +89,14 @@ class SDType(str, Enum):
     IP = "ip"
     IBAN = "iban"
     DATE_OF_BIRTH = "date_of_birth"
+    USERNAME = "username"
 
     def __str__(self) -> str:
         return self.value
 
 
-#: Semantic types that always describe personal data.
-PII_KINDS: frozenset[str] = frozenset({
-    "email", "phone", "name", "first_name", "last_name", "address", "city", "zip", "ssn",
-    "credit_card", "ip", "iban", "date_of_birth",
-})
+#: Semantic types that always describe personal data (the kinds of ``privacy.detect``).
+PII_KINDS: frozenset[str] = frozenset(_DETECT_KINDS)
 
 PII_STRATEGIES = ("fake", "hmac", "mask", "drop", "keep")
 
@@ -1558,8 +1557,8 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
                 or _person_from_values(probe))
         if kind is not None:
             cfg = {**base, "sdtype": kind}
-            if kind == SDType.EMAIL and _all_distinct(p, column, values):
-                cfg["unique"] = True  # one account per address: generated ones stay distinct
+            if kind in (SDType.EMAIL, SDType.USERNAME) and _all_distinct(p, column, values):
+                cfg["unique"] = True  # one account each: generated ones stay distinct
             return _ColumnGuess(cfg, None)
         fmt = _date_format(probe)
         if fmt is not None:

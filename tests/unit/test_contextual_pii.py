@@ -216,3 +216,19 @@ def test_old_specs_generate_exactly_as_before():
                            {"country": pd.Series(["Brazil"] * 50)})
     assert marked["zip"].str.fullmatch(r"\d{5}-\d{3}").all()
     assert all(ascii_fold(f) in m for f, m in zip(marked["first_name"], marked["email"]))
+
+
+def test_a_user_name_belongs_to_the_rows_person():
+    items = [("first", {"kind": "first_name", "contextual": True}),
+             ("last", {"kind": "last_name", "contextual": True}),
+             ("login", {"kind": "username", "contextual": True,
+                        "fmt": infer_format("username", pd.Series(["jsmith", "kmiller7"]))})]
+    countries = pd.Series(["Brazil", "Germany", "France", "USA"] * 50)
+    out = generate_contextual(items, len(countries), 4, countries)
+    assert out["login"].str.fullmatch(r"[a-z._]+\d*").all()
+    for f, last, login in out.itertuples(index=False):
+        # jsmith, john.smith, smithj, john_s, (cut to the real column's 8 characters) + digits
+        f, last = ascii_fold(f), ascii_fold(last)
+        forms = (f[0] + last, f + "." + last, last + f[0], f + "_" + last[0])
+        stem = login.rstrip("0123456789")
+        assert len(stem) >= 1 and any(x.startswith(stem) for x in forms), (f, last, login)

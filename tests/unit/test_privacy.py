@@ -337,7 +337,7 @@ def test_generated_emails_fit_a_narrow_column_and_stay_addresses() -> None:
     ("billingaddress", "address"), ("BillingAddress", "address"), ("billingpostalcode", "zip"),
     ("ShipCity", "city"), ("ShipPostalCode", "zip"), ("contact_name", "name"),
     ("billing_postal_code", "zip"), ("HomePhone", "phone"), ("shipaddress", "address"),
-    ("capacity", None), ("ethnicity", None), ("username", None), ("electricity", None),
+    ("capacity", None), ("ethnicity", None), ("username", "username"), ("electricity", None),
     ("velocity", None), ("customerid", None),
 ])
 def test_glued_column_names_are_split_into_the_pii_vocabulary(column, kind):

@@ -256,3 +256,22 @@ def test_e_mails_made_unique_by_position_never_collide_whatever_their_digits():
     assert many.is_unique
     with pytest.raises(ValueError, match="not 'phone'"):
         unique_by_position(values, "phone", np.arange(5))
+
+
+def test_user_names_are_personal_data_unique_when_distinct_and_never_copied():
+    from synthohive_spark.ml._generation import unique_by_position
+    from synthohive_spark.privacy import generate_pii, infer_format
+
+    users = pd.DataFrame({"user_id": range(1, 61),
+                          "username": [f"{a}{b}{i}" for i, (a, b) in
+                                       enumerate(zip("abcdefghij" * 6, "klmnopqrst" * 6))],
+                          "login_attempts": np.arange(60) % 4})
+    cols = Metadata.detect({"users": users}).tables["users"].columns
+    assert cols["username"].sdtype == SDType.USERNAME and cols["username"].pii
+    assert cols["username"].unique
+    assert cols["login_attempts"].sdtype != SDType.USERNAME  # a count, not a login
+    fmt = infer_format("username", users["username"])
+    fake = generate_pii("username", 500, 2, "en_US", fmt)
+    assert not set(fake) & set(users["username"])
+    made = unique_by_position(fake, "username", np.arange(500))
+    assert made.is_unique and made.str.fullmatch(r"[a-z._]+\d+").all()

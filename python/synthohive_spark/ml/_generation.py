@@ -187,18 +187,22 @@ def _finish(values: pd.Series, spec: dict, rng: np.random.Generator, n: int) -> 
 
 
 #: PII kinds that can be made unique (``unique: true`` in the metadata) by the row's position.
-UNIQUE_PII_KINDS: tuple[str, ...] = ("email",)
+UNIQUE_PII_KINDS: tuple[str, ...] = ("email", "username")
 
 
 def unique_by_position(values: pd.Series, kind: str, positions: np.ndarray) -> pd.Series:
     """Values made distinct over the whole table by the rows' global ``positions``: an e-mail's
-    local part loses its trailing digits and ends in the position + 1 (``maria.lopez1187@...``).
-    The digits before the ``@`` are then exactly the position: two rows never share a value."""
+    local part (a user name) loses its trailing digits and ends in the position + 1
+    (``maria.lopez1187@...``, ``mlopez1187``). Those digits are then exactly the position: two
+    rows never share a value."""
     if kind not in UNIQUE_PII_KINDS:
         raise ValueError(f"unique values are made for {', '.join(UNIQUE_PII_KINDS)} columns, "
                          f"not {kind!r}")
     out = []
     for v, pos in zip(values.tolist(), np.asarray(positions, dtype=np.int64).tolist()):
+        if kind == "username":
+            out.append(f"{str(v).rstrip('0123456789') or 'user'}{pos + 1}")
+            continue
         local, _, domain = str(v).rpartition("@")
         local = local.rstrip("0123456789") or "user"
         out.append(f"{local}{pos + 1}@{domain or 'example.com'}")

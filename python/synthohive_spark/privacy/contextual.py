@@ -26,14 +26,14 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.privacy.generate import (_apply_case, _fill_patterns, _fit_email,
-                                               infer_format)
+                                               infer_format, username_values)
 from synthohive_spark.privacy.strategies import check_locale
 
 __all__ = ["PERSONA_KINDS", "LOCATION_KINDS", "CONTEXT_KINDS", "MIN_COUNTRY_ROWS",
            "country_code", "country_locale", "is_country_column_name", "pick_country_column",
            "attach_country_context", "contextual_items", "generate_contextual", "ascii_fold"]
 
-PERSONA_KINDS: tuple[str, ...] = ("first_name", "last_name", "name", "email")
+PERSONA_KINDS: tuple[str, ...] = ("first_name", "last_name", "name", "email", "username")
 LOCATION_KINDS: tuple[str, ...] = ("address", "city", "zip", "phone")
 CONTEXT_KINDS: tuple[str, ...] = PERSONA_KINDS + LOCATION_KINDS
 MIN_COUNTRY_ROWS = 5          # fewer rows of a country: its locale's Faker format
@@ -567,6 +567,11 @@ def _group_values(kind: str, spec: dict, fk: Any, locale: str, rng: np.random.Ge
                 local += str(num[i])
             out.append(_fit_email(local, _DOMAINS[dom[i]], max_len))
         return out
+    if kind == "username":
+        firsts = [v or "user" for v in person["first_ascii"]]
+        lasts = [v or "person" for v in person["last_ascii"]]
+        idx = np.arange(k)
+        return username_values(firsts, lasts, idx, idx, rng, fmt)
     if kind in ("city", "address"):
         size = min(k, _POOL)
         method = fk.city if kind == "city" else fk.street_address

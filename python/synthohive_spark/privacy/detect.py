@@ -16,7 +16,8 @@ __all__ = ["PII_KINDS", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_nam
 
 #: Every kind the detector can report (the PII sdtypes of synthohive_spark.metadata).
 PII_KINDS: tuple[str, ...] = ("email", "phone", "name", "first_name", "last_name", "address",
-                              "city", "zip", "ssn", "credit_card", "ip", "iban", "date_of_birth")
+                              "city", "zip", "ssn", "credit_card", "ip", "iban", "date_of_birth",
+                              "username")
 
 #: Kinds with a value validator, in tie-break order (most specific first).
 VALUE_KINDS: tuple[str, ...] = ("email", "credit_card", "iban", "ssn", "ip", "phone",
@@ -79,6 +80,9 @@ _HINTS: dict[str, tuple[str, ...]] = {
            "remote_ip", "remote_addr", "source_ip", "src_ip", "dst_ip", "ip_adresse",
            "direccion_ip", "adresse_ip", "indirizzo_ip"),
     "iban": ("iban", "iban_number", "bank_account_iban", "account_iban", "iban_code"),
+    "username": ("username", "user_name", "login", "login_name", "loginname", "screen_name",
+                 "screenname", "nickname", "nick_name", "benutzername", "nombre_de_usuario",
+                 "nombre_usuario", "nom_utilisateur", "nome_utente", "nome_de_usuario"),
     "date_of_birth": ("dob", "date_of_birth", "birth_date", "birthdate", "birthday",
                       "birth_day", "born", "born_on", "geburtsdatum", "geburtstag",
                       "fecha_nacimiento", "fecha_de_nacimiento", "date_naissance",
@@ -89,7 +93,7 @@ _HINTS: dict[str, tuple[str, ...]] = {
 # Whole-name only: too ambiguous as the end of a longer name (product_name, market_cap, ...).
 _EXACT_ONLY_KINDS = {"name"}
 _EXACT_ONLY = {"tel", "fax", "born", "handy", "rue", "town", "nom", "addr", "street", "ip",
-               "mail", "zip", "bsn", "tax_id"}
+               "mail", "zip", "bsn", "tax_id", "login"}
 # Bare words that are a hint only when the whole column name is exactly them.
 _EXACT_EXTRA: dict[str, str] = {"name": "name", "nom": "last_name", "nombre": "first_name",
                                 "nome": "first_name", "mail": "email", "mobile": "phone",

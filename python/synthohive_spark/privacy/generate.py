@@ -22,7 +22,7 @@ __all__ = ["generate_pii", "infer_format", "GENERATED_KINDS"]
 
 GENERATED_KINDS: tuple[str, ...] = ("email", "phone", "name", "first_name", "last_name",
                                     "address", "city", "zip", "ssn", "credit_card", "ip", "iban",
-                                    "date_of_birth")
+                                    "date_of_birth", "username")
 
 _SHAPE_KINDS = ("phone", "ssn", "zip", "credit_card")
 _MIN_SHARE = 0.01   # a format must cover 1% of the values ...
@@ -85,7 +85,8 @@ def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
     - phone/ssn/zip/credit_card: ``patterns``: ``[[shape, share], ...]`` where ``#`` is a digit,
       ``?`` a letter, a phone's "+country code" kept (shapes on fewer than 5 values or 1% are
       left out);
-    - email: ``numbered_share`` (share of local parts with digits);
+    - email: ``numbered_share`` (share of local parts with digits); username: the same, of the
+      names;
     - date_of_birth: ``date_format`` (strftime), ``min_year``, ``max_year``;
     - ip: ``ipv6_share``; iban: ``countries`` ``[[code, share], ...]``, ``grouped`` (spaces).
     """
@@ -112,8 +113,8 @@ def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
     if kind in _SHAPE_KINDS:
         shapes = [_phone_shape(v) if kind == "phone" else _shape(v.strip()) for v in values]
         fmt["patterns"] = _common(shapes, len(values))
-    elif kind == "email":
-        locals_ = [v.split("@")[0] for v in values if "@" in v]
+    elif kind in ("email", "username"):
+        locals_ = [v.split("@")[0] for v in values if "@" in v] if kind == "email" else values
         fmt["numbered_share"] = round(
             sum(1 for v in locals_ if any(c.isdigit() for c in v)) / len(locals_), 6) \
             if locals_ else 0.0
@@ -273,6 +274,11 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
             if numbered[i]:
                 local += str(num[i])
             values.append(_fit_email(local, domains[dom[i]], max_len))
+    elif kind == "username":
+        firsts = [_ascii(v) or "user" for v in _pool(fk, "first_name", pool_n)]
+        lasts = [_ascii(v) or "person" for v in _pool(fk, "last_name", pool_n)]
+        values = username_values(firsts, lasts, rng.integers(0, pool_n, n),
+                                 rng.integers(0, pool_n, n), rng, fmt)
     elif kind in _SHAPE_KINDS:
         patterns = fmt.get("patterns") or _DEFAULT_PATTERNS[kind]
         if kind == "phone":
@@ -333,6 +339,26 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
     if max_len and kind in ("name", "first_name", "last_name", "address", "city"):
         values = [v[:int(max_len)] for v in values]
     return pd.Series(values, dtype=object)
+
+
+def username_values(firsts: list[str], lasts: list[str], fi: Any, li: Any,
+                    rng: np.random.Generator, fmt: dict[str, Any]) -> list[str]:
+    """User names made of a person's names (``jsmith``, ``john.smith``, ``smithj``, ``john_s``),
+    numbered at the column's ``numbered_share``, cut to its ``max_length``, in its ``case``."""
+    n = len(fi)
+    style = rng.integers(0, 4, n)
+    numbered = rng.random(n) < float(fmt.get("numbered_share", 0.3))
+    num = rng.integers(1, 1000, n)
+    max_len = int(fmt.get("max_length") or 0)
+    out = []
+    for i in range(n):
+        f, last = firsts[fi[i]], lasts[li[i]]
+        name = (f[0] + last, f + "." + last, last + f[0], f + "_" + last[0])[style[i]]
+        suffix = str(num[i]) if numbered[i] else ""
+        if max_len and len(name) + len(suffix) > max_len:
+            name = name[:max(1, max_len - len(suffix))].rstrip("._")
+        out.append(name + suffix)
+    return _apply_case(out, fmt.get("case")) if fmt.get("case") else out
 
 
 def _fit_email(local: str, domain: str, max_len: int) -> str:

@@ -385,6 +385,7 @@ _GENERATORS: dict[str, Callable[[Any, Any, str], str]] = {
     "ip": lambda fk, rnd, v: fk.ipv6() if ":" in v else fk.ipv4_public(),
     "iban": lambda fk, rnd, v: _fake_iban(fk, v),
     "date_of_birth": lambda fk, rnd, v: _fake_dob(rnd, v),
+    "username": lambda fk, rnd, v: fk.user_name(),
 }
 
 

@@ -25,7 +25,7 @@ DISCRETE_SDTYPES = ("categorical", "ordinal", "boolean")
 PII_SDTYPES = ("email", "phone", "phone_number", "name", "first_name", "last_name", "address",
                "street_address", "ssn", "credit_card", "credit_card_number", "iban", "ip",
                "ipv4_address", "ipv6_address", "url", "postcode", "zipcode", "person", "pii", "city",
-               "zip", "date_of_birth")
+               "zip", "date_of_birth", "username")
 
 _ID_NAME = re.compile(r"(^id$)|(_id$)|(Id$)|(_key$)|(^uuid$)|(_uuid$)", re.IGNORECASE)
 
