@@ -496,3 +496,24 @@ def test_copula_stratifies_by_a_context_column_and_refuses_an_unknown_one():
         create_model("gaussian_copula", seed=0, stratify="colour").fit(data, context)
     with pytest.raises(ValueError, match="stratify must be 'auto', 'none'"):
         create_model("gaussian_copula", stratify=3)
+
+
+def test_copula_stratifies_by_a_category_that_determines_others_without_numbers():
+    """Customers: the country decides the state (no numerical column at all); flat, a copula
+    draws Brazilian customers in Texas."""
+    rng = np.random.default_rng(5)
+    states = {"Brazil": ["SP", "RJ", "MG"], "USA": ["TX", "CA", "NY", "WA"],
+              "Canada": ["ON", "QC", "BC"], "India": ["MH", "KA"]}
+    country = rng.choice(list(states), 4000, p=[0.3, 0.4, 0.2, 0.1])
+    state = [states[c][int(rng.integers(0, len(states[c])))] for c in country]
+    real = pd.DataFrame({"country": country, "state": state,
+                         "segment": rng.choice(["retail", "b2b"], 4000)})
+    m = create_model("gaussian_copula", seed=1).fit(real)
+    assert m._strata is not None and m._strata["column"] in ("country", "state")
+    fake = m.sample(4000, seed=2)
+    agree = np.mean([s in states[c] for c, s in zip(fake["country"], fake["state"])])
+    assert agree == 1.0
+    flat = create_model("gaussian_copula", seed=1, stratify="none").fit(real).sample(4000, seed=2)
+    assert np.mean([s in states[c] for c, s in zip(flat["country"], flat["state"])]) < 0.8
+    share = real["country"].value_counts(normalize=True)
+    assert (fake["country"].value_counts(normalize=True).reindex(share.index) - share).abs().max() < 0.03

@@ -9,14 +9,17 @@ scores through their marginal (randomized within ties), and a correlation matrix
 scores. The model is joint over context and data columns; sampling under a context draws the data
 scores from the closed-form Gaussian conditional given the context's scores.
 
-One categorical column can also stratify the numerical marginals (``stratify``, "auto" by default:
-the categorical column, of the data or the context, with at most 128 categories whose categories
-explain most of the numerical columns' rank variance, when they explain at least 15% of it). Each
-of its categories with at least 50 rows then has its own quantile table per numerical data column,
-a value's score is its rank within its category, and a sampled value is read from its sampled
-category's table: "this species' hind feet are 35-37 mm" holds exactly, not as a band of a
-correlation. The categories with fewer rows (and any unseen at fit) share one more stratum, "the rest", when it has
-50 rows; a stratum without enough values of a column uses the column's overall marginal.
+One categorical column can also stratify the model (``stratify``, "auto" by default: the
+categorical column, of the data or the context, with at most 128 categories that explains most of
+the other data columns, on average the share of a numerical column's rank variance or of a
+categorical column's entropy (Theil's U), when that average is at least 15%). Each of its
+categories with at least 50 rows then has its own quantile table per numerical data column, its
+own missing-value shares and its own frequencies of the other categories: a value's score is its
+rank within its category, and a sampled value is read from its sampled category's tables. "This
+species' hind feet are 35-37 mm" and "a customer in Brazil lives in a Brazilian state" hold
+exactly, not as a band of a correlation. The categories with fewer rows (and any unseen at fit)
+share one more stratum, "the rest", when it has 50 rows; a stratum without enough values of a
+column uses the column's overall marginal.
 """
 from __future__ import annotations
 
@@ -37,6 +40,23 @@ _STRATA_MIN_ROWS = 50
 _STRATA_MIN_EXPLAINED = 0.15
 _STRATA_GRID = 201
 _STRATA_MAX_CAT_LEVELS = 1000
+
+
+def _theil_u(by: np.ndarray, of: np.ndarray, k_by: int, k_of: int) -> float | None:
+    """The share of the entropy of codes ``of`` that codes ``by`` explain (Theil's U), on the
+    rows where both are known; None when ``of`` has no entropy there."""
+    ok = (by >= 0) & (of >= 0)
+    if ok.sum() < 2:
+        return None
+    joint = np.bincount(by[ok] * k_of + of[ok], minlength=k_by * k_of).reshape(k_by, k_of)
+    p = joint / joint.sum()
+    p_of, p_by = p.sum(axis=0), p.sum(axis=1)
+    h_of = -np.sum(p_of[p_of > 0] * np.log(p_of[p_of > 0]))
+    if h_of <= 0:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cond = np.where(p > 0, p * np.log(p / p_by[:, None]), 0.0)
+    return float((h_of + cond.sum()) / h_of)
 
 
 def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -179,7 +199,9 @@ class GaussianCopula(GenerativeModel):
         self._strata = None
         want = self._hp.get("stratify", "auto")
         nums = [(codec, k) for codec, source, role, k in self._vars if role == "num" and source == "data"]
-        if want == "none" or not nums:
+        cats = [codec for codec, source, role, _ in self._vars
+                if role == "cat" and source == "data" and codec.n_categories <= _STRATA_MAX_CAT_LEVELS]
+        if want == "none" or not (nums or cats):
             return
         cands = [(codec, source) for codec, source, role, _ in self._vars if role == "cat"]
         if want != "auto":
@@ -193,6 +215,7 @@ class GaussianCopula(GenerativeModel):
         for v in values:  # rank scores in [0, 1], NaN where missing
             r = pd.Series(v).rank(pct=True).to_numpy(dtype=np.float64)
             ranks.append(r)
+        cat_codes = {c.name: c.codes(data[c.name]) for c in cats}
         best, best_score = None, -1.0
         for codec, source in cands:
             k = codec.n_categories
@@ -213,6 +236,12 @@ class GaussianCopula(GenerativeModel):
                 total = ((x - x.mean()) ** 2).sum()
                 if total > 0:
                     explained.append(float((n_c * (mean_c - x.mean()) ** 2).sum() / total))
+            for other in cats:  # the categories' share of each other category's entropy
+                if (other.name, "data") == (codec.name, source):
+                    continue
+                u = _theil_u(codes, cat_codes[other.name], k, other.n_categories)
+                if u is not None:
+                    explained.append(u)
             score = float(np.mean(explained)) if explained else 0.0
             if score > best_score:
                 best, best_score = (codec, source, codes, counts), score
@@ -234,30 +263,32 @@ class GaussianCopula(GenerativeModel):
                 present[g, j] = len(x) / rows.sum()
                 if len(x) >= _STRATA_MIN_ROWS:
                     tables[g, j] = np.quantile(x, grid)
-        cats = {}
-        for other, src, role, _ in self._vars:
-            if (role != "cat" or src != "data" or (other.name, src) == (codec.name, source)
-                    or other.n_categories > _STRATA_MAX_CAT_LEVELS):
+        cat_freqs = {}
+        for other in cats:
+            if (other.name, "data") == (codec.name, source):
                 continue
-            oc = other.codes(data[other.name])
+            oc = cat_codes[other.name]
             freq = np.full((n_cat + 1, other.n_categories), np.nan)
             for g in fitted:
                 rows = (groups == g) & (oc >= 0)
                 freq[g] = np.bincount(oc[rows], minlength=other.n_categories)
-            cats[other.name] = freq
+            cat_freqs[other.name] = freq
+        fitted_rows = np.full(n_cat + 1, np.nan)
+        fitted_rows[fitted] = [float((groups == g).sum()) for g in fitted]
         self._strata = {"column": codec.name, "source": source, "tables": tables, "present": present,
-                        "nums": [k for _, k in nums], "cats": cats}
+                        "nums": [k for _, k in nums], "cats": cat_freqs, "rows": fitted_rows}
         self.logger.info("copula marginals stratified by %s column %r (%d categories with their own "
-                         "tables; categories explain %.0f%% of the numerical ranks' variance)",
+                         "tables; on average they explain %.0f%% of the other columns: the "
+                         "numerical ranks' variance, the categories' entropy)",
                          source, codec.name, int((counts >= _STRATA_MIN_ROWS).sum()), 100 * best_score)
 
     def _groups(self, codes: np.ndarray) -> np.ndarray:
         """Stratifying-column codes -> stratum rows of the tables: a category with its own tables
         keeps its code; the others (rare, unseen at fit) share the last row, "the rest"."""
-        present = self._strata["present"]
-        rest = len(present) - 1
+        fitted_rows = self._strata["rows"]
+        rest = len(fitted_rows) - 1
         ok = (codes >= 0) & (codes < rest)
-        ok[ok] = ~np.isnan(present[codes[ok], 0])
+        ok[ok] = ~np.isnan(fitted_rows[codes[ok]])
         return np.where(ok, codes, rest)
 
     def _stratum_codes(self, frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
@@ -498,6 +529,7 @@ class GaussianCopula(GenerativeModel):
         if st is not None:
             t["strata/tables"] = torch.from_numpy(np.ascontiguousarray(st["tables"]))
             t["strata/present"] = torch.from_numpy(np.ascontiguousarray(st["present"]))
+            t["strata/rows"] = torch.from_numpy(np.ascontiguousarray(st["rows"]))
             t["strata/nums"] = torch.tensor(st["nums"], dtype=torch.int64)
             for name, freq in st["cats"].items():
                 t["strata/cat/" + name] = torch.from_numpy(np.ascontiguousarray(freq))
@@ -521,12 +553,14 @@ class GaussianCopula(GenerativeModel):
             self._strata = {"column": str(st["column"]), "source": str(st["source"]),
                             "tables": tensors["strata/tables"].numpy().astype(np.float64),
                             "present": tensors["strata/present"].numpy().astype(np.float64),
+                            "rows": tensors["strata/rows"].numpy().astype(np.float64),
                             "nums": [int(v) for v in tensors["strata/nums"].tolist()],
                             "cats": {k[len("strata/cat/"):]: v.numpy().astype(np.float64)
                                      for k, v in tensors.items() if k.startswith("strata/cat/")}}
             codec = self._stratum_codec(self._strata["column"], self._strata["source"])
             shape = self._strata["tables"].shape
             if (len(shape) != 3 or shape[0] != codec.n_categories + 1
+                    or self._strata["rows"].shape != (codec.n_categories + 1,)
                     or shape[1] != len(self._strata["nums"])):
                 raise KeyError(f"stratum tables of shape {tuple(shape)} do not match column "
                                f"{codec.name!r} ({codec.n_categories} categories)")
