@@ -20,7 +20,7 @@ import os
 import re
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping, Optional, Union
+from typing import Any, Iterable, Literal, Mapping, Optional, Sequence, Union
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator,
@@ -1893,6 +1893,23 @@ def _detect_rules(profiles: dict[str, _Profile], out: dict[str, Any],
                         f" ({' x '.join(f.columns)})" if f.columns else "", 100 * f.share)
 
 
+def check_case_distinct(table: str, columns: Sequence[str], spark: Any) -> None:
+    """Columns whose names differ only in case (``x``, ``X``) are one column to a Spark session
+    that resolves names case-insensitively (the default): refused naming them, not left to a
+    raw AMBIGUOUS_REFERENCE in the middle of a job."""
+    if str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true":
+        return
+    seen: dict[str, str] = {}
+    for c in columns:
+        other = seen.setdefault(c.lower(), c)
+        if other != c:
+            raise MetadataError(
+                f"Table {table!r}: columns {other!r} and {c!r} differ only in case, and this "
+                "Spark session resolves column names case-insensitively "
+                "(spark.sql.caseSensitive=false): rename one of them, or set "
+                "spark.sql.caseSensitive=true for the session")
+
+
 def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed: int = 0,
                      privacy: Optional[PrivacyConfig] = None) -> Metadata:
     if not isinstance(tables, Mapping) or not tables:
@@ -1904,6 +1921,7 @@ def _detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed
         if _is_pandas_frame(df):
             profiles[name] = _PandasProfile(name, df, sample_rows, seed)
         elif _is_spark_frame(df):
+            check_case_distinct(name, df.columns, df.sparkSession)
             profiles[name] = _SparkProfile(name, df, sample_rows, seed)
         else:
             raise MetadataError(f"table {name!r}: expected a pandas or Spark DataFrame, got "

@@ -119,3 +119,49 @@ def test_orphan_references_keep_their_share_as_the_metadata_asks(spark, caplog, 
         assert orders["customer_id"].notna().all() and orders["shop_id"].notna().all()
         assert (~cust_known).mean() == pytest.approx(0.225, abs=0.04)
         assert (~shop_known).mean() == pytest.approx(0.075, abs=0.03)
+
+
+def test_sizes_that_cannot_be_planned_are_refused_before_any_job(spark):
+    df = spark.createDataFrame(pd.DataFrame({"k": np.arange(1, 201), "x": np.arange(200) * 0.5,
+                                             "c": ["a", "b"] * 100}))
+    model = TableSynthesizer(model="gaussian_copula", tableName="t", seed=1,
+                             keyCols=["k"]).fit(df)
+    with pytest.raises(ValueError, match=r"Table 't': sample: 1,000,000,000,000,000 rows .*"
+                                         r"need 2,000,000,000 partitions; at most 200,000"):
+        model.sample(10**15)
+    with pytest.raises(ValueError, match=r"at most 2\*\*53"):
+        model.sample(2**62)
+    with pytest.raises(ValueError, match="numPartitions must be a positive int, got 0"):
+        model.sample(10, numPartitions=0)
+    assert model.sample(10**6, numPartitions=2).rdd.getNumPartitions() == 2  # planned lazily
+
+    real = _orphan_database()
+    frames = {t: spark.createDataFrame(d) for t, d in real.items()}
+    rel = RelationalSynthesizer(metadata=_metadata("null"), model="gaussian_copula",
+                                seed=2).fit(frames)
+    with pytest.raises(ValueError, match=r"sample: table 'customers' and the tables under it: "
+                                         r".* partitions; at most 200,000"):
+        rel.sample(scale=1e9)
+    with pytest.raises(ValueError, match="numPartitions must be a positive int"):
+        rel.sample(numPartitions=0)
+
+
+def test_column_names_equal_but_for_case_are_refused_clearly_or_work_case_sensitively(spark):
+    from synthohive_spark.metadata import MetadataError
+
+    pdf = pd.DataFrame({"id": np.arange(1, 101), "x": np.arange(100) * 1.0,
+                        "X": np.arange(100) % 3})
+    df = spark.createDataFrame(pdf)
+    with pytest.raises(MetadataError, match=r"Table 't': columns 'x' and 'X' differ only in case"):
+        Metadata.detect({"t": df})
+    md = Metadata.detect({"t": pdf})  # pandas names are case-sensitive
+    with pytest.raises(MetadataError, match=r"spark.sql.caseSensitive=true"):
+        RelationalSynthesizer(metadata=md, model="gaussian_copula").fit({"t": df})
+    spark.conf.set("spark.sql.caseSensitive", "true")
+    try:
+        out = RelationalSynthesizer(metadata=Metadata.detect({"t": df}), model="gaussian_copula",
+                                    seed=1).fit({"t": df}).sample(scale=1.0)["t"].toPandas()
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "false")
+    assert list(out.columns) == ["id", "x", "X"] and len(out) == 100
+    assert set(out["X"]) <= {0, 1, 2}

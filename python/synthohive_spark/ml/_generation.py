@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
@@ -391,6 +392,40 @@ def _shape_values(template: str, literal: list[bool], nums: np.ndarray) -> list[
             chars[:, k] = np.array([chr(start + int(d)) for d in digit], dtype="<U1")
     out = ["".join(row) for row in chars]
     return [v if o == 0 else f"{v}-{o}" for v, o in zip(out, over.tolist())]
+
+
+#: the most partitions one sample plans (each is a Spark task the driver tracks) and the most
+#: rows (row positions, keys and seeds are exact integers in float64 up to 2**53)
+MAX_PARTITIONS = 200_000
+MAX_ROWS = 2**53
+
+
+def estimated_bytes(schema: Any, rows: float) -> float:
+    """A rough size of ``rows`` rows of ``schema`` in memory (8 bytes a number or time, 24 a
+    string), for messages."""
+    from pyspark.sql import types as T
+
+    per_row = sum(24 if isinstance(f.dataType, (T.StringType, T.BinaryType)) else 8
+                  for f in schema.fields)
+    return float(rows) * max(per_row, 1)
+
+
+def plan_partitions(what: str, rows: float, rows_per_partition: int,
+                    num_partitions: int | None = None, schema: Any = None) -> int:
+    """The partitions that generate ``rows`` rows (``num_partitions`` when given, else one per
+    ``rows_per_partition``), refused before any job when they cannot be planned: more than
+    MAX_ROWS rows or MAX_PARTITIONS partitions."""
+    size = "" if schema is None else f" (about {estimated_bytes(schema, rows) / 2**40:,.1f} TiB)"
+    if rows > MAX_ROWS:
+        raise ValueError(f"{what}: {rows:,.0f} rows{size} cannot be generated: at most 2**53 "
+                         f"({MAX_ROWS:,}) rows per table")
+    parts = num_partitions or max(1, math.ceil(rows / rows_per_partition))
+    if parts > MAX_PARTITIONS:
+        raise ValueError(f"{what}: {rows:,.0f} rows{size} at rowsPerPartition="
+                         f"{rows_per_partition:,} need {parts:,} partitions; at most "
+                         f"{MAX_PARTITIONS:,} are planned (each is a Spark task the driver "
+                         "tracks): raise rowsPerPartition or generate in several calls")
+    return parts
 
 
 #: columns that carry each input row's partition (of the input itself) and position in it

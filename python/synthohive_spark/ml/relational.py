@@ -38,7 +38,8 @@ from pyspark.sql.window import Window
 
 from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
-from synthohive_spark.metadata import PII_KINDS, Metadata, MetadataError, _qcol
+from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError, _qcol,
+                                       check_case_distinct)
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import (ModelLoadError, frame_from_ipc, frame_to_ipc, load_stage,
@@ -175,6 +176,8 @@ class RelationalSynthesizer(_RelationalParams):
                              "DataFrame, catalog table name or path")
         spark = spark or SparkSession.active()
         frames = {name: read_table(src, spark, name) for name, src in tables.items()}
+        for name, df in frames.items():
+            check_case_distinct(name, df.columns, spark)
         if self.metadata is None:
             logger.info("no metadata given: detecting it from the tables")
             self.metadata = Metadata.detect(frames)
@@ -886,7 +889,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
                 or not math.isfinite(scale):
             raise ValueError(f"sample: scale must be a positive number, got {scale!r}")
-        if numPartitions is not None and (not isinstance(numPartitions, int) or numPartitions < 1):
+        if numPartitions is not None and (not isinstance(numPartitions, int)
+                                          or isinstance(numPartitions, bool) or numPartitions < 1):
             raise ValueError(f"sample: numPartitions must be a positive int, got {numPartitions!r}")
         gate = 0.0 if minQuality is None else float(minQuality)
         if not 0.0 <= gate <= 1.0:
@@ -896,6 +900,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
                              "to validate the generated database against.")
         graph = self.graph
         sizes = self._root_sizes(graph, scale, numRows or {})
+        self._check_sizes(graph, sizes)
         seed = int(self.getSeed() if seed is None else seed)
         targets = {}
         if output is not None:
@@ -981,6 +986,33 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
                 raise ValueError(f"sample: numRows[{t!r}] must be a non-negative int, got {n!r}")
         return {t: int(num_rows[t]) if t in num_rows else
                 max(1, int(round(self.realRows(t) * scale))) for t in graph.roots()}
+
+    def _check_sizes(self, graph: SchemaGraph, sizes: dict[str, int]) -> None:
+        """Every table's expected rows and partitions can be planned (before any job): refused
+        naming the table otherwise; the expected total is logged."""
+        expected: dict[str, float] = {}
+        for name in self.tables:
+            if graph.is_reference(name):
+                expected[name] = float(self.realRows(name))
+            elif graph.driver(name) is None:
+                expected[name] = float(sizes[name])
+                gen.plan_partitions(
+                    f"sample: table {name!r} and the tables under it",
+                    sizes[name] * self._subtree_rows(graph, name), self.getRowsPerPartition(),
+                    schema=self._schema(name))
+            else:
+                drv = graph.driver(name)
+                share = float(self._state["tables"][name]["driver"].get("nullShare", 0.0)) + \
+                    float(self._state["tables"][name]["driver"].get("orphanShare", 0.0))
+                expected[name] = (expected[drv.parent_table]
+                                  * float(self._card_models[name].stats["mean"])
+                                  / max(1e-9, 1.0 - min(share, 0.999)))
+            gen.plan_partitions(f"sample: table {name!r}", expected[name], gen.MAX_ROWS,
+                                schema=self._schema(name))
+        total = sum(expected.values())
+        size = sum(gen.estimated_bytes(self._schema(t), r) for t, r in expected.items())
+        logger.info("sample: about %s rows in %d tables (about %.2f GiB in memory)",
+                    f"{total:,.0f}", len(expected), size / 2**30)
 
     def _subtree_rows(self, graph: SchemaGraph, table: str) -> float:
         """Expected rows generated under one row of ``table`` (itself and its descendants along

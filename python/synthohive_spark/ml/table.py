@@ -637,11 +637,13 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                 f"measured at fit is below minQuality={gate}.")
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise ValueError(f"sample: n must be a non-negative int, got {n!r}.")
+        if numPartitions is not None and (not isinstance(numPartitions, int)
+                                          or isinstance(numPartitions, bool) or numPartitions < 1):
+            raise ValueError(f"sample: numPartitions must be a positive int, got {numPartitions!r}.")
+        parts = gen.plan_partitions(f"Table {self.getTableName()!r}: sample", n,
+                                    self.getRowsPerPartition(), numPartitions, self.schema)
         spark = spark or SparkSession.active()
         model = self if seed is None else self.copy({self.seed: int(seed)})
-        parts = numPartitions or max(1, math.ceil(n / self.getRowsPerPartition()))
-        if parts < 1:
-            raise ValueError(f"sample: numPartitions must be >= 1, got {parts}.")
         conds = list(self.getConditionCols())
         if conds:
             context_df = model._sample_conditions(spark, n, parts)
