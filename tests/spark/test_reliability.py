@@ -165,3 +165,72 @@ def test_column_names_equal_but_for_case_are_refused_clearly_or_work_case_sensit
         spark.conf.set("spark.sql.caseSensitive", "false")
     assert list(out.columns) == ["id", "x", "X"] and len(out) == 100
     assert set(out["X"]) <= {0, 1, 2}
+
+
+def _damaged_copies(src: str, tmp_path) -> dict[str, str]:
+    """Copies of the saved model at ``src``, each damaged one way."""
+    import glob
+    import hashlib
+    import json
+    import os
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = {}
+
+    def copy(name: str) -> str:
+        dst = str(tmp_path / name)
+        shutil.copytree(src, dst)
+        out[name] = dst
+        return dst
+
+    shutil.rmtree(os.path.join(copy("no_data"), "data"))
+    for f in glob.glob(os.path.join(copy("empty_data"), "data", "*")):
+        os.remove(f)
+    for f in glob.glob(os.path.join(copy("truncated"), "data", "*.parquet")):
+        with open(f, "r+b") as fh:
+            fh.truncate(os.path.getsize(f) // 2)
+    # blobs replaced by another (valid) model's, and the stage's checksums recomputed to match
+    dst = copy("swapped")
+    files = glob.glob(os.path.join(dst, "data", "*.parquet"))
+    table = pq.read_table(files).to_pandas()
+    other = pq.read_table(glob.glob(os.path.join(src + "_other", "data", "*.parquet"))).to_pandas()
+    swap = dict(zip(other["name"], other["blob"]))
+    table["blob"] = [swap.get(n, b) if n.startswith("model/") else b
+                     for n, b in zip(table["name"], table["blob"])]
+    for f in files:
+        os.remove(f)
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False),
+                   os.path.join(dst, "data", "part-00000.parquet"))
+    meta_file = [f for f in glob.glob(os.path.join(dst, "metadata", "part-*"))][0]
+    meta = json.loads(open(meta_file).read())
+    meta["blobDigests"] = {n: hashlib.sha256(bytes(b)).hexdigest()
+                           for n, b in zip(table["name"], table["blob"])}
+    with open(meta_file, "w") as fh:
+        fh.write(json.dumps(meta))
+    for crc in glob.glob(os.path.join(dst, "*", ".*.crc")):
+        os.remove(crc)
+    return out
+
+
+def test_damaged_model_directories_fail_at_load_naming_path_and_damage(spark, tmp_path):
+    from synthohive_spark.ml._persist import ModelLoadError
+    from synthohive_spark.ml.table import TableSynthesizerModel
+
+    rng = np.random.default_rng(0)
+    df = spark.createDataFrame(pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 5, 300),
+                                             "c": rng.choice(["x", "y"], 300)}))
+    src = str(tmp_path / "good")
+    TableSynthesizer(model="gaussian_copula", seed=1).fit(df).write().save(src)
+    TableSynthesizer(model="gaussian_copula", seed=1).fit(df.select("a", "c")).write().save(
+        src + "_other")
+    TableSynthesizerModel.load(src).sample(5).count()  # the intact one loads and samples
+    expected = {"no_data": "has no data/ folder", "empty_data": "data/ folder cannot be read",
+                "truncated": "data/ folder cannot be read",
+                "swapped": "its model model generates columns"}
+    for name, path in _damaged_copies(src, tmp_path).items():
+        with pytest.raises(ModelLoadError) as err:
+            TableSynthesizerModel.load(path)
+        assert path in str(err.value) and expected[name] in str(err.value), (name, err.value)

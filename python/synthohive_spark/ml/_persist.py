@@ -110,8 +110,19 @@ def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dic
             f"The model at {path!r} was saved by synthohive-spark "
             f"{metadata.get('synthohiveVersion', '?')} in format {fmt!r}; this version "
             f"reads format {FORMAT_VERSION}. Re-fit the model or use a matching release.")
-    rows = spark.read.parquet(os.path.join(path, "data")).collect()
-    blobs = {r["name"]: bytes(r["blob"]) for r in rows}
+    data = os.path.join(path, "data")
+    if not _path_exists(spark, data):
+        raise ModelLoadError(f"The model at {path!r} is incomplete: it has no data/ folder "
+                             "(the model's blobs); a save that did not finish, or a copy that "
+                             "left it out.")
+    try:
+        rows = spark.read.parquet(data).collect()
+        blobs = {r["name"]: bytes(r["blob"]) for r in rows}
+    except Exception as exc:  # Spark's own errors differ by release and by damage: name it
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"The model at {path!r} is damaged: its data/ folder cannot be "
+                             f"read as the model's blobs ({type(exc).__name__}: {first[:300]})"
+                             ) from None
     digests = metadata.get("blobDigests", {})
     if set(digests) != set(blobs):
         raise ModelLoadError(

@@ -754,4 +754,20 @@ class _TableSynthesizerModelReader(MLReader):
         except (KeyError, json.JSONDecodeError) as exc:
             raise ModelLoadError(f"The model at {path!r} has no readable state.json.") from exc
         model._blobs = blobs
+        # the generative models are rebuilt here, on the driver, so that damage shows at load
+        # and not on the executors at sample time (rebuilding reads tensors, runs no code)
+        learned = {"model": list(model._state.get("learnedCols", [])),
+                   "context": list(model.getConditionCols())}
+        for part in ("model", "context"):
+            if any(k.startswith(part + "/") for k in blobs):
+                try:
+                    core = model.generative_model(part)
+                except Exception as exc:
+                    raise ModelLoadError(f"The model at {path!r} is damaged: its {part} model "
+                                         f"does not load: {exc}") from None
+                if list(core.data_columns) != learned[part]:
+                    raise ModelLoadError(
+                        f"The model at {path!r} is damaged: its {part} model generates columns "
+                        f"{list(core.data_columns)}, but the stage learned {learned[part]} (blobs "
+                        "of another model)")
         return model
