@@ -1525,6 +1525,17 @@ class _ColumnGuess:
         self.regex = regex
 
 
+def _token_like(values: list[str]) -> bool:
+    """Machine identifiers, not labels: no blanks, at least 6 characters, and letters mixed with
+    digits in nearly every value (``u3f9a1c0``, ``Zx81_kQ2...``), unlike names (``Iron Maiden``,
+    ``Rock``)."""
+    if not values:
+        return False
+    mixed = sum(1 for v in values if any(c.isdigit() for c in v) and any(c.isalpha() for c in v))
+    return (all(len(v) >= 6 and not any(c.isspace() for c in v) for v in values)
+            and mixed >= 0.9 * len(values))
+
+
 def _all_distinct(p: _Profile, column: str, values: list[str]) -> bool:
     """Every non-null value of ``column`` differs from the others, in the whole table (the
     profile's sample and its distinct count), and there are at least 3."""
@@ -1588,6 +1599,11 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
         avg_len = sum(len(v) for v in probe) / len(probe)
         if (avg_words >= 4 or avg_len >= 40) and ratio > 0.5:
             return _ColumnGuess({**base, "sdtype": SDType.TEXT}, regex)
+        if _all_distinct(p, column, values) and _token_like(probe):
+            # an identifier (a session id, a hash, an API token): fresh values in its shape,
+            # unique, never the real ones (which may be secrets)
+            return _ColumnGuess({**base, "sdtype": SDType.ID, "unique": True, "regex": regex},
+                                regex)
         cfg = {**base, "sdtype": SDType.CATEGORICAL}
         if _all_distinct(p, column, values):
             cfg["unique"] = True

@@ -234,3 +234,25 @@ def test_damaged_model_directories_fail_at_load_naming_path_and_damage(spark, tm
         with pytest.raises(ModelLoadError) as err:
             TableSynthesizerModel.load(path)
         assert path in str(err.value) and expected[name] in str(err.value), (name, err.value)
+
+
+def test_unique_tokens_are_identifiers_generated_fresh_unique_and_in_their_shape(spark):
+    import secrets
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    sessions = ["s" + secrets.token_hex(6) for _ in range(n)]  # s + 12 hex characters
+    pdf = pd.DataFrame({"event_id": np.arange(1, n + 1), "session": sessions,
+                        "kind": rng.choice(["view", "buy"], n), "ms": rng.integers(5, 900, n)})
+    col = Metadata.detect({"events": pdf}).tables["events"].columns["session"]
+    assert str(col.sdtype) == "id" and col.unique  # not a category, not free text
+    df = spark.createDataFrame(pdf)
+    fake = TableSynthesizer(model="gaussian_copula", tableName="events", seed=1).fit(df) \
+        .sample(5000, numPartitions=3).toPandas()
+    assert fake["session"].is_unique and not set(fake["session"]) & set(sessions)
+    assert fake["session"].str.fullmatch(r"s[0-9a-z]{12}").mean() > 0.95
+    md = Metadata.detect({"events": df})
+    out = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=1).fit(
+        {"events": df}).sample(scale=2.0)["events"].toPandas()
+    assert len(out) == 2 * n and out["session"].is_unique
+    assert not set(out["session"]) & set(sessions)

@@ -255,7 +255,7 @@ class RelationalSynthesizer(_RelationalParams):
         df = frames[name]
         schema = df.schema
         keys = graph.key_columns(name)
-        pii, learned, dropped, labels = {}, [], [], []
+        pii, learned, dropped, labels, unique_ids = {}, [], [], [], []
         privacy = md.privacy
         for col, cc in cfg.columns.items():
             if col in keys:
@@ -270,6 +270,9 @@ class RelationalSynthesizer(_RelationalParams):
             elif cc.unique and str(cc.sdtype) == "categorical" and \
                     isinstance(schema[col].dataType, T.StringType):
                 labels.append(col)  # a unique label: real values, each once, by position
+            elif str(cc.sdtype) == "id" and cc.unique and \
+                    isinstance(schema[col].dataType, T.StringType):
+                unique_ids.append(col)  # an identifier: fresh values in its shape, by position
             else:
                 learned.append(col)
         agg_exprs = [F.count(F.lit(1)).alias("__rows")]
@@ -302,6 +305,14 @@ class RelationalSynthesizer(_RelationalParams):
         }
         if labels:
             tstate["labels"] = fit_labels(name, df, labels, rows, learned)
+        for col in unique_ids:
+            sample = df.select(_qcol(col)).limit(20_000).toPandas()[col]
+            nulls = int(df.where(_qcol(col).isNull()).count())
+            tstate.setdefault("uniqueIds", {})[col] = {
+                "spec": infer_key_spec(sample, schema[col].dataType, name, col),
+                "nullShare": nulls / rows}
+            logger.info("table %s: column %s is a unique identifier: generated fresh in its "
+                        "shape, one per row", name, col)
         if pk is not None:
             sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
             spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
@@ -625,6 +636,7 @@ class _TablePlan:
     # junction table's composite key): each driver parent's rows get distinct secondary parents
     unique_pairs: list[str] = field(default_factory=list)
     labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
+    unique_ids: list[tuple] = field(default_factory=list)  # (col, key spec, null share)
     local_timestamps: list[str] = field(default_factory=list)  # see _generation.localize_timestamps
     time_zone: Optional[str] = None
 
@@ -746,6 +758,9 @@ def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, sta
     if plan.pk is not None:
         out[plan.pk] = _key_column(plan.pk_spec, positions, np.zeros(m, bool),
                                    plan.pk in plan.int_cols)
+    for col, spec, null_share in plan.unique_ids:
+        null = np.random.default_rng(seed_of("id-null/" + col)).random(m) < null_share
+        out[col] = _key_column(spec, positions, null, False)
     for col, values, null_share in plan.labels:
         null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
         out[col] = gen.label_values(plan.seed, f"relational/{plan.table}", col, values,
@@ -1049,6 +1064,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             dropped=list(ts["dropped"]),
             unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
             labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
+            unique_ids=[(c, s["spec"], float(s["nullShare"]))
+                        for c, s in ts.get("uniqueIds", {}).items()],
             local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,

@@ -220,6 +220,11 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         table_cfg = self._table_config(pdf, table)
         keys = list(self.getKeyCols()) or ([table_cfg["primary_key"]] if table_cfg.get("primary_key") else [])
         check_columns(schema, keys, table, "keyCols")
+        # unique identifiers (a session id, a token): generated unique in their shape like keys,
+        # never learned (their real values may be secrets)
+        keys += [c for c, cc in (table_cfg.get("columns") or {}).items()
+                 if cc.get("sdtype") == "id" and cc.get("unique") and c not in keys
+                 and c not in conds and c in schema.fieldNames()]
         overlap = sorted(set(keys) & set(conds))
         if overlap:
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
