@@ -256,3 +256,15 @@ def test_unique_tokens_are_identifiers_generated_fresh_unique_and_in_their_shape
         {"events": df}).sample(scale=2.0)["events"].toPandas()
     assert len(out) == 2 * n and out["session"].is_unique
     assert not set(out["session"]) & set(sessions)
+
+
+def test_nan_in_a_double_column_is_said_to_come_back_as_null(spark, caplog):
+    rows = list(zip([1.0, float("nan"), 2.0, None, 3.0] * 40, ["a", "b", "c", "d", "e"] * 40))
+    df = spark.createDataFrame(rows, schema="x double, c string")
+    assert df.where("isnan(x)").count() == 40 and df.where("x is null").count() == 40
+    with caplog.at_level(logging.WARNING, logger="synthohive_spark"):
+        fake = TableSynthesizer(model="gaussian_copula", tableName="t", seed=1).fit(df) \
+            .sample(400).toPandas()
+    assert "column 'x' holds 40 NaN values (not NULL); they are learned and generated as NULL" \
+        in caplog.text
+    assert fake["x"].isna().mean() == pytest.approx(0.4, abs=0.08)

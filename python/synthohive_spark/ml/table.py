@@ -491,11 +491,19 @@ def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.
               if isinstance(f.dataType, (T.TimestampType, T.TimestampNTZType))]
     from synthohive_spark.metadata import PANDAS_TIMESTAMP_BOUNDS, _qcol
 
+    floats = [f.name for f in df.schema.fields
+              if isinstance(f.dataType, (T.DoubleType, T.FloatType))]
     aggs = [F.count(F.lit(1))]
     for c in stamps:
         aggs += [F.min(_qcol(c)), F.max(_qcol(c))]
+    aggs += [F.sum(F.isnan(_qcol(c)).cast("long")) for c in floats]
     stats = df.agg(*aggs).first()
     total = int(stats[0])
+    for i, c in enumerate(floats):
+        nans = int(stats[1 + 2 * len(stamps) + i] or 0)
+        if nans:  # pandas holds NaN and NULL alike: the model cannot keep them apart
+            logger.warning("Table %r: column %r holds %d NaN values (not NULL); they are learned "
+                           "and generated as NULL (missing), at their share", table, c, nans)
     lo_ok, hi_ok = PANDAS_TIMESTAMP_BOUNDS
     for i, c in enumerate(stamps):
         lo, hi = stats[1 + 2 * i], stats[2 + 2 * i]
