@@ -361,7 +361,8 @@ def test_dates_decimals_and_keys_keep_types_and_format(fitted, real_df):
     arrow = next(gen.sample_partitions(plan, iter([request])))
     seed = gen.row_seed(plan.seed, plan.stream, 0, 0)
     plain = gen._assemble(plan, gen._generate(plan, 300, None, seed, arrow=False), None,
-                          {c: gen.key_values(s, 0, 300) for c, s in plan.key_specs.items()}, seed)
+                          {c: gen.key_values(s, 0, 300) for c, s in plan.key_specs.items()}, seed,
+                          np.arange(300))
     if gen.arrow_columns_ok():
         assert isinstance(arrow["balance"].dtype, pd.ArrowDtype) and isinstance(arrow["signup"].dtype, pd.ArrowDtype)
         assert isinstance(arrow["segment"].dtype, pd.ArrowDtype)  # string categories: an Arrow take

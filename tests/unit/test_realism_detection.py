@@ -275,3 +275,14 @@ def test_user_names_are_personal_data_unique_when_distinct_and_never_copied():
     assert not set(fake) & set(users["username"])
     made = unique_by_position(fake, "username", np.arange(500))
     assert made.is_unique and made.str.fullmatch(r"[a-z._]+\d+").all()
+
+
+def test_unique_e_mails_and_user_names_keep_the_real_width():
+    from synthohive_spark.ml._generation import unique_by_position
+
+    # cut names may hold digits ("ab1cd" -> "ab1"): never a digit right before the number
+    values = pd.Series(["ab1cd.efgh@example.com", "ab@example.com"] * 2000)
+    out = unique_by_position(values, "email", np.arange(4000), max_length=19)
+    assert out.is_unique and out.str.len().max() <= 19
+    names = unique_by_position(pd.Series(["x9yz", "x"] * 3000), "username", np.arange(6000), 6)
+    assert names.is_unique and names.str.len().max() <= 6

@@ -191,22 +191,34 @@ def _finish(values: pd.Series, spec: dict, rng: np.random.Generator, n: int) -> 
 UNIQUE_PII_KINDS: tuple[str, ...] = ("email", "username")
 
 
-def unique_by_position(values: pd.Series, kind: str, positions: np.ndarray) -> pd.Series:
+def unique_by_position(values: pd.Series, kind: str, positions: np.ndarray,
+                       max_length: int = 0) -> pd.Series:
     """Values made distinct over the whole table by the rows' global ``positions``: an e-mail's
     local part (a user name) loses its trailing digits and ends in the position + 1
     (``maria.lopez1187@...``, ``mlopez1187``). Those digits are then exactly the position: two
-    rows never share a value."""
+    rows never share a value. Within ``max_length`` (the real column's width; 0: none) the name
+    part is shortened first, then an e-mail takes the short reserved domain ``x.test``."""
     if kind not in UNIQUE_PII_KINDS:
         raise ValueError(f"unique values are made for {', '.join(UNIQUE_PII_KINDS)} columns, "
                          f"not {kind!r}")
     out = []
     for v, pos in zip(values.tolist(), np.asarray(positions, dtype=np.int64).tolist()):
+        number = str(pos + 1)
         if kind == "username":
-            out.append(f"{str(v).rstrip('0123456789') or 'user'}{pos + 1}")
+            name = str(v).rstrip("0123456789") or "user"
+            if max_length:
+                name = name[:max(1, max_length - len(number))].rstrip("0123456789") or "u"
+            out.append(name + number)
             continue
         local, _, domain = str(v).rpartition("@")
         local = local.rstrip("0123456789") or "user"
-        out.append(f"{local}{pos + 1}@{domain or 'example.com'}")
+        domain = domain or "example.com"
+        if max_length and len(local) + len(number) + 1 + len(domain) > max_length:
+            if max_length - len(number) - 1 - len(domain) < 1:
+                domain = "x.test"
+            local = (local[:max(1, max_length - len(number) - 1 - len(domain))]
+                     .rstrip("._0123456789") or "u")  # no digit right before the number
+        out.append(f"{local}{number}@{domain}")
     return pd.Series(out, index=values.index, dtype=object)
 
 
@@ -241,8 +253,9 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
             keep = made.notna().to_numpy()
             if keep.any():
                 made = made.astype(object).copy()
+                width = int((spec.get("fmt") or {}).get("max_length") or 0)
                 made[keep] = unique_by_position(made[keep], spec["kind"],
-                                                np.asarray(positions)[keep]).to_numpy()
+                                                np.asarray(positions)[keep], width).to_numpy()
                 out[col] = made
     return out
 
