@@ -534,6 +534,7 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     computes it (a union renumbers the tasks, not the input's own partitions)."""
     _set_threads()
     arrow = arrow_columns_ok()
+    global_needed = needs_positions(plan)
     for batch in batches:
         for part, lo, hi in partition_runs(batch):
             for a in range(lo, hi, plan.chunk_size):
@@ -544,6 +545,6 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
                 seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
                 gen = _generate(plan, m, context, seed, arrow)
                 positions = (global_positions(plan.partition_offsets, part, pos)
-                             if needs_positions(plan) else pos)
+                             if global_needed else pos)
                 keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
                 yield _assemble(plan, gen, piece, keys, seed, positions)

@@ -276,7 +276,6 @@ _CORES: dict[str, ChildCountModel] = {}
 
 def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, stream: str, pk: str,
                    ctx: list[str], out_names: list[str]) -> Iterator[pd.DataFrame]:
-
     core = _CORES.get(state)
     if core is None:
         _CORES.clear()

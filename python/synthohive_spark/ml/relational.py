@@ -276,7 +276,8 @@ class RelationalSynthesizer(_RelationalParams):
             else:
                 learned.append(col)
         agg_exprs = [F.count(F.lit(1)).alias("__rows")]
-        agg_exprs += [F.sum(F.col(c).isNull().cast("long")).alias(f"__null_{c}") for c in pii]
+        agg_exprs += [F.sum(F.col(c).isNull().cast("long")).alias(f"__null_{c}")
+                      for c in [*pii, *unique_ids]]
         pk = cfg.primary_key
         if pk is not None and isinstance(schema[pk].dataType, T.IntegralType):
             agg_exprs.append(F.min(pk).alias("__pkmin"))
@@ -307,10 +308,9 @@ class RelationalSynthesizer(_RelationalParams):
             tstate["labels"] = fit_labels(name, df, labels, rows, learned)
         for col in unique_ids:
             sample = df.select(_qcol(col)).limit(20_000).toPandas()[col]
-            nulls = int(df.where(_qcol(col).isNull()).count())
             tstate.setdefault("uniqueIds", {})[col] = {
                 "spec": infer_key_spec(sample, schema[col].dataType, name, col),
-                "nullShare": nulls / rows}
+                "nullShare": float(stats[f"__null_{col}"] or 0) / rows}
             logger.info("table %s: column %s is a unique identifier: generated fresh in its "
                         "shape, one per row", name, col)
         if pk is not None:

@@ -467,10 +467,10 @@ def fit_labels(name: str, df: DataFrame, columns: list[str], rows: int,
     """The real values of unique label columns (non-personal, all distinct: a product's or an
     artist's name), generated each once by row position. A column with more than LABELS_MAX
     values is learned as a category instead (appended to ``learned``)."""
+    from synthohive_spark.metadata import _qcol
+
     out = {}
     for c in columns:
-        from synthohive_spark.metadata import _qcol
-
         vals = [r[0] for r in df.select(_qcol(c)).where(_qcol(c).isNotNull()).distinct()
                 .limit(LABELS_MAX + 1).collect()]
         if len(vals) > LABELS_MAX:

@@ -299,15 +299,11 @@ class GaussianCopula(GenerativeModel):
         codec = self._stratum_codec(st["column"], st["source"])
         return self._groups(codec.codes(frames[st["source"]][codec.name]))
 
-    def _stratum_lookup(self, frames: dict[str, pd.DataFrame], k: int,
-                        codes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-        """For numerical variable ``k``: (row's stratum code or -1 for the overall marginal,
-        tables of this variable), or None when the model is not stratified or ``k`` is not."""
+    def _stratum_lookup(self, k: int, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """For numerical variable ``k`` and the rows' strata ``codes``: (row's stratum or -1 for
+        the overall marginal, tables of this variable), or None when ``k`` is not stratified."""
         st = getattr(self, "_strata", None)
         if st is None or k not in st["nums"]:
-            return None
-        codes = self._stratum_codes(frames) if codes is None else codes
-        if codes is None:
             return None
         tables = st["tables"][:, st["nums"].index(k)]
         ok = (codes >= 0) & (codes < len(tables))
@@ -345,10 +341,12 @@ class GaussianCopula(GenerativeModel):
             out[int(c)] = np.cumsum(f[order] / f.sum())
         return out
 
-    def _num_scores_u(self, frames: dict[str, pd.DataFrame], x: np.ndarray, k: int,
-                      rng: np.random.Generator, stratified: bool) -> np.ndarray:
+    def _num_scores_u(self, x: np.ndarray, k: int, rng: np.random.Generator,
+                      s_codes: np.ndarray | None) -> np.ndarray:
+        """Uniform scores of numerical variable ``k``: within the rows' strata (``s_codes``,
+        from :meth:`_stratum_codes`) where the model has their tables, else overall."""
         u = _num_to_u(x, self._quantiles[k], self._grid, rng)
-        look = self._stratum_lookup(frames, k) if stratified else None
+        look = self._stratum_lookup(k, s_codes) if s_codes is not None else None
         if look is not None:
             strata, tables = look
             grid = np.linspace(0.0, 1.0, tables.shape[1])
@@ -363,19 +361,20 @@ class GaussianCopula(GenerativeModel):
         marginals of the numerical columns when not ``stratified``)."""
         n = len(next(iter(frames.values())))
         z = np.empty((n, len(which)), dtype=np.float64)
+        s_codes = self._stratum_codes(frames) if stratified else None  # once, for every variable
         for j, i in enumerate(which):
             codec, source, role, k = self._vars[i]
             series = frames[source][codec.name]
             if role == "num":
                 vals = codec.numeric_values(series)
                 null = np.isnan(vals)
-                u = self._num_scores_u(frames, np.where(null, 0.0, vals), k, rng,
-                                       stratified and source == "data")
+                u = self._num_scores_u(np.where(null, 0.0, vals), k, rng,
+                                       s_codes if source == "data" else None)
                 u = np.where(null, rng.random(n), u)
             elif role == "null":
                 null = np.isnan(codec.numeric_values(series))
-                p_present = self._present_share(codec, k, n, self._stratum_codes(frames)
-                                                if stratified and source == "data" else None)
+                p_present = self._present_share(codec, k, n,
+                                                s_codes if source == "data" else None)
                 v = rng.random(n)
                 u = np.where(null, p_present + v * (1 - p_present), v * p_present)
             else:
@@ -388,7 +387,6 @@ class GaussianCopula(GenerativeModel):
                 c = np.where(known, position[np.where(known, codes, 0)], 0)
                 left = np.where(c > 0, cum[np.maximum(c - 1, 0)], 0.0)
                 right = cum[c]
-                s_codes = self._stratum_codes(frames) if stratified else None
                 for sc, scum in self._stratum_cums(codec, source, s_codes).items():
                     rows = s_codes == sc
                     left[rows] = np.where(c[rows] > 0, scum[np.maximum(c[rows] - 1, 0)], 0.0)
@@ -499,7 +497,7 @@ class GaussianCopula(GenerativeModel):
             nulls[name] = u > self._present_share(codec, k, n, s_codes)
         if s_codes is not None:
             for name, (u, k) in num_u.items():
-                look = self._stratum_lookup({}, k, s_codes) if s_codes is not None else None
+                look = self._stratum_lookup(k, s_codes) if s_codes is not None else None
                 if look is None:
                     continue
                 strata, tables = look
