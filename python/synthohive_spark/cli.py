@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--scale", type=float, default=1.0)
     demo.add_argument("--table", default="customers")
-    demo.add_argument("--model", default="ctgan")
+    demo.add_argument("--model", default="auto",
+                      help="auto (a model per table by a held-out score), ctgan, tvae, gaussian_copula")
     demo.add_argument("--epochs", type=int, default=20,
                       help="training epochs for the demo synthesizer (0 skips fitting)")
     demo.add_argument("--rows", type=int, default=10_000)

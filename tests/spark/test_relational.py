@@ -296,6 +296,13 @@ def test_fit_rejects_tables_that_do_not_match_the_metadata(real):
         rs.fit(broken)
     with pytest.raises(ValueError, match="tableParams has unknown keys"):
         RelationalSynthesizer(metadata=_metadata(), tableParams={"orders": {"colour": 1}})
+    # hyperparameters belong to a named model; 'auto' would not know where they go
+    with pytest.raises(ValueError, match=r"modelParams \['stratify'\].*model='auto'"):
+        RelationalSynthesizer(metadata=_metadata(), modelParams={"stratify": "none"})
+    with pytest.raises(ValueError, match=r"tableParams\['orders'\] has modelParams"):
+        RelationalSynthesizer(metadata=_metadata(), tableParams={"orders": {"modelParams": {"nest": False}}})
+    RelationalSynthesizer(metadata=_metadata(), tableParams={  # named: accepted
+        "orders": {"model": "gaussian_copula", "modelParams": {"nest": False}}})
 
 
 def test_bad_metadata_is_rejected_before_fitting():

@@ -78,7 +78,7 @@ def _collect(df) -> list[tuple]:
 def test_params_follow_spark_ml_conventions():
     synth = TableSynthesizer(epochs=3, conditionCols=["segment"])
     assert synth.getEpochs() == 3 and synth.getConditionCols() == ["segment"]
-    assert synth.getModel() == "ctgan" and synth.getBatchSize() == 500
+    assert synth.getModel() == "auto" and synth.getBatchSize() == 500
     synth.setEpochs(5).setModel("tvae")
     assert synth.getEpochs() == 5 and synth.getModel() == "tvae"
     text = synth.explainParams()
@@ -87,6 +87,21 @@ def test_params_follow_spark_ml_conventions():
         TableSynthesizer(epochs=0)
     with pytest.raises(ValueError, match="modelParams"):
         TableSynthesizer(modelParams="{not json")
+    with pytest.raises(ValueError, match=r"modelParams \['embedding_dim'\].*model='auto' picks"):
+        TableSynthesizer(modelParams={"embedding_dim": 8})
+
+
+def test_default_model_is_picked_per_table_and_recorded(real_df, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="synthohive_spark.ml.table"):
+        m = TableSynthesizer(tableName="cust", keyCols=["cust_id"], seed=3).fit(real_df)
+    assert m._state["model"] == "gaussian_copula" and m.generative_model().name == "gaussian_copula"
+    assert "auto:" in m._state["modelChoice"]
+    assert any("model gaussian_copula (auto:" in r.getMessage() for r in caplog.records)
+    assert any("fitted in" in r.getMessage() for r in caplog.records)
+    m.save(str(tmp_path / "m"))
+    assert type(m).load(str(tmp_path / "m"))._state["modelChoice"] == m._state["modelChoice"]
 
 
 def test_sample_has_training_schema_and_unique_keys(fitted, real_df, spark):

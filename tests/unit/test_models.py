@@ -513,7 +513,143 @@ def test_copula_stratifies_by_a_category_that_determines_others_without_numbers(
     fake = m.sample(4000, seed=2)
     agree = np.mean([s in states[c] for c, s in zip(fake["country"], fake["state"])])
     assert agree == 1.0
-    flat = create_model("gaussian_copula", seed=1, stratify="none").fit(real).sample(4000, seed=2)
+    flat = create_model("gaussian_copula", seed=1, stratify="none", nest=False).fit(real).sample(4000, seed=2)
     assert np.mean([s in states[c] for c, s in zip(flat["country"], flat["state"])]) < 0.8
     share = real["country"].value_counts(normalize=True)
     assert (fake["country"].value_counts(normalize=True).reindex(share.index) - share).abs().max() < 0.03
+
+
+def _wide_customers(n: int = 5000, seed: int = 5) -> tuple[pd.DataFrame, dict[str, list[str]], dict[str, str]]:
+    """Customers with a country, its state and its city among six unrelated categories and two
+    numbers: no column explains the others on average, so nothing is stratified."""
+    rng = np.random.default_rng(seed)
+    states = {"Brazil": ["SP", "RJ", "MG", "BA"], "USA": ["TX", "CA", "NY", "WA", "FL"],
+              "Canada": ["ON", "QC", "BC"], "India": ["MH", "KA", "DL"], "Germany": ["BY", "BE"]}
+    city_state = {f"{st}-city{j}": st for sts in states.values() for st in sts for j in range(3)}
+    country = rng.choice(list(states), n, p=[0.25, 0.35, 0.15, 0.15, 0.1])
+    state = np.array([states[c][int(rng.integers(0, len(states[c])))] for c in country])
+    city = np.array([f"{s}-city{int(rng.integers(0, 3))}" for s in state])
+    cols = {"country": country, "state": state, "city": city}
+    for j in range(6):
+        cols[f"cat{j}"] = rng.choice([f"v{i}" for i in range(4 + j)], n)
+    cols["age"] = rng.integers(18, 90, n)
+    cols["spend"] = np.round(rng.gamma(2.0, 50.0, n), 2)
+    return pd.DataFrame(cols), states, city_state
+
+
+def test_copula_draws_a_nested_category_within_its_sampled_parent_category():
+    """State within country and city within state, without stratification (and whatever the
+    automatic stratification picks): the correlation alone puts half the states in another
+    country."""
+    real, states, city_state = _wide_customers()
+    for stratify in ("none", "auto"):
+        m = create_model("gaussian_copula", seed=1, stratify=stratify).fit(real)
+        assert not any(c.startswith("cat") for c in m._nested)  # unrelated: never nested
+        if stratify == "none":
+            assert m._nested["state"]["given"] == "country" and m._nested["city"]["given"] == "state"
+            assert "country" not in m._nested
+        elif m._strata["column"] == "city":  # drawn first: its state and country follow it
+            assert m._nested["state"]["given"] == m._nested["country"]["given"] == "city"
+        fake = m.sample(6000, seed=2)
+        assert all(s in states[c] for c, s in zip(fake["country"], fake["state"]))
+        assert all(city_state[ci] == s for ci, s in zip(fake["city"], fake["state"]))
+        for col in ("country", "state", "city"):  # the columns keep their real shares
+            share = real[col].value_counts(normalize=True)
+            gap = fake[col].value_counts(normalize=True).reindex(share.index).fillna(0) - share
+            assert gap.abs().max() < 0.02
+    off = create_model("gaussian_copula", seed=1, stratify="none", nest=False).fit(real).sample(6000, seed=2)
+    assert np.mean([s in states[c] for c, s in zip(off["country"], off["state"])]) < 0.6
+    m = create_model("gaussian_copula", seed=1, stratify="none").fit(real)
+    fake = m.sample(3000, seed=2)
+    restored = model_from_blobs(model_to_blobs(m))
+    pd.testing.assert_frame_equal(fake, restored.sample(3000, seed=2))
+    m._nested = {}  # the state a model saved before nesting holds
+    assert model_from_blobs(model_to_blobs(m))._nested == {}
+    with pytest.raises(ValueError, match="nest must be true or false"):
+        create_model("gaussian_copula", nest="yes")
+
+
+def test_copula_does_not_nest_one_off_values_or_a_column_in_a_context_it_does_not_follow():
+    rng = np.random.default_rng(3)
+    n = 3000
+    ctx = pd.DataFrame({"region": rng.choice(["north", "south", "east"], n)})
+    data = pd.DataFrame({"ticket": [f"T{i:05d}" for i in rng.permutation(n)],  # one-off values
+                         "colour": rng.choice(["red", "blue", "green", "grey"], n)})
+    m = create_model("gaussian_copula", seed=1).fit(data, ctx)
+    assert m._nested == {}
+    # a child column nested in a context column is drawn within the given category
+    kinds = {"north": ["n1", "n2"], "south": ["s1", "s2", "s3"], "east": ["e1", "e2"]}
+    data["kind"] = [kinds[r][int(rng.integers(0, len(kinds[r])))] for r in ctx["region"]]
+    m = create_model("gaussian_copula", seed=1, stratify="none").fit(data, ctx)
+    assert m._nested["kind"] == {**m._nested["kind"], "given": "region", "source": "context"}
+    want = pd.DataFrame({"region": ["south"] * 400 + ["east"] * 400})
+    fake = m.sample(800, context=want, seed=4)
+    assert set(fake["kind"].iloc[:400]) <= {"s1", "s2", "s3"} and set(fake["kind"].iloc[400:]) <= {"e1", "e2"}
+
+
+# ----------------------------------------------------------------------------- model="auto"
+def _ring(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = rng.uniform(0, 2 * np.pi, n)
+    return pd.DataFrame({"x": np.round(np.cos(t) + rng.normal(0, 0.05, n), 4),
+                         "y": np.round(np.sin(t) + rng.normal(0, 0.05, n), 4),
+                         "g": rng.choice(["a", "b"], n)})
+
+
+class _RingOracle(GaussianCopula):
+    """A challenger that knows the ring the data lie on (what a well-trained network learns)."""
+
+    default_hyperparams = {"epochs": 1, "batch_size": 500}
+
+    def _sample(self, n: int, context: pd.DataFrame | None, seed: int) -> pd.DataFrame:
+        return _ring(n, seed)
+
+
+class _CopulaAgain(GaussianCopula):
+    """A challenger no better than the copula (it is one)."""
+
+    default_hyperparams = {"epochs": 1, "batch_size": 500}
+
+
+def test_holdout_score_sees_shapes_and_pair_trends():
+    from synthohive_spark.models.auto import holdout_score
+    real, other = _ring(4000, 1), _ring(4000, 2)
+    same = holdout_score(real, other)
+    assert same > 0.93 and holdout_score(real, real) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    # the same columns, each shuffled on its own: shapes kept, the ring (a pair trend) lost
+    apart = other.apply(lambda c: c.sample(frac=1, random_state=int(rng.integers(1000))).to_numpy())
+    assert holdout_score(real, apart) < same - 0.05
+    shifted = other.assign(x=other["x"] + 0.5)
+    assert holdout_score(real, shifted) < same - 0.05
+    dated = pd.DataFrame({"t": pd.to_datetime("2020-01-01") + pd.to_timedelta(real["x"] * 1e5, unit="s"),
+                          "n": pd.array(np.where(real["g"] == "a", None, 1), dtype="Int64")})
+    assert holdout_score(dated, dated.iloc[::-1].reset_index(drop=True)) == pytest.approx(1.0)
+
+
+def test_auto_keeps_the_copula_on_a_small_table_and_when_it_is_near_the_ceiling():
+    from synthohive_spark.models.auto import TRIAL_MIN_ROWS, choose_model
+    small = choose_model(_survey_table(n=TRIAL_MIN_ROWS - 1), None, seed=1, epochs=300, batch_size=500)
+    assert small.model == "gaussian_copula" and "too few" in small.why and small.scores == {}
+    near = choose_model(_survey_table(n=6000), None, seed=1, epochs=300, batch_size=500)
+    assert near.model == "gaussian_copula" and "tvae" not in near.scores  # no trial needed
+    assert near.scores["gaussian_copula"] >= near.scores["ceiling"] - 0.03
+    again = choose_model(_survey_table(n=6000), None, seed=1, epochs=300, batch_size=500)
+    assert again.scores == near.scores  # seeded: the same choice for the same data
+
+
+def test_auto_takes_a_challenger_only_when_it_beats_the_copula_and_bounds_its_epochs(monkeypatch):
+    from synthohive_spark.models import auto
+    register_model("ring_oracle", _RingOracle)
+    monkeypatch.setattr(auto, "CHALLENGER", "ring_oracle")
+    real = _ring(8000, 3)
+    won = auto.choose_model(real, None, seed=1, epochs=100_000, batch_size=500)
+    assert won.scores["gaussian_copula"] < won.scores["ceiling"] - auto.CEILING_GAP  # no ring
+    assert won.model == "ring_oracle" and won.scores["ring_oracle"] >= won.scores["gaussian_copula"] + 0.02
+    assert won.hyperparams["epochs"] * 16 <= auto.FINAL_STEPS + 16  # 8000 rows: 16 steps an epoch
+    assert "ring_oracle" in won.why and "copula" in won.why
+    assert auto.choose_model(real, None, seed=1, epochs=3, batch_size=500).hyperparams["epochs"] == 3
+    register_model("copula_again", _CopulaAgain)
+    monkeypatch.setattr(auto, "CHALLENGER", "copula_again")  # no better than the copula: kept
+    kept = auto.choose_model(real, None, seed=1, epochs=300, batch_size=500)
+    assert kept.model == "gaussian_copula" and "not 0.02 better" in kept.why

@@ -9,11 +9,12 @@ class HasSynthesisParams(HasSeed):
     """Model choice, training size and generation chunking of a synthesizer stage."""
 
     model = Param(Params._dummy(), "model",
-                  "generative model from the registry: 'ctgan', 'tvae', 'gaussian_copula', "
-                  "or a name given to synthohive_spark.register_model; RelationalSynthesizer "
-                  "also takes 'auto' (its default: a model chosen per table, logged at fit)",
+                  "generative model: 'auto' (the default: chosen per table by a quick held-out "
+                  "score, logged at fit; see synthohive_spark.models.auto), 'ctgan', 'tvae', "
+                  "'gaussian_copula', or a name given to synthohive_spark.register_model",
                   typeConverter=TypeConverters.toString)
-    epochs = Param(Params._dummy(), "epochs", "training epochs per table model (> 0)",
+    epochs = Param(Params._dummy(), "epochs", "training epochs per table model (> 0; with "
+                   "model='auto' an upper bound for a neural model it picks)",
                    typeConverter=TypeConverters.toInt)
     batchSize = Param(Params._dummy(), "batchSize", "training batch size (> 0)",
                       typeConverter=TypeConverters.toInt)

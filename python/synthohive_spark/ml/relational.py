@@ -161,6 +161,16 @@ class RelationalSynthesizer(_RelationalParams):
         if bad:
             raise ValueError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
                              f"expected some of {sorted(_TABLE_STAGE_KEYS)}")
+        if self.getModel() == "auto" and self.getModelParams():
+            raise ValueError(f"RelationalSynthesizer: modelParams {sorted(self.getModelParams())} are "
+                             "hyperparameters of one model, but model='auto' picks the model per "
+                             "table; set model= (or per table in tableParams) to pass them.")
+        for t, p in self.getTableParams().items():
+            if p.get("model", self.getModel()) == "auto" and p.get("modelParams"):
+                raise ValueError(f"RelationalSynthesizer: tableParams[{t!r}] has modelParams "
+                                 f"{sorted(p['modelParams'])} but its model is 'auto'; name the "
+                                 "model for that table: tableParams={table: {'model': 'tvae', "
+                                 "'modelParams': {...}}}.")
         return self
 
     def setMetadata(self, metadata: Any) -> "RelationalSynthesizer":
@@ -406,17 +416,15 @@ class RelationalSynthesizer(_RelationalParams):
             if isinstance(overrides.get("modelParams"), dict):
                 params["modelParams"] = {**params["modelParams"], **overrides.pop("modelParams")}
             params.update(overrides)
-            if params["model"] == "auto":
-                params["model"], why = _auto_model(rows, len(learned))
-            else:
-                why = "tableParams" if "model" in overrides else "model param"
-            tstate["model"] = params["model"]
-            logger.info("table %s: model %s (%s)", name, params["model"], why)
             table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
             stage = TableSynthesizer(seed=self.getOrDefault(self.seed), tableName=name,
                                      conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
                                      **params)
             tmodel = stage.fit(frame)
+            tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
+            why = ("tableParams" if "model" in overrides else "model param"
+                   if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
+            logger.info("table %s: model %s (%s)", name, tstate["model"], why)
         return tstate, tmodel, cmodel
 
     def _default_context(self, parent: str, graph: SchemaGraph) -> list[str]:
@@ -469,15 +477,6 @@ class RelationalSynthesizer(_RelationalParams):
                     "only" if earlier else "not only")
         return DegreeModel(bins=bins).fit_bin_mass(mass, rows, int(st["nulls"] or 0),
                                                    ordered=True), earlier
-
-
-def _auto_model(rows: int, columns: int) -> tuple[str, str]:
-    """The model ``model="auto"`` gives a table, and why. Measured on real databases (ratdat,
-    pizzaplace, nycflights13 in benchmarks/bench_relational.py): the Gaussian copula fits in
-    seconds and scored at least as well as CTGAN and TVAE trained for minutes, on every table
-    tried; deep models stay one parameter away (``model=`` or ``tableParams``)."""
-    return "gaussian_copula", (f"auto: {rows} rows x {columns} columns; the copula matched or "
-                               f"beat CTGAN/TVAE on every real table measured, in seconds")
 
 
 #: a reference table is kept in the model as it is: at most this many rows

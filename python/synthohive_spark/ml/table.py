@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import math
+import time
 from typing import Any
 
 import pandas as pd
@@ -69,7 +70,7 @@ class _TableSynthesizerParams(HasSynthesisParams):
 
     def __init__(self, *args: Any):
         super().__init__(*args)
-        self._setDefault(model="ctgan", epochs=300, batchSize=500, seed=42,
+        self._setDefault(model="auto", epochs=300, batchSize=500, seed=42,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
                          rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0)
@@ -104,14 +105,14 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
     """Learns one table and returns a :class:`TableSynthesizerModel` that generates synthetic rows.
 
     >>> from synthohive_spark import TableSynthesizer
-    >>> synth = TableSynthesizer(model="ctgan", epochs=300, seed=7)
+    >>> synth = TableSynthesizer(seed=7)         # model="auto": the copula or TVAE, by a held-out score
     >>> model = synth.fit(df)                    # doctest: +SKIP
     >>> fake = model.sample(1_000_000)           # doctest: +SKIP
     >>> twin = model.transform(df)               # doctest: +SKIP
     """
 
     @keyword_only
-    def __init__(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
+    def __init__(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
                  seed: int = 42, maxTrainingRows: int = 500_000,
                  conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                  numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
@@ -123,7 +124,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         self.setParams(**kwargs)
 
     @keyword_only
-    def setParams(self, *, model: str = "ctgan", epochs: int = 300, batchSize: int = 500,
+    def setParams(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
                   seed: int = 42, maxTrainingRows: int = 500_000,
                   conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                   numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
@@ -157,6 +158,10 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             raise ValueError(f"TableSynthesizer: modelParams is not valid JSON: {exc}") from exc
         if not isinstance(extra, dict):
             raise ValueError("TableSynthesizer: modelParams must be a JSON object.")
+        if self.getModel() == "auto" and extra:
+            raise ValueError(f"TableSynthesizer: modelParams {sorted(extra)} are hyperparameters of one "
+                             "model, but model='auto' picks the model per table; name the model "
+                             "(model='tvae', 'ctgan' or 'gaussian_copula') to pass them.")
 
     def setModel(self, value: str) -> "TableSynthesizer":
         return self._set(model=value)
@@ -206,7 +211,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
     # ------------------------------------------------------------------ fit
     def _fit(self, dataset: DataFrame) -> "TableSynthesizerModel":
         from synthohive_spark.models import create_model, model_to_blobs
-
+        from synthohive_spark.models.auto import choose_model
         self._validate_params()
         table = self.getTableName()
         schema = dataset.schema
@@ -262,8 +267,17 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             logger.info("Table %r: no columns to learn; keys and PII columns are generated", table)
             blobs = {}
         else:
-            model = create_model(self.getModel(),
-                                 column_specs={c: specs[c] for c in learned if c in specs}, **hyper)
+            t0 = time.perf_counter()
+            model_name, why = self.getModel(), "model param"
+            column_specs = {c: specs[c] for c in learned if c in specs}
+            if model_name == "auto":
+                choice = choose_model(data, context, seed=hyper["seed"], epochs=self.getEpochs(),
+                                      batch_size=self.getBatchSize(), column_specs=column_specs,
+                                      device=hyper.get("device"), log=logger)
+                model_name, why, hyper = choice.model, choice.why, dict(choice.hyperparams)
+                hyper.pop("column_specs", None)
+            logger.info("Table %r: model %s (%s)", table, model_name, why)
+            model = create_model(model_name, column_specs=column_specs, **hyper)
             try:
                 if self.getNumProcesses() > 1:
                     blobs = _fit_distributed(model, data, context, self.getNumProcesses(),
@@ -273,6 +287,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                     blobs = model_to_blobs(model)
             except TransformError as exc:  # a column the encoders cannot take: say which table
                 raise SchemaError(f"Table {table!r}: {exc}") from exc
+            logger.info("Table %r: %s fitted in %.1f s", table, model_name, time.perf_counter() - t0)
         blobs = {f"model/{k}": v for k, v in blobs.items()}
         if conds:
             # sample() has no input rows to take the condition from: a small model of the
@@ -284,6 +299,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         state = {"schema": schema.json(), "keySpecs": key_specs, "piiSpecs": pii_specs,
                  "learnedCols": learned, "labels": labels,
                  "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
+        if learned:
+            state.update({"model": model_name, "modelChoice": why})
         fitted = TableSynthesizerModel._create(self, blobs, state)
         if self.getMinQuality() > 0:
             report = fitted._quality_gate(dataset, self.getMinQuality(), min(len(pdf), 20_000))

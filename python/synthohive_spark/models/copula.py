@@ -20,6 +20,15 @@ species' hind feet are 35-37 mm" and "a customer in Brazil lives in a Brazilian 
 exactly, not as a band of a correlation. The categories with fewer rows (and any unseen at fit)
 share one more stratum, "the rest", when it has 50 rows; a stratum without enough values of a
 column uses the column's overall marginal.
+
+A categorical column nested in another (``nest``, on by default: on at least 99% of rows one of
+the two determines the other, as a state its country or a city its state; only values that repeat
+count as evidence) is drawn within the other's sampled category, from its real frequencies there:
+its score is its position within that category's intervals, so the correlation still carries what
+the column says beyond the nesting. Columns are drawn coarse to fine (the stratifying column
+first, then by their number of categories), each within the finest (most entropy) earlier column
+it is nested in, so that chains hold (a city within its state within its country) whatever the
+stratifying column is.
 """
 from __future__ import annotations
 
@@ -40,6 +49,8 @@ _STRATA_MIN_ROWS = 50
 _STRATA_MIN_EXPLAINED = 0.15
 _STRATA_GRID = 201
 _STRATA_MAX_CAT_LEVELS = 1000
+_NEST_MIN_PURITY = 0.99
+_NEST_MAX_CELLS = 2_000_000
 
 
 def _theil_u(by: np.ndarray, of: np.ndarray, k_by: int, k_of: int) -> float | None:
@@ -80,7 +91,7 @@ class GaussianCopula(GenerativeModel):
     verbose."""
 
     name = "gaussian_copula"
-    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto"}
+    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto", "nest": True}
 
     def _validate_hyperparams(self) -> None:
         super()._validate_hyperparams()
@@ -88,6 +99,9 @@ class GaussianCopula(GenerativeModel):
         if not isinstance(s, str) or not s:
             raise ValueError("GaussianCopula: hyperparameter stratify must be 'auto', 'none' or the name "
                              f"of a categorical column, got {s!r}")
+        if not isinstance(self._hp.get("nest"), bool):
+            raise ValueError("GaussianCopula: hyperparameter nest must be true or false, got "
+                             f"{self._hp.get('nest')!r}")
 
     # ------------------------------------------------------------------ variables
     def _fit_transformers(self, data: pd.DataFrame, context: pd.DataFrame | None) -> None:
@@ -111,6 +125,7 @@ class GaussianCopula(GenerativeModel):
         self._corr = None
         self._orders = {}
         self._fit_strata({"data": data, "context": context})
+        self._fit_nesting({"data": data, "context": context})
 
     def _codecs(self) -> list[tuple[ColumnCodec, str]]:
         out = []
@@ -341,6 +356,93 @@ class GaussianCopula(GenerativeModel):
             out[int(c)] = np.cumsum(f[order] / f.sum())
         return out
 
+    # ------------------------------------------------------------------ nesting
+    def _fit_nesting(self, frames: dict[str, pd.DataFrame | None]) -> None:
+        """Find the categorical data columns nested in another categorical column (see the
+        module docstring) and keep their joint counts; ``self._nested`` maps a nested column to
+        ``{"given", "source", "freq"}`` (freq: the given column's codes x the column's codes), in
+        the order they are drawn: the given column is always drawn before."""
+        self._nested = {}
+        if not self._hp.get("nest", True):
+            return
+        st = getattr(self, "_strata", None)
+        cats = [(c, s) for c, s, role, _ in self._vars if role == "cat"]
+        codes = {(c.name, s): c.codes(frames[s][c.name]) for c, s in cats}
+
+        def repeated(code: np.ndarray, k: int) -> np.ndarray:
+            counts = np.bincount(code[code >= 0], minlength=k)
+            return (code >= 0) & (counts[np.maximum(code, 0)] >= 2)
+
+        def determines(by: np.ndarray, k_by: int, of: np.ndarray, k_of: int) -> bool:
+            """Whether ``by``'s repeated values each hold one value of ``of`` (>= 99% of rows)."""
+            rep = repeated(by, k_by)
+            ok = rep & (of >= 0)
+            if ok.sum() < max(2, 0.5 * (by >= 0).sum()):
+                return False  # mostly one-off values: they would "determine" any column
+            joint = np.bincount(by[ok] * k_of + of[ok], minlength=k_by * k_of).reshape(k_by, k_of)
+            return joint.max(axis=1).sum() >= _NEST_MIN_PURITY * ok.sum()
+
+        # drawing order: the stratifying column first (never nested: its categories' tables
+        # hold the others), then from the fewest categories up
+        ranked = sorted((c for c, s in cats if s == "data"), key=lambda c: (c.n_categories, c.name))
+        if st is not None and st["source"] == "data":
+            ranked = ([c for c in ranked if c.name == st["column"]]
+                      + [c for c in ranked if c.name != st["column"]])
+        for pos, codec in enumerate(ranked):
+            k_b = codec.n_categories
+            if k_b < 3 or (st is not None and (st["column"], st["source"]) == (codec.name, "data")):
+                continue
+            b = codes[(codec.name, "data")]
+            earlier = [(c, "data") for c in ranked[:pos]] + [(c, s) for c, s in cats if s == "context"]
+            best, best_h = None, 0.0
+            for other, src in earlier:
+                k_a = other.n_categories
+                if k_a < 2 or k_a * k_b > _NEST_MAX_CELLS:
+                    continue
+                a = codes[(other.name, src)]
+                if not (determines(b, k_b, a, k_a) or determines(a, k_a, b, k_b)):
+                    continue
+                counts = np.bincount(a[a >= 0], minlength=k_a)
+                p = counts[counts > 0] / counts.sum()
+                h = float(-np.sum(p * np.log(p)))
+                if h > best_h + 1e-12:
+                    best, best_h = (other, src), h
+            if best is None:
+                continue
+            other, src = best
+            a = codes[(other.name, src)]
+            ok = (a >= 0) & (b >= 0)
+            freq = np.bincount(a[ok] * k_b + b[ok], minlength=other.n_categories * k_b)
+            self._nested[codec.name] = {"given": other.name, "source": src,
+                                        "freq": freq.reshape(other.n_categories, k_b).astype(np.float64)}
+            self.logger.info("copula: column %r is drawn within the sampled category of %s column %r "
+                             "(on at least %.0f%% of rows one of them determines the other)",
+                             codec.name, src, other.name, 100 * _NEST_MIN_PURITY)
+
+    def _nested_cums(self, codec: ColumnCodec, given: np.ndarray):
+        """For nested column ``codec`` and the rows' codes of the column it is nested in: pairs
+        (rows, cumulative interval ends of ``codec`` in its global order among that category's
+        real rows), for each category the rows hold that has real rows."""
+        freq = self._nested[codec.name]["freq"]
+        order = self._order(codec, "data")
+        ok = np.flatnonzero((given >= 0) & (given < len(freq)))
+        if not len(ok):
+            return
+        by = ok[np.argsort(given[ok], kind="stable")]
+        groups, starts = np.unique(given[by], return_index=True)
+        for g, rows in zip(groups, np.split(by, starts[1:])):
+            f = freq[g]
+            if f.sum() > 0:
+                yield rows, np.cumsum(f[order] / f.sum())
+
+    def _nested_given(self, name: str, frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
+        spec = self._nested[name]
+        frame = frames.get(spec["source"])
+        if frame is None:
+            return None
+        codec = self._stratum_codec(spec["given"], spec["source"])
+        return codec.codes(frame[codec.name])
+
     def _num_scores_u(self, x: np.ndarray, k: int, rng: np.random.Generator,
                       s_codes: np.ndarray | None) -> np.ndarray:
         """Uniform scores of numerical variable ``k``: within the rows' strata (``s_codes``,
@@ -391,6 +493,11 @@ class GaussianCopula(GenerativeModel):
                     rows = s_codes == sc
                     left[rows] = np.where(c[rows] > 0, scum[np.maximum(c[rows] - 1, 0)], 0.0)
                     right[rows] = scum[c[rows]]
+                if source == "data" and codec.name in getattr(self, "_nested", {}):
+                    given = self._nested_given(codec.name, frames)
+                    for rows, gcum in ([] if given is None else self._nested_cums(codec, given)):
+                        left[rows] = np.where(c[rows] > 0, gcum[np.maximum(c[rows] - 1, 0)], 0.0)
+                        right[rows] = gcum[c[rows]]
                 u = left + rng.random(n) * (right - left)
                 u = np.where(known, u, 0.5)
             z[:, j] = ndtri(np.clip(u, _EPS, 1 - _EPS))
@@ -493,6 +600,20 @@ class GaussianCopula(GenerativeModel):
                 rows = s_codes == sc
                 position = np.minimum(np.searchsorted(scum, u[rows], "right"), len(scum) - 1)
                 codes[name][rows] = order[position]
+        for name, spec in getattr(self, "_nested", {}).items():  # in the order they were found
+            if name not in cat_u:
+                continue
+            u, codec = cat_u[name]
+            if spec["source"] == "data":
+                given = codes.get(spec["given"])
+            else:
+                given = None if context is None else self._nested_given(codec.name, {"context": context})
+            if given is None:
+                continue
+            order = self._order(codec, "data")
+            for rows, gcum in self._nested_cums(codec, given):
+                position = np.minimum(np.searchsorted(gcum, u[rows], "right"), len(gcum) - 1)
+                codes[codec.name][rows] = order[position]
         for name, (u, codec, k) in null_u.items():
             nulls[name] = u > self._present_share(codec, k, n, s_codes)
         if s_codes is not None:
@@ -531,11 +652,20 @@ class GaussianCopula(GenerativeModel):
             t["strata/nums"] = torch.tensor(st["nums"], dtype=torch.int64)
             for name, freq in st["cats"].items():
                 t["strata/cat/" + name] = torch.from_numpy(np.ascontiguousarray(freq))
+        for name, spec in getattr(self, "_nested", {}).items():
+            t["nested/" + name] = torch.from_numpy(np.ascontiguousarray(spec["freq"]))
         return t
 
     def _extra_meta(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         st = getattr(self, "_strata", None)
-        return {} if st is None else {"strata": {"column": st["column"], "source": st["source"]}}
+        if st is not None:
+            out["strata"] = {"column": st["column"], "source": st["source"]}
+        nested = getattr(self, "_nested", {})
+        if nested:  # a list: the order is the drawing order
+            out["nested"] = [{"column": name, "given": spec["given"], "source": spec["source"]}
+                             for name, spec in nested.items()]
+        return out
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         self._setup()
@@ -562,6 +692,17 @@ class GaussianCopula(GenerativeModel):
                     or shape[1] != len(self._strata["nums"])):
                 raise KeyError(f"stratum tables of shape {tuple(shape)} do not match column "
                                f"{codec.name!r} ({codec.n_categories} categories)")
+        self._nested = {}
+        for spec in extra.get("nested") or []:  # models saved before nesting have none
+            name = str(spec["column"])
+            codec = self._stratum_codec(name, "data")
+            given = self._stratum_codec(str(spec["given"]), str(spec["source"]))
+            freq = tensors["nested/" + str(name)].numpy().astype(np.float64)
+            if freq.shape != (given.n_categories, codec.n_categories):
+                raise KeyError(f"nested-category table of {name!r} has shape {tuple(freq.shape)}; "
+                               f"expected ({given.n_categories}, {codec.n_categories})")
+            self._nested[name] = {"given": str(spec["given"]), "source": str(spec["source"]),
+                                       "freq": freq}
         expected = len(self._vars)
         if self._corr is not None and self._corr.shape != (expected, expected):
             raise KeyError(f"correlation matrix of shape {tuple(self._corr.shape)} does not match the "
