@@ -116,7 +116,8 @@ def test_child_counts_are_the_same_in_both_branches(spark):
         assert_same_in_both_branches(out, None, f"child rows of {parts} partitions")
 
 
-def test_relational_tables_are_the_same_in_both_branches(spark):
+@pytest.fixture(scope="module")
+def orders_model(spark):
     rng = np.random.default_rng(1)
     customers = pd.DataFrame({"customer_id": np.arange(1, 301),
                               "segment": rng.choice(["retail", "b2b", "vip"], 300)})
@@ -134,11 +135,73 @@ def test_relational_tables_are_the_same_in_both_branches(spark):
             "foreign_keys": [{"column": "customer_id", "parent_table": "customers",
                               "parent_column": "customer_id"}]}}})
     frames = {"customers": spark.createDataFrame(customers), "orders": spark.createDataFrame(orders)}
-    model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=6,
-                                  rowsPerPartition=400).fit(frames)
+    return md, RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=6,
+                                     rowsPerPartition=400).fit(frames)
+
+
+def test_relational_tables_are_the_same_in_both_branches(orders_model):
+    md, model = orders_model
     out = model.sample(scale=1.0, seed=1)
     for df in out.values():
         df.unpersist()  # computed again in each branch, as a user's query over them would be
     for name, df in out.items():
         assert df.rdd.getNumPartitions() > 1
         assert_same_in_both_branches(df, md.tables[name].primary_key, f"relational table {name}")
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_sanitized_and_pseudonymized_rows_are_the_same_in_both_branches(spark, retail, tmp_path,
+                                                                        adaptive):
+    from synthohive_spark.ml.pii import PIISanitizer
+    from synthohive_spark.ml.pseudonymizer import HmacPseudonymizer
+
+    customers = retail["customers"]
+    key = "determinism-harness-key-7d1e"
+    sanitizer = PIISanitizer(key=key, seed=5, defaultStrategy="fake",
+                             strategies={"phone": "mask", "email": "hash"}).fit(customers)
+    pseudo = HmacPseudonymizer(inputCols=["customer_id", "email"], key=key)
+    with aqe(spark, adaptive):
+        for name, df in _inputs(spark, customers, tmp_path / f"aqe{adaptive}").items():
+            clean = sanitizer.transform(df)
+            kept = clean.alias("c").join(df.alias("r"), "customer_id").where(
+                (F.col("c.email") == F.col("r.email")) | (F.col("c.phone") == F.col("r.phone")))
+            assert kept.count() == 0, f"PIISanitizer on {name} input kept real values"
+            assert_same_in_both_branches(clean, "customer_id", f"PIISanitizer on {name} input")
+            assert_same_in_both_branches(pseudo.transform(df), None,
+                                         f"HmacPseudonymizer on {name} input")
+
+
+@contextlib.contextmanager
+def arrow_batch(spark, rows: int):
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    old = spark.conf.get(key)
+    spark.conf.set(key, str(rows))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, old)
+
+
+def test_rows_do_not_depend_on_the_arrow_batch_size(spark, customer_model, retail, orders_model):
+    """Rows reach a task's Python worker in Arrow batches of maxRecordsPerBatch rows; the chunks a
+    task generates (and their seeds) follow the rows' own positions, not where a batch ends."""
+    md, model = orders_model
+
+    def rows(df) -> list[str]:
+        return sorted(repr(tuple(r)) for r in df.collect())
+
+    def run() -> dict[str, list[str]]:
+        spark.catalog.clearCache()  # nothing reused from the other run
+        out = {"twins": rows(customer_model.transform(retail["customers"].repartition(2)))}
+        db = model.sample(scale=1.0, seed=1, numPartitions=2)
+        out.update({t: rows(df) for t, df in db.items()})
+        for df in db.values():
+            df.unpersist()
+        return out
+
+    default = run()
+    with arrow_batch(spark, 37):
+        small = run()
+    assert set(small) == {"twins", "customers", "orders"}
+    for what in default:
+        assert small[what] == default[what], f"{what}: other rows with Arrow batches of 37 rows"

@@ -502,6 +502,34 @@ def partition_runs(batch: pd.DataFrame) -> Iterator[tuple[int, int, int]]:
         yield int(parts[lo]), lo, hi
 
 
+def aligned_pieces(batches: Iterator[pd.DataFrame], chunk_size: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(partition, rows) pieces of the input rows (which carry ``PART_COL`` and ``POS_COL``): each
+    piece holds the rows of one input partition whose positions fall in one aligned chunk
+    ``[k * chunk_size, (k + 1) * chunk_size)``. The pieces, and so the seeds taken from a piece's
+    partition and first position, are the same whatever Arrow batches the rows arrive in
+    (``spark.sql.execution.arrow.maxRecordsPerBatch``). A piece is given as soon as its chunk's
+    last position arrives, when the next partition or chunk starts, or at the end."""
+    current: tuple[int, int] | None = None
+    held: list[pd.DataFrame] = []
+    for batch in batches:
+        for part, lo, hi in partition_runs(batch):
+            run = batch.iloc[lo:hi]
+            chunk = run[POS_COL].to_numpy(dtype=np.int64) // chunk_size
+            cuts = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(run)]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                key = (part, int(chunk[a]))
+                if held and key != current:
+                    yield current[0], pd.concat(held, ignore_index=True)
+                    held = []
+                current = key
+                held.append(run.iloc[a:b])
+                if int(run[POS_COL].iloc[b - 1]) == (key[1] + 1) * chunk_size - 1:  # chunk complete
+                    yield part, pd.concat(held, ignore_index=True)
+                    held = []
+    if held:
+        yield current[0], pd.concat(held, ignore_index=True)
+
+
 def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series:
     """Unique key values for global row positions ``start .. start+n-1``."""
     return key_values_at(spec, np.arange(start, start + n, dtype=np.int64), arrow=arrow)
@@ -535,16 +563,13 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     _set_threads()
     arrow = arrow_columns_ok()
     global_needed = needs_positions(plan)
-    for batch in batches:
-        for part, lo, hi in partition_runs(batch):
-            for a in range(lo, hi, plan.chunk_size):
-                piece = batch.iloc[a:min(a + plan.chunk_size, hi)].reset_index(drop=True)
-                m = len(piece)
-                pos = piece[POS_COL].to_numpy(dtype=np.int64)
-                context = piece[plan.condition_cols] if plan.condition_cols else None
-                seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
-                gen = _generate(plan, m, context, seed, arrow)
-                positions = (global_positions(plan.partition_offsets, part, pos)
-                             if global_needed else pos)
-                keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
-                yield _assemble(plan, gen, piece, keys, seed, positions)
+    for part, piece in aligned_pieces(batches, plan.chunk_size):
+        m = len(piece)
+        pos = piece[POS_COL].to_numpy(dtype=np.int64)
+        context = piece[plan.condition_cols] if plan.condition_cols else None
+        seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
+        gen = _generate(plan, m, context, seed, arrow)
+        positions = (global_positions(plan.partition_offsets, part, pos)
+                     if global_needed else pos)
+        keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
+        yield _assemble(plan, gen, piece, keys, seed, positions)

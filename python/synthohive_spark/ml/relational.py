@@ -820,18 +820,14 @@ def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterat
     key and the parent's context, with each row's partition and position in the skeleton)."""
     gen._set_threads()
     carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
-    for batch in batches:
-        for part, lo, hi in gen.partition_runs(batch):
-            carry = carries.setdefault(part, {})
-            for a in range(lo, hi, plan.chunk_size):
-                piece = batch.iloc[a:min(a + plan.chunk_size, hi)].reset_index(drop=True)
-                pos = piece[gen.POS_COL].to_numpy(dtype=np.int64)
-                positions = gen.global_positions(plan.offsets, part, pos)
-                if len(pos) and int(pos[-1]) - int(pos[0]) != len(pos) - 1:
-                    raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
-                                       "arrive out of order; persist the parent table")
-                yield _generate_chunk(plan, piece, len(piece), int(positions[0]), part,
-                                      int(pos[0]), carry)
+    for part, piece in gen.aligned_pieces(batches, plan.chunk_size):
+        carry = carries.setdefault(part, {})
+        pos = piece[gen.POS_COL].to_numpy(dtype=np.int64)
+        positions = gen.global_positions(plan.offsets, part, pos)
+        if int(pos[-1]) - int(pos[0]) != len(pos) - 1:
+            raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
+                               "arrive out of order; persist the parent table")
+        yield _generate_chunk(plan, piece, len(piece), int(positions[0]), part, int(pos[0]), carry)
 
 
 class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
