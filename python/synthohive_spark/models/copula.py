@@ -373,10 +373,13 @@ class GaussianCopula(GenerativeModel):
             counts = np.bincount(code[code >= 0], minlength=k)
             return (code >= 0) & (counts[np.maximum(code, 0)] >= 2)
 
-        def determines(by: np.ndarray, k_by: int, of: np.ndarray, k_of: int) -> bool:
+        reps = {key: repeated(code, c.n_categories)  # once per column, not per pair tried
+                for (c, _), (key, code) in zip(cats, codes.items())}
+
+        def determines(by_key: tuple, k_by: int, of: np.ndarray, k_of: int) -> bool:
             """Whether ``by``'s repeated values each hold one value of ``of`` (>= 99% of rows)."""
-            rep = repeated(by, k_by)
-            ok = rep & (of >= 0)
+            by = codes[by_key]
+            ok = reps[by_key] & (of >= 0)
             if ok.sum() < max(2, 0.5 * (by >= 0).sum()):
                 return False  # mostly one-off values: they would "determine" any column
             joint = np.bincount(by[ok] * k_of + of[ok], minlength=k_by * k_of).reshape(k_by, k_of)
@@ -400,7 +403,8 @@ class GaussianCopula(GenerativeModel):
                 if k_a < 2 or k_a * k_b > _NEST_MAX_CELLS:
                     continue
                 a = codes[(other.name, src)]
-                if not (determines(b, k_b, a, k_a) or determines(a, k_a, b, k_b)):
+                if not (determines((codec.name, "data"), k_b, a, k_a)
+                        or determines((other.name, src), k_a, b, k_b)):
                     continue
                 counts = np.bincount(a[a >= 0], minlength=k_a)
                 p = counts[counts > 0] / counts.sum()
