@@ -29,6 +29,8 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from synthohive_spark.privacy.detect import PII_KINDS as _DETECT_KINDS
 from synthohive_spark.privacy.detect import name_hint, normalize_name
 from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
+from synthohive_spark._spark import qcol
+from synthohive_spark.errors import MetadataError, UnknownTableError  # noqa: F401 (re-exported)
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -50,21 +52,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Errors and semantic types
 # --------------------------------------------------------------------------------------------
-
-
-class MetadataError(ValueError):
-    """Invalid metadata or data that cannot be described; ``errors`` lists every problem found."""
-
-    def __init__(self, message: str, errors: Optional[list[str]] = None) -> None:
-        super().__init__(message)
-        self.errors: list[str] = list(errors) if errors else [message]
-
-
-class UnknownTableError(MetadataError, KeyError):
-    """A table name that the metadata does not hold (also a ``KeyError``)."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
 
 
 class SDType(str, Enum):
@@ -98,7 +85,14 @@ class SDType(str, Enum):
 #: Semantic types that always describe personal data (the kinds of ``privacy.detect``).
 PII_KINDS: frozenset[str] = frozenset(_DETECT_KINDS)
 
-PII_STRATEGIES = ("fake", "hmac", "mask", "drop", "keep")
+#: What happens to a personal-data column in the synthetic copy ("hmac" is read as "hash", the
+#: name the PII stages use).
+PIIStrategy = Literal["fake", "hash", "mask", "drop", "keep"]
+
+
+def _strategy_name(value: Any) -> Any:
+    return "hash" if value == "hmac" else value
+
 
 _Bound = Optional[Union[int, float, str]]
 
@@ -211,9 +205,11 @@ class ColumnConfig(_Model):
     regex: Optional[str] = None
     datetime_format: Optional[str] = None
     unique: bool = False
-    pii_strategy: Optional[Literal["fake", "hmac", "mask", "drop", "keep"]] = None
+    pii_strategy: Optional[PIIStrategy] = None
     copy_of: Optional[CopyRule] = None
     derived: Optional[DerivedRule] = None
+
+    _strategy = field_validator("pii_strategy", mode="before")(_strategy_name)
 
     @model_validator(mode="before")
     @classmethod
@@ -316,8 +312,10 @@ class TableConfig(_Model):
 class PrivacyConfig(_Model):
     """How personal data is handled when the synthetic copy is generated."""
 
-    pii_strategy: Literal["fake", "hmac", "mask", "drop", "keep"] = "fake"
+    pii_strategy: PIIStrategy = "fake"
     hmac_key_env: str = "SYNTHOHIVE_HMAC_KEY"
+
+    _strategy = field_validator("pii_strategy", mode="before")(_strategy_name)
     locale: str = "en_US"
     k_anonymity: Optional[int] = Field(default=None, ge=2)
     min_dcr: Optional[float] = Field(default=None, ge=0)
@@ -875,7 +873,6 @@ _PERSON_TOKENS = {"customer", "client", "employee", "user", "person", "contact",
 _PHONE_RE = re.compile(
     r"^(\+|00)?(\d{1,3}[\s.-]?)?(\(\d{1,4}\)|\d{1,4})[\s.-]?\d{2,4}[\s.-]?\d{3,5}"
     r"(\s*(x|ext\.?|extension)\s*\d{1,6})?$", re.IGNORECASE)
-_ZIP_RE = re.compile(r"^\d{5}(-\d{4})?$|^[A-Z0-9]{2,4}\s?[A-Z0-9]{3}$", re.IGNORECASE)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                       re.IGNORECASE)
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
@@ -1334,7 +1331,7 @@ class _SparkProfile(_Profile):
             self.dtypes[field.name] = dtype
         exprs = [F.count(F.lit(1)).alias("__n")]
         for i, (c, dtype) in enumerate(self.dtypes.items()):
-            col = _qcol(c)
+            col = qcol(c)
             fam = dtype_family(dtype)
             is_null = (col.isNull() | F.isnan(col)) if fam == "float" else col.isNull()
             exprs.append(F.sum(F.when(is_null, 1).otherwise(0)).alias(f"__null{i}"))
@@ -1374,9 +1371,9 @@ class _SparkProfile(_Profile):
                 and (self.mins[c] < lo_ok or self.maxs[c] > hi_ok)]
         if wide:
             sdf = sdf.select(*[
-                F.when(_qcol(c).between(F.lit(str(lo_ok)).cast(self.dtypes[c]),
-                                        F.lit(str(hi_ok)).cast(self.dtypes[c])), _qcol(c)).alias(c)
-                if c in wide else _qcol(c) for c in self.dtypes])
+                F.when(qcol(c).between(F.lit(str(lo_ok)).cast(self.dtypes[c]),
+                                        F.lit(str(hi_ok)).cast(self.dtypes[c])), qcol(c)).alias(c)
+                if c in wide else qcol(c) for c in self.dtypes])
         self.sample = sdf.toPandas()
         self._distinct: dict[str, int] = {}
         self._sorted: dict[str, Any] = {}
@@ -1389,7 +1386,7 @@ class _SparkProfile(_Profile):
             for c in todo:
                 self._distinct[c] = int(self.sample[c].nunique(dropna=True))
         elif todo:
-            row = self.df.agg(*[F.countDistinct(_qcol(c)).alias(f"d{i}")
+            row = self.df.agg(*[F.countDistinct(qcol(c)).alias(f"d{i}")
                                 for i, c in enumerate(todo)]).collect()[0]
             for i, c in enumerate(todo):
                 self._distinct[c] = int(row[f"d{i}"])
@@ -1401,9 +1398,9 @@ class _SparkProfile(_Profile):
         assert isinstance(parent, _SparkProfile)
         if self.complete and parent.complete:
             return _pandas_missing(self.sample[column], parent.sample[parent_column])
-        child = (self.df.select(_qcol(column).alias("__k")).where(F.col("__k").isNotNull())
+        child = (self.df.select(qcol(column).alias("__k")).where(F.col("__k").isNotNull())
                  .distinct())
-        keys = parent.df.select(_qcol(parent_column).alias("__k"))
+        keys = parent.df.select(qcol(parent_column).alias("__k"))
         return int(child.join(keys, on="__k", how="left_anti").count())
 
     def count_below(self, column: str, value: Any, inclusive: bool) -> int:
@@ -1413,15 +1410,9 @@ class _SparkProfile(_Profile):
             if column not in self._sorted:
                 self._sorted[column] = _sorted_values(self.sample[column])
             return _pandas_count_below(self._sorted[column], value, inclusive)
-        col = _qcol(column)
+        col = qcol(column)
         cond = col <= F.lit(value) if inclusive else col < F.lit(value)
         return int(self.df.where(cond).count())
-
-
-def _qcol(name: str):
-    from pyspark.sql import functions as F
-
-    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _scalar(value: Any) -> Any:
@@ -1853,9 +1844,9 @@ def _rule_frames(child: _Profile, fk: str, parent: _Profile, pk: str,
     from pyspark.sql import functions as F
 
     buckets = max(1, parent.n_rows // RULE_SAMPLE_PARENTS)
-    pick = lambda c: F.pmod(F.xxhash64(_qcol(c).cast("string")), F.lit(buckets)) == 0  # noqa: E731
-    cdf = child.df.where(pick(fk)).select(_qcol(fk), *[_qcol(c) for c in ccols]).toPandas()
-    pdf = parent.df.where(pick(pk)).select(_qcol(pk), *[_qcol(c) for c in pcols]).toPandas()
+    pick = lambda c: F.pmod(F.xxhash64(qcol(c).cast("string")), F.lit(buckets)) == 0  # noqa: E731
+    cdf = child.df.where(pick(fk)).select(qcol(fk), *[qcol(c) for c in ccols]).toPandas()
+    pdf = parent.df.where(pick(pk)).select(qcol(pk), *[qcol(c) for c in pcols]).toPandas()
     return cdf, pd.DataFrame(pdf)
 
 

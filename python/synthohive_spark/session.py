@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Mapping
 
+from synthohive_spark._spark import is_classic
+
 logger = logging.getLogger("synthohive_spark.session")
 
 _JAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jars")
@@ -75,7 +77,7 @@ def get_or_create_session(
                              f"server and needs a local master such as 'local[2]', got {master!r}; "
                              f"for a remote server use SparkSession.builder.remote('sc://host:port')")
         running = SparkSession.getActiveSession()
-        if running is not None and _is_classic(running):
+        if running is not None and is_classic(running):
             raise ValueError("get_or_create_session(connect=True): a classic Spark session is "
                              "already active in this process; stop it first (spark.stop()), or "
                              "call get_or_create_session() without connect=True to use it")
@@ -124,7 +126,7 @@ def get_or_create_session(
 
 def jvm_available(spark) -> bool:
     """True when ``spark`` is a classic session whose JVM has the synthohive-spark classes loaded."""
-    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if _is_classic(spark) else None
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if is_classic(spark) else None
     if jvm is None:
         return False
     try:
@@ -135,13 +137,3 @@ def jvm_available(spark) -> bool:
     except Exception as exc:  # py4j raises Py4JJavaError for ClassNotFoundException
         logger.debug("synthohive-spark JVM classes unavailable: %s", exc)
         return False
-
-
-def _is_classic(spark) -> bool:
-    try:
-        from pyspark.sql.utils import is_remote
-        if is_remote():
-            return False
-    except ImportError:  # pragma: no cover
-        pass
-    return type(spark).__module__.startswith("pyspark.sql.session")

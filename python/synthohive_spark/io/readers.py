@@ -7,16 +7,14 @@ from typing import Any, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 
+from synthohive_spark.errors import TableSourceError  # noqa: F401 (re-exported)
+
 logger = logging.getLogger("synthohive_spark.io.readers")
 
 __all__ = ["read_table", "is_path", "TableSourceError", "FORMATS"]
 
 FORMATS = ("parquet", "delta", "orc", "csv", "json")
 _EXT = {".parquet": "parquet", ".orc": "orc", ".csv": "csv", ".json": "json", ".jsonl": "json"}
-
-
-class TableSourceError(ValueError):
-    """A table source that cannot be read: wrong type, missing path or table, unknown format."""
 
 
 def is_path(location: str) -> bool:

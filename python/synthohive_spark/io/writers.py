@@ -17,6 +17,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from synthohive_spark.io.readers import FORMATS, is_path
+from synthohive_spark._spark import hadoop_fs, is_classic, path_exists
+from synthohive_spark.errors import OutputExistsError  # noqa: F401 (re-exported)
 
 logger = logging.getLogger("synthohive_spark.io.writers")
 
@@ -24,10 +26,6 @@ __all__ = ["Target", "resolve_target", "target_exists", "check_targets", "write_
            "read_back", "OutputExistsError", "MODES"]
 
 MODES = ("errorifexists", "overwrite")
-
-
-class OutputExistsError(FileExistsError):
-    """An output table already exists and mode is not 'overwrite'."""
 
 
 @dataclass(frozen=True)
@@ -46,24 +44,10 @@ def resolve_target(output: str, table: str) -> Target:
     return Target(table, "catalog", f"{output}.{table}")
 
 
-def _has_jvm(spark: SparkSession) -> bool:
-    return getattr(spark, "_jsparkSession", None) is not None
-
-
-def _fs(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
 def target_exists(spark: SparkSession, target: Target) -> bool:
     if target.kind == "catalog":
         return bool(spark.catalog.tableExists(target.location))
-    if _has_jvm(spark):
-        fs, hpath = _fs(spark, target.location)
-        return bool(fs.exists(hpath))
-    from synthohive_spark.ml._persist import _path_exists
-    return _path_exists(spark, target.location)
+    return path_exists(spark, target.location)
 
 
 def check_targets(spark: SparkSession, targets: list[Target], mode: str, fmt: str) -> None:
@@ -114,15 +98,15 @@ def write_table(df: DataFrame, target: Target, fmt: str = "parquet",
     writer = df.write.format(fmt)
     if fmt == "csv":
         writer = writer.option("header", "true")
-    if not _has_jvm(spark):  # Spark Connect: in place; _SUCCESS is written last by the commit
+    if not is_classic(spark):  # Spark Connect: in place; _SUCCESS is written last by the commit
         writer.mode("overwrite" if mode == "overwrite" else "errorifexists").save(target.location)
         return
     parent = os.path.dirname(target.location.rstrip("/"))
     tmp = f"{parent}/.{tmp_name}"
-    fs, tmp_path = _fs(spark, tmp)
+    fs, tmp_path = hadoop_fs(spark, tmp)
     try:
         writer.mode("errorifexists").save(tmp)
-        _, dest = _fs(spark, target.location)
+        _, dest = hadoop_fs(spark, target.location)
         if fs.exists(dest):
             if mode != "overwrite":
                 raise OutputExistsError(f"table {target.table!r}: {target.location} appeared "

@@ -10,43 +10,21 @@ import hashlib
 import json
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter
 from pyspark.sql import SparkSession
+
+from synthohive_spark._spark import hadoop_fs, path_exists
+from synthohive_spark.errors import ModelLoadError, OutputExistsError  # noqa: F401 (re-exported)
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger("synthohive_spark.ml.persist")
 
 #: Version of the on-disk layout written by this release. Readers refuse newer formats.
 FORMAT_VERSION = 1
-
-
-class ModelLoadError(ValueError):
-    """A saved stage is missing, incomplete, tampered with, or from an incompatible version."""
-
-
-def _hadoop_fs(spark: SparkSession, path: str):
-    """(FileSystem, Path) through the JVM of a classic session; None on Spark Connect."""
-    if getattr(spark, "_jsparkSession", None) is None:
-        return None
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
-def _path_exists(spark: SparkSession, path: str) -> bool:
-    """Whether ``path`` exists (classic: Hadoop FileSystem; Connect: a listing through a read)."""
-    fs = _hadoop_fs(spark, path)
-    if fs is not None:
-        return bool(fs[0].exists(fs[1]))
-    try:
-        found = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
-                 .load(path).select("path").limit(1).collect())
-        return bool(found)
-    except Exception as exc:  # SparkConnect AnalysisException: path not found
-        if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
-            return False
-        raise
 
 
 def save_stage(instance: Any, path: str, spark: SparkSession, blobs: dict[str, bytes],
@@ -57,8 +35,8 @@ def save_stage(instance: Any, path: str, spark: SparkSession, blobs: dict[str, b
     ``metadata/``, so the directory is never mistaken for a complete model.
     """
     mode = "overwrite" if overwrite else "errorifexists"
-    if not overwrite and _path_exists(spark, path):
-        raise FileExistsError(
+    if not overwrite and path_exists(spark, path):
+        raise OutputExistsError(
             f"Cannot save {type(instance).__name__} to {path!r}: the path already exists. "
             "Use write().overwrite().save(path) to replace it.")
     if overwrite:
@@ -80,7 +58,7 @@ def save_stage(instance: Any, path: str, spark: SparkSession, blobs: dict[str, b
 
 
 def _delete_marker(spark: SparkSession, path: str) -> None:
-    fs = _hadoop_fs(spark, os.path.join(path, "metadata"))
+    fs = hadoop_fs(spark, os.path.join(path, "metadata"))
     if fs is None:
         return  # Spark Connect: the overwrite-mode writes below replace the directories.
     if fs[0].exists(fs[1]):
@@ -89,7 +67,7 @@ def _delete_marker(spark: SparkSession, path: str) -> None:
 
 def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dict, dict[str, bytes]]:
     """Read and verify what :func:`save_stage` wrote. Returns (metadata dict, blobs)."""
-    if not _path_exists(spark, os.path.join(path, "metadata")):
+    if not path_exists(spark, os.path.join(path, "metadata")):
         raise ModelLoadError(
             f"No saved synthohive-spark model at {path!r}: {path}/metadata does not exist "
             "(wrong path, or a save that did not finish).")
@@ -111,7 +89,7 @@ def load_stage(path: str, spark: SparkSession, expected_class: str) -> tuple[dic
             f"{metadata.get('synthohiveVersion', '?')} in format {fmt!r}; this version "
             f"reads format {FORMAT_VERSION}. Re-fit the model or use a matching release.")
     data = os.path.join(path, "data")
-    if not _path_exists(spark, data):
+    if not path_exists(spark, data):
         raise ModelLoadError(f"The model at {path!r} is incomplete: it has no data/ folder "
                              "(the model's blobs); a save that did not finish, or a copy that "
                              "left it out.")

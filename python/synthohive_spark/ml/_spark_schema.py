@@ -7,11 +7,9 @@ from typing import Any
 import pandas as pd
 from pyspark.sql import types as T
 
+from synthohive_spark.errors import SchemaError  # noqa: F401 (re-exported)
+
 _UNSUPPORTED = (T.MapType, T.StructType, T.ArrayType, T.BinaryType, T.NullType)
-
-
-class SchemaError(ValueError):
-    """A DataFrame does not have the columns or types a stage expects."""
 
 
 def check_supported(schema: T.StructType, table: str) -> None:

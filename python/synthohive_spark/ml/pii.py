@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import pandas as pd
 from pyspark import keyword_only
@@ -35,6 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark._spark import quote
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml.pseudonymizer import key_fingerprint
 from synthohive_spark.privacy import strategies as S
@@ -49,17 +50,12 @@ __all__ = ["PIISanitizer", "PIISanitizerModel", "ENGINES", "scan_bits_python",
 
 ENGINES = ("auto", "jvm", "python")
 _STAGE = "PIISanitizer"
-_SCANNER = "com.synthohive.spark.pii.PIIScanner"
 _REPLACER = "com.synthohive.spark.pii.PIIReplacer"
 _JVM_STRATEGIES = ("hash", "hash:truncate", "hash:format", "mask", "redact", "redact:null")
 _RULE_BITS = {"email": V.EMAIL, "phone": V.PHONE, "ssn": V.SSN, "ssn_digits": V.SSN_DIGITS,
               "credit_card": V.CREDIT_CARD, "ip": V.IP, "iban": V.IBAN,
               "date_of_birth": V.DATE_OF_BIRTH}
 _BIT_SUFFIX = "__pii_bits"
-
-
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _scannable(dt: T.DataType) -> bool:
@@ -103,7 +99,7 @@ def scan_bits_python(df: DataFrame, columns: Sequence[str], ref_year: int) -> Da
         return pd.Series([V.classify(v, ref_year) if isinstance(v, str) else 0 for v in values],
                          index=values.index, dtype="int32")
 
-    return df.select(F.col("*"), *[bits(F.col(_quoted(c)).cast("string")).alias(c + _BIT_SUFFIX)
+    return df.select(F.col("*"), *[bits(F.col(quote(c)).cast("string")).alias(c + _BIT_SUFFIX)
                                    for c in columns])
 
 
@@ -164,7 +160,7 @@ def replace_python(df: DataFrame, plan: Sequence[tuple[str, str, str]], key: Opt
     types = {f.name: f.dataType for f in df.schema.fields}
 
     def replaced(name: str, kind: str, strategy: str) -> Any:
-        as_string = F.col(_quoted(name)).cast("string")
+        as_string = F.col(quote(name)).cast("string")
         if strategy == "hash":
             return _string_udf(lambda v: S.hash_hex(key_bytes, v))(as_string)
         if strategy == "hash:truncate":
@@ -181,7 +177,7 @@ def replace_python(df: DataFrame, plan: Sequence[tuple[str, str, str]], key: Opt
         raise ValueError(f"{_STAGE}: strategy {strategy!r} of column {name!r} does not run in "
                          f"this engine; expected one of {', '.join(_JVM_STRATEGIES)}.")
 
-    return df.select(*[replaced(n, *by_col[n]).alias(n) if n in by_col else F.col(_quoted(n))
+    return df.select(*[replaced(n, *by_col[n]).alias(n) if n in by_col else F.col(quote(n))
                        for n in df.columns])
 
 
@@ -207,7 +203,7 @@ def _fake_column(df: DataFrame, name: str, kind: str, key: str, locale: str) -> 
     def fake(values: pd.Series) -> pd.Series:
         return S.fake_series(kind, values, key_bytes, locale)
 
-    out = fake(F.col(_quoted(name)).cast("string"))
+    out = fake(F.col(quote(name)).cast("string"))
     if isinstance(dt, T.DateType) and kind == "date_of_birth":
         out = F.to_date(out)  # fakes of a date column keep ISO layout: cast back to date
     return out
@@ -479,7 +475,6 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
         engine = self._engine_for(spark)
         evidence = self._scan(dataset, scan_cols, ref_year, engine)
         findings: list[Finding] = []
-        locale = self.getLocale()
         for c in names:
             if c in non_pii:
                 findings.append(Finding(c, None, 0.0, 0.0, "metadata", False))
@@ -540,7 +535,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
         # at least sampleFraction of the rows, and every row of a table that fits maxSampleRows
         # (a 59-row table is read whole, not 3 of its rows); never more than maxSampleRows
         fraction = min(1.0, max(self.getSampleFraction(), max_rows * 1.1 / total))
-        sample = (dataset.select(*[F.col(_quoted(c)) for c in columns])
+        sample = (dataset.select(*[F.col(quote(c)) for c in columns])
                   .sample(withReplacement=False, fraction=fraction,
                           seed=self.getOrDefault(self.seed)).limit(max_rows))
         scanned = (_scan_bits_jvm(sample, columns, ref_year) if engine == "jvm"
@@ -549,14 +544,14 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
         try:
             aggs = []
             for c in columns:
-                b = F.col(_quoted(c + _BIT_SUFFIX))
-                aggs.append(F.count(F.col(_quoted(c))).alias(f"{c}|non_null"))
+                b = F.col(quote(c + _BIT_SUFFIX))
+                aggs.append(F.count(F.col(quote(c))).alias(f"{c}|non_null"))
                 for rule, bit in _RULE_BITS.items():
                     aggs.append(F.sum(F.when((b.bitwiseAND(F.lit(bit))) != 0, 1).otherwise(0))
                                 .alias(f"{c}|{rule}"))
             row = scanned.agg(*aggs).first()
             counts = row.asDict() if row is not None else {}
-            check = scanned.select(*[F.col(_quoted(c)).cast("string").alias(c)
+            check = scanned.select(*[F.col(quote(c)).cast("string").alias(c)
                                      for c in columns]).limit(
                 self.getOrDefault(self.maxCheckValues)).toPandas()
         finally:
@@ -680,7 +675,7 @@ class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
         if fakes:
             locale = self.getLocale()
             out = out.select(*[_fake_column(out, n, fakes[n], key, locale).alias(n)  # type: ignore[arg-type]
-                               if n in fakes else F.col(_quoted(n)) for n in out.columns])
+                               if n in fakes else F.col(quote(n)) for n in out.columns])
         drops = [c for c, _, s in plan if s == "drop"]
         if drops:
             out = out.drop(*drops)

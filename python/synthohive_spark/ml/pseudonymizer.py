@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark._spark import quote
 from synthohive_spark.ml._java import (active_classic_session_with_jar, java_reader,
                                        missing_jar_message, register_jvm_package)
 from synthohive_spark.session import jvm_available
@@ -120,10 +121,6 @@ def _require_distinct_non_empty(names: list[str], what: str) -> None:
                          f"{', '.join(repr(n) for n in repeated)}.")
 
 
-def _quoted(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _hmac_udf(key: str, truncate: bool) -> Any:
     """A pandas UDF string -> pseudonym. The key travels inside the UDF's serialized closure only
     (never as a SQL literal, which would show in query plans and the Spark UI)."""
@@ -166,7 +163,7 @@ def pseudonymize_python(df: DataFrame, input_cols: Sequence[str], key: str,
     types = {f.name: f.dataType for f in schema.fields}
 
     def hashed(name: str) -> Any:
-        source = F.col(_quoted(name))
+        source = F.col(quote(name))
         if not isinstance(types[name], T.StringType):
             source = source.cast("string")
         return fn(source)
@@ -175,7 +172,7 @@ def pseudonymize_python(df: DataFrame, input_cols: Sequence[str], key: str,
     if output_cols is not None:
         return df.select(F.col("*"), *[hashed(i).alias(o) for i, o in zip(inputs, output_cols)])
     replaced = set(inputs)
-    return df.select(*[hashed(n).alias(n) if n in replaced else F.col(_quoted(n))
+    return df.select(*[hashed(n).alias(n) if n in replaced else F.col(quote(n))
                        for n in schema.fieldNames()])
 
 

@@ -36,9 +36,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.window import Window
 
+from synthohive_spark._spark import qcol
 from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
-from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError, _qcol,
+from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError,
                                        check_case_distinct)
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
@@ -317,7 +318,7 @@ class RelationalSynthesizer(_RelationalParams):
         if labels:
             tstate["labels"] = fit_labels(name, df, labels, rows, learned)
         for col in unique_ids:
-            sample = df.select(_qcol(col)).limit(20_000).toPandas()[col]
+            sample = df.select(qcol(col)).limit(20_000).toPandas()[col]
             tstate.setdefault("uniqueIds", {})[col] = {
                 "spec": infer_key_spec(sample, schema[col].dataType, name, col),
                 "nullShare": float(stats[f"__null_{col}"] or 0) / rows}
@@ -514,7 +515,7 @@ def _check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             if decimals is not None:
                 value = F.round(value, decimals)
             pk = pcfg.primary_key
-            j = parent.select(_qcol(pk).alias("__pk"), _qcol(col).cast("double").alias("__pv")) \
+            j = parent.select(qcol(pk).alias("__pk"), qcol(col).cast("double").alias("__pv")) \
                 .where(F.col("__pv").isNotNull()) \
                 .join(agg, F.col("__pk") == F.col("__dk"), "left")
             bad_expr = F.abs(F.col("__pv") - value) > F.lit(tolerance(decimals)) \
@@ -537,19 +538,19 @@ def _aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
     if rule.aggregate == "count":
         value = F.count(F.lit(1))
     else:
-        term = _qcol(rule.columns[0]).cast("double")
+        term = qcol(rule.columns[0]).cast("double")
         for c in rule.columns[1:]:
-            term = term * _qcol(c).cast("double")
+            term = term * qcol(c).cast("double")
         value = F.sum(term)
-    return (child.where(_qcol(rule.foreign_key).isNotNull())
-            .groupBy(_qcol(rule.foreign_key).alias("__dk"))
+    return (child.where(qcol(rule.foreign_key).isNotNull())
+            .groupBy(qcol(rule.foreign_key).alias("__dk"))
             .agg(value.cast("double").alias("__dv")))
 
 
 def _row_uniform(seed: int, what: str, columns: list[str]) -> Any:
     """A uniform number in [0, 1) per row from the seed and the row's own values (the same
     wherever Spark computes the row)."""
-    h = F.xxhash64(F.lit(int(seed)), F.lit(what), *[_qcol(c) for c in columns])
+    h = F.xxhash64(F.lit(int(seed)), F.lit(what), *[qcol(c) for c in columns])
     return F.pmod(h, F.lit(1_000_003)).cast("double") / F.lit(1_000_003.0)
 
 
@@ -569,12 +570,12 @@ def _apply_copies(df: DataFrame, table: str, cfg: Any, generated: dict[str, Data
         fk = cfg.foreign_key(fk_col)
         parent = generated[fk.parent_table]
         pkey, found = f"__cp{i}_k", f"__cp{i}_found"
-        sel = [_qcol(fk.parent_column).alias(pkey), F.lit(True).alias(found)]
-        sel += [_qcol(rule.column).alias(f"__cp{i}_{col}") for col, rule in rules]
+        sel = [qcol(fk.parent_column).alias(pkey), F.lit(True).alias(found)]
+        sel += [qcol(rule.column).alias(f"__cp{i}_{col}") for col, rule in rules]
         ptab = parent.select(*sel)
         if fk.parent_table in small:
             ptab = F.broadcast(ptab)
-        df = df.join(ptab, _qcol(fk_col) == F.col(pkey), "left")
+        df = df.join(ptab, qcol(fk_col) == F.col(pkey), "left")
         row_key = [pk] if pk else names
         for col, rule in rules:
             take = F.col(found).isNotNull()
@@ -582,8 +583,8 @@ def _apply_copies(df: DataFrame, table: str, cfg: Any, generated: dict[str, Data
                 take = take & (_row_uniform(seed, f"copy/{table}/{col}", row_key)
                                < F.lit(float(rule.agreement)))
             df = df.withColumn(col, F.when(take, F.col(f"__cp{i}_{col}").cast(
-                schema[col].dataType)).otherwise(_qcol(col)))
-        df = df.select(*[_qcol(c) for c in names])
+                schema[col].dataType)).otherwise(qcol(col)))
+        df = df.select(*[qcol(c) for c in names])
     return df
 
 
@@ -602,9 +603,9 @@ def _apply_derived(df: DataFrame, cfg: Any, generated: dict[str, DataFrame],
         decimals = 0 if cc.integer else cc.decimals
         if decimals is not None:
             value = F.round(value, decimals)
-        df = (df.join(agg, _qcol(pk) == F.col("__dk"), "left")
+        df = (df.join(agg, qcol(pk) == F.col("__dk"), "left")
               .withColumn(col, value.cast(schema[col].dataType))
-              .select(*[_qcol(c) for c in names]))
+              .select(*[qcol(c) for c in names]))
     return df
 
 
@@ -643,8 +644,8 @@ class _TablePlan:
 def _count_orphans(name: str, df: DataFrame, fk: Any, parent_df: DataFrame, rows: int) -> int:
     """Rows of ``df`` whose foreign key ``fk`` is set but matches no parent row; logged with
     what generation makes of them (the key's ``orphans`` option)."""
-    refs = df.select(_qcol(fk.column).alias("__k")).where(F.col("__k").isNotNull())
-    keys = parent_df.select(_qcol(fk.parent_column).alias("__k")).distinct()
+    refs = df.select(qcol(fk.column).alias("__k")).where(F.col("__k").isNotNull())
+    keys = parent_df.select(qcol(fk.parent_column).alias("__k")).distinct()
     n = int(refs.join(keys, "__k", "left_anti").count())
     if n:
         how = ("as null keys (foreign key option orphans: null; orphans: keep generates keys "
@@ -658,8 +659,8 @@ def _count_orphans(name: str, df: DataFrame, fk: Any, parent_df: DataFrame, rows
 
 def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
     """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
-    both = df.where(_qcol(driver_col).isNotNull() & _qcol(col).isNotNull())
-    pairs = both.groupBy(_qcol(driver_col).alias("d"), _qcol(col).alias("s")).count()
+    both = df.where(qcol(driver_col).isNotNull() & qcol(col).isNotNull())
+    pairs = both.groupBy(qcol(driver_col).alias("d"), qcol(col).alias("s")).count()
     # int(): pyspark 3.5's Connect client returns count() as a numpy integer (not JSON-able)
     return int(pairs.where(F.col("count") > 1).limit(1).count()) == 0
 
@@ -1182,11 +1183,12 @@ class _RelationalWriter(MLWriter):
         self.saveImpl(path)
 
     def saveImpl(self, path: str) -> None:
-        from synthohive_spark.ml._persist import _delete_marker, _path_exists
+        from synthohive_spark._spark import path_exists
+        from synthohive_spark.ml._persist import _delete_marker
 
         spark = self.sparkSession
         inst = self.instance
-        if not self.shouldOverwrite and _path_exists(spark, path):
+        if not self.shouldOverwrite and path_exists(spark, path):
             raise FileExistsError(f"Cannot save RelationalSynthesizerModel to {path!r}: the path "
                                   f"already exists; use save(path, overwrite=True)")
         _delete_marker(spark, path)  # an interrupted overwrite must not look complete

@@ -23,6 +23,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark._spark import is_classic, qcol
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
@@ -321,9 +322,9 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         n = self.getNumProcesses()
         if n <= 1:
             return
-        sc = getattr(spark, "sparkContext", None) if hasattr(spark, "_jsparkSession") else None
-        if sc is None:
+        if not is_classic(spark):
             return  # Spark Connect: TorchDistributor checks the cluster itself
+        sc = spark.sparkContext
         task_cpus = int(sc.getConf().get("spark.task.cpus", "1"))
         slots = sc.defaultParallelism // max(task_cpus, 1)
         if n > slots:
@@ -484,11 +485,10 @@ def fit_labels(name: str, df: DataFrame, columns: list[str], rows: int,
     """The real values of unique label columns (non-personal, all distinct: a product's or an
     artist's name), generated each once by row position. A column with more than LABELS_MAX
     values is learned as a category instead (appended to ``learned``)."""
-    from synthohive_spark.metadata import _qcol
 
     out = {}
     for c in columns:
-        vals = [r[0] for r in df.select(_qcol(c)).where(_qcol(c).isNotNull()).distinct()
+        vals = [r[0] for r in df.select(qcol(c)).where(qcol(c).isNotNull()).distinct()
                 .limit(LABELS_MAX + 1).collect()]
         if len(vals) > LABELS_MAX:
             logger.info("table %s: unique column %s has more than %d values: learned as a "
@@ -506,14 +506,14 @@ def _training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.
     Timestamps must fit pandas' nanosecond range: the row count and their bounds come in one pass."""
     stamps = [f.name for f in df.schema.fields
               if isinstance(f.dataType, (T.TimestampType, T.TimestampNTZType))]
-    from synthohive_spark.metadata import PANDAS_TIMESTAMP_BOUNDS, _qcol
+    from synthohive_spark.metadata import PANDAS_TIMESTAMP_BOUNDS
 
     floats = [f.name for f in df.schema.fields
               if isinstance(f.dataType, (T.DoubleType, T.FloatType))]
     aggs = [F.count(F.lit(1))]
     for c in stamps:
-        aggs += [F.min(_qcol(c)), F.max(_qcol(c))]
-    aggs += [F.sum(F.isnan(_qcol(c)).cast("long")) for c in floats]
+        aggs += [F.min(qcol(c)), F.max(qcol(c))]
+    aggs += [F.sum(F.isnan(qcol(c)).cast("long")) for c in floats]
     stats = df.agg(*aggs).first()
     total = int(stats[0])
     for i, c in enumerate(floats):

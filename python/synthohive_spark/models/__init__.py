@@ -16,10 +16,6 @@ from synthohive_spark.models.ctgan import CTGAN
 from synthohive_spark.models.registry import available_models, create_model, get_model_class, register_model
 from synthohive_spark.models.tvae import TVAE
 
-register_model("ctgan", CTGAN)
-register_model("tvae", TVAE)
-register_model("gaussian_copula", GaussianCopula)
-
 __all__ = [
     "CTGAN", "FORMAT_VERSION", "GaussianCopula", "GenerativeModel", "ModelStateError", "TVAE",
     "available_models", "create_model", "get_model_class", "model_from_blobs", "model_to_blobs",

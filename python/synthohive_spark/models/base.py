@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from synthohive_spark.transform import DataTransformer, TransformError, check_frame
+from synthohive_spark.errors import ModelStateError  # noqa: F401 (re-exported)
 
 logger = logging.getLogger("synthohive_spark.models")
 
@@ -38,10 +39,6 @@ COMMON_HYPERPARAMS: dict[str, Any] = {
     "column_specs": None,
     "verbose": False,
 }
-
-
-class ModelStateError(ValueError):
-    """Saved model state is truncated, tampered with, or from an incompatible format."""
 
 
 # --------------------------------------------------------------------------- checksums / blobs
@@ -111,6 +108,19 @@ def model_from_blobs(blobs: dict[str, bytes]) -> "GenerativeModel":
 
 
 # --------------------------------------------------------------------------- base class
+#: Model names -> GenerativeModel subclasses: a subclass that sets its own ``name`` is registered
+#: when it is defined (``__init_subclass__``); ``registry.register_model`` adds other names.
+_REGISTRY: dict[str, type] = {}
+
+
+def get_model_class(name: str) -> type:
+    """The GenerativeModel subclass registered under ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known models: {sorted(_REGISTRY)}") from None
+
+
 class GenerativeModel(abc.ABC):
     """A generative model of one table, optionally conditioned on a context table.
 
@@ -120,6 +130,12 @@ class GenerativeModel(abc.ABC):
 
     name: ClassVar[str] = ""
     default_hyperparams: ClassVar[dict[str, Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("name")
+        if isinstance(own, str) and own:
+            _REGISTRY[own] = cls
 
     def __init__(self, **hyperparams: Any) -> None:
         defaults = self.hyperparameter_defaults()
@@ -343,8 +359,6 @@ class GenerativeModel(abc.ABC):
     @classmethod
     def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> "GenerativeModel":
         """Rebuild a fitted model; dispatches on ``meta["model"]`` through the registry."""
-        from synthohive_spark.models.registry import get_model_class
-
         if not isinstance(meta, dict) or "model" not in meta:
             raise ModelStateError("model state meta must be a dict with a 'model' entry")
         version = meta.get("format_version")

@@ -187,7 +187,6 @@ class _CondSampler:
         w_train[pad] = 0
         w_train[counts == 0] = 0
         self.cum_train = torch.cumsum(w_train / w_train.sum(1, keepdim=True), 1)
-        self.cum_orig = torch.cumsum(counts / counts.sum(1, keepdim=True), 1)
 
     def _categories(self, b: int, cum: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         dev = cum.device
@@ -223,12 +222,6 @@ class _CondSampler:
             uniform = torch.randint(self.n, (b,), generator=gen, device=dev)
             rows = torch.where(active > 0, rows, uniform)
         return self.cond_vector(col, cat, active), col, cat, active, rows
-
-    def sample_original(self, b: int, gen: torch.Generator) -> torch.Tensor:
-        if not self.n_disc:
-            return torch.zeros(b, 0, device=self.dev)
-        col, cat = self._categories(b, self.cum_orig, gen)
-        return self.cond_vector(col, cat, None)
 
     def cond_loss(self, raw: torch.Tensor, col: torch.Tensor, cat: torch.Tensor,
                   active: torch.Tensor | None) -> torch.Tensor:

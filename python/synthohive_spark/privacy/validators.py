@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Iterable, Optional
+from typing import Optional
 
 __all__ = [
     "EMAIL", "PHONE", "SSN", "SSN_DIGITS", "CREDIT_CARD", "IP", "IBAN", "DATE_OF_BIRTH",
@@ -295,10 +295,3 @@ def person_name_kind(value: str, locale: str) -> Optional[str]:
     if low[0] in firsts or low[-1] in lasts:
         return "name"
     return None
-
-
-def iter_kinds(bits: int) -> Iterable[str]:
-    """The kinds named by the bits of ``bits``."""
-    for bit, kind in BIT_KINDS.items():
-        if bits & bit:
-            yield kind

@@ -15,15 +15,13 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from synthohive_spark.errors import CardinalityError  # noqa: F401 (re-exported)
+
 logger = logging.getLogger("synthohive_spark.relational.cardinality")
 
 __all__ = ["ChildCountModel", "CardinalityError", "encode_context", "STATE_VERSION"]
 
 STATE_VERSION = 1
-
-
-class CardinalityError(ValueError):
-    """Bad input to, or bad saved state of, a cardinality model."""
 
 
 # ------------------------------------------------------------------------------ encoding

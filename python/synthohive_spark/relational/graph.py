@@ -7,15 +7,12 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from synthohive_spark.metadata import ForeignKey, Metadata, MetadataError
+from synthohive_spark.errors import SchemaGraphError  # noqa: F401 (re-exported)
+from synthohive_spark.metadata import ForeignKey, Metadata
 
 logger = logging.getLogger("synthohive_spark.relational.graph")
 
 __all__ = ["SchemaGraph", "SchemaGraphError"]
-
-
-class SchemaGraphError(MetadataError):
-    """The foreign keys cannot be generated: a cycle, or a reference the generator cannot honour."""
 
 
 class SchemaGraph:

@@ -17,15 +17,17 @@ from typing import Any, Optional
 
 import numpy as np
 
+from synthohive_spark.errors import DegreeModelError
+
 logger = logging.getLogger("synthohive_spark.relational.keys")
 
-__all__ = ["DegreeModel", "rank_to_index", "KeyError_"]
+__all__ = ["DegreeModel", "rank_to_index", "DegreeModelError"]
 
 STATE_VERSION = 1
 
 
-class KeyError_(ValueError):
-    """Bad input to, or state of, a key model."""
+#: The name this error had before :mod:`synthohive_spark.errors` (kept for code that catches it).
+KeyError_ = DegreeModelError
 
 
 class DegreeModel:
@@ -42,7 +44,7 @@ class DegreeModel:
 
     def __init__(self, bins: int = 200) -> None:
         if bins < 1:
-            raise KeyError_(f"DegreeModel: bins must be >= 1, got {bins}")
+            raise DegreeModelError(f"DegreeModel: bins must be >= 1, got {bins}")
         self.bins = int(bins)
         self.state: Optional[dict[str, Any]] = None
 
@@ -51,9 +53,9 @@ class DegreeModel:
         number of null references."""
         pos = np.asarray(parent_positions, dtype=np.int64)
         if n_parents < 1:
-            raise KeyError_("DegreeModel.fit: the parent table has no rows")
+            raise DegreeModelError("DegreeModel.fit: the parent table has no rows")
         if len(pos) and (pos.min() < 0 or pos.max() >= n_parents):
-            raise KeyError_("DegreeModel.fit: a reference points outside the parent table")
+            raise DegreeModelError("DegreeModel.fit: a reference points outside the parent table")
         degrees = np.bincount(pos, minlength=n_parents).astype("float64")
         return self.fit_degrees(degrees, n_nulls)
 
@@ -63,7 +65,7 @@ class DegreeModel:
         instead of sorting by popularity."""
         degrees = np.asarray(degrees, dtype="float64")
         if degrees.ndim != 1 or len(degrees) == 0:
-            raise KeyError_("DegreeModel.fit: expected one degree per parent")
+            raise DegreeModelError("DegreeModel.fit: expected one degree per parent")
         total = float(degrees.sum())
         ranked = degrees if ordered else np.sort(degrees)[::-1]
         bins = min(self.bins, len(ranked))
@@ -87,7 +89,7 @@ class DegreeModel:
         d = np.asarray(degrees, dtype="float64")
         m = np.asarray(multiplicities, dtype="float64")
         if d.shape != m.shape or d.ndim != 1 or len(d) == 0 or (m < 0).any() or m.sum() <= 0:
-            raise KeyError_("DegreeModel.fit_runs: expected matching, non-empty degree and "
+            raise DegreeModelError("DegreeModel.fit_runs: expected matching, non-empty degree and "
                             "multiplicity arrays")
         order = np.argsort(-d, kind="stable")
         d, m = d[order], m[order]
@@ -109,7 +111,7 @@ class DegreeModel:
         (computed in Spark)."""
         mass = np.asarray(mass, dtype="float64")
         if mass.ndim != 1 or len(mass) == 0 or (mass < 0).any():
-            raise KeyError_("DegreeModel.fit_bin_mass: expected non-negative masses per slice")
+            raise DegreeModelError("DegreeModel.fit_bin_mass: expected non-negative masses per slice")
         total = float(mass.sum())
         norm = mass / total if total > 0 else np.full(len(mass), 1.0 / len(mass))
         return self._set_state(norm, n_nulls, int(round(total)), int(n_parents), ordered, None)
@@ -129,7 +131,7 @@ class DegreeModel:
 
     def _require(self) -> None:
         if self.state is None:
-            raise KeyError_("DegreeModel is not fitted")
+            raise DegreeModelError("DegreeModel is not fitted")
 
     def _cdf(self, n_parents: int) -> tuple[np.ndarray, np.ndarray]:
         """Piecewise-linear cumulative reference mass over ranks 0..n_parents."""
@@ -145,7 +147,7 @@ class DegreeModel:
         has nothing to point at (limit 0)."""
         self._require()
         if n_parents < 1:
-            raise KeyError_("DegreeModel.sample: no generated parents to point at")
+            raise DegreeModelError("DegreeModel.sample: no generated parents to point at")
         knots, cum = self._cdf(n_parents)
         u = rng.random(n)
         if limit is None:
@@ -185,7 +187,7 @@ class DegreeModel:
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> "DegreeModel":
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
-            raise KeyError_(f"degree model state has an unknown version; this release reads "
+            raise DegreeModelError(f"degree model state has an unknown version; this release reads "
                             f"version {STATE_VERSION}")
         m = cls(bins=int(state.get("bins", 200)))
         m.state = {k: v for k, v in state.items() if k != "bins"}

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthohive_spark.errors import TransformError  # noqa: F401 (re-exported)
+
 logger = logging.getLogger("synthohive_spark.transform.columns")
 
 SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id", "text")
@@ -41,10 +43,6 @@ _LABEL_FAMILIES = ("string", "object", "category")
 _NAT = np.iinfo(np.int64).min
 _DATETIME_STEPS_NS = (86_400 * 10**9, 3_600 * 10**9, 60 * 10**9, 10**9, 10**6, 10**3, 1)
 _UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
-class TransformError(ValueError):
-    """A column cannot be encoded or decoded (unsupported values, bad spec, unknown column)."""
 
 
 def _json_scalar(value: Any) -> Any:

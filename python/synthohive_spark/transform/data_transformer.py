@@ -158,12 +158,6 @@ class DataTransformer:
     def spans_of(self, column: str) -> list[Span]:
         return [s for s in self.spans if s.column == column]
 
-    def category_frequencies(self, column: str) -> np.ndarray:
-        """Counts of each category code (missing last) of a categorical column."""
-        codec = self.codecs[self.columns.index(column)]
-        freqs = list(codec.frequencies) + ([codec.null_count] if codec.has_null else [])
-        return np.asarray(freqs, dtype=np.float64)
-
     # ------------------------------------------------------------ transform
     def transform(self, data: pd.DataFrame, rng: np.random.Generator | None = None,
                   what: str = "data") -> np.ndarray:

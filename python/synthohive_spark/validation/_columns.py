@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark._spark import quote  # noqa: F401 (validation's modules import it from here)
 from .errors import ValidationInputError
 
 logger = logging.getLogger("synthohive_spark.validation.columns")
@@ -47,11 +48,6 @@ class ColumnPlan:
     @property
     def applicable(self) -> bool:
         return self.kind is not None
-
-
-def quote(name: str) -> str:
-    """Backtick-quote a column name for Spark SQL."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def table_config(metadata: Any, table: str) -> Any:

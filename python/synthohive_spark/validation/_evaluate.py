@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from . import _multi, _pairs, _privacy, _shapes
 from ._columns import (ColumnPlan, check_same_columns, fk_fields, foreign_keys, plan_table, primary_key, project, quote,
                        table_config, value_expr)
-from .errors import QualityGateError, ValidationInputError
+from .errors import ValidationInputError
 from .report import PROPERTY_DESCRIPTIONS, ValidationReport
 
 logger = logging.getLogger("synthohive_spark.validation.evaluate")

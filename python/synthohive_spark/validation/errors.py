@@ -1,15 +1,6 @@
-"""Errors raised by validation (no Spark import)."""
+"""Errors raised by validation (no Spark import); defined with the others in :mod:`synthohive_spark.errors`."""
 from __future__ import annotations
 
+from synthohive_spark.errors import QualityGateError, ValidationInputError
 
-class ValidationInputError(ValueError):
-    """The real and synthetic inputs cannot be compared (names the table/column and the problem)."""
-
-
-class QualityGateError(RuntimeError):
-    """A quality gate failed: the message names the properties, tables and columns that fell short."""
-
-    def __init__(self, message: str, failures: list[str] | None = None, score: float | None = None):
-        super().__init__(message)
-        self.failures = list(failures or [])
-        self.score = score
+__all__ = ["QualityGateError", "ValidationInputError"]

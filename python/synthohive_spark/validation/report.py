@@ -29,9 +29,6 @@ PROPERTY_DESCRIPTIONS = {
                              "parent (reported, not part of the overall score; the gate requires 1).",
 }
 
-DETAIL_KEYS = ("column_shapes", "column_pair_trends", "cardinality", "intertable_trends",
-               "missing_values", "referential_integrity", "not_applicable")
-
 
 def _clean(obj: Any) -> Any:
     """JSON-safe copy: NaN/inf -> None, tuples -> lists, keys -> str."""
