@@ -312,6 +312,15 @@ def test_progress_logging_and_early_stopping(caplog: pytest.LogCaptureFixture) -
     m = create_model("tvae", epochs=60, batch_size=200, lr=0.0, early_stopping_patience=2,
                      compress_dims=[16], decompress_dims=[16], embedding_dim=8).fit(df)
     assert 3 <= len(m.training_history) < 60
+    assert set(m.training_history[0]) == {"epoch", "loss"}
+    # CTGAN stops on the generator's loss: with both learning rates 0 it never improves
+    with caplog.at_level(logging.INFO, logger="synthohive_spark.models.ctgan"):
+        g = create_model("ctgan", epochs=40, batch_size=50, generator_lr=0.0, discriminator_lr=0.0,
+                         early_stopping_patience=3, generator_dim=[16], discriminator_dim=[16],
+                         embedding_dim=8).fit(df)
+    assert 4 <= len(g.training_history) < 40
+    assert set(g.training_history[0]) == {"epoch", "loss_g", "loss_d"}
+    assert any("generator loss has not improved for 3 epochs" in r.getMessage() for r in caplog.records)
 
 
 # ----------------------------------------------------------------------------- distributed hook

@@ -37,7 +37,7 @@ from pyspark.sql import types as T
 
 from synthohive_spark._spark import quote
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
-from synthohive_spark.ml.pseudonymizer import key_fingerprint
+from synthohive_spark.ml._secret import HasSecretKey
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
 from synthohive_spark.privacy.detect import PII_KINDS, ColumnEvidence, Finding, decide, name_hint
@@ -211,7 +211,7 @@ def _fake_column(df: DataFrame, name: str, kind: str, key: str, locale: str) -> 
 
 # -- params -------------------------------------------------------------------------------------------
 
-class _PIISanitizerParams(Params):
+class _PIISanitizerParams(HasSecretKey):
     """Params shared by :class:`PIISanitizer` and :class:`PIISanitizerModel`."""
 
     inputCols: "Param[list[str]]" = Param(
@@ -260,12 +260,6 @@ class _PIISanitizerParams(Params):
         "current year at fit)", typeConverter=TypeConverters.toInt)
     engine: "Param[str]" = Param(Params._dummy(), "engine", "auto, jvm or python",
                                  typeConverter=TypeConverters.toString)
-    keyId: "Param[str]" = Param(Params._dummy(), "keyId", "a label naming the key; saved "
-                                "(never the key)", typeConverter=TypeConverters.toString)
-    keyFingerprint: "Param[str]" = Param(
-        Params._dummy(), "keyFingerprint", "first 16 hex characters of HMAC-SHA256(key, a fixed "
-        "label); set by setKey", typeConverter=TypeConverters.toString)
-
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(sampleFraction=0.05, maxSampleRows=100_000, maxCheckValues=1000,
@@ -299,9 +293,6 @@ class _PIISanitizerParams(Params):
 
     def getEngine(self) -> str:
         return self.getOrDefault(self.engine)
-
-    def getKeyFingerprint(self) -> str:
-        return self.getOrDefault(self.keyFingerprint)
 
     def _validate(self) -> None:
         frac = self.getSampleFraction()
@@ -337,32 +328,6 @@ class _PIISanitizerParams(Params):
             raise RuntimeError(missing_jar_message(_STAGE + " (engine='jvm')"))
         return "jvm" if available else "python"
 
-    # -- key handling shared by both stages
-    def _init_key(self) -> None:
-        self._secret_key: Optional[str] = None
-
-    def setKey(self, value: str) -> Any:
-        """Sets the secret key (memory only). After a load, only the saved key's fingerprint
-        matches."""
-        fingerprint = key_fingerprint(value)
-        if self.isDefined(self.keyFingerprint) and self.getKeyFingerprint() != fingerprint:
-            key_id = (f", key id '{self.getOrDefault(self.keyId)}'"
-                      if self.isDefined(self.keyId) else "")
-            raise ValueError(
-                f"{_STAGE} {self.uid}: the key does not match the key this stage was saved with "
-                f"(expected key fingerprint {self.getKeyFingerprint()}{key_id}). Set the "
-                "original key: fakes and hashes made with another key do not join with the old "
-                "ones.")
-        self._secret_key = value
-        self._set(keyFingerprint=fingerprint)
-        return self
-
-    def hasKey(self) -> bool:
-        return getattr(self, "_secret_key", None) is not None
-
-    def clearKey(self) -> Any:
-        self._secret_key = None
-        return self
 
 
 # -- the estimator --------------------------------------------------------------------------------
@@ -616,9 +581,6 @@ class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
     @property
     def piiColumns_(self) -> list[str]:
         return [f.column for f in self._findings if f.is_pii]
-
-    def setKeyId(self, value: str) -> "PIISanitizerModel":
-        return self._set(keyId=value)
 
     def setEngine(self, value: str) -> "PIISanitizerModel":
         if value not in ENGINES:

@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark._spark import quote
+from synthohive_spark.ml._secret import HasSecretKey, key_fingerprint, require_key  # noqa: F401 (key_fingerprint re-exported)
 from synthohive_spark.ml._java import (active_classic_session_with_jar, java_reader,
                                        missing_jar_message, register_jvm_package)
 from synthohive_spark.session import jvm_available
@@ -47,24 +48,7 @@ __all__ = ["HmacPseudonymizer", "pseudonymize_python", "key_fingerprint", "OUTPU
 OUTPUT_FORMATS = ("hex", "truncate")
 
 _HEX_LENGTH = 64
-_FINGERPRINT_LABEL = b"synthohive-spark/hmac-pseudonymizer/key-fingerprint/v1"
 _STAGE = "HmacPseudonymizer"
-
-
-def key_fingerprint(key: str) -> str:
-    """Public identifier of ``key``: the first 16 hex characters of HMAC-SHA256(key, fixed label).
-
-    The same value as the Scala ``HmacSha256.fingerprint``. It does not reveal the key, but lets an
-    attacker test guesses of a weak key offline: use a long random key.
-    """
-    _require_key(key)
-    return hmac.new(key.encode("utf-8"), _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
-
-
-def _require_key(key: Any) -> None:
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"{_STAGE}: the key must be a non-empty string, "
-                         f"got {type(key).__name__ if not isinstance(key, str) else 'an empty one'}.")
 
 
 def _hashable_type(data_type: T.DataType) -> bool:
@@ -153,7 +137,7 @@ def pseudonymize_python(df: DataFrame, input_cols: Sequence[str], key: str,
     Byte-identical to the Scala ``HmacPseudonymizer`` with the same key and settings; works on
     classic and Spark Connect sessions. ``output_cols=None`` replaces the input columns in place.
     """
-    _require_key(key)
+    require_key(key)
     if output_format not in OUTPUT_FORMATS:
         raise ValueError(f"{_STAGE}: outputFormat must be one of {', '.join(OUTPUT_FORMATS)}, "
                          f"got {output_format!r}.")
@@ -176,21 +160,13 @@ def pseudonymize_python(df: DataFrame, input_cols: Sequence[str], key: str,
                        for n in schema.fieldNames()])
 
 
-class _HmacPseudonymizerParams(HasInputCols, HasOutputCols):
+class _HmacPseudonymizerParams(HasInputCols, HasOutputCols, HasSecretKey):
     """Params of :class:`HmacPseudonymizer`; the secret key is deliberately not one of them."""
 
     outputFormat: "Param[str]" = Param(
         Params._dummy(), "outputFormat",
         "hex: full 64-character hex HMAC-SHA256; truncate: hex cut to the length of the value's "
         "string form (1 to 64 characters)", typeConverter=TypeConverters.toString)
-    keyId: "Param[str]" = Param(
-        Params._dummy(), "keyId",
-        "a label naming the key, e.g. where it is kept; saved with the model (never the key "
-        "itself)", typeConverter=TypeConverters.toString)
-    keyFingerprint: "Param[str]" = Param(
-        Params._dummy(), "keyFingerprint",
-        "first 16 hex characters of HMAC-SHA256(key, a fixed label): identifies the key without "
-        "revealing it; set by setKey", typeConverter=TypeConverters.toString)
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
@@ -198,12 +174,6 @@ class _HmacPseudonymizerParams(HasInputCols, HasOutputCols):
 
     def getOutputFormat(self) -> str:
         return self.getOrDefault(self.outputFormat)
-
-    def getKeyId(self) -> str:
-        return self.getOrDefault(self.keyId)
-
-    def getKeyFingerprint(self) -> str:
-        return self.getOrDefault(self.keyFingerprint)
 
 
 class HmacPseudonymizer(JavaTransformer, _HmacPseudonymizerParams, JavaMLReadable, JavaMLWritable):
@@ -229,7 +199,8 @@ class HmacPseudonymizer(JavaTransformer, _HmacPseudonymizerParams, JavaMLReadabl
                  outputCols: Optional[list[str]] = None, outputFormat: str = "hex",
                  keyId: Optional[str] = None, key: Optional[str] = None) -> None:
         super().__init__()
-        self._secret_key: Optional[str] = None
+        self._java_obj = None
+        self._init_key()
         spark = active_classic_session_with_jar()
         self._java_obj = (self._new_java_obj(self._java_class, self.uid)
                           if spark is not None else None)
@@ -265,39 +236,13 @@ class HmacPseudonymizer(JavaTransformer, _HmacPseudonymizerParams, JavaMLReadabl
                              f"got {value!r}.")
         return self._set(outputFormat=value)
 
-    def setKeyId(self, value: str) -> "HmacPseudonymizer":
-        return self._set(keyId=value)
-
-    def setKey(self, value: str) -> "HmacPseudonymizer":
-        """Sets the secret key (its UTF-8 bytes are the HMAC key). It is kept in memory only.
-
-        A stage that already has a key fingerprint (one loaded from disk) accepts only the key
-        it was saved with.
-        """
-        fingerprint = key_fingerprint(value)
-        if self.isDefined(self.keyFingerprint) and self.getKeyFingerprint() != fingerprint:
-            key_id = f", key id '{self.getKeyId()}'" if self.isDefined(self.keyId) else ""
-            raise ValueError(
-                f"{_STAGE} {self.uid}: the key does not match the key this model was saved with "
-                f"(expected key fingerprint {self.getKeyFingerprint()}{key_id}). Set the original "
-                "key, or build a new HmacPseudonymizer to pseudonymize with a different key (its "
-                "output will not join with the old output).")
-        self._secret_key = value
-        self._set(keyFingerprint=fingerprint)
-        if self._java_obj is not None:
+    def _key_changed(self) -> None:
+        if self._java_obj is None:
+            return
+        if self._secret_key is not None:
             self._transfer_params_to_java()
-        return self
-
-    def hasKey(self) -> bool:
-        """True when a key is set on this object (keys are never loaded from disk)."""
-        return self._secret_key is not None
-
-    def clearKey(self) -> "HmacPseudonymizer":
-        """Forgets the key held in memory (here and in the JVM); the fingerprint stays."""
-        self._secret_key = None
-        if self._java_obj is not None:
+        else:
             self._java_obj.clearKey()
-        return self
 
     def clear(self, param: Param) -> None:
         Params.clear(self, param)

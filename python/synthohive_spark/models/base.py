@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import os
 import sys
 import zipfile
@@ -105,6 +106,40 @@ def model_from_blobs(blobs: dict[str, bytes]) -> "GenerativeModel":
     else:
         tensors = {}
     return GenerativeModel.from_state(meta, tensors)
+
+
+class _EpochTracker:
+    """One epoch's end for CTGAN and TVAE: the history row, the log line, the bar, early stopping."""
+
+    def __init__(self, history: list, total: int, bar: Any, monitor: str, what: str,
+                 patience: Any, log: logging.Logger) -> None:
+        self.history, self.total, self.bar, self.log = history, total, bar, log
+        self.monitor, self.what = monitor, what
+        self.patience = None if patience is None else int(patience)
+        self.best, self.bad = math.inf, 0
+
+    def end(self, epoch: int, **losses: float) -> bool:
+        """Record epoch ``epoch`` (0-based); True when training should stop early."""
+        self.history.append({"epoch": epoch + 1, **losses})
+        self.log.info("epoch %d/%d " + " ".join(f"{k} %.4f" for k in losses), epoch + 1, self.total,
+                      *losses.values())
+        self.bar.update(1)
+        self.bar.set_postfix(**{k: f"{v:.3f}" for k, v in losses.items()})
+        if self.patience is None:
+            return False
+        value = losses[self.monitor]
+        if value < self.best - 1e-4:
+            self.best, self.bad = value, 0
+            return False
+        self.bad += 1
+        if self.bad >= self.patience:
+            self.log.info("early stop at epoch %d: %s has not improved for %d epochs", epoch + 1,
+                          self.what, self.patience)
+            return True
+        return False
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 # --------------------------------------------------------------------------- base class
@@ -207,11 +242,17 @@ class GenerativeModel(abc.ABC):
     def logger(self) -> logging.Logger:
         return logging.getLogger(f"synthohive_spark.models.{self.name or type(self).__name__.lower()}")
 
-    def _progress(self, total: int, desc: str) -> Any:
+    def _epochs(self, monitor: str, what: str) -> "_EpochTracker":
+        """Bookkeeping of a neural model's epochs: history, log line, progress bar, early stop on
+        ``monitor`` (one of the losses passed to ``end``; ``what`` names it in the log)."""
         from tqdm.auto import tqdm
 
+        total = int(self._hp["epochs"])
         enabled = bool(self._hp.get("verbose")) and sys.stderr.isatty()
-        return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
+        bar = tqdm(total=total, desc=self.name, disable=not enabled, leave=False)
+        return _EpochTracker(self.training_history, total, bar, monitor, what,
+                             self._hp.get("early_stopping_patience"),
+                             self.logger)
 
     # ---------------------------------------------------------------- fit
     def fit(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":

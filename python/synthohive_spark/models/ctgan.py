@@ -11,7 +11,6 @@ context instead of a category forced independently of it.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -292,7 +291,6 @@ class CTGAN(GenerativeModel):
     def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, dev: torch.device, rank: int,
                   world: int) -> None:
         hp = self._hp
-        log = self.logger
         x, c, layout = _nn.encode_for_training(self, data, context, dev, rank)
         G, D = self.generator.to(dev), self.discriminator.to(dev)
         if world > 1:
@@ -312,9 +310,6 @@ class CTGAN(GenerativeModel):
         steps = max(len(x) // bs, 1)
         if world > 1:
             steps = int(_nn.allreduce_scalar(steps, "min"))
-        patience = hp["early_stopping_patience"]
-        best, bad = math.inf, 0
-
         def fake_features(cond: torch.Tensor, ctx: torch.Tensor | None, grad_g: bool = True
                           ) -> tuple[torch.Tensor, torch.Tensor]:
             z = torch.randn(bs, z_dim, generator=gen, device=dev)
@@ -324,7 +319,7 @@ class CTGAN(GenerativeModel):
                 probs = [_nn.gumbel_softmax(lg, 0.2) for lg in emb_logits]
             return D.inputs(D.data.from_parts(dense, probs), cond, ctx), raw
 
-        bar = self._progress(int(hp["epochs"]), "ctgan")
+        epochs = self._epochs("loss_g", "generator loss")
         for epoch in range(int(hp["epochs"])):
             sum_g = sum_d = 0.0
             for _ in range(steps):
@@ -365,20 +360,9 @@ class CTGAN(GenerativeModel):
             if world > 1:
                 loss_g_e = _nn.allreduce_scalar(loss_g_e) / world
                 loss_d_e = _nn.allreduce_scalar(loss_d_e) / world
-            self.training_history.append({"epoch": epoch + 1, "loss_g": loss_g_e, "loss_d": loss_d_e})
-            log.info("epoch %d/%d loss_g %.4f loss_d %.4f", epoch + 1, hp["epochs"], loss_g_e, loss_d_e)
-            bar.update(1)
-            bar.set_postfix(loss_g=f"{loss_g_e:.3f}", loss_d=f"{loss_d_e:.3f}")
-            if patience is not None:
-                if loss_g_e < best - 1e-4:
-                    best, bad = loss_g_e, 0
-                else:
-                    bad += 1
-                    if bad >= int(patience):
-                        log.info("early stop at epoch %d: generator loss has not improved for %d epochs",
-                                 epoch + 1, patience)
-                        break
-        bar.close()
+            if epochs.end(epoch, loss_g=loss_g_e, loss_d=loss_d_e):
+                break
+        epochs.close()
         opt_g.release()
         opt_d.release()
         if world > 1:

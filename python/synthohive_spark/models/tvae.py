@@ -101,7 +101,6 @@ class TVAE(GenerativeModel):
     def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, dev: torch.device, rank: int,
                   world: int) -> None:
         hp = self._hp
-        log = self.logger
         x, c, layout = _nn.encode_for_training(self, data, context, dev, rank)
         enc, dec = self.encoder.to(dev), self.decoder.to(dev)
         if world > 1:
@@ -114,10 +113,8 @@ class TVAE(GenerativeModel):
         steps = max(math.ceil(n / bs), 1)
         if world > 1:
             steps = int(_nn.allreduce_scalar(steps, "min"))
-        patience = hp["early_stopping_patience"]
-        best, bad = math.inf, 0
         factor = float(hp["loss_factor"])
-        bar = self._progress(int(hp["epochs"]), "tvae")
+        epochs = self._epochs("loss", "loss")
         for epoch in range(int(hp["epochs"])):
             perm = torch.randperm(n, generator=gen, device=dev)
             total = 0.0
@@ -151,19 +148,9 @@ class TVAE(GenerativeModel):
             loss_e = total / steps
             if world > 1:
                 loss_e = _nn.allreduce_scalar(loss_e) / world
-            self.training_history.append({"epoch": epoch + 1, "loss": loss_e})
-            log.info("epoch %d/%d loss %.4f", epoch + 1, hp["epochs"], loss_e)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_e:.3f}")
-            if patience is not None:
-                if loss_e < best - 1e-4:
-                    best, bad = loss_e, 0
-                else:
-                    bad += 1
-                    if bad >= int(patience):
-                        log.info("early stop at epoch %d: loss has not improved for %d epochs", epoch + 1, patience)
-                        break
-        bar.close()
+            if epochs.end(epoch, loss=loss_e):
+                break
+        epochs.close()
         opt.release()
         self.encoder = enc.cpu().eval()
         self.decoder = dec.cpu().eval()

@@ -8,7 +8,7 @@ import org.apache.spark.sql.functions.{col, udf}
 import org.apache.spark.sql.types.{BinaryType, StringType, StructField, StructType}
 
 /** Params of [[HmacPseudonymizer]]. The secret key is deliberately not among them. */
-trait HmacPseudonymizerParams extends HasInputCols with HasOptionalOutputCols {
+trait HmacPseudonymizerParams extends HasInputCols with HasOptionalOutputCols with HasSecretKey {
 
   /**
    * "hex": the full 64-character lowercase hex HMAC; "truncate": the hex HMAC cut to the length
@@ -20,23 +20,6 @@ trait HmacPseudonymizerParams extends HasInputCols with HasOptionalOutputCols {
     ParamValidators.inArray(HmacPseudonymizer.OutputFormats))
 
   final def getOutputFormat: String = $(outputFormat)
-
-  /** A free label for the key (e.g. the secret scope and name it is read from); saved. */
-  final val keyId: Param[String] = new Param[String](this, "keyId",
-    "a label naming the key, e.g. where it is kept; saved with the model (never the key itself)")
-
-  final def getKeyId: String = $(keyId)
-
-  /**
-   * Public fingerprint of the key this stage was configured with: set by `setKey`, saved with
-   * the model, and checked when a key is set again after loading.
-   */
-  final val keyFingerprint: Param[String] = new Param[String](this, "keyFingerprint",
-    "first 16 hex characters of HMAC-SHA256(key, a fixed label): identifies the key without " +
-      "revealing it; set by setKey",
-    (v: String) => v != null && v.matches("[0-9a-f]{16}"))
-
-  final def getKeyFingerprint: String = $(keyFingerprint)
 
   setDefault(outputFormat -> "hex")
 }
@@ -68,45 +51,12 @@ class HmacPseudonymizer(override val uid: String)
 
   def this() = this(Identifiable.randomUID("hmacPseudonymizer"))
 
-  /** The secret: in memory only, never a Param, never serialized with the stage. */
-  @transient private var secretKey: String = _
 
   def setInputCols(value: Array[String]): this.type = set(inputCols, value)
 
   def setOutputCols(value: Array[String]): this.type = set(outputCols, value)
 
   def setOutputFormat(value: String): this.type = set(outputFormat, value)
-
-  def setKeyId(value: String): this.type = set(keyId, value)
-
-  /**
-   * Sets the secret key (any non-empty string; its UTF-8 bytes are the HMAC key). On a stage that
-   * already has a key fingerprint (e.g. one loaded from disk), the key must match it.
-   */
-  def setKey(value: String): this.type = {
-    if (value == null || value.isEmpty) {
-      throw new IllegalArgumentException(s"$stageName: the key must be a non-empty string.")
-    }
-    val fp = HmacSha256.fingerprint(value)
-    if (isDefined(keyFingerprint) && $(keyFingerprint) != fp) {
-      throw new IllegalArgumentException(
-        s"$stageName: the key does not match the key this model was saved with " +
-          s"(expected key fingerprint ${$(keyFingerprint)}$keyIdHint). Set the original key, or " +
-          "build a new HmacPseudonymizer to pseudonymize with a different key (its output will " +
-          "not join with the old output).")
-    }
-    secretKey = value
-    set(keyFingerprint, fp)
-  }
-
-  /** True when a key has been set in this JVM (keys are never loaded from disk). */
-  def hasKey: Boolean = secretKey != null
-
-  /** Forgets the key held in memory; the fingerprint stays. */
-  def clearKey(): this.type = {
-    secretKey = null
-    this
-  }
 
   override def transformSchema(schema: StructType): StructType = {
     if (!isDefined(inputCols)) {
@@ -147,7 +97,7 @@ class HmacPseudonymizer(override val uid: String)
 
   override def transform(dataset: Dataset[_]): DataFrame = {
     transformSchema(dataset.schema, logging = true)
-    val key = secretKey
+    val key = currentKey
     if (key == null) {
       val saved = if (isDefined(keyFingerprint)) {
         s" This stage was configured with the key whose fingerprint is ${$(keyFingerprint)}" +
@@ -182,7 +132,7 @@ class HmacPseudonymizer(override val uid: String)
   /** A copy with the same params and the same in-memory key. */
   override def copy(extra: ParamMap): HmacPseudonymizer = {
     val that = defaultCopy[HmacPseudonymizer](extra)
-    that.secretKey = secretKey
+    copyKeyTo(that)
     that
   }
 
@@ -190,9 +140,8 @@ class HmacPseudonymizer(override val uid: String)
     get(inputCols).map(c => s", inputCols=${c.mkString("[", ", ", "]")}").getOrElse("") +
     s", outputFormat=${$(outputFormat)}, hasKey=$hasKey"
 
-  private def stageName: String = s"HmacPseudonymizer $uid"
+  override protected def stageName: String = s"HmacPseudonymizer $uid"
 
-  private def keyIdHint: String = get(keyId).map(k => s", key id '$k'").getOrElse("")
 
   private def available(schema: StructType): String =
     schema.fieldNames.map(n => s"'$n'").mkString(", ")

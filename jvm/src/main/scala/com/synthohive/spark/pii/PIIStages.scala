@@ -7,7 +7,7 @@ import org.apache.spark.sql.{Column, DataFrame, Dataset}
 import org.apache.spark.sql.functions.{col, lit, udf}
 import org.apache.spark.sql.types.{BinaryType, IntegerType, StringType, StructField, StructType}
 
-import com.synthohive.spark.{HasInputCols, HmacHexFunction, HmacSha256, SchemaChecks}
+import com.synthohive.spark.{HasInputCols, HasSecretKey, HmacHexFunction, HmacSha256, SchemaChecks}
 
 /**
  * Scans columns for PII: appends, per input column, an int column holding the bit mask of the
@@ -87,7 +87,7 @@ object PIIScanner extends DefaultParamsReadable[PIIScanner] {
  * fingerprint), exactly as in `HmacPseudonymizer`.
  */
 class PIIReplacer(override val uid: String)
-    extends Transformer with HasInputCols with DefaultParamsWritable {
+    extends Transformer with HasInputCols with HasSecretKey with DefaultParamsWritable {
 
   def this() = this(Identifiable.randomUID("piiReplacer"))
 
@@ -101,46 +101,17 @@ class PIIReplacer(override val uid: String)
   final val redactToken: Param[String] = new Param[String](this, "redactToken",
     "the fixed text that replaces values under the redact strategy")
 
-  final val keyId: Param[String] = new Param[String](this, "keyId",
-    "a label naming the key, e.g. where it is kept; saved (never the key itself)")
-
-  final val keyFingerprint: Param[String] = new Param[String](this, "keyFingerprint",
-    "first 16 hex characters of HMAC-SHA256(key, a fixed label); set by setKey",
-    (v: String) => v != null && v.matches("[0-9a-f]{16}"))
-
   setDefault(redactToken -> "[REDACTED]")
-
-  @transient private var secretKey: String = _
 
   def setInputCols(value: Array[String]): this.type = set(inputCols, value)
   def setKinds(value: Array[String]): this.type = set(kinds, value)
   def setStrategies(value: Array[String]): this.type = set(strategies, value)
   def setRedactToken(value: String): this.type = set(redactToken, value)
-  def setKeyId(value: String): this.type = set(keyId, value)
   def getKinds: Array[String] = $(kinds)
   def getStrategies: Array[String] = $(strategies)
   def getRedactToken: String = $(redactToken)
-  def getKeyFingerprint: String = $(keyFingerprint)
 
-  /** Sets the secret key; a stage with a fingerprint accepts only the matching key. */
-  def setKey(value: String): this.type = {
-    if (value == null || value.isEmpty) {
-      throw new IllegalArgumentException(s"$stageName: the key must be a non-empty string.")
-    }
-    val fp = HmacSha256.fingerprint(value)
-    if (isDefined(keyFingerprint) && $(keyFingerprint) != fp) {
-      throw new IllegalArgumentException(s"$stageName: the key does not match the key this " +
-        s"stage was saved with (expected key fingerprint ${$(keyFingerprint)}).")
-    }
-    secretKey = value
-    set(keyFingerprint, fp)
-  }
-
-  def hasKey: Boolean = secretKey != null
-
-  def clearKey(): this.type = { secretKey = null; this }
-
-  private def stageName: String = s"PIIReplacer $uid"
+  override protected def stageName: String = s"PIIReplacer $uid"
 
   override def transformSchema(schema: StructType): StructType = {
     require(isDefined(inputCols) && isDefined(kinds) && isDefined(strategies),
@@ -174,11 +145,11 @@ class PIIReplacer(override val uid: String)
     val inputs = $(inputCols)
     val plan = inputs.zip($(kinds).zip($(strategies))).toMap
     val needsKey = $(strategies).exists(_.startsWith("hash"))
-    if (needsKey && secretKey == null) {
+    if (needsKey && currentKey == null) {
       throw new IllegalArgumentException(s"$stageName: the hash strategy needs the secret " +
         "key; call setKey(<secret>) before transform (a saved stage never contains its key).")
     }
-    lazy val keyBytes = HmacSha256.keyBytes(secretKey)
+    lazy val keyBytes = HmacSha256.keyBytes(currentKey)
     val schema = dataset.schema
     def replaced(name: String, kind: String, strategy: String): Column = {
       val asString = col(SchemaChecks.quoted(name)).cast(StringType)
@@ -215,7 +186,7 @@ class PIIReplacer(override val uid: String)
 
   override def copy(extra: ParamMap): PIIReplacer = {
     val that = defaultCopy[PIIReplacer](extra)
-    that.secretKey = secretKey
+    copyKeyTo(that)
     that
   }
 }
