@@ -461,7 +461,9 @@ class Metadata(_Model):
                 if fk.parent_table != tname and fk.parent_table in self.tables:
                     if fk.parent_table not in graph[tname]:
                         graph[tname].append(fk.parent_table)
-        return [c for c in _tarjan(graph) if len(c) > 1]
+        from synthohive_spark.relational.graph import strongly_connected_components
+
+        return [c for c in strongly_connected_components(graph) if len(c) > 1]
 
     # ------------------------------------------------------------------ lookups
 
@@ -514,19 +516,9 @@ class Metadata(_Model):
     def topological_order(self) -> list[str]:
         """Tables with every parent before its children (self-references ignored); ties keep the
         declaration order."""
-        indeg = {t: 0 for t in self.tables}
-        for t in self.tables:
-            indeg[t] = len(self.parents(t))
-        order: list[str] = []
-        ready = [t for t in self.tables if indeg[t] == 0]
-        while ready:
-            t = ready.pop(0)
-            order.append(t)
-            for child in self.children(t):
-                indeg[child] -= 1
-                if indeg[child] == 0:
-                    ready.append(child)
-            ready.sort(key=list(self.tables).index)
+        from synthohive_spark.relational.graph import topological_order
+
+        order = topological_order({t: self.parents(t) for t in self.tables})
         if len(order) != len(self.tables):  # validate() forbids cycles; keep the guard explicit
             rest = [t for t in self.tables if t not in order]
             raise MetadataError(f"foreign keys form a cycle among tables {_fmt_list(rest)}")
@@ -652,40 +644,3 @@ def _key_type_problem(child: ColumnConfig, parent: ColumnConfig) -> Optional[str
                     f"{child.sdtype.value!r} and the parent key {parent.sdtype.value!r}, "
                     f"expected matching key types")
     return None
-
-
-def _tarjan(graph: Mapping[str, list[str]]) -> list[list[str]]:
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    result: list[list[str]] = []
-    counter = [0]
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = counter[0]
-        counter[0] += 1
-        stack.append(v)
-        on_stack.add(v)
-        for w in graph.get(v, []):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            order = list(graph)
-            comp.sort(key=order.index)
-            result.append(comp)
-
-    for v in graph:
-        if v not in index:
-            visit(v)
-    return result

@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from synthohive_spark.metadata.detect._profile import _Profile
 from synthohive_spark.metadata.detect.columns import _ColumnGuess, _share, _tokens
-from synthohive_spark.metadata.schema import PII_KINDS, SDType, _tarjan, dtype_family
+from synthohive_spark.metadata.schema import PII_KINDS, SDType, dtype_family
 
 logger = logging.getLogger("synthohive_spark.metadata")
 
@@ -271,6 +271,8 @@ def _pick_foreign_key(cp: _Profile, column: str, cands: list[_Candidate], unique
 
 
 def _break_cycles(chosen: list[_Candidate]) -> list[_Candidate]:
+    from synthohive_spark.relational.graph import strongly_connected_components
+
     edges = list(chosen)
     while True:
         graph: dict[str, list[str]] = {}
@@ -279,7 +281,7 @@ def _break_cycles(chosen: list[_Candidate]) -> list[_Candidate]:
             graph.setdefault(c.parent, [])
             if c.parent != c.child:
                 graph[c.child].append(c.parent)
-        cycles = [comp for comp in _tarjan(graph) if len(comp) > 1]
+        cycles = [comp for comp in strongly_connected_components(graph) if len(comp) > 1]
         if not cycles:
             return edges
         comp = set(cycles[0])
