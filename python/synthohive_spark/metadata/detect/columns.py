@@ -272,23 +272,6 @@ def _date_format(values: list[str]) -> Optional[str]:
     return None
 
 
-def _float_decimals(values) -> Optional[int]:
-    import numpy as np
-
-    arr = np.asarray(values, dtype="float64")
-    arr = arr[np.isfinite(arr)]
-    if arr.size == 0:
-        return None
-    tol = 1e-9 * np.maximum(1.0, np.abs(arr))
-    for k in range(0, 7):
-        if np.all(np.abs(np.round(arr, k) - arr) <= tol):
-            return k
-    return None
-
-
-# -------------------------------------------------------------------------------- profiles
-
-
 class _ColumnGuess:
     def __init__(self, config: dict[str, Any], regex: Optional[str]) -> None:
         self.config = config
@@ -390,7 +373,9 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
         if fam == "decimal":
             decimals = _decimal_scale(dtype)
         else:
-            decimals = _float_decimals(nonnull.tolist())
+            from synthohive_spark.transform.columns import float_decimals
+
+            decimals = float_decimals(nonnull.tolist())
         cfg = {**base, "sdtype": SDType.NUMERICAL, "min": lo, "max": hi}
         if decimals == 0 and len(nonnull) > 0:
             cfg["integer"] = True
