@@ -10,21 +10,15 @@ from typing import Any, Optional
 
 from synthohive_spark.metadata.detect._profile import _Profile, _unsupported
 from synthohive_spark.metadata.schema import PII_KINDS, SDType, _Bound, _decimal_scale, dtype_family
-from synthohive_spark.privacy.detect import name_hint, normalize_name
-from synthohive_spark.privacy.validators import is_credit_card, is_email, is_iban, is_ip, is_ssn
+from synthohive_spark.privacy.detect import WEAK_HINT_NAMES, name_hint, normalize_name, word_hints
+from synthohive_spark.privacy.validators import (is_credit_card, is_email, is_full_name, is_iban,
+                                                 is_ip, is_phone_text, is_ssn, known_names)
 
 _ID_NAME_SUFFIXES = {"id", "uuid", "guid", "key", "pk", "fk"}
 #: Names of counts and amounts: an integer column so named stays numerical with few values.
 _COUNT_TOKENS = {"quantity", "qty", "count", "cnt", "amount", "amt", "total", "units", "age",
                  "year", "years", "days", "nights", "visits", "points", "size", "num", "number",
                  "price", "cost", "balance", "salary", "weight", "length", "duration"}
-_NAME_PREFIXES = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "mx"}
-_PERSON_TOKENS = {"customer", "client", "employee", "user", "person", "contact", "owner",
-                  "member", "patient", "student", "author", "manager", "agent", "staff"}
-
-_PHONE_RE = re.compile(
-    r"^(\+|00)?(\d{1,3}[\s.-]?)?(\(\d{1,4}\)|\d{1,4})[\s.-]?\d{2,4}[\s.-]?\d{3,5}"
-    r"(\s*(x|ext\.?|extension)\s*\d{1,6})?$", re.IGNORECASE)
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
                       re.IGNORECASE)
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
@@ -65,46 +59,10 @@ def _normalise_bound(value: Any) -> _Bound:
     return str(value)
 
 
-def _is_phone(v: str) -> bool:
-    return bool(_PHONE_RE.match(v)) and sum(ch.isdigit() for ch in v) >= 7
-
-
-_NAME_LISTS: dict[str, frozenset[str]] = {}
-
-
-def _name_list(kind: str) -> frozenset[str]:
-    """Lower-case first or last names known to faker (en_US plus a few common locales)."""
-    if kind not in _NAME_LISTS:
-        import importlib
-
-        names: set[str] = set()
-        for locale in ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT"):
-            try:
-                provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
-            except ImportError:
-                continue
-            attr = "first_names" if kind == "first" else "last_names"
-            names.update(n.lower() for n in getattr(provider, attr, ()))
-        _NAME_LISTS[kind] = frozenset(names)
-    return _NAME_LISTS[kind]
-
-
 def _share(values: list[str], predicate) -> float:
     if not values:
         return 0.0
     return sum(1 for v in values if predicate(v)) / len(values)
-
-
-def _person_name_share(values: list[str]) -> float:
-    first, last = _name_list("first"), _name_list("last")
-
-    def is_name(v: str) -> bool:
-        parts = [p.strip(".,").lower() for p in v.split()]
-        parts = [p for p in parts if p and p not in _NAME_PREFIXES]
-        return 2 <= len(parts) <= 4 and parts[0] in first and (parts[-1] in last
-                                                              or parts[-1] in first)
-
-    return _share(values, is_name)
 
 
 def _pii_from_values(values: list[str], phone: bool = True) -> Optional[SDType]:
@@ -123,7 +81,7 @@ def _pii_from_values(values: list[str], phone: bool = True) -> Optional[SDType]:
         if _share(values, pred) >= _PII_MATCH_SHARE:
             return kind
     # phone numbers: the pattern, and separators or a '+' so that plain digit ids do not match
-    if (phone and _share(values, _is_phone) >= _PII_MATCH_SHARE
+    if (phone and _share(values, is_phone_text) >= _PII_MATCH_SHARE
             and _share(values, lambda v: bool(re.search(r"[\s().+-]", v))) >= 0.5):
         return SDType.PHONE
     return None
@@ -133,21 +91,20 @@ def _person_from_values(values: list[str]) -> Optional[SDType]:
     """Person names recognised from the values alone (checked after the name hints)."""
     distinct = len(set(values))
     if distinct >= 10:
-        if _person_name_share(values) >= 0.7:
+        first, last = known_names()
+        if _share(values, is_full_name) >= 0.7:
             return SDType.NAME
-        if _share(values, lambda v: v.strip().lower() in _name_list("first")) >= 0.8:
+        if _share(values, lambda v: v.strip().lower() in first) >= 0.8:
             return SDType.FIRST_NAME
-        if _share(values, lambda v: v.strip().lower() in _name_list("last")) >= 0.8:
+        if _share(values, lambda v: v.strip().lower() in last) >= 0.8:
             return SDType.LAST_NAME
     return None
 
 
 def _pii_from_name(toks: list[str], values: list[str], column: Optional[str] = None
                    ) -> Optional[SDType]:
-    """The PII kind a column's name says, when its values do not contradict it. The hints of
-    ``privacy.detect`` (many languages, glued names such as ``billingpostalcode``) come first."""
-    t = set(toks)
-    joined = "_".join(toks)
+    """The PII kind a column's name says (the vocabulary of ``privacy.detect``: its name hints,
+    then words anywhere in the name), when its values do not contradict it."""
     digits = lambda v: sum(ch.isdigit() for ch in v)  # noqa: E731
 
     def loose(pred, share: float = 0.5) -> bool:
@@ -163,52 +120,27 @@ def _pii_from_name(toks: list[str], values: list[str], column: Optional[str] = N
     }
     if column is not None:
         hint = name_hint(column)
-        # person names are left to the rules below: a bare "name" is a product's or a genre's
-        # as often as a person's, and the values decide
+        # person names are left to the words below: a bare "name" ("nombre", "nom") is a
+        # product's or a genre's as often as a person's, and the values decide
         if hint is not None and hint not in (SDType.DATE_OF_BIRTH.value, SDType.NAME.value,
                                              SDType.FIRST_NAME.value, SDType.LAST_NAME.value):
             kind = SDType(hint)
             if plausible.get(kind, lambda: True)():
                 return kind
-
-    if ("email" in t or "mail" in t or joined.endswith("e_mail")) and loose(lambda v: "@" in v):
-        return SDType.EMAIL
-    if t & {"phone", "mobile", "telephone", "tel", "cell", "fax"} and loose(
-            lambda v: digits(v) >= 7):
-        return SDType.PHONE
-    if ("ssn" in t or "social_security" in joined) and loose(lambda v: digits(v) == 9):
-        return SDType.SSN
-    if ("iban" in t) and loose(is_iban):
-        return SDType.IBAN
-    if ("credit_card" in joined or "card_number" in joined or t & {"ccn", "cc"}) and loose(
-            lambda v: 13 <= digits(v) <= 19):
-        return SDType.CREDIT_CARD
-    if t & {"ip", "ipv4", "ipv6"} and loose(is_ip):
-        return SDType.IP
-    if t & {"zip", "zipcode", "postcode"} or "postal_code" in joined:
-        return SDType.ZIP
-    if t & {"city", "town"}:
-        return SDType.CITY
-    if t & {"address", "street", "addr"} or joined.startswith("address_line"):
-        return SDType.ADDRESS
-    if joined in {"first_name", "firstname", "given_name", "fname", "forename"} or \
-            joined.endswith("_first_name"):
-        return SDType.FIRST_NAME
-    if joined in {"last_name", "lastname", "surname", "family_name", "lname"} or \
-            joined.endswith("_last_name"):
-        return SDType.LAST_NAME
-    if joined in {"full_name", "fullname"} or joined.endswith("_full_name") or (
-            toks and toks[-1] == "name" and len(toks) == 2 and toks[0] in _PERSON_TOKENS):
-        return SDType.NAME
-    if toks and toks[-1] == "name" and values and _person_name_share(values) >= 0.5:
+    # a word anywhere in the name: a nine-digit SSN, the other kinds as above
+    plausible[SDType.SSN] = lambda: loose(lambda v: digits(v) == 9)
+    for hint in word_hints(toks):
+        kind = SDType(hint)
+        if plausible.get(kind, lambda: True)():
+            return kind
+    if toks and toks[-1] == "name" and values and _share(values, is_full_name) >= 0.5:
         return SDType.NAME
     return None
 
 
-def _dob_hint(toks: list[str]) -> bool:
-    joined = "_".join(toks)
-    return joined in {"dob", "date_of_birth", "birth_date", "birthdate", "birthday",
-                      "birth_day"} or joined.endswith("_dob") or joined.endswith("_birth_date")
+def _dob_hint(column: str) -> bool:
+    return (name_hint(column) == SDType.DATE_OF_BIRTH.value
+            and "_".join(normalize_name(column)) not in WEAK_HINT_NAMES)
 
 
 def _is_id_name(toks: list[str]) -> bool:
@@ -310,7 +242,7 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
     if fam == "boolean":
         return _ColumnGuess({**base, "sdtype": SDType.BOOLEAN}, None)
     if fam in ("date", "timestamp"):
-        kind = SDType.DATE_OF_BIRTH if _dob_hint(toks) else SDType.DATETIME
+        kind = SDType.DATE_OF_BIRTH if _dob_hint(column) else SDType.DATETIME
         extra = {} if kind in PII_KINDS else {"min": lo, "max": hi}
         return _ColumnGuess({**base, "sdtype": kind, **extra}, None)
     if fam == "string":
@@ -326,7 +258,7 @@ def _infer_column(p: _Profile, column: str) -> _ColumnGuess:
             return _ColumnGuess(cfg, None)
         fmt = _date_format(probe)
         if fmt is not None:
-            if _dob_hint(toks):
+            if _dob_hint(column):
                 return _ColumnGuess({**base, "sdtype": SDType.DATE_OF_BIRTH,
                                      "datetime_format": fmt}, None)
             import pandas as pd
