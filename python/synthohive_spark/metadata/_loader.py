@@ -1,7 +1,8 @@
-"""Reading metadata text: YAML with duplicate keys refused, files or text, and pydantic
+"""Reading metadata text: YAML (duplicate keys refused) or JSON, from files or text, and pydantic
 validation errors turned into one readable message per problem."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
@@ -50,6 +51,33 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(source: Union[str, Path]) -> Any:
+    """The data of YAML text or a YAML file; malformed or empty YAML is a MetadataError."""
+    text, origin = _read_source(source, (".yaml", ".yml"))
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(p for p in (exc.context, exc.problem) if p)
+        raise MetadataError(f"malformed YAML in {origin}{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise MetadataError(f"malformed YAML in {origin}: {exc}") from None
+    if data is None:
+        raise MetadataError(f"{origin} is empty; expected a mapping with a 'tables' key")
+    return data
+
+
+def _read_json(source: Union[str, Path]) -> Any:
+    """The data of JSON text or a JSON file; malformed JSON is a MetadataError."""
+    text, origin = _read_source(source, (".json",))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise MetadataError(f"malformed JSON in {origin} at line {exc.lineno}, column "
+                            f"{exc.colno}: {exc.msg}") from None
 
 
 def _loc_model(loc: tuple, root: type) -> Optional[type]:

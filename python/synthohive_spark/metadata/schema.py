@@ -16,8 +16,8 @@ from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
                       model_validator)
 
 from synthohive_spark.errors import MetadataError, UnknownTableError
-from synthohive_spark.metadata._loader import (_fmt_list, _format_validation_error, _read_source,
-                                               _StrictLoader, _validation_messages)
+from synthohive_spark.metadata._loader import (_fmt_list, _format_validation_error, _read_json,
+                                               _read_yaml, _validation_messages)
 from synthohive_spark.privacy.detect import PII_KINDS as _DETECT_KINDS
 
 __all__ = ["SDType", "PII_KINDS", "PIIStrategy", "dtype_family", "ColumnConfig", "CopyRule",
@@ -560,19 +560,7 @@ class Metadata(_Model):
     @classmethod
     def from_yaml(cls, source: Union[str, Path]) -> "Metadata":
         """Metadata from YAML text or a path to a YAML file."""
-        text, origin = _read_source(source, (".yaml", ".yml"))
-        try:
-            data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = " ".join(p for p in (exc.context, exc.problem) if p)
-            raise MetadataError(f"malformed YAML in {origin}{where}: {problem}") from None
-        except yaml.YAMLError as exc:
-            raise MetadataError(f"malformed YAML in {origin}: {exc}") from None
-        if data is None:
-            raise MetadataError(f"{origin} is empty; expected a mapping with a 'tables' key")
-        return cls.from_dict(data)
+        return cls.from_dict(_read_yaml(source))
 
     def to_json(self, path: Union[str, Path, None] = None, indent: int = 2) -> str:
         """JSON text of :meth:`to_dict`; also written to ``path`` when given."""
@@ -584,13 +572,7 @@ class Metadata(_Model):
     @classmethod
     def from_json(cls, source: Union[str, Path]) -> "Metadata":
         """Metadata from JSON text or a path to a JSON file."""
-        text, origin = _read_source(source, (".json",))
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MetadataError(f"malformed JSON in {origin} at line {exc.lineno}, column "
-                                f"{exc.colno}: {exc.msg}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(_read_json(source))
 
     # ------------------------------------------------------------------ detection
 
