@@ -698,3 +698,22 @@ def test_year_number_codes_are_keys_not_phone_numbers() -> None:
     assert not md.tables["order_items"].columns["order_id"].is_pii
     contacts = pd.DataFrame({"contact": codes[:50], "n": np.arange(50)})
     assert Metadata.detect({"c": contacts}).tables["c"].columns["contact"].sdtype == SDType.PHONE
+
+
+def test_detect_types_personal_data_named_in_other_languages():
+    """One PII vocabulary: the multilingual names of privacy.detect type the columns too."""
+    n = 30
+    df = pd.DataFrame({
+        "id": np.arange(n),
+        "telefono": [f"+34 612 345 {i:03d}" for i in range(n)],
+        "correo": [f"usuario{i}@ejemplo.es" for i in range(n)],
+        "vorname": ["Hans", "Anna", "Peter", "Maria", "Klaus", "Sabine"] * 5,
+        "plz": [f"{10115 + 7 * i:05d}" for i in range(n)],
+        "geburtsdatum": [dt.date(1960 + i, 1 + i % 12, 1 + i % 28) for i in range(n)],
+    })
+    cols = Metadata.detect({"kunden": df}).tables["kunden"].columns
+    assert {c: cols[c].sdtype for c in df.columns if c != "id"} == {
+        "telefono": SDType.PHONE, "correo": SDType.EMAIL, "vorname": SDType.FIRST_NAME,
+        "plz": SDType.ZIP, "geburtsdatum": SDType.DATE_OF_BIRTH}
+    assert all(cols[c].pii for c in df.columns if c != "id")
+    assert cols["id"].sdtype == SDType.ID

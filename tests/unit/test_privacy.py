@@ -344,3 +344,15 @@ def test_glued_column_names_are_split_into_the_pii_vocabulary(column, kind):
     from synthohive_spark.privacy.detect import name_hint
 
     assert name_hint(column) == kind
+
+
+def test_metadata_vocabulary_lives_in_privacy():
+    from synthohive_spark.privacy.detect import word_hints
+    from synthohive_spark.privacy.validators import is_full_name, is_phone_text, known_names
+
+    assert word_hints(("email", "verified")) == ["email"]
+    assert word_hints(("email", "phone")) == ["email", "phone"]  # in the order to try them
+    assert word_hints(("vorname",)) == ["first_name"]
+    assert word_hints(("customer", "name")) == ["name"] and word_hints(("product", "name")) == []
+    assert is_phone_text("(555) 123-4567 x89") and not is_phone_text("12-34")
+    assert "anna" in known_names()[0] and is_full_name("Dr. Anna Schmidt")

@@ -321,3 +321,16 @@ def test_child_counts_of_an_arrow_batch(copy_on_write) -> None:
     arrow_ctx = pd.DataFrame({name: batch.column(i).to_pandas()
                               for i, name in enumerate(batch.schema.names)}, copy=False)
     assert np.array_equal(m.sample(arrow_ctx, seed=4), m.sample(ctx.copy(deep=True), seed=4))
+
+
+def test_graph_algorithms_work_on_a_plain_mapping():
+    from synthohive_spark.relational.graph import (find_cycle, strongly_connected_components,
+                                                   topological_order)
+
+    parents = {"a": set(), "b": {"a"}, "x": set(), "c": {"b", "c"}}
+    assert topological_order(parents) == ["a", "b", "x", "c"]  # the earliest ready table next
+    assert topological_order(parents, layers=True) == ["a", "x", "b", "c"]  # a generation a time
+    cyclic = {"a": {"c"}, "b": {"a"}, "c": {"b"}, "d": {"a"}}
+    assert topological_order(cyclic) == []
+    assert [c for c in strongly_connected_components(cyclic) if len(c) > 1] == [["a", "b", "c"]]
+    assert find_cycle({t: cyclic[t] for t in "abc"}) == ["a", "c", "b", "a"]

@@ -11,7 +11,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional
 
-__all__ = ["PII_KINDS", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_name",
+__all__ = ["PII_KINDS", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_name", "word_hints",
+           "WEAK_HINT_NAMES",
            "ColumnEvidence", "Finding", "decide", "NAME_HINT_CONFIDENCE"]
 
 #: Every kind the detector can report (the PII sdtypes of synthohive_spark.metadata).
@@ -100,6 +101,9 @@ _EXACT_EXTRA: dict[str, str] = {"name": "name", "nom": "last_name", "nombre": "f
                                 "cell": "phone", "cap": "zip", "cep": "zip", "pan": "credit_card",
                                 "sin": "ssn", "nir": "ssn", "dni": "ssn", "nif": "ssn",
                                 "cpf": "ssn", "ort": "city"}
+#: Whole names whose hint says little alone (something is "born", built or founded): metadata
+#: detection does not type a column personal data on such a name without other evidence.
+WEAK_HINT_NAMES = frozenset({"born"})
 # Extra words around a hint that keep it a hint (customer_email_1, email_addr).
 _NOISE_SUFFIX = {"1", "2", "3", "primary", "secondary", "main", "raw", "clear", "plain", "value",
                  "str", "txt", "text"}
@@ -183,6 +187,45 @@ def name_hint(column: str) -> Optional[str]:
                 continue
             return kind
     return None
+
+
+# Words that say a kind anywhere in a column name (email_verified, phone_2, zip_region), not only
+# at its end: a looser reading than name_hint, that metadata detection confirms with the values.
+_EMAIL_WORDS = frozenset({"email", "mail"})
+_PHONE_WORDS = frozenset({"phone", "mobile", "telephone", "tel", "cell", "fax"})
+_CARD_WORDS = frozenset({"ccn", "cc"})
+_IP_WORDS = frozenset({"ip", "ipv4", "ipv6"})
+_ZIP_WORDS = frozenset({"zip", "zipcode", "postcode"})
+_CITY_WORDS = frozenset({"city", "town"})
+_ADDRESS_WORDS = frozenset({"address", "street", "addr"})
+#: Whose name a two-word ``<role>_name`` column holds (customer_name, author_name).
+PERSON_ROLES = frozenset({"customer", "client", "employee", "user", "person", "contact", "owner",
+                          "member", "patient", "student", "author", "manager", "agent", "staff"})
+
+
+def word_hints(tokens: tuple[str, ...] | list[str]) -> list[str]:
+    """Every PII kind that a word or phrase anywhere in a column name's tokens (see
+    :func:`normalize_name`) suggests, in the order to try them: ``email_verified``,
+    ``zip_region``, ``address_line_2``, ``customer_name``, ``vorname``. Person names need the whole
+    name (or a ``_first_name``/``_last_name``/``_full_name`` end)."""
+    t = set(tokens)
+    joined = "_".join(tokens)
+    rules = (
+        ("email", bool(t & _EMAIL_WORDS) or joined.endswith("e_mail")),
+        ("phone", bool(t & _PHONE_WORDS)),
+        ("ssn", "ssn" in t or "social_security" in joined),
+        ("iban", "iban" in t),
+        ("credit_card", "credit_card" in joined or "card_number" in joined or bool(t & _CARD_WORDS)),
+        ("ip", bool(t & _IP_WORDS)),
+        ("zip", bool(t & _ZIP_WORDS) or "postal_code" in joined),
+        ("city", bool(t & _CITY_WORDS)),
+        ("address", bool(t & _ADDRESS_WORDS) or joined.startswith("address_line")),
+        ("first_name", joined in _HINTS["first_name"] or joined.endswith("_first_name")),
+        ("last_name", joined in _HINTS["last_name"] or joined.endswith("_last_name")),
+        ("name", joined in _HINTS["name"] or joined.endswith("_full_name")
+         or (len(tokens) == 2 and tokens[-1] == "name" and tokens[0] in PERSON_ROLES)),
+    )
+    return [kind for kind, hit in rules if hit]
 
 
 @dataclass

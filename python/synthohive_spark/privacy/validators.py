@@ -17,6 +17,7 @@ __all__ = [
     "BIT_KINDS", "classify", "is_email", "is_phone_candidate", "is_ssn", "is_ssn_digits",
     "is_credit_card", "luhn_ok", "is_ipv4", "is_ipv6", "is_ip", "is_iban", "iban_ok",
     "is_date_of_birth", "is_phone_number", "person_name_kind", "name_sets", "MAX_LENGTH",
+    "is_phone_text", "NAME_LOCALES", "known_names", "is_full_name",
 ]
 
 # Bits of the mask :func:`classify` returns (the same numbers in Scala's PIIRules).
@@ -53,6 +54,10 @@ _IBAN_RE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 _DATE_YMD_RE = re.compile(r"([0-9]{4})([-/])([0-9]{2})\2([0-9]{2})")
 _DATE_MDY_RE = re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})")
 _DATE_DMY_RE = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{4})")
+# A phone number as a table writes it (metadata detection): country code, area code, an extension
+_PHONE_TEXT_RE = re.compile(
+    r"^(\+|00)?(\d{1,3}[\s.-]?)?(\(\d{1,4}\)|\d{1,4})[\s.-]?\d{2,4}[\s.-]?\d{3,5}"
+    r"(\s*(x|ext\.?|extension)\s*\d{1,6})?$", re.IGNORECASE)
 
 
 def _trim(value: str) -> str:
@@ -76,6 +81,14 @@ def is_phone_candidate(s: str) -> bool:
     if len(s) > 25 or _PHONE_RE.fullmatch(s) is None:
         return False
     return 7 <= _digit_count(s) <= 15
+
+
+def is_phone_text(s: str) -> bool:
+    """A phone number as written in a table: optional ``+``/``00`` and country code, an area code
+    (in parentheses or not), groups separated by spaces, dots or dashes, at least 7 digits and an
+    optional extension (``x12``, ``ext. 12``). Looser than :func:`is_phone_candidate` (the rule
+    the JVM scan shares) about extensions, stricter about layout; metadata detection uses it."""
+    return bool(_PHONE_TEXT_RE.match(s)) and _digit_count(s) >= 7
 
 
 def _ssn_parts_ok(area: str, group: str, serial: str) -> bool:
@@ -269,6 +282,34 @@ def name_sets(locale: str) -> tuple[frozenset[str], frozenset[str]]:
             firsts |= _provider_names(loc, attr)
         lasts |= _provider_names(loc, "last_names")
     return frozenset(firsts), frozenset(lasts)
+
+
+#: Locales whose person names :func:`known_names` knows.
+NAME_LOCALES: tuple[str, ...] = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT")
+
+#: Titles before a person's name, skipped by :func:`is_full_name`.
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "mx"})
+
+
+@lru_cache(maxsize=1)
+def known_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names), lowercase, of every locale of :data:`NAME_LOCALES`."""
+    firsts: set[str] = set()
+    lasts: set[str] = set()
+    for locale in NAME_LOCALES:
+        f, last = name_sets(locale)
+        firsts |= f
+        lasts |= last
+    return frozenset(firsts), frozenset(lasts)
+
+
+def is_full_name(value: str) -> bool:
+    """2 to 4 words (titles such as ``Dr`` skipped), the first a known first name and the last a
+    known first or last name (:func:`known_names`): ``"Dr. Anna Schmidt"``."""
+    first, last = known_names()
+    parts = [p.strip(".,").lower() for p in value.split()]
+    parts = [p for p in parts if p and p not in _TITLES]
+    return 2 <= len(parts) <= 4 and parts[0] in first and (parts[-1] in last or parts[-1] in first)
 
 
 _NAME_TOKEN_RE = re.compile(r"[^\W\d_](?:[^\W\d_]|['’.\-])*", re.UNICODE)

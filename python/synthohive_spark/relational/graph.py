@@ -1,18 +1,114 @@
 """The foreign-key graph of a database: generation order, drivers, secondary and self references.
 
-Pure Python over :class:`synthohive_spark.metadata.Metadata`; no Spark, no pandas.
+Pure Python over :class:`synthohive_spark.metadata.Metadata`; no Spark, no pandas. The graph
+algorithms (:func:`strongly_connected_components`, :func:`topological_order`,
+:func:`find_cycle`) work on a plain mapping of node -> parents and need no metadata: they are the
+ones :class:`Metadata` validation and ordering and metadata detection use as well.
 """
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Iterable, Mapping, Optional
 
 from synthohive_spark.errors import SchemaGraphError  # noqa: F401 (re-exported)
 from synthohive_spark.metadata import ForeignKey, Metadata
 
 logger = logging.getLogger("synthohive_spark.relational.graph")
 
-__all__ = ["SchemaGraph", "SchemaGraphError"]
+__all__ = ["SchemaGraph", "SchemaGraphError", "strongly_connected_components",
+           "topological_order", "find_cycle"]
+
+
+def strongly_connected_components(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """Tarjan's strongly connected components of ``graph`` (node -> nodes it points at), each
+    in the mapping's order; a component of more than one node is a cycle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    result: list[list[str]] = []
+    counter = [0]
+    order = list(graph)
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph.get(v, []):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            comp.sort(key=order.index)
+            result.append(comp)
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return result
+
+
+def topological_order(parents: Mapping[str, Iterable[str]], *, layers: bool = False) -> list[str]:
+    """The nodes of ``parents`` (node -> its parents; edges to itself or to unknown nodes are
+    ignored) with every parent before its children. Ties keep the mapping's order: the earliest
+    ready node comes next, or with ``layers`` every node ready at once comes next, a generation at
+    a time. Nodes on or below a cycle are left out (the caller names them)."""
+    nodes = list(parents)
+    rank = {t: i for i, t in enumerate(nodes)}
+    need = {t: {p for p in parents[t] if p != t and p in rank} for t in nodes}
+    order: list[str] = []
+    done: set[str] = set()
+    if layers:
+        remaining = nodes
+        while remaining:
+            ready = [t for t in remaining if need[t] <= done]
+            if not ready:
+                break
+            order.extend(ready)
+            done.update(ready)
+            remaining = [t for t in remaining if t not in done]
+        return order
+    children: dict[str, list[str]] = {t: [] for t in nodes}
+    for t in nodes:
+        for p in sorted(need[t], key=rank.__getitem__):
+            children[p].append(t)
+    indeg = {t: len(need[t]) for t in nodes}
+    ready = [t for t in nodes if indeg[t] == 0]
+    while ready:
+        t = ready.pop(0)
+        order.append(t)
+        for child in children[t]:
+            indeg[child] -= 1
+            if indeg[child] == 0:
+                ready.append(child)
+        ready.sort(key=rank.__getitem__)
+    return order
+
+
+def find_cycle(parents: Mapping[str, Iterable[str]]) -> list[str]:
+    """A cycle as a path ``a -> b -> ... -> a``, following the first parent (by name) from the
+    first node; every node of ``parents`` must have a parent among them."""
+    start = next(iter(parents))
+    path: list[str] = [start]
+    seen = {start: 0}
+    node = start
+    while True:
+        nxt = sorted(parents[node])[0]
+        if nxt in seen:
+            return path[seen[nxt]:] + [nxt]
+        seen[nxt] = len(path)
+        path.append(nxt)
+        node = nxt
 
 
 class SchemaGraph:
@@ -64,43 +160,19 @@ class SchemaGraph:
                                    + "\n".join(f"  - {e}" for e in errors), errors)
 
     def _topological_order(self) -> list[str]:
-        tables = list(self.metadata.tables)
-        parents: dict[str, set[str]] = {t: set() for t in tables}
-        for name, table in self.metadata.tables.items():
-            for fk in table.foreign_keys:
-                if fk.parent_table != name:
-                    parents[name].add(fk.parent_table)
-        order: list[str] = []
-        done: set[str] = set()
-        remaining = list(tables)
-        while remaining:
-            ready = [t for t in remaining if parents[t] <= done]
-            if not ready:
-                cycle = self._find_cycle({t: parents[t] - done for t in remaining})
-                raise SchemaGraphError(
-                    "foreign keys form a cycle across tables: " + " -> ".join(cycle)
-                    + " (child -> parent); a database with a cycle cannot be generated parents "
-                    "first: remove one of these foreign keys or make it a self-reference",
-                    [f"cycle: {' -> '.join(cycle)}"])
-            for t in ready:  # metadata order among tables ready at the same time
-                order.append(t)
-                done.add(t)
-            remaining = [t for t in remaining if t not in done]
+        tables = self.metadata.tables
+        parents = {name: {fk.parent_table for fk in table.foreign_keys if fk.parent_table != name}
+                   for name, table in tables.items()}
+        order = topological_order(parents, layers=True)
+        if len(order) < len(tables):
+            done = set(order)
+            cycle = find_cycle({t: parents[t] - done for t in tables if t not in done})
+            raise SchemaGraphError(
+                "foreign keys form a cycle across tables: " + " -> ".join(cycle)
+                + " (child -> parent); a database with a cycle cannot be generated parents "
+                "first: remove one of these foreign keys or make it a self-reference",
+                [f"cycle: {' -> '.join(cycle)}"])
         return order
-
-    @staticmethod
-    def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
-        start = next(iter(graph))
-        path: list[str] = [start]
-        seen = {start: 0}
-        node = start
-        while True:
-            nxt = sorted(graph[node])[0]
-            if nxt in seen:
-                return path[seen[nxt]:] + [nxt]
-            seen[nxt] = len(path)
-            path.append(nxt)
-            node = nxt
 
     # ------------------------------------------------------------------ lookups
     def driver(self, table: str) -> Optional[ForeignKey]:

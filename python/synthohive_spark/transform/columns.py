@@ -271,11 +271,17 @@ def _datetime_step(values: np.ndarray, unit: str, days: bool = False) -> float:
     return 1.0
 
 
-def _float_decimals(values: np.ndarray) -> int | None:
-    """The fewest decimals (0..6) that represent every value exactly, or None."""
-    for d in range(7):
-        if np.allclose(np.round(values, d), values, rtol=0, atol=1e-9 * max(1.0, float(np.abs(values).max()))):
-            return d
+def float_decimals(values: Any) -> int | None:
+    """The fewest decimals (0..6) that represent every finite value exactly (within 1e-9 of its
+    own size), or None (no finite value, or more decimals). Metadata detection uses it too."""
+    arr = np.asarray(values, dtype="float64")
+    arr = arr[np.isfinite(arr)]
+    if arr.size == 0:
+        return None
+    tol = 1e-9 * np.maximum(1.0, np.abs(arr))
+    for k in range(7):
+        if np.all(np.abs(np.round(arr, k) - arr) <= tol):
+            return k
     return None
 
 
@@ -392,7 +398,7 @@ class ColumnCodec:
             self.decimals = int(self.dtype["scale"])
         else:
             sample = nonnull if len(nonnull) <= 10_000 else nonnull[:10_000]
-            self.decimals = _float_decimals(sample)
+            self.decimals = float_decimals(sample)
         if spec.get("decimals") is not None:
             self.decimals = int(spec["decimals"])
         if spec.get("integer") is False and fam not in ("int", "nullable_int", "datetime", "timedelta", "date"):
