@@ -93,7 +93,7 @@ def _task_device(use_gpu: bool) -> str:
     return f"cuda:{index}"
 
 
-def _set_threads() -> None:
+def set_task_threads() -> None:
     """Torch threads per task follow ``spark.task.cpus``, not every core of the executor."""
     import torch
     from pyspark import TaskContext
@@ -127,7 +127,7 @@ def arrow_columns_ok() -> bool:
         return False
 
 
-def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
+def generate_rows(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
               arrow: bool = False) -> pd.DataFrame:
     """``n`` rows from the plan's model; with ``arrow``, dates and decimals come back Arrow-backed
     (no per-row Python objects on the way to Spark's Arrow writer). A table with nothing learned
@@ -537,7 +537,7 @@ def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series
 
 def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body for ``sample``: each input row is (part, start, count)."""
-    _set_threads()
+    set_task_threads()
     arrow = arrow_columns_ok()
     for batch in batches:
         for part, start, count in zip(batch["part"], batch["start"], batch["count"]):
@@ -546,7 +546,7 @@ def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> 
             while done < count:
                 m = int(min(plan.chunk_size, count - done))
                 seed = row_seed(plan.seed, plan.stream, int(part), chunk)
-                gen = _generate(plan, m, None, seed, arrow)
+                gen = generate_rows(plan, m, None, seed, arrow)
                 keys = {c: key_values(s, int(start) + done, m, arrow) for c, s in plan.key_specs.items()}
                 yield _assemble(plan, gen, None, keys, seed,
                                 np.arange(int(start) + done, int(start) + done + m, dtype=np.int64))
@@ -560,7 +560,7 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     itself (:func:`with_row_positions`): seeds follow (seed, that partition, the piece's first
     position) and the twins' keys the row's global position, so a row is the same wherever Spark
     computes it (a union renumbers the tasks, not the input's own partitions)."""
-    _set_threads()
+    set_task_threads()
     arrow = arrow_columns_ok()
     global_needed = needs_positions(plan)
     for part, piece in aligned_pieces(batches, plan.chunk_size):
@@ -568,7 +568,7 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
         pos = piece[POS_COL].to_numpy(dtype=np.int64)
         context = piece[plan.condition_cols] if plan.condition_cols else None
         seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
-        gen = _generate(plan, m, context, seed, arrow)
+        gen = generate_rows(plan, m, context, seed, arrow)
         positions = (global_positions(plan.partition_offsets, part, pos)
                      if global_needed else pos)
         keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}

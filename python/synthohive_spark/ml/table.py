@@ -235,7 +235,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         if overlap:
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
-        pii_specs = _pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
+        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
         attach_country_context(pii_specs, pdf, [c for c in schema.fieldNames()
                                                 if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()
@@ -391,7 +391,7 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
     return specs
 
 
-def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
+def infer_pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
                exclude: set[str]) -> dict[str, dict]:
     """PII columns (marked in the metadata, or detected) and free-text columns are never learned:
     at sample time they are generated fresh in the real column's format (PII) or length profile
