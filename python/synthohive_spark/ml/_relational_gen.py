@@ -172,17 +172,10 @@ def distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_pa
     return idx, (last, used)
 
 
-_DEGREES: dict[str, DegreeModel] = {}
-
-
 def degree_model(state: dict) -> DegreeModel:
-    key = json.dumps(state, sort_keys=True)
-    m = _DEGREES.get(key)
-    if m is None:
-        if len(_DEGREES) > 64:
-            _DEGREES.clear()
-        m = _DEGREES[key] = DegreeModel.from_dict(state)
-    return m
+    """The degree model of a secondary key or self-reference, built once per Python worker."""
+    return gen.worker_cached("degree", json.dumps(state, sort_keys=True),
+                             lambda: DegreeModel.from_dict(state))
 
 
 def pii_spec(state: dict) -> dict:
@@ -271,20 +264,11 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
     return gen.localize_timestamps(frame, plan.local_timestamps, plan.time_zone)
 
 
-def generate_root(plan: TablePlan, parts: int, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+def generate_root(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for a root table over :func:`~synthohive_spark.ml._generation.partition_frame`."""
     gen.set_task_threads()
-    base, extra = divmod(plan.total_rows, parts)
-    for batch in batches:
-        for part in batch["id"].tolist():
-            part = int(part)
-            start = part * base + min(part, extra)
-            count = base + (1 if part < extra else 0)
-            done, chunk = 0, 0
-            while done < count:
-                m = int(min(plan.chunk_size, count - done))
-                yield generate_chunk(plan, None, m, start + done, part, chunk)
-                done += m
-                chunk += 1
+    for part, chunk, start, m in gen.partition_chunks(batches, plan.chunk_size):
+        yield generate_chunk(plan, None, m, start, part, chunk)
 
 
 def generate_child(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -292,10 +276,8 @@ def generate_child(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator
     key and the parent's context, with each row's partition and position in the skeleton)."""
     gen.set_task_threads()
     carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
-    for part, piece in gen.aligned_pieces(batches, plan.chunk_size):
+    for part, piece, pos, positions in gen.row_chunks(batches, plan.chunk_size, plan.offsets):
         carry = carries.setdefault(part, {})
-        pos = piece[gen.POS_COL].to_numpy(dtype=np.int64)
-        positions = gen.global_positions(plan.offsets, part, pos)
         if int(pos[-1]) - int(pos[0]) != len(pos) - 1:
             raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
                                "arrive out of order; persist the parent table")

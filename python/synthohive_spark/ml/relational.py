@@ -448,8 +448,8 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             parts = max(1, min(parts, n)) if n > 0 else 1
             plan = table_plan(self._state, self._table_models, name, seed, n, counts,
                               self.getChunkSize())
-            source = spark.range(0, parts, 1, numPartitions=parts)
-            df = source.mapInPandas(lambda it: generate_root(plan, parts, it), schema=schema)
+            source = gen.partition_frame(spark, n, parts)
+            df = source.mapInPandas(lambda it: generate_root(plan, it), schema=schema)
         else:
             parent = generated[drv["parentTable"]]
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})

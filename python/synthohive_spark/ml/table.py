@@ -679,7 +679,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
             context_df = model._sample_conditions(spark, n, parts)
             return model.transform(context_df)
         plan = model._plan(model.getTableName())
-        return _partition_frame(spark, n, parts).mapInPandas(
+        return gen.partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=self.schema)
 
     def _quality_gate(self, reference: DataFrame, min_quality: float, rows: int):
@@ -699,7 +699,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                              seed=int(self.getOrDefault(self.seed)),
                              stream=self.getTableName() + "/conditions", columns=conds,
                              condition_cols=[], key_specs={}, chunk_size=int(self.getChunkSize()))
-        return _partition_frame(spark, n, parts).mapInPandas(
+        return gen.partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=ctx_schema)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
@@ -734,22 +734,6 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
         that._blobs = self._blobs
         that._state = self._state
         return that
-
-
-def _partition_frame(spark: SparkSession, n: int, parts: int) -> DataFrame:
-    """One row per output partition, exactly: (part, start, count) with ``n`` rows spread evenly.
-
-    ``spark.range(parts, numPartitions=parts)`` puts row ``p`` alone in partition ``p``, so each
-    partition's rows depend only on ``p`` (and the seed), never on the cluster.
-    """
-    from pyspark.sql import functions as F
-
-    base, extra = divmod(n, parts)
-    p = F.col("id")
-    return spark.range(0, parts, 1, parts).select(
-        p.alias("part"),
-        (p * F.lit(base) + F.least(p, F.lit(extra))).alias("start"),
-        (F.lit(base) + F.when(p < F.lit(extra), 1).otherwise(0)).cast("long").alias("count"))
 
 
 class _TableSynthesizerModelWriter(MLWriter):
