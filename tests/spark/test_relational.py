@@ -357,25 +357,25 @@ def test_quality_gate_on_the_sample_path(fitted, real, tmp_path):
 
 
 def test_distinct_secondary_parents_per_driver_parent_across_chunks():
-    from synthohive_spark.ml.relational import _distinct_per_group
+    from synthohive_spark.ml._relational_gen import distinct_per_group
 
     rng = np.random.default_rng(0)
     groups = np.repeat(np.arange(40), 6).astype(object)
     idx = rng.integers(0, 8, len(groups))  # 6 children of 8 possible parents: many repeats
     ok = np.ones(len(groups), bool)
     ok[5] = False  # a null reference is left alone
-    first, carried = _distinct_per_group(groups[:100], idx[:100], ok[:100], 8,
-                                         lambda k: rng.integers(0, 8, k), rng, (None, set()))
+    first, carried = distinct_per_group(groups[:100], idx[:100], ok[:100], 8,
+                                        lambda k: rng.integers(0, 8, k), rng, (None, set()))
     assert carried[0] == str(groups[99])
-    second, _ = _distinct_per_group(groups[100:], idx[100:], ok[100:], 8,
-                                    lambda k: rng.integers(0, 8, k), rng, carried)
+    second, _ = distinct_per_group(groups[100:], idx[100:], ok[100:], 8,
+                                   lambda k: rng.integers(0, 8, k), rng, carried)
     out = np.concatenate([first, second])
     for g in range(40):  # group 16 straddles the two chunks
         rows = np.flatnonzero((groups == g) & ok)
         assert len(set(out[rows].tolist())) == len(rows), g
     assert out[5] == idx[5]
-    crowded, _ = _distinct_per_group(np.zeros(5, object), np.zeros(5, np.int64), np.ones(5, bool), 3,
-                                     lambda k: np.zeros(k, np.int64), rng, (None, set()))
+    crowded, _ = distinct_per_group(np.zeros(5, object), np.zeros(5, np.int64), np.ones(5, bool), 3,
+                                    lambda k: np.zeros(k, np.int64), rng, (None, set()))
     assert sorted(set(crowded.tolist())) == [0, 1, 2]  # 5 rows, 3 parents: repeats only as needed
 
 

@@ -375,7 +375,7 @@ def test_dates_decimals_and_keys_keep_types_and_format(fitted, real_df):
     request = pd.DataFrame({"part": [0], "start": [0], "count": [300]})
     arrow = next(gen.sample_partitions(plan, iter([request])))
     seed = gen.row_seed(plan.seed, plan.stream, 0, 0)
-    plain = gen._assemble(plan, gen._generate(plan, 300, None, seed, arrow=False), None,
+    plain = gen._assemble(plan, gen.generate_rows(plan, 300, None, seed, arrow=False), None,
                           {c: gen.key_values(s, 0, 300) for c, s in plan.key_specs.items()}, seed,
                           np.arange(300))
     if gen.arrow_columns_ok():

@@ -3,6 +3,11 @@
 The fitted model travels inside the function's closure as bytes (no ``SparkContext.broadcast``, which
 Spark Connect lacks) and is deserialized once per Python worker, cached by its digest. Each task
 seeds itself from (seed, stream, partition, chunk) so a recomputed partition yields the same rows.
+
+This module owns, for every stage that generates rows: the worker cache (:func:`worker_cached`,
+one eviction rule), the per-partition offsets (:func:`partition_frame` for counted partitions,
+:func:`partition_offsets` for an input's own partitions) and the chunk loop
+(:func:`partition_chunks` over counted partitions, :func:`row_chunks` over positioned input rows).
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import hashlib
 import logging
 import math
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -19,8 +25,29 @@ import pandas as pd
 
 logger = logging.getLogger("synthohive_spark.ml.generation")
 
-_CACHE: dict[str, Any] = {}
-_CACHE_LOCK = threading.Lock()
+#: the most values of each kind one Python worker keeps (:func:`worker_cached`): one generative
+#: model and one child-count model (they may be large; workers are reused across stages), and the
+#: small degree models and label permutations of a few tables
+WORKER_CACHE_KEEP: dict[str, int] = {"model": 1, "child-counts": 1, "degree": 64, "labels": 64}
+
+_WORKER_CACHE: dict[str, OrderedDict] = {}
+_WORKER_CACHE_LOCK = threading.RLock()
+
+
+def worker_cached(kind: str, key: Any, build: Callable[[], Any]) -> Any:
+    """The value of ``kind`` under ``key``, built once per Python worker by ``build()`` (a pure
+    function of the key). One rule for every kind: the least recently used values are dropped,
+    before a new one is built, so that at most ``WORKER_CACHE_KEEP[kind]`` are kept."""
+    keep = WORKER_CACHE_KEEP[kind]
+    with _WORKER_CACHE_LOCK:
+        store = _WORKER_CACHE.setdefault(kind, OrderedDict())
+        if key in store:
+            store.move_to_end(key)
+            return store[key]
+        while store and len(store) >= keep:
+            store.popitem(last=False)
+        value = store[key] = build()
+        return value
 
 
 @dataclass(frozen=True)
@@ -55,18 +82,18 @@ def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
 
 def _model_for(plan: GenerationPlan):
     device = _task_device(plan.use_gpu)
-    key = f"{plan.digest}@{device}"
-    with _CACHE_LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            from synthohive_spark.models import model_from_blobs
-            _CACHE.clear()  # keep one model per worker: workers are reused across stages
-            model = model_from_blobs(plan.blobs)
-            if device != "cpu" and not model.to_device(device):
-                device = "cpu"  # a model without a network (copula) samples with numpy
-            _CACHE[key] = model
-            logger.info("generation model %s loaded on %s", plan.digest[:12], device)
+
+    def load() -> Any:
+        from synthohive_spark.models import model_from_blobs
+
+        model = model_from_blobs(plan.blobs)
+        on = device
+        if device != "cpu" and not model.to_device(device):
+            on = "cpu"  # a model without a network (copula) samples with numpy
+        logger.info("generation model %s loaded on %s", plan.digest[:12], on)
         return model
+
+    return worker_cached("model", f"{plan.digest}@{device}", load)
 
 
 def _task_device(use_gpu: bool) -> str:
@@ -93,7 +120,7 @@ def _task_device(use_gpu: bool) -> str:
     return f"cuda:{index}"
 
 
-def _set_threads() -> None:
+def set_task_threads() -> None:
     """Torch threads per task follow ``spark.task.cpus``, not every core of the executor."""
     import torch
     from pyspark import TaskContext
@@ -127,7 +154,7 @@ def arrow_columns_ok() -> bool:
         return False
 
 
-def _generate(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
+def generate_rows(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
               arrow: bool = False) -> pd.DataFrame:
     """``n`` rows from the plan's model; with ``arrow``, dates and decimals come back Arrow-backed
     (no per-row Python objects on the way to Spark's Arrow writer). A table with nothing learned
@@ -263,9 +290,6 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
 _CONTEXT = "\x00contextual"  # the seed name of the columns generated together
 
 
-_PERMS: dict[tuple, np.ndarray] = {}
-
-
 def label_values(seed: int, stream: str, col: str, values: list[str], positions: np.ndarray,
                  null: np.ndarray) -> pd.Series:
     """Distinct labels at global row ``positions``: a seeded permutation of the real values, then
@@ -273,12 +297,8 @@ def label_values(seed: int, stream: str, col: str, values: list[str], positions:
     empty)."""
     k = len(values)
     key = (seed, stream, col, k)
-    perm = _PERMS.get(key)
-    if perm is None:
-        if len(_PERMS) > 64:
-            _PERMS.clear()
-        perm = _PERMS[key] = np.random.default_rng(
-            row_seed(seed, f"{stream}/labels/{col}")).permutation(k)
+    perm = worker_cached("labels", key, lambda: np.random.default_rng(
+        row_seed(seed, f"{stream}/labels/{col}")).permutation(k))
     arr = np.asarray(values, dtype=object)
     rounds = positions // k
     out = arr[perm[positions % k]]
@@ -535,23 +555,60 @@ def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series
     return key_values_at(spec, np.arange(start, start + n, dtype=np.int64), arrow=arrow)
 
 
-def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """``mapInPandas`` body for ``sample``: each input row is (part, start, count)."""
-    _set_threads()
-    arrow = arrow_columns_ok()
+def partition_frame(spark: Any, n: int, parts: int) -> Any:
+    """One row per output partition, exactly: (part, start, count) with ``n`` rows spread evenly
+    (the first ``n % parts`` partitions hold one row more), for :func:`partition_chunks`.
+
+    ``spark.range(parts, numPartitions=parts)`` puts row ``p`` alone in partition ``p``, so each
+    partition's rows depend only on ``p`` (and the seed), never on the cluster.
+    """
+    from pyspark.sql import functions as F
+
+    base, extra = divmod(n, parts)
+    p = F.col("id")
+    return spark.range(0, parts, 1, parts).select(
+        p.alias("part"),
+        (p * F.lit(base) + F.least(p, F.lit(extra))).alias("start"),
+        (F.lit(base) + F.when(p < F.lit(extra), 1).otherwise(0)).cast("long").alias("count"))
+
+
+def partition_chunks(batches: Iterator[pd.DataFrame],
+                     chunk_size: int) -> Iterator[tuple[int, int, int, int]]:
+    """The chunk loop over counted partitions (rows of :func:`partition_frame`): (partition, chunk
+    number in it, global position of its first row, rows) of every chunk of at most
+    ``chunk_size`` rows; a chunk's seed follows (partition, chunk number)."""
     for batch in batches:
         for part, start, count in zip(batch["part"], batch["start"], batch["count"]):
-            done = 0
-            chunk = 0
+            done, chunk = 0, 0
             while done < count:
-                m = int(min(plan.chunk_size, count - done))
-                seed = row_seed(plan.seed, plan.stream, int(part), chunk)
-                gen = _generate(plan, m, None, seed, arrow)
-                keys = {c: key_values(s, int(start) + done, m, arrow) for c, s in plan.key_specs.items()}
-                yield _assemble(plan, gen, None, keys, seed,
-                                np.arange(int(start) + done, int(start) + done + m, dtype=np.int64))
+                m = int(min(chunk_size, count - done))
+                yield int(part), chunk, int(start) + done, m
                 done += m
                 chunk += 1
+
+
+def row_chunks(batches: Iterator[pd.DataFrame], chunk_size: int,
+               offsets: dict[int, tuple[int, int]] | None
+               ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, np.ndarray]]:
+    """The chunk loop over input rows that carry their partition and position
+    (:func:`with_row_positions`): (partition, piece, positions in the partition, global positions)
+    of every :func:`aligned_pieces` piece; without ``offsets`` (:func:`partition_offsets`) the
+    global positions are the positions in the partition."""
+    for part, piece in aligned_pieces(batches, chunk_size):
+        pos = piece[POS_COL].to_numpy(dtype=np.int64)
+        positions = pos if offsets is None else global_positions(offsets, part, pos)
+        yield part, piece, pos, positions
+
+
+def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for ``sample`` over :func:`partition_frame`."""
+    set_task_threads()
+    arrow = arrow_columns_ok()
+    for part, chunk, start, m in partition_chunks(batches, plan.chunk_size):
+        seed = row_seed(plan.seed, plan.stream, part, chunk)
+        gen = generate_rows(plan, m, None, seed, arrow)
+        keys = {c: key_values(s, start, m, arrow) for c, s in plan.key_specs.items()}
+        yield _assemble(plan, gen, None, keys, seed, np.arange(start, start + m, dtype=np.int64))
 
 
 def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -560,16 +617,13 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     itself (:func:`with_row_positions`): seeds follow (seed, that partition, the piece's first
     position) and the twins' keys the row's global position, so a row is the same wherever Spark
     computes it (a union renumbers the tasks, not the input's own partitions)."""
-    _set_threads()
+    set_task_threads()
     arrow = arrow_columns_ok()
-    global_needed = needs_positions(plan)
-    for part, piece in aligned_pieces(batches, plan.chunk_size):
+    offsets = plan.partition_offsets if needs_positions(plan) else None
+    for part, piece, pos, positions in row_chunks(batches, plan.chunk_size, offsets):
         m = len(piece)
-        pos = piece[POS_COL].to_numpy(dtype=np.int64)
         context = piece[plan.condition_cols] if plan.condition_cols else None
         seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
-        gen = _generate(plan, m, context, seed, arrow)
-        positions = (global_positions(plan.partition_offsets, part, pos)
-                     if global_needed else pos)
+        gen = generate_rows(plan, m, context, seed, arrow)
         keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
         yield _assemble(plan, gen, piece, keys, seed, positions)

@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from synthohive_spark.ml._generation import POS_COL, aligned_pieces, row_seed, with_row_positions
+from synthohive_spark.ml._generation import row_chunks, row_seed, with_row_positions, worker_cached
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns
 from synthohive_spark.relational.cardinality import ChildCountModel
@@ -271,19 +271,15 @@ class CardinalityModel(Model, _CardinalityParams, MLReadable, MLWritable):
         return that
 
 
-_CORES: dict[str, ChildCountModel] = {}
 #: parents whose child counts are drawn at once (aligned to their positions, see aligned_pieces)
 _PARENTS_PER_PIECE = 50_000
 
 
 def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, stream: str, pk: str,
                    ctx: list[str], out_names: list[str]) -> Iterator[pd.DataFrame]:
-    core = _CORES.get(state)
-    if core is None:
-        _CORES.clear()
-        core = _CORES[state] = ChildCountModel.from_dict(json.loads(state))
-    for part, piece in aligned_pieces(batches, _PARENTS_PER_PIECE):
-        first = int(piece[POS_COL].iloc[0])
+    core = worker_cached("child-counts", state, lambda: ChildCountModel.from_dict(json.loads(state)))
+    for part, piece, pos, _ in row_chunks(batches, _PARENTS_PER_PIECE, None):
+        first = int(pos[0])
         counts = core.sample(piece[ctx] if ctx else None,
                              seed=row_seed(seed, stream, part, first), n=len(piece))
         rep = piece.index.repeat(counts)

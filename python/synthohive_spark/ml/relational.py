@@ -15,6 +15,10 @@ Sample generates the tables parents first, on the executors::
 Nothing but small aggregates (per-partition row counts) reaches the driver. Every row depends only
 on (seed, table, partition, position), and the partitioning of each table follows from its root's
 row count, so the same seed gives the same database and a recomputed parent keeps its PKs.
+
+The stages live here; the per-table fit work in :mod:`synthohive_spark.ml._relational_fit`, the
+executor-side generation (and the Spark steps around it) in
+:mod:`synthohive_spark.ml._relational_gen`, on the shared loop of :mod:`synthohive_spark.ml._generation`.
 """
 from __future__ import annotations
 
@@ -22,34 +26,28 @@ import json
 import logging
 import math
 import os
-import time
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Union
 
-import numpy as np
 import pandas as pd
 from pyspark import StorageLevel, keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql import types as T
-from pyspark.sql.window import Window
 
-from synthohive_spark._spark import qcol
 from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
-from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError,
-                                       check_case_distinct)
+from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import (ModelLoadError, frame_from_ipc, frame_to_ipc, load_stage,
                                           save_stage, set_params_from_metadata)
-from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
-from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
-from synthohive_spark.ml.table import fit_labels
+from synthohive_spark.ml._relational_fit import FitSettings, fit_tables
+from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, generate_child,
+                                                 generate_root, table_plan, with_orphan_rows)
+from synthohive_spark.ml._spark_schema import SchemaError
+from synthohive_spark.ml.cardinality import CardinalityModel
 from synthohive_spark.relational.graph import SchemaGraph
-from synthohive_spark.relational.keys import DegreeModel
 
 logger = logging.getLogger("synthohive_spark.ml.relational")
 
@@ -213,40 +211,13 @@ class RelationalSynthesizer(_RelationalParams):
             raise ValueError(f"RelationalSynthesizer: contextCols names {unknown}, which are not "
                              f"child tables of the metadata")
 
-        state: dict[str, Any] = {"order": graph.order, "tables": {}}
-        table_models: dict[str, Any] = {}
-        card_models: dict[str, CardinalityModel] = {}
-        references: dict[str, pd.DataFrame] = {}
-        # every table is read several times (statistics, parents' context, counts, training
-        # sample): keep it on the executors while fitting unless the caller cached it already
-        persisted = []
-        for name in graph.order:
-            level = frames[name].storageLevel
-            frames[name] = frames[name].select(*md.tables[name].columns)
-            if not level.useMemory and not level.useDisk:
-                frames[name] = frames[name].persist(StorageLevel.MEMORY_AND_DISK)
-                persisted.append(frames[name])
-        try:
-            _check_derived_rules(md, frames)
-            for name in graph.order:
-                t0 = time.perf_counter()
-                if graph.is_reference(name):
-                    state["tables"][name], references[name] = _fit_reference(name, frames[name])
-                    logger.info("table %s: reference table, %d rows kept as they are", name,
-                                len(references[name]))
-                    continue
-                logger.info("fitting table %s", name)
-                tstate, tmodel, cmodel = self._fit_table(name, frames, graph,
-                                                         ctx_override.get(name))
-                logger.info("table %s: fitted in %.1f s", name, time.perf_counter() - t0)
-                state["tables"][name] = tstate
-                if tmodel is not None:
-                    table_models[name] = tmodel
-                if cmodel is not None:
-                    card_models[name] = cmodel
-        finally:
-            for df in persisted:
-                df.unpersist()
+        settings = FitSettings(
+            model=self.getModel(), epochs=self.getEpochs(), batch_size=self.getBatchSize(),
+            max_training_rows=self.getMaxTrainingRows(), model_params=self.getModelParams(),
+            chunk_size=self.getChunkSize(), seed=self.getOrDefault(self.seed),
+            max_context_cols=self.getMaxContextCols(), table_params=self.getTableParams(),
+            context_cols=ctx_override)
+        state, table_models, card_models, references = fit_tables(md, frames, graph, settings)
         model = RelationalSynthesizerModel()
         self._copyValues(model)
         model._metadata = md
@@ -255,580 +226,6 @@ class RelationalSynthesizer(_RelationalParams):
         model._card_models = card_models
         model._references = references
         return model
-
-    # ------------------------------------------------------------------ per table
-    def _fit_table(self, name: str, frames: dict[str, DataFrame], graph: SchemaGraph,
-                   ctx_override: Optional[list[str]]) -> tuple[dict, Any, Optional[CardinalityModel]]:
-        from synthohive_spark.ml.table import TableSynthesizer
-
-        md = self.metadata
-        cfg = md.tables[name]
-        df = frames[name]
-        schema = df.schema
-        keys = graph.key_columns(name)
-        pii, learned, dropped, labels, unique_ids = {}, [], [], [], []
-        privacy = md.privacy
-        for col, cc in cfg.columns.items():
-            if col in keys:
-                continue
-            strategy = cc.pii_strategy or privacy.pii_strategy
-            is_pii = cc.pii or str(cc.sdtype) in PII_KINDS
-            if is_pii and strategy != "keep":
-                if strategy == "drop":
-                    dropped.append(col)
-                else:
-                    pii[col] = {"sdtype": str(cc.sdtype), "unique": bool(cc.unique)}
-            elif cc.unique and str(cc.sdtype) == "categorical" and \
-                    isinstance(schema[col].dataType, T.StringType):
-                labels.append(col)  # a unique label: real values, each once, by position
-            elif str(cc.sdtype) == "id" and cc.unique and \
-                    isinstance(schema[col].dataType, T.StringType):
-                unique_ids.append(col)  # an identifier: fresh values in its shape, by position
-            else:
-                learned.append(col)
-        agg_exprs = [F.count(F.lit(1)).alias("__rows")]
-        agg_exprs += [F.sum(F.col(c).isNull().cast("long")).alias(f"__null_{c}")
-                      for c in [*pii, *unique_ids]]
-        pk = cfg.primary_key
-        if pk is not None and isinstance(schema[pk].dataType, T.IntegralType):
-            agg_exprs.append(F.min(pk).alias("__pkmin"))
-        stats = df.agg(*agg_exprs).first().asDict()
-        rows = int(stats["__rows"])
-        if rows == 0:
-            raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
-        if pii:  # the real format of each PII column (from a bounded sample), never a value
-            from synthohive_spark.ml.table import _pii_specs, attach_country_context
-            from synthohive_spark.privacy.contextual import is_country_column_name
-
-            countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
-            sample = df.select(*pii, *countries).limit(5000).toPandas()
-            cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True, "unique": p["unique"]}
-                        for c, p in pii.items()}
-            specs = _pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
-            for c in pii:
-                specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
-                specs[c]["locale"] = privacy.locale
-                pii[c] = specs[c]
-            attach_country_context(pii, sample, countries, name, privacy.locale)
-        tstate: dict[str, Any] = {
-            "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
-            "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
-            "driver": None, "secondary": {}, "selfRefs": {}, "conditionCols": [],
-        }
-        if labels:
-            tstate["labels"] = fit_labels(name, df, labels, rows, learned)
-        for col in unique_ids:
-            sample = df.select(qcol(col)).limit(20_000).toPandas()[col]
-            tstate.setdefault("uniqueIds", {})[col] = {
-                "spec": infer_key_spec(sample, schema[col].dataType, name, col),
-                "nullShare": float(stats[f"__null_{col}"] or 0) / rows}
-            logger.info("table %s: column %s is a unique identifier: generated fresh in its "
-                        "shape, one per row", name, col)
-        if pk is not None:
-            sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
-            spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
-            if spec["kind"] == "int" and stats.get("__pkmin") is not None:
-                spec["offset"] = int(stats["__pkmin"])
-            tstate["pkSpec"] = spec
-
-        frame = df.select(*learned) if learned else None
-        cond: list[str] = []
-        cmodel: Optional[CardinalityModel] = None
-        col_cfgs = {c: cfg.columns[c].model_dump(mode="json") for c in learned}
-        for rfk in graph.reference_fks(name):  # a key to a lookup table is one of its categories
-            col_cfgs[rfk.column] = {"sdtype": "categorical", "dtype": cfg.columns[rfk.column].dtype,
-                                    "nullable": cfg.columns[rfk.column].nullable}
-        fk = graph.driver(name)
-        if fk is not None:
-            parent = fk.parent_table
-            pcfg = md.tables[parent]
-            pdf = frames[parent]
-            ctx = list(ctx_override) if ctx_override is not None else self._default_context(parent, graph)
-            bad = [c for c in ctx if c not in pcfg.columns]
-            if bad:
-                raise SchemaError(f"Table {name!r}: context columns {bad} are not columns of its "
-                                  f"driver parent {parent!r}")
-            prefix = f"{parent}__"
-            while any(c.startswith(prefix) for c in schema.fieldNames()):
-                prefix = "_" + prefix
-            # a parent column derived from this very table (an order's total, its item count)
-            # is computed from the children after they exist: the count model may read it, the
-            # children's own model does not condition on it (it would pull each sibling
-            # towards a total that the siblings, drawn independently, never add up to)
-            derived_here = {c for c in ctx if ctx_override is None
-                            and pcfg.columns[c].derived is not None
-                            and pcfg.columns[c].derived.table == name}
-            cond = [prefix + c for c in ctx if c not in derived_here]
-            null_fk = int(df.where(F.col(fk.column).isNull()).count())
-            if null_fk:
-                logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
-                            "at the same share", name, null_fk, rows, 100 * null_fk / rows,
-                            parent, fk.column)
-            orphans = _count_orphans(name, df, fk, pdf, rows)
-            tstate["driver"] = {"column": fk.column, "parentTable": parent,
-                                "parentKey": fk.parent_column, "contextCols": ctx,
-                                "prefix": prefix, "nullShare": null_fk / rows,
-                                "orphanShare": orphans / rows, "orphans": fk.orphans}
-            if learned:
-                pkey = "__synthohive_pk"
-                ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
-                                  *[F.col(c).alias(prefix + c) for c in ctx])
-                frame = (df.select(*learned, fk.column)
-                         .join(ptab, df[fk.column] == ptab[pkey], "left")
-                         .select(*learned, *cond))
-                for c in ctx:
-                    if c not in derived_here:
-                        col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
-            card = CardinalityEstimator(parentTable=parent, childTable=name,
-                                        foreignKey=fk.column, parentKey=fk.parent_column,
-                                        contextCols=ctx, contextPrefix=prefix,
-                                        maxTrainingRows=self.getMaxTrainingRows(),
-                                        seed=self.getOrDefault(self.seed))
-            if not ctx:
-                card._set(maxContextCols=1)
-            cmodel = card.fit(with_child_counts(pdf.select(fk.parent_column, *ctx), df,
-                                                fk.parent_column, fk.column))
-            logger.info("table %s: %s children per %s parent on average (%.1f%% without)",
-                        name, round(cmodel.stats["mean"], 3), parent,
-                        100 * cmodel.stats["zero_share"])
-        tstate["conditionCols"] = cond
-
-        for sfk in graph.secondary_fks(name):
-            orphans = _count_orphans(name, df, sfk, frames[sfk.parent_table], rows)
-            tstate["secondary"][sfk.column] = {
-                "parentTable": sfk.parent_table,
-                "degree": self._fit_secondary(df, sfk.column, frames[sfk.parent_table],
-                                              sfk.parent_column,
-                                              orphans if sfk.orphans == "null" else 0).to_dict(),
-                "orphanShare": orphans / rows if sfk.orphans == "keep" else 0.0,
-                "uniqueWithDriver": (tstate["driver"] is not None and
-                                     _pairs_unique(df, tstate["driver"]["column"], sfk.column))}
-        for rfk in graph.self_references(name):
-            degree, earlier = self._fit_self_reference(name, df, rfk.column, rfk.parent_column,
-                                                       rows)
-            tstate["selfRefs"][rfk.column] = {"degree": degree.to_dict(), "earlier": earlier}
-
-        tmodel = None
-        if learned:
-            params = {"model": self.getModel(), "epochs": self.getEpochs(),
-                      "batchSize": self.getBatchSize(), "maxTrainingRows": self.getMaxTrainingRows(),
-                      "modelParams": self.getModelParams(), "chunkSize": self.getChunkSize()}
-            overrides = dict(self.getTableParams().get(name, {}))
-            if isinstance(overrides.get("modelParams"), dict):
-                params["modelParams"] = {**params["modelParams"], **overrides.pop("modelParams")}
-            params.update(overrides)
-            table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
-            stage = TableSynthesizer(seed=self.getOrDefault(self.seed), tableName=name,
-                                     conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
-                                     **params)
-            tmodel = stage.fit(frame)
-            tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
-            why = ("tableParams" if "model" in overrides else "model param"
-                   if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
-            logger.info("table %s: model %s (%s)", name, tstate["model"], why)
-        return tstate, tmodel, cmodel
-
-    def _default_context(self, parent: str, graph: SchemaGraph) -> list[str]:
-        pcfg = self.metadata.tables[parent]
-        keys = set(graph.key_columns(parent))
-        out = []
-        refs = {fk.column for fk in graph.reference_fks(parent)}
-        for c, cc in pcfg.columns.items():
-            if c in keys or cc.pii or str(cc.sdtype) in PII_KINDS:
-                continue
-            if str(cc.sdtype) in ("text", "id") and c not in refs:
-                continue
-            out.append(c)
-        return out[:self.getMaxContextCols()]
-
-    def _fit_secondary(self, df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,
-                       orphans_as_nulls: int) -> DegreeModel:
-        """The degree model of a secondary key (``orphans_as_nulls``: orphan rows counted as
-        null keys)."""
-        refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
-            F.count(F.lit(1)).alias("__deg"))
-        keys = parent_df.select(F.col(parent_key).alias("__k")).distinct()
-        degs = keys.join(refs, "__k", "left").select(
-            F.coalesce(F.col("__deg"), F.lit(0)).alias("__deg"))
-        hist = degs.groupBy("__deg").count().collect()
-        nulls = int(df.where(F.col(column).isNull()).count()) + int(orphans_as_nulls)
-        values = [int(r["__deg"]) for r in hist]
-        mults = [int(r["count"]) for r in hist]
-        return DegreeModel().fit_runs(values, mults, nulls)
-
-    def _fit_self_reference(self, name: str, df: DataFrame, column: str, key: str,
-                            rows: int) -> tuple[DegreeModel, bool]:
-        bins = int(min(200, rows))
-        ranked = df.select(F.col(key).alias("__k"),
-                           (F.row_number().over(Window.orderBy(key)) - 1).alias("__rank"))
-        refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
-            F.count(F.lit(1)).alias("__deg"))
-        per_bin = (ranked.join(refs, "__k").select(
-            F.floor(F.col("__rank") * bins / rows).cast("int").alias("__bin"), "__deg")
-            .groupBy("__bin").agg(F.sum("__deg").alias("__mass")).collect())
-        mass = np.zeros(bins)
-        for r in per_bin:
-            mass[min(int(r["__bin"]), bins - 1)] += float(r["__mass"])
-        st = df.agg(F.sum(F.col(column).isNull().cast("long")).alias("nulls"),
-                    F.avg(F.when(F.col(column).isNotNull(),
-                                 (F.col(column) < F.col(key)).cast("double"))).alias("earlier")
-                    ).first()
-        earlier = st["earlier"] is not None and float(st["earlier"]) >= 0.99
-        logger.info("table %s: self-reference %s -> %s, %s earlier rows", name, column, key,
-                    "only" if earlier else "not only")
-        return DegreeModel(bins=bins).fit_bin_mass(mass, rows, int(st["nulls"] or 0),
-                                                   ordered=True), earlier
-
-
-#: a reference table is kept in the model as it is: at most this many rows
-REFERENCE_MAX_ROWS = 100_000
-
-
-def _fit_reference(name: str, df: DataFrame) -> tuple[dict, pd.DataFrame]:
-    """A reference table's state and its rows, kept as they are."""
-    rows = int(df.count())
-    if rows > REFERENCE_MAX_ROWS:
-        raise SchemaError(f"Table {name!r} is marked reference (kept as it is, inside the model) "
-                          f"but has {rows} rows; at most {REFERENCE_MAX_ROWS} are kept: set "
-                          f"'reference: false' for it in the metadata")
-    pdf = df.toPandas()
-    return {"schema": df.schema.json(), "columns": df.schema.fieldNames(), "reference": True,
-            "realRows": rows, "primaryKey": None, "pkSpec": None, "driver": None,
-            "learned": [], "pii": {}, "dropped": [], "secondary": {}, "selfRefs": {},
-            "conditionCols": []}, pdf
-
-
-def _check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
-    """Every derived column must hold in the real data (on DERIVED_MIN_SHARE of its rows): a rule
-    that does not is refused, naming the table, the column and the share that breaks it."""
-    from synthohive_spark.relational.rules import DERIVED_MIN_SHARE, tolerance
-
-    for pname, pcfg in md.tables.items():
-        for col, cc in pcfg.columns.items():
-            rule = cc.derived
-            if rule is None:
-                continue
-            parent = frames[pname]
-            agg = _aggregate_children(frames[rule.table], rule)
-            decimals = 0 if cc.integer else cc.decimals
-            value = F.coalesce(F.col("__dv"), F.lit(0.0))
-            if decimals is not None:
-                value = F.round(value, decimals)
-            pk = pcfg.primary_key
-            j = parent.select(qcol(pk).alias("__pk"), qcol(col).cast("double").alias("__pv")) \
-                .where(F.col("__pv").isNotNull()) \
-                .join(agg, F.col("__pk") == F.col("__dk"), "left")
-            bad_expr = F.abs(F.col("__pv") - value) > F.lit(tolerance(decimals)) \
-                + F.lit(1e-9) * F.abs(value)
-            st = j.agg(F.count(F.lit(1)).alias("n"),
-                       F.sum(bad_expr.cast("long")).alias("bad")).first()
-            n, bad = int(st["n"] or 0), int(st["bad"] or 0)
-            if n and bad / n > 1.0 - DERIVED_MIN_SHARE:
-                what = ("the count of its rows" if rule.aggregate == "count" else
-                        "the sum of " + " x ".join(rule.columns))
-                raise SchemaError(
-                    f"Table {pname!r}, column {col!r}: declared derived as {what} in "
-                    f"{rule.table!r} (foreign key {rule.foreign_key!r}), but {bad} of {n} rows "
-                    f"({100 * bad / n:.1f}%) break the rule in the real data; expected at most "
-                    f"{100 * (1 - DERIVED_MIN_SHARE):.0f}%. Fix the rule or remove it")
-
-
-def _aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
-    """``__dk`` (the parent key) and ``__dv`` (the rule's aggregate) per parent with children."""
-    if rule.aggregate == "count":
-        value = F.count(F.lit(1))
-    else:
-        term = qcol(rule.columns[0]).cast("double")
-        for c in rule.columns[1:]:
-            term = term * qcol(c).cast("double")
-        value = F.sum(term)
-    return (child.where(qcol(rule.foreign_key).isNotNull())
-            .groupBy(qcol(rule.foreign_key).alias("__dk"))
-            .agg(value.cast("double").alias("__dv")))
-
-
-def _row_uniform(seed: int, what: str, columns: list[str]) -> Any:
-    """A uniform number in [0, 1) per row from the seed and the row's own values (the same
-    wherever Spark computes the row)."""
-    h = F.xxhash64(F.lit(int(seed)), F.lit(what), *[qcol(c) for c in columns])
-    return F.pmod(h, F.lit(1_000_003)).cast("double") / F.lit(1_000_003.0)
-
-
-def _apply_copies(df: DataFrame, table: str, cfg: Any, generated: dict[str, DataFrame],
-                  schema: T.StructType, seed: int, pk: Optional[str],
-                  small: set[str]) -> DataFrame:
-    """Child columns that repeat their parent's column take the generated parent's value, in the
-    real share of rows (the other rows keep the value their model gave)."""
-    by_fk: dict[str, list[tuple[str, Any]]] = {}
-    for col, cc in cfg.columns.items():
-        if cc.copy_of is not None:
-            by_fk.setdefault(cc.copy_of.foreign_key, []).append((col, cc.copy_of))
-    if not by_fk:
-        return df
-    names = schema.fieldNames()
-    for i, (fk_col, rules) in enumerate(by_fk.items()):
-        fk = cfg.foreign_key(fk_col)
-        parent = generated[fk.parent_table]
-        pkey, found = f"__cp{i}_k", f"__cp{i}_found"
-        sel = [qcol(fk.parent_column).alias(pkey), F.lit(True).alias(found)]
-        sel += [qcol(rule.column).alias(f"__cp{i}_{col}") for col, rule in rules]
-        ptab = parent.select(*sel)
-        if fk.parent_table in small:
-            ptab = F.broadcast(ptab)
-        df = df.join(ptab, qcol(fk_col) == F.col(pkey), "left")
-        row_key = [pk] if pk else names
-        for col, rule in rules:
-            take = F.col(found).isNotNull()
-            if rule.agreement < 1.0:
-                take = take & (_row_uniform(seed, f"copy/{table}/{col}", row_key)
-                               < F.lit(float(rule.agreement)))
-            df = df.withColumn(col, F.when(take, F.col(f"__cp{i}_{col}").cast(
-                schema[col].dataType)).otherwise(qcol(col)))
-        df = df.select(*[qcol(c) for c in names])
-    return df
-
-
-def _apply_derived(df: DataFrame, cfg: Any, generated: dict[str, DataFrame],
-                   schema: T.StructType) -> DataFrame:
-    """Parent columns that aggregate their children, computed from the generated children (one
-    aggregation and join per rule); a parent without children gets 0."""
-    names = schema.fieldNames()
-    pk = cfg.primary_key
-    for col, cc in cfg.columns.items():
-        rule = cc.derived
-        if rule is None:
-            continue
-        agg = _aggregate_children(generated[rule.table], rule)
-        value = F.coalesce(F.col("__dv"), F.lit(0.0))
-        decimals = 0 if cc.integer else cc.decimals
-        if decimals is not None:
-            value = F.round(value, decimals)
-        df = (df.join(agg, qcol(pk) == F.col("__dk"), "left")
-              .withColumn(col, value.cast(schema[col].dataType))
-              .select(*[qcol(c) for c in names]))
-    return df
-
-
-# ====================================================================================== model
-@dataclass
-class _TablePlan:
-    """Everything an executor needs to generate one table (plain data, pickled by Spark)."""
-
-    table: str
-    seed: int
-    columns: list[str]
-    int_cols: list[str]
-    learned: list[str]
-    cond_cols: list[str]
-    gen_plan: Any
-    pk: Optional[str]
-    pk_spec: Optional[dict]
-    total_rows: int
-    chunk_size: int
-    driver_col: Optional[str] = None
-    # (col, degree state, parent spec, n parents, share of keys that match no parent)
-    secondary: list[tuple] = field(default_factory=list)
-    self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
-    pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
-    dropped: list[str] = field(default_factory=list)
-    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)  # (rows before, rows)
-    # secondary keys whose (driver key, secondary key) pairs were unique in the real table (a
-    # junction table's composite key): each driver parent's rows get distinct secondary parents
-    unique_pairs: list[str] = field(default_factory=list)
-    labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
-    unique_ids: list[tuple] = field(default_factory=list)  # (col, key spec, null share)
-    local_timestamps: list[str] = field(default_factory=list)  # see _generation.localize_timestamps
-    time_zone: Optional[str] = None
-
-
-def _count_orphans(name: str, df: DataFrame, fk: Any, parent_df: DataFrame, rows: int) -> int:
-    """Rows of ``df`` whose foreign key ``fk`` is set but matches no parent row; logged with
-    what generation makes of them (the key's ``orphans`` option)."""
-    refs = df.select(qcol(fk.column).alias("__k")).where(F.col("__k").isNotNull())
-    keys = parent_df.select(qcol(fk.parent_column).alias("__k")).distinct()
-    n = int(refs.join(keys, "__k", "left_anti").count())
-    if n:
-        how = ("as null keys (foreign key option orphans: null; orphans: keep generates keys "
-               f"that match no {fk.parent_table} row)" if fk.orphans == "null" else
-               f"as keys that match no generated {fk.parent_table} row (orphans: keep)")
-        logger.warning("table %s: %d of %d rows (%.1f%%) have a %s that matches no %s row "
-                       "(orphan references): generated at the same share %s", name, n, rows,
-                       100 * n / rows, fk.column, fk.parent_table, how)
-    return n
-
-
-def _pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
-    """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
-    both = df.where(qcol(driver_col).isNotNull() & qcol(col).isNotNull())
-    pairs = both.groupBy(qcol(driver_col).alias("d"), qcol(col).alias("s")).count()
-    # int(): pyspark 3.5's Connect client returns count() as a numpy integer (not JSON-able)
-    return int(pairs.where(F.col("count") > 1).limit(1).count()) == 0
-
-
-def _distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_parents: int,
-                        redraw: Any, rng: np.random.Generator,
-                        carried: tuple[Optional[str], set]) -> tuple[np.ndarray, tuple[str, set]]:
-    """Secondary parent positions ``idx`` made distinct within each run of equal ``groups``
-    (children of one driver parent are consecutive; rows not ``ok`` are left alone). Repeats are
-    redrawn from the degree model (``redraw(k)``), so popular parents stay popular; after 30 rounds
-    the rest take a random free parent. A group with more rows than parents keeps its unavoidable
-    repeats. ``carried`` is (group, used positions) of the previous chunk's last group, which may
-    go on in this one; returns the positions and the same for this chunk's last group."""
-    idx = idx.copy()
-    key = pd.Series(groups, dtype=object).astype(str).to_numpy()
-    prev_group, prev_used = carried
-    cont = ok & (key == prev_group)
-    prev_arr = np.fromiter(prev_used, dtype=np.int64, count=len(prev_used))
-
-    def repeats() -> np.ndarray:
-        dup = pd.DataFrame({"g": key, "i": idx}).duplicated(keep="first").to_numpy() & ok
-        return dup | (cont & np.isin(idx, prev_arr))
-
-    dup = repeats()
-    for _ in range(30):
-        if not dup.any():
-            break
-        idx[dup] = redraw(int(dup.sum()))
-        dup = repeats()
-    for g in np.unique(key[dup]):
-        rows = np.flatnonzero(key == g)
-        used = set(idx[rows[~dup[rows]]].tolist()) | (prev_used if g == prev_group else set())
-        free = [p for p in rng.permutation(n_parents).tolist() if p not in used]
-        for r, p in zip(rows[dup[rows]], free):
-            idx[r] = p
-    last = key[-1]
-    used = set(idx[ok & (key == last)].tolist()) | (prev_used if last == prev_group else set())
-    return idx, (last, used)
-
-
-_DEGREES: dict[str, DegreeModel] = {}
-
-
-def _degree(state: dict) -> DegreeModel:
-    key = json.dumps(state, sort_keys=True)
-    m = _DEGREES.get(key)
-    if m is None:
-        if len(_DEGREES) > 64:
-            _DEGREES.clear()
-        m = _DEGREES[key] = DegreeModel.from_dict(state)
-    return m
-
-
-def _pii_spec(state: dict) -> dict:
-    """The generation spec of a PII column; models saved before formats were kept hold only the
-    sdtype, the physical family and the null share: default formats then."""
-    if "kind" in state:
-        return state
-    family = state.get("family", "string")
-    target = {"date": "date", "timestamp": "timestamp", "integer": "integer"}.get(family, "string")
-    return {"kind": state["sdtype"], "fmt": None, "spark_type": target,
-            "null_share": float(state.get("nullShare", 0.0))}
-
-
-def _key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
-    values = gen.key_values_at(spec, np.where(null, 0, idx))
-    if integer:
-        arr = pd.array(values.to_numpy(dtype="int64"), dtype="Int64")
-        arr[null] = pd.NA
-        return pd.Series(arr)
-    out = values.astype(object)
-    out[null] = None
-    return out.reset_index(drop=True)
-
-
-def _generate_chunk(plan: _TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
-                    part: int, chunk: int, carry: Optional[dict] = None) -> pd.DataFrame:
-    """``m`` rows of ``plan.table``. ``carry`` holds, per unique-pair key, the previous chunk's last
-    driver parent and the parents it used (child tables pass one dict through a partition)."""
-    carry = {} if carry is None else carry
-
-    def seed_of(what: str) -> int:
-        return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
-
-    out: dict[str, Any] = {}
-    if plan.gen_plan is not None:
-        context = piece[plan.cond_cols].reset_index(drop=True) if plan.cond_cols else None
-        rows = gen._generate(plan.gen_plan, m, context, seed_of("rows"), gen.arrow_columns_ok())
-        for c in plan.learned:
-            if c in plan.gen_plan.pii_specs:  # free text: generated by the table stage, not learned
-                out[c] = gen.pii_values(plan.gen_plan, c, m, seed_of("rows"))
-            else:
-                out[c] = rows[c].reset_index(drop=True)
-    positions = np.arange(start, start + m, dtype=np.int64)
-    if plan.pk is not None:
-        out[plan.pk] = _key_column(plan.pk_spec, positions, np.zeros(m, bool),
-                                   plan.pk in plan.int_cols)
-    for col, spec, null_share in plan.unique_ids:
-        null = np.random.default_rng(seed_of("id-null/" + col)).random(m) < null_share
-        out[col] = _key_column(spec, positions, null, False)
-    for col, values, null_share in plan.labels:
-        null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
-        out[col] = gen.label_values(plan.seed, f"relational/{plan.table}", col, values,
-                                    positions, null)
-    if plan.driver_col is not None:
-        out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
-    for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
-        dm = _degree(dstate)
-        rng = np.random.default_rng(seed_of("fk/" + col))
-        null = dm.null_mask(rng, m)
-        perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
-        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
-        if col in plan.unique_pairs and plan.driver_col is not None and m:
-            groups = out[plan.driver_col].to_numpy(dtype=object)
-            ok = ~(null | (idx < 0)) & pd.notna(groups)
-            idx, carry[col] = _distinct_per_group(
-                groups, idx, ok, n_parents,
-                lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
-                rng, carry.get(col, (None, set())))
-        if orphan_share > 0:  # orphans: keep: keys past the generated parents', matching none
-            dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
-                                < orphan_share)
-            idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
-        out[col] = _key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
-    for col, dstate, earlier in plan.self_refs:
-        dm = _degree(dstate)
-        rng = np.random.default_rng(seed_of("self/" + col))
-        null = dm.null_mask(rng, m)
-        idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
-                                limit=positions if earlier else None)
-        out[col] = _key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
-    # after the learned columns: contextual PII follows the row's country
-    out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out, positions))
-    for col in plan.dropped:
-        out[col] = pd.Series([None] * m, dtype=object)
-    frame = pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
-    return gen.localize_timestamps(frame, plan.local_timestamps, plan.time_zone)
-
-
-def _generate_root(plan: _TablePlan, parts: int, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    gen._set_threads()
-    base, extra = divmod(plan.total_rows, parts)
-    for batch in batches:
-        for part in batch["id"].tolist():
-            part = int(part)
-            start = part * base + min(part, extra)
-            count = base + (1 if part < extra else 0)
-            done, chunk = 0, 0
-            while done < count:
-                m = int(min(plan.chunk_size, count - done))
-                yield _generate_chunk(plan, None, m, start + done, part, chunk)
-                done += m
-                chunk += 1
-
-
-def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """``mapInPandas`` body for a child table over its skeleton (one row per child: the driver
-    key and the parent's context, with each row's partition and position in the skeleton)."""
-    gen._set_threads()
-    carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
-    for part, piece in gen.aligned_pieces(batches, plan.chunk_size):
-        carry = carries.setdefault(part, {})
-        pos = piece[gen.POS_COL].to_numpy(dtype=np.int64)
-        positions = gen.global_positions(plan.offsets, part, pos)
-        if int(pos[-1]) - int(pos[0]) != len(pos) - 1:
-            raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
-                               "arrive out of order; persist the parent table")
-        yield _generate_chunk(plan, piece, len(piece), int(positions[0]), part, int(pos[0]), carry)
 
 
 class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
@@ -935,7 +332,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
                 for t in self.tables:
                     if t in generated and t not in final and rules_of[t] <= final:
                         if rules_of[t]:
-                            df = _apply_derived(generated[t], md.tables[t], generated,
+                            df = apply_derived(generated[t], md.tables[t], generated,
                                                 self._schema(t))
                             stale.append(generated[t])
                             generated[t] = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -950,7 +347,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             df, n = self._generate_table(spark, graph, name, generated, counts, sizes, seed,
                                          numPartitions)
             if name not in small:
-                df = _apply_copies(df, name, md.tables[name], generated, self._schema(name),
+                df = apply_copies(df, name, md.tables[name], generated, self._schema(name),
                                    seed, md.tables[name].primary_key, small)
             generated[name] = df.persist(StorageLevel.MEMORY_AND_DISK)
             counts[name] = n
@@ -1034,36 +431,6 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             total += float(self._card_models[child].stats["mean"]) * self._subtree_rows(graph, child)
         return total
 
-    def _plan(self, name: str, seed: int, total: int, counts: dict[str, int]) -> _TablePlan:
-        ts = self._state["tables"][name]
-        schema = T.StructType.fromJson(json.loads(ts["schema"]))
-        int_cols = [f.name for f in schema.fields if isinstance(f.dataType, T.IntegralType)]
-        tmodel = self._table_models.get(name)
-        gen_plan = None
-        if tmodel is not None:
-            gen_plan = tmodel.copy({tmodel.seed: seed}).generation_plan(f"relational/{name}")
-        secondary = []
-        for col, s in ts["secondary"].items():
-            ptable = s["parentTable"]
-            secondary.append((col, s["degree"], self._state["tables"][ptable]["pkSpec"],
-                              counts[ptable], float(s.get("orphanShare", 0.0))))
-        drv = ts["driver"]
-        return _TablePlan(
-            table=name, seed=seed, columns=ts["columns"], int_cols=int_cols,
-            learned=ts["learned"], cond_cols=ts["conditionCols"], gen_plan=gen_plan,
-            pk=ts["primaryKey"], pk_spec=ts["pkSpec"], total_rows=total,
-            chunk_size=self.getChunkSize(),
-            driver_col=drv["column"] if drv else None,
-            secondary=secondary,
-            self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
-            pii=[(c, _pii_spec(p)) for c, p in ts["pii"].items()],
-            dropped=list(ts["dropped"]),
-            unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
-            labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
-            unique_ids=[(c, s["spec"], float(s["nullShare"]))
-                        for c, s in ts.get("uniqueIds", {}).items()],
-            local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
-
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
                         generated: dict[str, DataFrame], counts: dict[str, int],
                         sizes: dict[str, int], seed: int,
@@ -1079,75 +446,27 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
             parts = num_partitions or max(1, math.ceil(
                 n * self._subtree_rows(graph, name) / self.getRowsPerPartition()))
             parts = max(1, min(parts, n)) if n > 0 else 1
-            plan = self._plan(name, seed, n, counts)
-            source = spark.range(0, parts, 1, numPartitions=parts)
-            df = source.mapInPandas(lambda it: _generate_root(plan, parts, it), schema=schema)
+            plan = table_plan(self._state, self._table_models, name, seed, n, counts,
+                              self.getChunkSize())
+            source = gen.partition_frame(spark, n, parts)
+            df = source.mapInPandas(lambda it: generate_root(plan, it), schema=schema)
         else:
             parent = generated[drv["parentTable"]]
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
-            skeleton = self._with_orphan_rows(spark, name, cmodel.transform(parent), drv,
-                                              counts[drv["parentTable"]])
+            skeleton = with_orphan_rows(spark, name, cmodel.transform(parent), drv,
+                                        counts[drv["parentTable"]],
+                                        self._state["tables"][drv["parentTable"]]["pkSpec"],
+                                        self.getRowsPerPartition())
             # each skeleton row's partition and position in the skeleton itself: the child rows'
             # seeds and keys follow them, whatever task Spark computes them in
             skeleton = gen.with_row_positions(skeleton)
             offsets = gen.partition_offsets(skeleton)
             n = sum(rows for _, rows in offsets.values())
-            plan = self._plan(name, seed, n, counts)
+            plan = table_plan(self._state, self._table_models, name, seed, n, counts,
+                              self.getChunkSize())
             plan.offsets = offsets
-            df = skeleton.mapInPandas(lambda it: _generate_child(plan, it), schema=schema)
+            df = skeleton.mapInPandas(lambda it: generate_child(plan, it), schema=schema)
         return df, n
-
-    def _with_orphan_rows(self, spark: SparkSession, name: str, skeleton: DataFrame,
-                          drv: dict[str, Any], parent_rows: int) -> DataFrame:
-        """The skeleton plus the rows that have no parent in the real table, at the real share:
-        rows whose driver key is null, and orphans (a key that matches no parent row: null keys,
-        or with ``orphans: keep`` keys past the generated parents' that match none). They have
-        no parent to be counted under, so they are added beside the parents' children (no
-        parent context), as many as the real share asks."""
-        null_share = float(drv.get("nullShare", 0.0))
-        orphan_share = float(drv.get("orphanShare", 0.0))
-        share = null_share + orphan_share
-        if share <= 0:
-            return skeleton
-        if share >= 0.999:
-            logger.warning("table %s: its driver foreign key is null or matches no parent in "
-                           "%.1f%% of the real rows; only rows under a parent are generated",
-                           name, 100 * share)
-            return skeleton
-        with_parent = int(skeleton.count())
-        extra = int(round(with_parent * share / (1.0 - share)))
-        if extra == 0:
-            return skeleton
-        dangling = (int(round(extra * orphan_share / share))
-                    if drv.get("orphans") == "keep" else 0)
-        parts = max(1, math.ceil(extra / self.getRowsPerPartition()))
-        rows = spark.range(0, extra, 1, numPartitions=parts)
-        fields = skeleton.schema.fields
-        if dangling:
-            spec = self._state["tables"][drv["parentTable"]]["pkSpec"]
-            col = drv["column"]
-            schema = skeleton.schema
-
-            def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-                for b in batches:
-                    ids = b["id"].to_numpy(dtype=np.int64)
-                    out = pd.DataFrame({f.name: pd.Series([None] * len(b), dtype=object)
-                                        for f in fields})
-                    keep = ids < dangling
-                    if keep.any():
-                        keys = gen.key_values_at(spec, parent_rows + ids[keep])
-                        vals = out[col].to_numpy(dtype=object).copy()
-                        vals[keep] = keys.to_numpy(dtype=object)
-                        out[col] = vals
-                    yield out
-
-            extra_rows = rows.mapInPandas(emit, schema=schema)
-        else:
-            extra_rows = rows.select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in fields])
-        logger.info("table %s: %d rows without a generated %s (%d null, %d orphan keys) beside "
-                    "%d under a parent (%.1f%%, as in the real table)", name, extra,
-                    drv["parentTable"], extra - dangling, dangling, with_parent, 100 * share)
-        return skeleton.unionByName(extra_rows)
 
     # ------------------------------------------------------------------ persistence
     def write(self) -> MLWriter:

@@ -235,7 +235,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         if overlap:
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
-        pii_specs = _pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
+        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
         attach_country_context(pii_specs, pdf, [c for c in schema.fieldNames()
                                                 if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()
@@ -391,7 +391,7 @@ def _column_specs(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]
     return specs
 
 
-def _pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
+def infer_pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
                exclude: set[str]) -> dict[str, dict]:
     """PII columns (marked in the metadata, or detected) and free-text columns are never learned:
     at sample time they are generated fresh in the real column's format (PII) or length profile
@@ -679,7 +679,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
             context_df = model._sample_conditions(spark, n, parts)
             return model.transform(context_df)
         plan = model._plan(model.getTableName())
-        return _partition_frame(spark, n, parts).mapInPandas(
+        return gen.partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=self.schema)
 
     def _quality_gate(self, reference: DataFrame, min_quality: float, rows: int):
@@ -699,7 +699,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
                              seed=int(self.getOrDefault(self.seed)),
                              stream=self.getTableName() + "/conditions", columns=conds,
                              condition_cols=[], key_specs={}, chunk_size=int(self.getChunkSize()))
-        return _partition_frame(spark, n, parts).mapInPandas(
+        return gen.partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=ctx_schema)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
@@ -734,22 +734,6 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
         that._blobs = self._blobs
         that._state = self._state
         return that
-
-
-def _partition_frame(spark: SparkSession, n: int, parts: int) -> DataFrame:
-    """One row per output partition, exactly: (part, start, count) with ``n`` rows spread evenly.
-
-    ``spark.range(parts, numPartitions=parts)`` puts row ``p`` alone in partition ``p``, so each
-    partition's rows depend only on ``p`` (and the seed), never on the cluster.
-    """
-    from pyspark.sql import functions as F
-
-    base, extra = divmod(n, parts)
-    p = F.col("id")
-    return spark.range(0, parts, 1, parts).select(
-        p.alias("part"),
-        (p * F.lit(base) + F.least(p, F.lit(extra))).alias("start"),
-        (F.lit(base) + F.when(p < F.lit(extra), 1).otherwise(0)).cast("long").alias("count"))
 
 
 class _TableSynthesizerModelWriter(MLWriter):

@@ -1,0 +1,392 @@
+"""Fitting a relational database: the work :class:`~synthohive_spark.ml.relational.RelationalSynthesizer`
+does per table (the table's columns sorted into learned, PII, labels and identifiers; its key
+formats; the driver relationship's context and cardinality model; the degree of every secondary
+key and self-reference), reference tables kept as they are, and the derived-column rules checked
+against the real data.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from pyspark.sql.window import Window
+
+from synthohive_spark._spark import qcol
+from synthohive_spark.metadata import PII_KINDS, Metadata
+from synthohive_spark.ml._relational_gen import aggregate_children
+from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
+from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
+from synthohive_spark.ml.table import TableSynthesizer, fit_labels
+from synthohive_spark.relational.graph import SchemaGraph
+from synthohive_spark.relational.keys import DegreeModel
+
+logger = logging.getLogger("synthohive_spark.ml.relational")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """The stage's params that the fit of every table reads (plain values)."""
+
+    model: str
+    epochs: int
+    batch_size: int
+    max_training_rows: int
+    model_params: dict[str, Any]
+    chunk_size: int
+    seed: int
+    max_context_cols: int
+    table_params: dict[str, dict[str, Any]]
+    context_cols: dict[str, list[str]]
+
+
+def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
+               settings: FitSettings) -> tuple[dict[str, Any], dict[str, Any],
+                                               dict[str, CardinalityModel], dict[str, pd.DataFrame]]:
+    """Every table in foreign-key order: (the model state, table models, cardinality models,
+    reference tables' rows). ``frames`` is narrowed to the metadata's columns in place."""
+    state: dict[str, Any] = {"order": graph.order, "tables": {}}
+    table_models: dict[str, Any] = {}
+    card_models: dict[str, CardinalityModel] = {}
+    references: dict[str, pd.DataFrame] = {}
+    # every table is read several times (statistics, parents' context, counts, training
+    # sample): keep it on the executors while fitting unless the caller cached it already
+    persisted = []
+    for name in graph.order:
+        level = frames[name].storageLevel
+        frames[name] = frames[name].select(*md.tables[name].columns)
+        if not level.useMemory and not level.useDisk:
+            frames[name] = frames[name].persist(StorageLevel.MEMORY_AND_DISK)
+            persisted.append(frames[name])
+    try:
+        check_derived_rules(md, frames)
+        for name in graph.order:
+            t0 = time.perf_counter()
+            if graph.is_reference(name):
+                state["tables"][name], references[name] = fit_reference(name, frames[name])
+                logger.info("table %s: reference table, %d rows kept as they are", name,
+                            len(references[name]))
+                continue
+            logger.info("fitting table %s", name)
+            tstate, tmodel, cmodel = fit_table(md, name, frames, graph,
+                                               settings.context_cols.get(name), settings)
+            logger.info("table %s: fitted in %.1f s", name, time.perf_counter() - t0)
+            state["tables"][name] = tstate
+            if tmodel is not None:
+                table_models[name] = tmodel
+            if cmodel is not None:
+                card_models[name] = cmodel
+    finally:
+        for df in persisted:
+            df.unpersist()
+    return state, table_models, card_models, references
+
+
+#: a reference table is kept in the model as it is: at most this many rows
+REFERENCE_MAX_ROWS = 100_000
+
+
+def fit_reference(name: str, df: DataFrame) -> tuple[dict, pd.DataFrame]:
+    """A reference table's state and its rows, kept as they are."""
+    rows = int(df.count())
+    if rows > REFERENCE_MAX_ROWS:
+        raise SchemaError(f"Table {name!r} is marked reference (kept as it is, inside the model) "
+                          f"but has {rows} rows; at most {REFERENCE_MAX_ROWS} are kept: set "
+                          f"'reference: false' for it in the metadata")
+    pdf = df.toPandas()
+    return {"schema": df.schema.json(), "columns": df.schema.fieldNames(), "reference": True,
+            "realRows": rows, "primaryKey": None, "pkSpec": None, "driver": None,
+            "learned": [], "pii": {}, "dropped": [], "secondary": {}, "selfRefs": {},
+            "conditionCols": []}, pdf
+
+
+def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
+    """Every derived column must hold in the real data (on DERIVED_MIN_SHARE of its rows): a rule
+    that does not is refused, naming the table, the column and the share that breaks it."""
+    from synthohive_spark.relational.rules import DERIVED_MIN_SHARE, tolerance
+
+    for pname, pcfg in md.tables.items():
+        for col, cc in pcfg.columns.items():
+            rule = cc.derived
+            if rule is None:
+                continue
+            parent = frames[pname]
+            agg = aggregate_children(frames[rule.table], rule)
+            decimals = 0 if cc.integer else cc.decimals
+            value = F.coalesce(F.col("__dv"), F.lit(0.0))
+            if decimals is not None:
+                value = F.round(value, decimals)
+            pk = pcfg.primary_key
+            j = parent.select(qcol(pk).alias("__pk"), qcol(col).cast("double").alias("__pv")) \
+                .where(F.col("__pv").isNotNull()) \
+                .join(agg, F.col("__pk") == F.col("__dk"), "left")
+            bad_expr = F.abs(F.col("__pv") - value) > F.lit(tolerance(decimals)) \
+                + F.lit(1e-9) * F.abs(value)
+            st = j.agg(F.count(F.lit(1)).alias("n"),
+                       F.sum(bad_expr.cast("long")).alias("bad")).first()
+            n, bad = int(st["n"] or 0), int(st["bad"] or 0)
+            if n and bad / n > 1.0 - DERIVED_MIN_SHARE:
+                what = ("the count of its rows" if rule.aggregate == "count" else
+                        "the sum of " + " x ".join(rule.columns))
+                raise SchemaError(
+                    f"Table {pname!r}, column {col!r}: declared derived as {what} in "
+                    f"{rule.table!r} (foreign key {rule.foreign_key!r}), but {bad} of {n} rows "
+                    f"({100 * bad / n:.1f}%) break the rule in the real data; expected at most "
+                    f"{100 * (1 - DERIVED_MIN_SHARE):.0f}%. Fix the rule or remove it")
+
+
+def count_orphans(name: str, df: DataFrame, fk: Any, parent_df: DataFrame, rows: int) -> int:
+    """Rows of ``df`` whose foreign key ``fk`` is set but matches no parent row; logged with
+    what generation makes of them (the key's ``orphans`` option)."""
+    refs = df.select(qcol(fk.column).alias("__k")).where(F.col("__k").isNotNull())
+    keys = parent_df.select(qcol(fk.parent_column).alias("__k")).distinct()
+    n = int(refs.join(keys, "__k", "left_anti").count())
+    if n:
+        how = ("as null keys (foreign key option orphans: null; orphans: keep generates keys "
+               f"that match no {fk.parent_table} row)" if fk.orphans == "null" else
+               f"as keys that match no generated {fk.parent_table} row (orphans: keep)")
+        logger.warning("table %s: %d of %d rows (%.1f%%) have a %s that matches no %s row "
+                       "(orphan references): generated at the same share %s", name, n, rows,
+                       100 * n / rows, fk.column, fk.parent_table, how)
+    return n
+
+
+def pairs_unique(df: DataFrame, driver_col: str, col: str) -> bool:
+    """Whether no (driver key, ``col``) pair occurs twice among the rows where both are set."""
+    both = df.where(qcol(driver_col).isNotNull() & qcol(col).isNotNull())
+    pairs = both.groupBy(qcol(driver_col).alias("d"), qcol(col).alias("s")).count()
+    # int(): pyspark 3.5's Connect client returns count() as a numpy integer (not JSON-able)
+    return int(pairs.where(F.col("count") > 1).limit(1).count()) == 0
+
+
+def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: SchemaGraph,
+              ctx_override: Optional[list[str]],
+              settings: FitSettings) -> tuple[dict, Any, Optional[CardinalityModel]]:
+    """One table's state, its table model (None when nothing is learned) and the cardinality
+    model of its driver relationship (None for a root)."""
+    cfg = md.tables[name]
+    df = frames[name]
+    schema = df.schema
+    keys = graph.key_columns(name)
+    pii, learned, dropped, labels, unique_ids = {}, [], [], [], []
+    privacy = md.privacy
+    for col, cc in cfg.columns.items():
+        if col in keys:
+            continue
+        strategy = cc.pii_strategy or privacy.pii_strategy
+        is_pii = cc.pii or str(cc.sdtype) in PII_KINDS
+        if is_pii and strategy != "keep":
+            if strategy == "drop":
+                dropped.append(col)
+            else:
+                pii[col] = {"sdtype": str(cc.sdtype), "unique": bool(cc.unique)}
+        elif cc.unique and str(cc.sdtype) == "categorical" and \
+                isinstance(schema[col].dataType, T.StringType):
+            labels.append(col)  # a unique label: real values, each once, by position
+        elif str(cc.sdtype) == "id" and cc.unique and \
+                isinstance(schema[col].dataType, T.StringType):
+            unique_ids.append(col)  # an identifier: fresh values in its shape, by position
+        else:
+            learned.append(col)
+    agg_exprs = [F.count(F.lit(1)).alias("__rows")]
+    agg_exprs += [F.sum(F.col(c).isNull().cast("long")).alias(f"__null_{c}")
+                  for c in [*pii, *unique_ids]]
+    pk = cfg.primary_key
+    if pk is not None and isinstance(schema[pk].dataType, T.IntegralType):
+        agg_exprs.append(F.min(pk).alias("__pkmin"))
+    stats = df.agg(*agg_exprs).first().asDict()
+    rows = int(stats["__rows"])
+    if rows == 0:
+        raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
+    if pii:  # the real format of each PII column (from a bounded sample), never a value
+        from synthohive_spark.ml.table import attach_country_context, infer_pii_specs
+        from synthohive_spark.privacy.contextual import is_country_column_name
+
+        countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
+        sample = df.select(*pii, *countries).limit(5000).toPandas()
+        cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True, "unique": p["unique"]}
+                    for c, p in pii.items()}
+        specs = infer_pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
+        for c in pii:
+            specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
+            specs[c]["locale"] = privacy.locale
+            pii[c] = specs[c]
+        attach_country_context(pii, sample, countries, name, privacy.locale)
+    tstate: dict[str, Any] = {
+        "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
+        "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
+        "driver": None, "secondary": {}, "selfRefs": {}, "conditionCols": [],
+    }
+    if labels:
+        tstate["labels"] = fit_labels(name, df, labels, rows, learned)
+    for col in unique_ids:
+        sample = df.select(qcol(col)).limit(20_000).toPandas()[col]
+        tstate.setdefault("uniqueIds", {})[col] = {
+            "spec": infer_key_spec(sample, schema[col].dataType, name, col),
+            "nullShare": float(stats[f"__null_{col}"] or 0) / rows}
+        logger.info("table %s: column %s is a unique identifier: generated fresh in its "
+                    "shape, one per row", name, col)
+    if pk is not None:
+        sample = df.select(pk).where(F.col(pk).isNotNull()).limit(20_000).toPandas()[pk]
+        spec = infer_key_spec(sample, schema[pk].dataType, name, pk)
+        if spec["kind"] == "int" and stats.get("__pkmin") is not None:
+            spec["offset"] = int(stats["__pkmin"])
+        tstate["pkSpec"] = spec
+
+    frame = df.select(*learned) if learned else None
+    cond: list[str] = []
+    cmodel: Optional[CardinalityModel] = None
+    col_cfgs = {c: cfg.columns[c].model_dump(mode="json") for c in learned}
+    for rfk in graph.reference_fks(name):  # a key to a lookup table is one of its categories
+        col_cfgs[rfk.column] = {"sdtype": "categorical", "dtype": cfg.columns[rfk.column].dtype,
+                                "nullable": cfg.columns[rfk.column].nullable}
+    fk = graph.driver(name)
+    if fk is not None:
+        parent = fk.parent_table
+        pcfg = md.tables[parent]
+        pdf = frames[parent]
+        ctx = (list(ctx_override) if ctx_override is not None
+               else default_context(md, parent, graph, settings.max_context_cols))
+        bad = [c for c in ctx if c not in pcfg.columns]
+        if bad:
+            raise SchemaError(f"Table {name!r}: context columns {bad} are not columns of its "
+                              f"driver parent {parent!r}")
+        prefix = f"{parent}__"
+        while any(c.startswith(prefix) for c in schema.fieldNames()):
+            prefix = "_" + prefix
+        # a parent column derived from this very table (an order's total, its item count)
+        # is computed from the children after they exist: the count model may read it, the
+        # children's own model does not condition on it (it would pull each sibling
+        # towards a total that the siblings, drawn independently, never add up to)
+        derived_here = {c for c in ctx if ctx_override is None
+                        and pcfg.columns[c].derived is not None
+                        and pcfg.columns[c].derived.table == name}
+        cond = [prefix + c for c in ctx if c not in derived_here]
+        null_fk = int(df.where(F.col(fk.column).isNull()).count())
+        if null_fk:
+            logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
+                        "at the same share", name, null_fk, rows, 100 * null_fk / rows,
+                        parent, fk.column)
+        orphans = count_orphans(name, df, fk, pdf, rows)
+        tstate["driver"] = {"column": fk.column, "parentTable": parent,
+                            "parentKey": fk.parent_column, "contextCols": ctx,
+                            "prefix": prefix, "nullShare": null_fk / rows,
+                            "orphanShare": orphans / rows, "orphans": fk.orphans}
+        if learned:
+            pkey = "__synthohive_pk"
+            ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
+                              *[F.col(c).alias(prefix + c) for c in ctx])
+            frame = (df.select(*learned, fk.column)
+                     .join(ptab, df[fk.column] == ptab[pkey], "left")
+                     .select(*learned, *cond))
+            for c in ctx:
+                if c not in derived_here:
+                    col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
+        card = CardinalityEstimator(parentTable=parent, childTable=name,
+                                    foreignKey=fk.column, parentKey=fk.parent_column,
+                                    contextCols=ctx, contextPrefix=prefix,
+                                    maxTrainingRows=settings.max_training_rows,
+                                    seed=settings.seed)
+        if not ctx:
+            card._set(maxContextCols=1)
+        cmodel = card.fit(with_child_counts(pdf.select(fk.parent_column, *ctx), df,
+                                            fk.parent_column, fk.column))
+        logger.info("table %s: %s children per %s parent on average (%.1f%% without)",
+                    name, round(cmodel.stats["mean"], 3), parent,
+                    100 * cmodel.stats["zero_share"])
+    tstate["conditionCols"] = cond
+
+    for sfk in graph.secondary_fks(name):
+        orphans = count_orphans(name, df, sfk, frames[sfk.parent_table], rows)
+        tstate["secondary"][sfk.column] = {
+            "parentTable": sfk.parent_table,
+            "degree": fit_secondary(df, sfk.column, frames[sfk.parent_table], sfk.parent_column,
+                                    orphans if sfk.orphans == "null" else 0).to_dict(),
+            "orphanShare": orphans / rows if sfk.orphans == "keep" else 0.0,
+            "uniqueWithDriver": (tstate["driver"] is not None and
+                                 pairs_unique(df, tstate["driver"]["column"], sfk.column))}
+    for rfk in graph.self_references(name):
+        degree, earlier = fit_self_reference(name, df, rfk.column, rfk.parent_column, rows)
+        tstate["selfRefs"][rfk.column] = {"degree": degree.to_dict(), "earlier": earlier}
+
+    tmodel = None
+    if learned:
+        params = {"model": settings.model, "epochs": settings.epochs,
+                  "batchSize": settings.batch_size, "maxTrainingRows": settings.max_training_rows,
+                  "modelParams": dict(settings.model_params), "chunkSize": settings.chunk_size}
+        overrides = dict(settings.table_params.get(name, {}))
+        if isinstance(overrides.get("modelParams"), dict):
+            params["modelParams"] = {**params["modelParams"], **overrides.pop("modelParams")}
+        params.update(overrides)
+        table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
+        stage = TableSynthesizer(seed=settings.seed, tableName=name,
+                                 conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
+                                 **params)
+        tmodel = stage.fit(frame)
+        tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
+        why = ("tableParams" if "model" in overrides else "model param"
+               if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
+        logger.info("table %s: model %s (%s)", name, tstate["model"], why)
+    return tstate, tmodel, cmodel
+
+
+def default_context(md: Metadata, parent: str, graph: SchemaGraph, max_cols: int) -> list[str]:
+    """The driver parent's columns a child is generated under by default: its non-key, non-PII,
+    non-text columns, at most ``max_cols``."""
+    pcfg = md.tables[parent]
+    keys = set(graph.key_columns(parent))
+    out = []
+    refs = {fk.column for fk in graph.reference_fks(parent)}
+    for c, cc in pcfg.columns.items():
+        if c in keys or cc.pii or str(cc.sdtype) in PII_KINDS:
+            continue
+        if str(cc.sdtype) in ("text", "id") and c not in refs:
+            continue
+        out.append(c)
+    return out[:max_cols]
+
+
+def fit_secondary(df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,
+                  orphans_as_nulls: int) -> DegreeModel:
+    """The degree model of a secondary key (``orphans_as_nulls``: orphan rows counted as
+    null keys)."""
+    refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
+        F.count(F.lit(1)).alias("__deg"))
+    keys = parent_df.select(F.col(parent_key).alias("__k")).distinct()
+    degs = keys.join(refs, "__k", "left").select(
+        F.coalesce(F.col("__deg"), F.lit(0)).alias("__deg"))
+    hist = degs.groupBy("__deg").count().collect()
+    nulls = int(df.where(F.col(column).isNull()).count()) + int(orphans_as_nulls)
+    values = [int(r["__deg"]) for r in hist]
+    mults = [int(r["count"]) for r in hist]
+    return DegreeModel().fit_runs(values, mults, nulls)
+
+def fit_self_reference(name: str, df: DataFrame, column: str, key: str,
+                       rows: int) -> tuple[DegreeModel, bool]:
+    bins = int(min(200, rows))
+    ranked = df.select(F.col(key).alias("__k"),
+                       (F.row_number().over(Window.orderBy(key)) - 1).alias("__rank"))
+    refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
+        F.count(F.lit(1)).alias("__deg"))
+    per_bin = (ranked.join(refs, "__k").select(
+        F.floor(F.col("__rank") * bins / rows).cast("int").alias("__bin"), "__deg")
+        .groupBy("__bin").agg(F.sum("__deg").alias("__mass")).collect())
+    mass = np.zeros(bins)
+    for r in per_bin:
+        mass[min(int(r["__bin"]), bins - 1)] += float(r["__mass"])
+    st = df.agg(F.sum(F.col(column).isNull().cast("long")).alias("nulls"),
+                F.avg(F.when(F.col(column).isNotNull(),
+                             (F.col(column) < F.col(key)).cast("double"))).alias("earlier")
+                ).first()
+    earlier = st["earlier"] is not None and float(st["earlier"]) >= 0.99
+    logger.info("table %s: self-reference %s -> %s, %s earlier rows", name, column, key,
+                "only" if earlier else "not only")
+    return DegreeModel(bins=bins).fit_bin_mass(mass, rows, int(st["nulls"] or 0),
+                                               ordered=True), earlier

@@ -1,0 +1,372 @@
+"""Executor-side generation of a relational database: the plan of one table and the functions
+``mapInPandas`` runs over it (roots from their partitions, children over their skeleton), and the
+Spark steps around them (rows without a parent, columns copied from a parent, columns derived
+from the children).
+
+Every row depends only on (seed, table, partition, position): see
+:mod:`synthohive_spark.ml.relational`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from synthohive_spark._spark import qcol
+from synthohive_spark.ml import _generation as gen
+from synthohive_spark.relational.keys import DegreeModel
+
+logger = logging.getLogger("synthohive_spark.ml.relational")
+
+
+def aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
+    """``__dk`` (the parent key) and ``__dv`` (the rule's aggregate) per parent with children."""
+    if rule.aggregate == "count":
+        value = F.count(F.lit(1))
+    else:
+        term = qcol(rule.columns[0]).cast("double")
+        for c in rule.columns[1:]:
+            term = term * qcol(c).cast("double")
+        value = F.sum(term)
+    return (child.where(qcol(rule.foreign_key).isNotNull())
+            .groupBy(qcol(rule.foreign_key).alias("__dk"))
+            .agg(value.cast("double").alias("__dv")))
+
+
+def row_uniform(seed: int, what: str, columns: list[str]) -> Any:
+    """A uniform number in [0, 1) per row from the seed and the row's own values (the same
+    wherever Spark computes the row)."""
+    h = F.xxhash64(F.lit(int(seed)), F.lit(what), *[qcol(c) for c in columns])
+    return F.pmod(h, F.lit(1_000_003)).cast("double") / F.lit(1_000_003.0)
+
+
+def apply_copies(df: DataFrame, table: str, cfg: Any, generated: dict[str, DataFrame],
+                  schema: T.StructType, seed: int, pk: Optional[str],
+                  small: set[str]) -> DataFrame:
+    """Child columns that repeat their parent's column take the generated parent's value, in the
+    real share of rows (the other rows keep the value their model gave)."""
+    by_fk: dict[str, list[tuple[str, Any]]] = {}
+    for col, cc in cfg.columns.items():
+        if cc.copy_of is not None:
+            by_fk.setdefault(cc.copy_of.foreign_key, []).append((col, cc.copy_of))
+    if not by_fk:
+        return df
+    names = schema.fieldNames()
+    for i, (fk_col, rules) in enumerate(by_fk.items()):
+        fk = cfg.foreign_key(fk_col)
+        parent = generated[fk.parent_table]
+        pkey, found = f"__cp{i}_k", f"__cp{i}_found"
+        sel = [qcol(fk.parent_column).alias(pkey), F.lit(True).alias(found)]
+        sel += [qcol(rule.column).alias(f"__cp{i}_{col}") for col, rule in rules]
+        ptab = parent.select(*sel)
+        if fk.parent_table in small:
+            ptab = F.broadcast(ptab)
+        df = df.join(ptab, qcol(fk_col) == F.col(pkey), "left")
+        row_key = [pk] if pk else names
+        for col, rule in rules:
+            take = F.col(found).isNotNull()
+            if rule.agreement < 1.0:
+                take = take & (row_uniform(seed, f"copy/{table}/{col}", row_key)
+                               < F.lit(float(rule.agreement)))
+            df = df.withColumn(col, F.when(take, F.col(f"__cp{i}_{col}").cast(
+                schema[col].dataType)).otherwise(qcol(col)))
+        df = df.select(*[qcol(c) for c in names])
+    return df
+
+
+def apply_derived(df: DataFrame, cfg: Any, generated: dict[str, DataFrame],
+                   schema: T.StructType) -> DataFrame:
+    """Parent columns that aggregate their children, computed from the generated children (one
+    aggregation and join per rule); a parent without children gets 0."""
+    names = schema.fieldNames()
+    pk = cfg.primary_key
+    for col, cc in cfg.columns.items():
+        rule = cc.derived
+        if rule is None:
+            continue
+        agg = aggregate_children(generated[rule.table], rule)
+        value = F.coalesce(F.col("__dv"), F.lit(0.0))
+        decimals = 0 if cc.integer else cc.decimals
+        if decimals is not None:
+            value = F.round(value, decimals)
+        df = (df.join(agg, qcol(pk) == F.col("__dk"), "left")
+              .withColumn(col, value.cast(schema[col].dataType))
+              .select(*[qcol(c) for c in names]))
+    return df
+
+
+# ====================================================================================== model
+@dataclass
+class TablePlan:
+    """Everything an executor needs to generate one table (plain data, pickled by Spark)."""
+
+    table: str
+    seed: int
+    columns: list[str]
+    int_cols: list[str]
+    learned: list[str]
+    cond_cols: list[str]
+    gen_plan: Any
+    pk: Optional[str]
+    pk_spec: Optional[dict]
+    total_rows: int
+    chunk_size: int
+    driver_col: Optional[str] = None
+    # (col, degree state, parent spec, n parents, share of keys that match no parent)
+    secondary: list[tuple] = field(default_factory=list)
+    self_refs: list[tuple] = field(default_factory=list)   # (col, degree state, earlier)
+    pii: list[tuple] = field(default_factory=list)         # (col, PII spec: see _generation.pii_series)
+    dropped: list[str] = field(default_factory=list)
+    offsets: dict[int, tuple[int, int]] = field(default_factory=dict)  # (rows before, rows)
+    # secondary keys whose (driver key, secondary key) pairs were unique in the real table (a
+    # junction table's composite key): each driver parent's rows get distinct secondary parents
+    unique_pairs: list[str] = field(default_factory=list)
+    labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
+    unique_ids: list[tuple] = field(default_factory=list)  # (col, key spec, null share)
+    local_timestamps: list[str] = field(default_factory=list)  # see _generation.localize_timestamps
+    time_zone: Optional[str] = None
+
+
+
+def distinct_per_group(groups: np.ndarray, idx: np.ndarray, ok: np.ndarray, n_parents: int,
+                        redraw: Any, rng: np.random.Generator,
+                        carried: tuple[Optional[str], set]) -> tuple[np.ndarray, tuple[str, set]]:
+    """Secondary parent positions ``idx`` made distinct within each run of equal ``groups``
+    (children of one driver parent are consecutive; rows not ``ok`` are left alone). Repeats are
+    redrawn from the degree model (``redraw(k)``), so popular parents stay popular; after 30 rounds
+    the rest take a random free parent. A group with more rows than parents keeps its unavoidable
+    repeats. ``carried`` is (group, used positions) of the previous chunk's last group, which may
+    go on in this one; returns the positions and the same for this chunk's last group."""
+    idx = idx.copy()
+    key = pd.Series(groups, dtype=object).astype(str).to_numpy()
+    prev_group, prev_used = carried
+    cont = ok & (key == prev_group)
+    prev_arr = np.fromiter(prev_used, dtype=np.int64, count=len(prev_used))
+
+    def repeats() -> np.ndarray:
+        dup = pd.DataFrame({"g": key, "i": idx}).duplicated(keep="first").to_numpy() & ok
+        return dup | (cont & np.isin(idx, prev_arr))
+
+    dup = repeats()
+    for _ in range(30):
+        if not dup.any():
+            break
+        idx[dup] = redraw(int(dup.sum()))
+        dup = repeats()
+    for g in np.unique(key[dup]):
+        rows = np.flatnonzero(key == g)
+        used = set(idx[rows[~dup[rows]]].tolist()) | (prev_used if g == prev_group else set())
+        free = [p for p in rng.permutation(n_parents).tolist() if p not in used]
+        for r, p in zip(rows[dup[rows]], free):
+            idx[r] = p
+    last = key[-1]
+    used = set(idx[ok & (key == last)].tolist()) | (prev_used if last == prev_group else set())
+    return idx, (last, used)
+
+
+def degree_model(state: dict) -> DegreeModel:
+    """The degree model of a secondary key or self-reference, built once per Python worker."""
+    return gen.worker_cached("degree", json.dumps(state, sort_keys=True),
+                             lambda: DegreeModel.from_dict(state))
+
+
+def pii_spec(state: dict) -> dict:
+    """The generation spec of a PII column; models saved before formats were kept hold only the
+    sdtype, the physical family and the null share: default formats then."""
+    if "kind" in state:
+        return state
+    family = state.get("family", "string")
+    target = {"date": "date", "timestamp": "timestamp", "integer": "integer"}.get(family, "string")
+    return {"kind": state["sdtype"], "fmt": None, "spark_type": target,
+            "null_share": float(state.get("nullShare", 0.0))}
+
+
+def key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
+    values = gen.key_values_at(spec, np.where(null, 0, idx))
+    if integer:
+        arr = pd.array(values.to_numpy(dtype="int64"), dtype="Int64")
+        arr[null] = pd.NA
+        return pd.Series(arr)
+    out = values.astype(object)
+    out[null] = None
+    return out.reset_index(drop=True)
+
+
+def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
+                    part: int, chunk: int, carry: Optional[dict] = None) -> pd.DataFrame:
+    """``m`` rows of ``plan.table``. ``carry`` holds, per unique-pair key, the previous chunk's last
+    driver parent and the parents it used (child tables pass one dict through a partition)."""
+    carry = {} if carry is None else carry
+
+    def seed_of(what: str) -> int:
+        return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
+
+    out: dict[str, Any] = {}
+    if plan.gen_plan is not None:
+        context = piece[plan.cond_cols].reset_index(drop=True) if plan.cond_cols else None
+        rows = gen.generate_rows(plan.gen_plan, m, context, seed_of("rows"), gen.arrow_columns_ok())
+        for c in plan.learned:
+            if c in plan.gen_plan.pii_specs:  # free text: generated by the table stage, not learned
+                out[c] = gen.pii_values(plan.gen_plan, c, m, seed_of("rows"))
+            else:
+                out[c] = rows[c].reset_index(drop=True)
+    positions = np.arange(start, start + m, dtype=np.int64)
+    if plan.pk is not None:
+        out[plan.pk] = key_column(plan.pk_spec, positions, np.zeros(m, bool),
+                                   plan.pk in plan.int_cols)
+    for col, spec, null_share in plan.unique_ids:
+        null = np.random.default_rng(seed_of("id-null/" + col)).random(m) < null_share
+        out[col] = key_column(spec, positions, null, False)
+    for col, values, null_share in plan.labels:
+        null = np.random.default_rng(seed_of("label-null/" + col)).random(m) < null_share
+        out[col] = gen.label_values(plan.seed, f"relational/{plan.table}", col, values,
+                                    positions, null)
+    if plan.driver_col is not None:
+        out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
+    for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
+        dm = degree_model(dstate)
+        rng = np.random.default_rng(seed_of("fk/" + col))
+        null = dm.null_mask(rng, m)
+        perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
+        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
+        if col in plan.unique_pairs and plan.driver_col is not None and m:
+            groups = out[plan.driver_col].to_numpy(dtype=object)
+            ok = ~(null | (idx < 0)) & pd.notna(groups)
+            idx, carry[col] = distinct_per_group(
+                groups, idx, ok, n_parents,
+                lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
+                rng, carry.get(col, (None, set())))
+        if orphan_share > 0:  # orphans: keep: keys past the generated parents', matching none
+            dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
+                                < orphan_share)
+            idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
+        out[col] = key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
+    for col, dstate, earlier in plan.self_refs:
+        dm = degree_model(dstate)
+        rng = np.random.default_rng(seed_of("self/" + col))
+        null = dm.null_mask(rng, m)
+        idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
+                                limit=positions if earlier else None)
+        out[col] = key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
+    # after the learned columns: contextual PII follows the row's country
+    out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out, positions))
+    for col in plan.dropped:
+        out[col] = pd.Series([None] * m, dtype=object)
+    frame = pd.DataFrame({c: out[c] for c in plan.columns}, columns=plan.columns)
+    return gen.localize_timestamps(frame, plan.local_timestamps, plan.time_zone)
+
+
+def generate_root(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for a root table over :func:`~synthohive_spark.ml._generation.partition_frame`."""
+    gen.set_task_threads()
+    for part, chunk, start, m in gen.partition_chunks(batches, plan.chunk_size):
+        yield generate_chunk(plan, None, m, start, part, chunk)
+
+
+def generate_child(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body for a child table over its skeleton (one row per child: the driver
+    key and the parent's context, with each row's partition and position in the skeleton)."""
+    gen.set_task_threads()
+    carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
+    for part, piece, pos, positions in gen.row_chunks(batches, plan.chunk_size, plan.offsets):
+        carry = carries.setdefault(part, {})
+        if int(pos[-1]) - int(pos[0]) != len(pos) - 1:
+            raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
+                               "arrive out of order; persist the parent table")
+        yield generate_chunk(plan, piece, len(piece), int(positions[0]), part, int(pos[0]), carry)
+
+
+def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, seed: int,
+               total: int, counts: dict[str, int], chunk_size: int) -> TablePlan:
+    """What the executors need to generate ``total`` rows of table ``name`` (``counts``: the rows
+    of the tables generated before it)."""
+    ts = state["tables"][name]
+    schema = T.StructType.fromJson(json.loads(ts["schema"]))
+    int_cols = [f.name for f in schema.fields if isinstance(f.dataType, T.IntegralType)]
+    tmodel = table_models.get(name)
+    gen_plan = None
+    if tmodel is not None:
+        gen_plan = tmodel.copy({tmodel.seed: seed}).generation_plan(f"relational/{name}")
+    secondary = []
+    for col, s in ts["secondary"].items():
+        ptable = s["parentTable"]
+        secondary.append((col, s["degree"], state["tables"][ptable]["pkSpec"],
+                          counts[ptable], float(s.get("orphanShare", 0.0))))
+    drv = ts["driver"]
+    return TablePlan(
+        table=name, seed=seed, columns=ts["columns"], int_cols=int_cols,
+        learned=ts["learned"], cond_cols=ts["conditionCols"], gen_plan=gen_plan,
+        pk=ts["primaryKey"], pk_spec=ts["pkSpec"], total_rows=total,
+        chunk_size=chunk_size,
+        driver_col=drv["column"] if drv else None,
+        secondary=secondary,
+        self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],
+        pii=[(c, pii_spec(p)) for c, p in ts["pii"].items()],
+        dropped=list(ts["dropped"]),
+        unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
+        labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
+        unique_ids=[(c, s["spec"], float(s["nullShare"]))
+                    for c, s in ts.get("uniqueIds", {}).items()],
+        local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
+
+
+def with_orphan_rows(spark: SparkSession, name: str, skeleton: DataFrame, drv: dict[str, Any],
+                     parent_rows: int, parent_pk_spec: Optional[dict],
+                     rows_per_partition: int) -> DataFrame:
+    """The skeleton plus the rows that have no parent in the real table, at the real share:
+    rows whose driver key is null, and orphans (a key that matches no parent row: null keys,
+    or with ``orphans: keep`` keys past the generated parents' that match none). They have
+    no parent to be counted under, so they are added beside the parents' children (no
+    parent context), as many as the real share asks."""
+    null_share = float(drv.get("nullShare", 0.0))
+    orphan_share = float(drv.get("orphanShare", 0.0))
+    share = null_share + orphan_share
+    if share <= 0:
+        return skeleton
+    if share >= 0.999:
+        logger.warning("table %s: its driver foreign key is null or matches no parent in "
+                       "%.1f%% of the real rows; only rows under a parent are generated",
+                       name, 100 * share)
+        return skeleton
+    with_parent = int(skeleton.count())
+    extra = int(round(with_parent * share / (1.0 - share)))
+    if extra == 0:
+        return skeleton
+    dangling = (int(round(extra * orphan_share / share))
+                if drv.get("orphans") == "keep" else 0)
+    parts = max(1, math.ceil(extra / rows_per_partition))
+    rows = spark.range(0, extra, 1, numPartitions=parts)
+    fields = skeleton.schema.fields
+    if dangling:
+        spec = parent_pk_spec
+        col = drv["column"]
+        schema = skeleton.schema
+
+        def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            for b in batches:
+                ids = b["id"].to_numpy(dtype=np.int64)
+                out = pd.DataFrame({f.name: pd.Series([None] * len(b), dtype=object)
+                                    for f in fields})
+                keep = ids < dangling
+                if keep.any():
+                    keys = gen.key_values_at(spec, parent_rows + ids[keep])
+                    vals = out[col].to_numpy(dtype=object).copy()
+                    vals[keep] = keys.to_numpy(dtype=object)
+                    out[col] = vals
+                yield out
+
+        extra_rows = rows.mapInPandas(emit, schema=schema)
+    else:
+        extra_rows = rows.select(*[F.lit(None).cast(f.dataType).alias(f.name) for f in fields])
+    logger.info("table %s: %d rows without a generated %s (%d null, %d orphan keys) beside "
+                "%d under a parent (%.1f%%, as in the real table)", name, extra,
+                drv["parentTable"], extra - dangling, dangling, with_parent, 100 * share)
+    return skeleton.unionByName(extra_rows)
