@@ -28,6 +28,11 @@ def test_graph_orders_parents_before_children():
     assert [fk.column for fk in g.self_references("employees")] == ["reports_to"]
     assert g.key_columns("employees") == ["employee_id", "reports_to"]
     assert g.children("orders") == ["order_items"]
+    # children means any foreign key, as in Metadata; generated_under only the driver keys
+    assert g.children("employees") == ["orders"] == retail_metadata().children("employees")
+    assert g.generated_under("employees") == []
+    assert g.generated_under("customers") == ["orders"]
+    assert g.generated_under("products") == []
 
 
 def _two_tables() -> dict:

@@ -427,7 +427,7 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         driver keys): the partitions of a root follow from it, so each holds about
         ``rowsPerPartition`` rows of the whole tree whatever the cluster (deterministic)."""
         total = 1.0
-        for child in graph.children(table):
+        for child in graph.generated_under(table):
             total += float(self._card_models[child].stats["mean"]) * self._subtree_rows(graph, child)
         return total
 

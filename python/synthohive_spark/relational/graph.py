@@ -217,7 +217,11 @@ class SchemaGraph:
         return keys
 
     def children(self, table: str) -> list[str]:
-        """Tables whose driver foreign key points at ``table``."""
+        """Tables with a foreign key to ``table``, as :meth:`Metadata.children` (any key)."""
+        return self.metadata.children(table)
+
+    def generated_under(self, table: str) -> list[str]:
+        """Tables whose driver foreign key points at ``table`` (generated per row of it), in order."""
         out = []
         for t in self.order:
             d = self.driver(t)
