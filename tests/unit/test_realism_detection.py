@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from synthohive_spark.metadata import Metadata, MetadataError, SDType
-from synthohive_spark.ml._spark_schema import infer_key_spec
+from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.relational.rules import find_copies, find_derived
 
 from conftest import shop_database as _shop
@@ -159,7 +159,7 @@ def test_string_keys_around_a_number_keep_their_format():
     spec = infer_key_spec(pd.Series([f"2015-{i:06d}" for i in range(1, 2000)]),
                           __import__("pyspark.sql.types", fromlist=["StringType"]).StringType(),
                           "orders", "order_id")
-    from synthohive_spark.ml._generation import key_values_at
+    from synthohive_spark.ml._keys import key_values_at
 
     values = key_values_at(spec, np.arange(0, 5))
     assert values.tolist() == [f"2015-{i:06d}" for i in range(1, 6)]

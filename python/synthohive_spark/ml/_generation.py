@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from synthohive_spark.ml._keys import key_values, key_values_at
+
 logger = logging.getLogger("synthohive_spark.ml.generation")
 
 #: the most values of each kind one Python worker keeps (:func:`worker_cached`): one generative
@@ -374,59 +376,6 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
                                plan.time_zone)
 
 
-def key_values_at(spec: dict, positions: np.ndarray, arrow: bool = False) -> pd.Series:
-    """Key values at global row ``positions`` in the real key's type and format (``prefix``, the
-    number zero-padded to ``width``, ``suffix``). Formatted with Arrow compute kernels; with
-    ``arrow`` the Series stays Arrow-backed, else it holds Python strings."""
-    nums = np.asarray(positions, dtype=np.int64) + int(spec.get("offset", 1))
-    if spec.get("kind", "int") == "int":
-        return pd.Series(nums)
-    if spec["kind"] == "shape":
-        out = _shape_values(spec["template"], spec["literal"], nums)
-        if arrow:
-            import pyarrow as pa
-            return pd.Series(pd.arrays.ArrowExtensionArray(pa.array(out, pa.string())))
-        return pd.Series(out, dtype=object)
-    width = int(spec.get("width", 0))
-    if len(nums) and nums.min() < 0:  # zfill semantics for a sign: "-05", not "0-5"
-        body = pd.Series(nums).astype(str).str.zfill(width)
-        return (spec.get("prefix", "") + body + spec.get("suffix", "")).astype(object)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    text = pc.cast(pa.array(nums), pa.string())
-    if width:
-        text = pc.utf8_lpad(text, width=width, padding="0")
-    if spec.get("prefix") or spec.get("suffix"):
-        text = pc.binary_join_element_wise(spec.get("prefix", ""), text, spec.get("suffix", ""), "")
-    if arrow:
-        return pd.Series(pd.arrays.ArrowExtensionArray(text))
-    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object)
-
-
-def _shape_values(template: str, literal: list[bool], nums: np.ndarray) -> list[str]:
-    """Codes of one shape numbered by ``nums``: the slots (``9`` a digit, ``A``/``a`` a letter)
-    count in mixed radix, last slot fastest; numbers beyond the shape's capacity get a ``-k``
-    suffix, so every number gives a distinct code."""
-    slots = [(k, 10 if ch == "9" else 26) for k, ch in enumerate(template) if not literal[k]]
-    capacity = 1
-    for _, base in slots:
-        capacity *= base
-    rest = nums % capacity
-    over = nums // capacity
-    chars = np.array([list(template)] * len(nums), dtype="<U1").reshape(len(nums), len(template))
-    for k, base in reversed(slots):
-        digit = rest % base
-        rest = rest // base
-        if base == 10:
-            chars[:, k] = np.char.mod("%d", digit)
-        else:
-            start = ord("A") if template[k] == "A" else ord("a")
-            chars[:, k] = np.array([chr(start + int(d)) for d in digit], dtype="<U1")
-    out = ["".join(row) for row in chars]
-    return [v if o == 0 else f"{v}-{o}" for v, o in zip(out, over.tolist())]
-
-
 #: the most partitions one sample plans (each is a Spark task the driver tracks) and the most
 #: rows (row positions, keys and seeds are exact integers in float64 up to 2**53)
 MAX_PARTITIONS = 200_000
@@ -548,11 +497,6 @@ def aligned_pieces(batches: Iterator[pd.DataFrame], chunk_size: int) -> Iterator
                     held = []
     if held:
         yield current[0], pd.concat(held, ignore_index=True)
-
-
-def key_values(spec: dict, start: int, n: int, arrow: bool = False) -> pd.Series:
-    """Unique key values for global row positions ``start .. start+n-1``."""
-    return key_values_at(spec, np.arange(start, start + n, dtype=np.int64), arrow=arrow)
 
 
 def partition_frame(spark: Any, n: int, parts: int) -> Any:

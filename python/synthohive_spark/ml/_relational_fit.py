@@ -22,7 +22,8 @@ from pyspark.sql.window import Window
 from synthohive_spark._spark import qcol
 from synthohive_spark.metadata import PII_KINDS, Metadata
 from synthohive_spark.ml._relational_gen import aggregate_children
-from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
+from synthohive_spark.ml._keys import infer_key_spec
+from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
 from synthohive_spark.ml.table import TableSynthesizer, fit_labels
 from synthohive_spark.relational.graph import SchemaGraph

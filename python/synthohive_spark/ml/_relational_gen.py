@@ -22,6 +22,7 @@ from pyspark.sql import types as T
 
 from synthohive_spark._spark import qcol
 from synthohive_spark.ml import _generation as gen
+from synthohive_spark.ml._keys import key_values_at
 from synthohive_spark.relational.keys import DegreeModel
 
 logger = logging.getLogger("synthohive_spark.ml.relational")
@@ -190,7 +191,7 @@ def pii_spec(state: dict) -> dict:
 
 
 def key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> pd.Series:
-    values = gen.key_values_at(spec, np.where(null, 0, idx))
+    values = key_values_at(spec, np.where(null, 0, idx))
     if integer:
         arr = pd.array(values.to_numpy(dtype="int64"), dtype="Int64")
         arr[null] = pd.NA
@@ -357,7 +358,7 @@ def with_orphan_rows(spark: SparkSession, name: str, skeleton: DataFrame, drv: d
                                     for f in fields})
                 keep = ids < dangling
                 if keep.any():
-                    keys = gen.key_values_at(spec, parent_rows + ids[keep])
+                    keys = key_values_at(spec, parent_rows + ids[keep])
                     vals = out[col].to_numpy(dtype=object).copy()
                     vals[keep] = keys.to_numpy(dtype=object)
                     out[col] = vals

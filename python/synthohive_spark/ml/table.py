@@ -27,8 +27,8 @@ from synthohive_spark._spark import is_classic, qcol
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
 from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
-from synthohive_spark.ml._spark_schema import (SchemaError, check_columns, check_supported,
-                                               infer_key_spec)
+from synthohive_spark.ml._keys import infer_key_spec
+from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_supported
 from synthohive_spark.transform import TransformError
 
 logger = logging.getLogger("synthohive_spark.ml.table")
