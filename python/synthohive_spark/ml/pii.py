@@ -29,14 +29,13 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark._spark import quote
-from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._persist import ModelLoadError, PersistentStage, SavedStage, json_blob
 from synthohive_spark.ml.pseudonymizer import key_fingerprint
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
@@ -586,7 +585,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
 
 # -- the model --------------------------------------------------------------------------------------
 
-class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
+class PIISanitizerModel(Model, _PIISanitizerParams, PersistentStage):
     """Replaces the PII columns found by :class:`PIISanitizer`; ``report`` says what it found.
 
     Values are read as ``CAST(x AS STRING)``; null stays null. Replaced columns become strings,
@@ -681,44 +680,12 @@ class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
             out = out.drop(*drops)
         return out
 
-    # -- persistence
-    def write(self) -> MLWriter:
-        return _PIISanitizerModelWriter(self)
+    # -- persistence: the findings (snake_case dataclass fields), never the key
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        return {"report.json": json_blob([f.to_dict() for f in self._findings])}, {}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _PIISanitizerModelReader(cls)
-
-
-class _PIISanitizerModelWriter(MLWriter):
-    def __init__(self, instance: PIISanitizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        report = json.dumps([f.to_dict() for f in self.instance._findings],
-                            sort_keys=True).encode("utf-8")
-        save_stage(self.instance, path, self.sparkSession, {"report.json": report}, None,
-                   self.shouldOverwrite)
-
-
-class _PIISanitizerModelReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> PIISanitizerModel:
-        metadata, blobs = load_stage(path, self.sparkSession,
-                                     "synthohive_spark.ml.pii.PIISanitizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, metadata)
-        model._resetUid(metadata["uid"])
+    def _from_blobs(self, saved: SavedStage) -> None:
         try:
-            model._findings = [Finding.from_dict(d)
-                               for d in json.loads(blobs["report.json"].decode("utf-8"))]
-        except (KeyError, json.JSONDecodeError, TypeError) as exc:
-            raise ModelLoadError(f"The model at {path!r} has no readable report.json.") from exc
-        return model
+            self._findings = [Finding.from_dict(d) for d in saved.json("report.json")]
+        except (TypeError, AttributeError) as exc:
+            raise ModelLoadError(f"The model at {saved.path!r} has no readable report.json.") from exc

@@ -30,7 +30,6 @@ import numpy as np
 import pandas as pd
 from pyspark import StorageLevel, keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -43,8 +42,8 @@ from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError,
                                        check_case_distinct)
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
-from synthohive_spark.ml._persist import (ModelLoadError, frame_from_ipc, frame_to_ipc, load_stage,
-                                          save_stage, set_params_from_metadata)
+from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
+                                          frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
 from synthohive_spark.ml.table import fit_labels
@@ -831,8 +830,26 @@ def _generate_child(plan: _TablePlan, batches: Iterator[pd.DataFrame]) -> Iterat
         yield _generate_chunk(plan, piece, len(piece), int(positions[0]), part, int(pos[0]), carry)
 
 
-class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
-    """A fitted database: ``sample`` generates every table, ``save``/``load`` persist it."""
+class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
+    """A fitted database: ``sample`` generates every table, ``save``/``load`` persist it.
+
+    Saved as ``metadata/`` and ``data/`` (the database metadata, the state, the reference
+    tables' rows) with each table's model under ``tables/<name>`` and each cardinality model
+    under ``cardinality/<name>``.
+    """
+
+    #: the saved state.json (snake_case on disk, these names in memory); PII specs, key specs
+    #: and degree models are kept as they are
+    _STATE = Record(order=None, tables=MapOf(Record(
+        schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
+        pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
+        driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
+                      prefix=None, nullShare=None, orphanShare=None, orphans=None),
+        secondary=MapOf(Record(parentTable=None, degree=None, orphanShare=None,
+                               uniqueWithDriver=None)),
+        selfRefs=MapOf(Record(degree=None, earlier=None)),
+        labels=MapOf(Record(values=None, nullShare=None)),
+        uniqueIds=MapOf(Record(spec=None, nullShare=None)))))
 
     def __init__(self) -> None:
         super().__init__()
@@ -1150,12 +1167,37 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         return skeleton.unionByName(extra_rows)
 
     # ------------------------------------------------------------------ persistence
-    def write(self) -> MLWriter:
-        return _RelationalWriter(self)
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        blobs = {"metadata.json": json_blob(self._metadata.to_dict()),
+                 "state.json": json_blob(state_to_saved(self._state, self._STATE))}
+        for name, pdf in sorted(self._references.items()):
+            blobs[f"reference/{name}.arrow"] = frame_to_ipc(pdf)
+        return blobs, {"tableModels": sorted(self._table_models),
+                       "cardinalityModels": sorted(self._card_models)}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _RelationalReader(cls)
+    def _sub_stages(self) -> dict[str, Any]:
+        subs: dict[str, Any] = {os.path.join("tables", n): m for n, m in self._table_models.items()}
+        subs.update({os.path.join("cardinality", n): m for n, m in self._card_models.items()})
+        return subs
+
+    def _from_blobs(self, saved: SavedStage) -> None:
+        from synthohive_spark.ml.table import TableSynthesizerModel
+
+        self._metadata = Metadata.from_dict(saved.json("metadata.json"))
+        self._state = saved.state("state.json", self._STATE)
+        for name, ts in self._state.get("tables", {}).items():
+            if ts.get("reference"):
+                blob = saved.blobs.get(f"reference/{name}.arrow")
+                if blob is None:
+                    raise ModelLoadError(f"The relational model at {saved.path!r} lacks the rows "
+                                         f"of its reference table {name!r}")
+                self._references[name] = frame_from_ipc(blob)
+        for name in saved.metadata.get("tableModels", []):
+            self._table_models[name] = saved.stage(TableSynthesizerModel,
+                                                   os.path.join("tables", name))
+        for name in saved.metadata.get("cardinalityModels", []):
+            self._card_models[name] = saved.stage(CardinalityModel,
+                                                  os.path.join("cardinality", name))
 
     def save(self, path: str, overwrite: bool = False) -> None:  # type: ignore[override]
         """Save the whole fitted schema under ``path`` (``overwrite=True`` replaces it)."""
@@ -1172,70 +1214,3 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         that._card_models = self._card_models
         that._references = self._references
         return that
-
-
-class _RelationalWriter(MLWriter):
-    def __init__(self, instance: RelationalSynthesizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        from synthohive_spark._spark import path_exists
-        from synthohive_spark.ml._persist import _delete_marker
-
-        spark = self.sparkSession
-        inst = self.instance
-        if not self.shouldOverwrite and path_exists(spark, path):
-            raise FileExistsError(f"Cannot save RelationalSynthesizerModel to {path!r}: the path "
-                                  f"already exists; use save(path, overwrite=True)")
-        _delete_marker(spark, path)  # an interrupted overwrite must not look complete
-        for name, m in sorted(inst._table_models.items()):
-            w = m.write().overwrite()
-            w.save(os.path.join(path, "tables", name))
-        for name, m in sorted(inst._card_models.items()):
-            m.write().overwrite().save(os.path.join(path, "cardinality", name))
-        blobs = {"metadata.json": json.dumps(inst._metadata.to_dict(), sort_keys=True).encode(),
-                 "state.json": json.dumps(inst._state, sort_keys=True).encode()}
-        for name, pdf in sorted(inst._references.items()):
-            blobs[f"reference/{name}.arrow"] = frame_to_ipc(pdf)
-        extra = {"tableModels": sorted(inst._table_models),
-                 "cardinalityModels": sorted(inst._card_models)}
-        save_stage(inst, path, spark, blobs, extra, True)
-
-
-class _RelationalReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> RelationalSynthesizerModel:
-        from synthohive_spark.ml.table import TableSynthesizerModel
-
-        spark = self.sparkSession
-        meta, blobs = load_stage(path, spark, "synthohive_spark.ml.relational.RelationalSynthesizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, meta)
-        model._resetUid(meta["uid"])
-        try:
-            model._metadata = Metadata.from_dict(json.loads(blobs["metadata.json"]))
-            model._state = json.loads(blobs["state.json"])
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"The relational model at {path!r} lacks a readable "
-                                 f"metadata.json/state.json") from exc
-        for name, ts in model._state.get("tables", {}).items():
-            if ts.get("reference"):
-                blob = blobs.get(f"reference/{name}.arrow")
-                if blob is None:
-                    raise ModelLoadError(f"The relational model at {path!r} lacks the rows of "
-                                         f"its reference table {name!r}")
-                model._references[name] = frame_from_ipc(blob)
-        for name in meta.get("tableModels", []):
-            model._table_models[name] = TableSynthesizerModel.read().session(spark).load(
-                os.path.join(path, "tables", name))
-        for name in meta.get("cardinalityModels", []):
-            model._card_models[name] = CardinalityModel.read().session(spark).load(
-                os.path.join(path, "cardinality", name))
-        return model

@@ -17,8 +17,7 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -26,7 +25,8 @@ from pyspark.sql import types as T
 from synthohive_spark._spark import is_classic, qcol
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._params import HasSynthesisParams
-from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
+                                          json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import (SchemaError, check_columns, check_supported,
                                                infer_key_spec)
 from synthohive_spark.transform import TransformError
@@ -587,8 +587,14 @@ def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | Non
     return result
 
 
-class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritable):
+class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
     """A fitted table synthesizer: ``sample(n)`` and ``transform(df)`` generate on the executors."""
+
+    #: the saved state.json (snake_case on disk, these names in memory); key and PII specs and
+    #: the table config are kept as they are
+    _STATE = Record(schema=None, keySpecs=None, piiSpecs=None, learnedCols=None,
+                    labels=MapOf(Record(values=None, nullShare=None)), trainingRows=None,
+                    tableConfig=None, model=None, modelChoice=None, qualityScore=None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -722,12 +728,31 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
         return source.mapInPandas(lambda it: gen.transform_partitions(plan, it), schema=self.schema)
 
     # ------------------------------------------------------------ persistence
-    def write(self) -> MLWriter:
-        return _TableSynthesizerModelWriter(self)
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        blobs = dict(self._blobs)
+        blobs["state.json"] = json_blob(state_to_saved(self._state, self._STATE))
+        return blobs, {}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _TableSynthesizerModelReader(cls)
+    def _from_blobs(self, saved: SavedStage) -> None:
+        path = saved.path
+        self._state = saved.state("state.json", self._STATE)
+        self._blobs = blobs = {k: v for k, v in saved.blobs.items() if k != "state.json"}
+        # the generative models are rebuilt here, on the driver, so that damage shows at load
+        # and not on the executors at sample time (rebuilding reads tensors, runs no code)
+        learned = {"model": list(self._state.get("learnedCols", [])),
+                   "context": list(self.getConditionCols())}
+        for part in ("model", "context"):
+            if any(k.startswith(part + "/") for k in blobs):
+                try:
+                    core = self.generative_model(part)
+                except Exception as exc:
+                    raise ModelLoadError(f"The model at {path!r} is damaged: its {part} model "
+                                         f"does not load: {exc}") from None
+                if list(core.data_columns) != learned[part]:
+                    raise ModelLoadError(
+                        f"The model at {path!r} is damaged: its {part} model generates columns "
+                        f"{list(core.data_columns)}, but the stage learned {learned[part]} (blobs "
+                        "of another model)")
 
     def copy(self, extra: dict | None = None) -> "TableSynthesizerModel":
         that = super().copy(extra)
@@ -750,54 +775,3 @@ def _partition_frame(spark: SparkSession, n: int, parts: int) -> DataFrame:
         p.alias("part"),
         (p * F.lit(base) + F.least(p, F.lit(extra))).alias("start"),
         (F.lit(base) + F.when(p < F.lit(extra), 1).otherwise(0)).cast("long").alias("count"))
-
-
-class _TableSynthesizerModelWriter(MLWriter):
-    def __init__(self, instance: TableSynthesizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        # The base class's overwrite handling needs a JVM; ours works on Spark Connect too.
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        state_blob = json.dumps(self.instance._state, sort_keys=True).encode()
-        blobs = dict(self.instance._blobs)
-        blobs["state.json"] = state_blob
-        save_stage(self.instance, path, self.sparkSession, blobs, None, self.shouldOverwrite)
-
-
-class _TableSynthesizerModelReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> TableSynthesizerModel:
-        metadata, blobs = load_stage(path, self.sparkSession,
-                                     "synthohive_spark.ml.table.TableSynthesizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, metadata)
-        model._resetUid(metadata["uid"])
-        try:
-            model._state = json.loads(blobs.pop("state.json"))
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"The model at {path!r} has no readable state.json.") from exc
-        model._blobs = blobs
-        # the generative models are rebuilt here, on the driver, so that damage shows at load
-        # and not on the executors at sample time (rebuilding reads tensors, runs no code)
-        learned = {"model": list(model._state.get("learnedCols", [])),
-                   "context": list(model.getConditionCols())}
-        for part in ("model", "context"):
-            if any(k.startswith(part + "/") for k in blobs):
-                try:
-                    core = model.generative_model(part)
-                except Exception as exc:
-                    raise ModelLoadError(f"The model at {path!r} is damaged: its {part} model "
-                                         f"does not load: {exc}") from None
-                if list(core.data_columns) != learned[part]:
-                    raise ModelLoadError(
-                        f"The model at {path!r} is damaged: its {part} model generates columns "
-                        f"{list(core.data_columns)}, but the stage learned {learned[part]} (blobs "
-                        "of another model)")
-        return model
