@@ -55,6 +55,7 @@ def test_a_table_model_of_the_previous_release_loads_and_samples(spark, tmp_path
     assert _saved(path)[0]["synthohiveFormat"] == 1 and "keySpecs" in _saved(path)[1]
     model = TableSynthesizerModel.load(path)
     assert model.getSeed() == 11 and model.getTableName() == "orders"
+    assert model.getModelParams() == {}  # a dict now (it was the JSON string)
     fake = model.sample(200, numPartitions=2).toPandas()
     assert list(fake.columns) == ["order_id", "channel", "amount", "email"]
     assert fake["order_id"].is_unique and set(fake["channel"]) <= {"web", "store", "phone"}

@@ -17,13 +17,13 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasSeed
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark.ml._generation import POS_COL, aligned_pieces, row_seed, with_row_positions
+from synthohive_spark.ml._params import DEFAULT_SEED, HasDefaultSeed, check_at_least_one
 from synthohive_spark.ml._persist import PersistentStage, Record, SavedStage, json_blob, state_to_saved
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns
 from synthohive_spark.relational.cardinality import ChildCountModel
@@ -49,7 +49,7 @@ def with_child_counts(parents: DataFrame, children: DataFrame, parentKey: str, f
     return joined.withColumn(countCol, F.coalesce(F.col(countCol), F.lit(0)).cast("long"))
 
 
-class _CardinalityParams(HasSeed):
+class _CardinalityParams(HasDefaultSeed):
     parentTable = Param(Params._dummy(), "parentTable", "name of the parent table",
                         typeConverter=TypeConverters.toString)
     childTable = Param(Params._dummy(), "childTable", "name of the child table",
@@ -83,7 +83,7 @@ class _CardinalityParams(HasSeed):
         self._setDefault(parentTable="parent", childTable="child", foreignKey="parent_id",
                          parentKey="id", contextCols=[], maxContextCols=5, contextPrefix="",
                          countCol="childCount", maxTrainingRows=1_000_000, maxLeaves=32,
-                         minSamplesLeaf=20, seed=7)
+                         minSamplesLeaf=20)
 
     def getParentTable(self) -> str:
         return self.getOrDefault(self.parentTable)
@@ -139,7 +139,7 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                  contextCols: list[str] | None = None, maxContextCols: int = 5,
                  contextPrefix: str = "", countCol: str = "childCount",
                  maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                 seed: int = 7) -> None:
+                 seed: int = DEFAULT_SEED) -> None:
         super().__init__()
         self.setParams(**self._input_kwargs)
 
@@ -149,13 +149,11 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                   contextCols: list[str] | None = None, maxContextCols: int = 5,
                   contextPrefix: str = "", countCol: str = "childCount",
                   maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                  seed: int = 7) -> "CardinalityEstimator":
+                  seed: int = DEFAULT_SEED) -> "CardinalityEstimator":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         self._set(**kwargs)
-        for name in ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"):
-            if self.getOrDefault(name) < 1:
-                raise ValueError(f"CardinalityEstimator ({self._where()}): {name} must be >= 1, "
-                                 f"got {self.getOrDefault(name)}")
+        check_at_least_one(f"CardinalityEstimator ({self._where()})", self,
+                           ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"))
         return self
 
     def setContextCols(self, value: list[str]) -> "CardinalityEstimator":

@@ -41,7 +41,9 @@ from synthohive_spark.io.writers import check_targets, read_back, resolve_target
 from synthohive_spark.metadata import (PII_KINDS, Metadata, MetadataError,
                                        check_case_distinct)
 from synthohive_spark.ml import _generation as gen
-from synthohive_spark.ml._params import HasSynthesisParams
+from synthohive_spark.errors import ParamError
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check_at_least_one,
+                                         check_model_params, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, infer_key_spec
@@ -77,20 +79,20 @@ class _RelationalParams(HasSynthesisParams):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
                            "parent columns a child is generated under, at most",
                            typeConverter=TypeConverters.toInt)
-    contextCols = Param(Params._dummy(), "contextCols",
-                        "JSON object child table -> list of its driver parent's columns to use as "
-                        "context (default: the parent's non-key, non-PII, non-text columns, "
-                        "capped by maxContextCols)", typeConverter=TypeConverters.toString)
-    modelParams = Param(Params._dummy(), "modelParams", "JSON object of extra hyperparameters "
-                        "of every table model", typeConverter=TypeConverters.toString)
-    tableParams = Param(Params._dummy(), "tableParams",
-                        "JSON object table -> TableSynthesizer params overriding the defaults "
-                        "for that table (model, epochs, batchSize, modelParams, ...)",
-                        typeConverter=TypeConverters.toString)
+    contextCols = dict_param("RelationalSynthesizer", "contextCols",
+                             "dict (or JSON object) child table -> list of its driver parent's "
+                             "columns to use as context (default: the parent's non-key, non-PII, "
+                             "non-text columns, capped by maxContextCols)")
+    modelParams = dict_param("RelationalSynthesizer", "modelParams",
+                             "dict (or JSON object) of extra hyperparameters of every table model")
+    tableParams = dict_param("RelationalSynthesizer", "tableParams",
+                             "dict (or JSON object) table -> TableSynthesizer params overriding "
+                             "the defaults for that table (model, epochs, batchSize, "
+                             "modelParams, ...)")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._setDefault(model="auto", epochs=300, batchSize=500, seed=7,
+        self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
                          chunkSize=50_000)
@@ -99,24 +101,13 @@ class _RelationalParams(HasSynthesisParams):
         return self.getOrDefault(self.maxContextCols)
 
     def getContextCols(self) -> dict[str, list[str]]:
-        return json.loads(self.getOrDefault(self.contextCols))
+        return dict_value(self, self.contextCols)
 
     def getModelParams(self) -> dict[str, Any]:
-        return json.loads(self.getOrDefault(self.modelParams))
+        return dict_value(self, self.modelParams)
 
     def getTableParams(self) -> dict[str, dict[str, Any]]:
-        return json.loads(self.getOrDefault(self.tableParams))
-
-
-def _json_param(value: Any, name: str) -> str:
-    if isinstance(value, str):
-        parsed = json.loads(value)
-    else:
-        parsed = value
-    if not isinstance(parsed, dict):
-        raise ValueError(f"RelationalSynthesizer: {name} must be a dict (or its JSON), got "
-                         f"{type(parsed).__name__}")
-    return json.dumps(parsed, sort_keys=True)
+        return dict_value(self, self.tableParams)
 
 
 class RelationalSynthesizer(_RelationalParams):
@@ -130,7 +121,7 @@ class RelationalSynthesizer(_RelationalParams):
 
     @keyword_only
     def __init__(self, *, metadata: Any = None, model: str = "auto", epochs: int = 300,
-                 batchSize: int = 500, seed: int = 7, maxTrainingRows: int = 500_000,
+                 batchSize: int = 500, seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                  maxContextCols: int = 5, contextCols: Any = None, modelParams: Any = None,
                  tableParams: Any = None, rowsPerPartition: int = 100_000,
                  chunkSize: int = 50_000) -> None:
@@ -142,32 +133,24 @@ class RelationalSynthesizer(_RelationalParams):
 
     @keyword_only
     def setParams(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
-                  seed: int = 7, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
+                  seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
                   rowsPerPartition: int = 100_000,
                   chunkSize: int = 50_000) -> "RelationalSynthesizer":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        for key in ("contextCols", "modelParams", "tableParams"):
-            if key in kwargs:
-                kwargs[key] = _json_param(kwargs[key], key)
         self._set(**kwargs)
-        for key in ("epochs", "batchSize", "maxTrainingRows", "maxContextCols",
-                    "rowsPerPartition", "chunkSize"):
-            if self.getOrDefault(key) < 1:
-                raise ValueError(f"RelationalSynthesizer: {key} must be >= 1, got "
-                                 f"{self.getOrDefault(key)}")
+        check_at_least_one("RelationalSynthesizer", self, (
+            "epochs", "batchSize", "maxTrainingRows", "maxContextCols", "rowsPerPartition",
+            "chunkSize"))
         bad = {t: sorted(set(p) - _TABLE_STAGE_KEYS) for t, p in self.getTableParams().items()}
         bad = {t: k for t, k in bad.items() if k}
         if bad:
-            raise ValueError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
+            raise ParamError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
                              f"expected some of {sorted(_TABLE_STAGE_KEYS)}")
-        if self.getModel() == "auto" and self.getModelParams():
-            raise ValueError(f"RelationalSynthesizer: modelParams {sorted(self.getModelParams())} are "
-                             "hyperparameters of one model, but model='auto' picks the model per "
-                             "table; set model= (or per table in tableParams) to pass them.")
+        check_model_params("RelationalSynthesizer", self.getModel(), self.getModelParams())
         for t, p in self.getTableParams().items():
             if p.get("model", self.getModel()) == "auto" and p.get("modelParams"):
-                raise ValueError(f"RelationalSynthesizer: tableParams[{t!r}] has modelParams "
+                raise ParamError(f"RelationalSynthesizer: tableParams[{t!r}] has modelParams "
                                  f"{sorted(p['modelParams'])} but its model is 'auto'; name the "
                                  "model for that table: tableParams={table: {'model': 'tvae', "
                                  "'modelParams': {...}}}.")
