@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional
 
 __all__ = [
-    "SynthohiveError", "MetadataError", "UnknownTableError", "SchemaGraphError", "TransformError",
+    "SynthohiveError", "ParamError", "MetadataError", "UnknownTableError", "SchemaGraphError", "TransformError",
     "ModelStateError", "CardinalityError", "DegreeModelError", "SchemaError", "ModelLoadError",
     "OutputExistsError", "TableSourceError", "ValidationInputError", "QualityGateError",
 ]
@@ -19,6 +19,10 @@ __all__ = [
 
 class SynthohiveError(Exception):
     """Base of every error synthohive-spark raises on purpose."""
+
+
+class ParamError(SynthohiveError, ValueError):
+    """A stage param set to a value it cannot take (the message names the stage and the param)."""
 
 
 # ------------------------------------------------------------------ describing the data

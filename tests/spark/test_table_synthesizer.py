@@ -83,7 +83,7 @@ def test_params_follow_spark_ml_conventions():
     assert synth.getEpochs() == 5 and synth.getModel() == "tvae"
     text = synth.explainParams()
     assert "maxTrainingRows" in text and "conditionCols" in text and "numProcesses" in text
-    with pytest.raises(ValueError, match="epochs must be > 0"):
+    with pytest.raises(ValueError, match="epochs must be >= 1"):
         TableSynthesizer(epochs=0)
     with pytest.raises(ValueError, match="modelParams"):
         TableSynthesizer(modelParams="{not json")

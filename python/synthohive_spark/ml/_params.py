@@ -1,11 +1,93 @@
-"""Params the synthesizer stages share, declared once (as ``pyspark.ml.param.shared`` does)."""
+"""Params the synthesizer stages share, declared once (as ``pyspark.ml.param.shared`` does), and the
+one way every stage declares a dict-valued param, validates its params and defaults its seed."""
 from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasSeed
 
+from synthohive_spark.errors import ParamError
 
-class HasSynthesisParams(HasSeed):
+#: The seed of every stage when none is given (a saved model keeps the seed it was saved with).
+DEFAULT_SEED = 42
+
+
+class HasDefaultSeed(HasSeed):
+    """pyspark's ``seed`` Param with :data:`DEFAULT_SEED` as its default, the same for every stage."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(seed=DEFAULT_SEED)
+
+
+class _JsonObject:
+    """Type converter of a dict-valued param: a dict (or the JSON of one) -> its JSON string with
+    sorted keys. ``normalize`` (optional) turns the value as given into the dict first."""
+
+    def __init__(self, stage: str, name: str,
+                 normalize: Optional[Callable[[Any], Mapping[str, Any]]] = None) -> None:
+        self.stage, self.name, self.normalize = stage, name, normalize
+
+    def __call__(self, value: Any) -> str:
+        try:
+            if self.normalize is not None:
+                value = self.normalize(value)
+            elif isinstance(value, str):
+                value = json.loads(value) if value.strip() else {}
+        except (TypeError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            raise ParamError(f"{self.stage}: {self.name} must be a dict or the JSON of one; "
+                             f"{exc}") from None
+        if not isinstance(value, Mapping):
+            raise ParamError(f"{self.stage}: {self.name} must be a dict or the JSON of one, got "
+                             f"{type(value).__name__}.")
+        return json.dumps(dict(value), sort_keys=True)
+
+
+def dict_param(stage: str, name: str, doc: str,
+               normalize: Optional[Callable[[Any], Mapping[str, Any]]] = None) -> Param:
+    """A dict-valued Param of ``stage``: kept as a JSON string (so it saves and loads as a plain
+    string, and a model saved with a dict value still loads), set from a dict or a JSON string,
+    read back with :func:`dict_value` as a dict."""
+    return Param(Params._dummy(), name, doc, typeConverter=_JsonObject(stage, name, normalize))
+
+
+def dict_value(stage: Params, param: Param) -> dict[str, Any]:
+    """The dict of a :func:`dict_param` (a new dict: changing it changes nothing)."""
+    value = stage.getOrDefault(param)
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def check_at_least_one(where: str, stage: Params, names: Iterable[str]) -> None:
+    """ParamError naming ``where`` and the param when one of the int params ``names`` is < 1."""
+    for name in names:
+        value = stage.getOrDefault(name)
+        if value < 1:
+            raise ParamError(f"{where}: {name} must be >= 1, got {value}.")
+
+
+def check_unit_interval(where: str, stage: Params, names: Iterable[str],
+                        open_low: bool = False) -> None:
+    """ParamError when one of the params ``names`` is outside [0, 1] (``(0, 1]`` with
+    ``open_low``)."""
+    for name in names:
+        value = stage.getOrDefault(name)
+        if not ((0.0 < value) if open_low else (0.0 <= value)) or value > 1.0:
+            raise ParamError(f"{where}: {name} must be in {'(' if open_low else '['}0, 1], got "
+                             f"{value}.")
+
+
+def check_model_params(where: str, model: str, model_params: Mapping[str, Any]) -> None:
+    """Hyperparameters belong to a named model: ParamError when ``model`` is 'auto'."""
+    if model == "auto" and model_params:
+        raise ParamError(f"{where}: modelParams {sorted(model_params)} are hyperparameters of one "
+                         "model, but model='auto' picks the model per table; name the model "
+                         "(model='tvae', 'ctgan' or 'gaussian_copula'; per table in tableParams) "
+                         "to pass them.")
+
+
+class HasSynthesisParams(HasDefaultSeed):
     """Model choice, training size and generation chunking of a synthesizer stage."""
 
     model = Param(Params._dummy(), "model",

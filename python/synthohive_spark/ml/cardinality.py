@@ -17,15 +17,14 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasSeed
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark.ml._generation import row_chunks, row_seed, with_row_positions, worker_cached
-from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._params import DEFAULT_SEED, HasDefaultSeed, check_at_least_one
+from synthohive_spark.ml._persist import PersistentStage, Record, SavedStage, json_blob, state_to_saved
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns
 from synthohive_spark.relational.cardinality import ChildCountModel
 
@@ -50,7 +49,7 @@ def with_child_counts(parents: DataFrame, children: DataFrame, parentKey: str, f
     return joined.withColumn(countCol, F.coalesce(F.col(countCol), F.lit(0)).cast("long"))
 
 
-class _CardinalityParams(HasSeed):
+class _CardinalityParams(HasDefaultSeed):
     parentTable = Param(Params._dummy(), "parentTable", "name of the parent table",
                         typeConverter=TypeConverters.toString)
     childTable = Param(Params._dummy(), "childTable", "name of the child table",
@@ -84,7 +83,7 @@ class _CardinalityParams(HasSeed):
         self._setDefault(parentTable="parent", childTable="child", foreignKey="parent_id",
                          parentKey="id", contextCols=[], maxContextCols=5, contextPrefix="",
                          countCol="childCount", maxTrainingRows=1_000_000, maxLeaves=32,
-                         minSamplesLeaf=20, seed=7)
+                         minSamplesLeaf=20)
 
     def getParentTable(self) -> str:
         return self.getOrDefault(self.parentTable)
@@ -140,7 +139,7 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                  contextCols: list[str] | None = None, maxContextCols: int = 5,
                  contextPrefix: str = "", countCol: str = "childCount",
                  maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                 seed: int = 7) -> None:
+                 seed: int = DEFAULT_SEED) -> None:
         super().__init__()
         self.setParams(**self._input_kwargs)
 
@@ -150,13 +149,11 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                   contextCols: list[str] | None = None, maxContextCols: int = 5,
                   contextPrefix: str = "", countCol: str = "childCount",
                   maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                  seed: int = 7) -> "CardinalityEstimator":
+                  seed: int = DEFAULT_SEED) -> "CardinalityEstimator":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         self._set(**kwargs)
-        for name in ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"):
-            if self.getOrDefault(name) < 1:
-                raise ValueError(f"CardinalityEstimator ({self._where()}): {name} must be >= 1, "
-                                 f"got {self.getOrDefault(name)}")
+        check_at_least_one(f"CardinalityEstimator ({self._where()})", self,
+                           ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"))
         return self
 
     def setContextCols(self, value: list[str]) -> "CardinalityEstimator":
@@ -208,8 +205,11 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
         return model
 
 
-class CardinalityModel(Model, _CardinalityParams, MLReadable, MLWritable):
+class CardinalityModel(Model, _CardinalityParams, PersistentStage):
     """Emits one skeleton row per generated child of every parent row it transforms."""
+
+    #: the saved state.json: the child-count core (kept as it is) and the context schema
+    _STATE = Record(core=None, contextSchema=None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -257,12 +257,12 @@ class CardinalityModel(Model, _CardinalityParams, MLReadable, MLWritable):
         return with_row_positions(dataset.select(pk, *ctx)).mapInPandas(emit, schema=schema)
 
     # -------------------------------------------------------------- persistence
-    def write(self) -> MLWriter:
-        return _CardinalityModelWriter(self)
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        return {"state.json": json_blob(state_to_saved(self._state, self._STATE))}, {}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _CardinalityModelReader(cls)
+    def _from_blobs(self, saved: SavedStage) -> None:
+        self._state = saved.state("state.json", self._STATE)
+        self.core  # validate the state now rather than on the executors
 
     def copy(self, extra: dict | None = None) -> "CardinalityModel":
         that = super().copy(extra)
@@ -286,37 +286,3 @@ def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, strea
         out = piece.loc[rep, [pk, *ctx]].reset_index(drop=True)
         out.columns = out_names
         yield out
-
-
-class _CardinalityModelWriter(MLWriter):
-    def __init__(self, instance: CardinalityModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        blob = json.dumps(self.instance._state, sort_keys=True).encode()
-        save_stage(self.instance, path, self.sparkSession, {"state.json": blob}, None,
-                   self.shouldOverwrite)
-
-
-class _CardinalityModelReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> CardinalityModel:
-        metadata, blobs = load_stage(path, self.sparkSession,
-                                     "synthohive_spark.ml.cardinality.CardinalityModel")
-        model = self.cls()
-        set_params_from_metadata(model, metadata)
-        model._resetUid(metadata["uid"])
-        try:
-            model._state = json.loads(blobs["state.json"])
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"The cardinality model at {path!r} has no readable "
-                                 f"state.json") from exc
-        model.core  # validate the state now rather than on the executors
-        return model

@@ -29,14 +29,15 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark._spark import quote
-from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasDefaultSeed, check_at_least_one,
+                                         check_unit_interval, dict_param, dict_value)
+from synthohive_spark.ml._persist import ModelLoadError, PersistentStage, SavedStage, json_blob
 from synthohive_spark.ml._secret import HasSecretKey
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
@@ -211,7 +212,7 @@ def _fake_column(df: DataFrame, name: str, kind: str, key: str, locale: str) -> 
 
 # -- params -------------------------------------------------------------------------------------------
 
-class _PIISanitizerParams(HasSecretKey):
+class _PIISanitizerParams(HasDefaultSeed, HasSecretKey):
     """Params shared by :class:`PIISanitizer` and :class:`PIISanitizerModel`."""
 
     inputCols: "Param[list[str]]" = Param(
@@ -227,17 +228,15 @@ class _PIISanitizerParams(HasSecretKey):
     maxCheckValues: "Param[int]" = Param(
         Params._dummy(), "maxCheckValues", "sampled rows checked on the driver for person names "
         "and phone numbers (phonenumbers)", typeConverter=TypeConverters.toInt)
-    seed: "Param[int]" = Param(Params._dummy(), "seed", "sampling seed",
-                               typeConverter=TypeConverters.toInt)
     locale: "Param[str]" = Param(Params._dummy(), "locale", "faker locale of fakes and names, "
                                  "e.g. en_US", typeConverter=TypeConverters.toString)
     phoneRegion: "Param[str]" = Param(
         Params._dummy(), "phoneRegion", "region of national phone numbers (default: the "
         "locale's country)", typeConverter=TypeConverters.toString)
-    strategies: "Param[dict]" = Param(
-        Params._dummy(), "strategies", "column name or PII kind -> strategy (fake, hash, "
-        "hash:truncate, hash:format, mask, redact, redact:null, drop, keep)",
-        typeConverter=_to_dict)
+    strategies: "Param[str]" = dict_param(
+        _STAGE, "strategies", "dict (or JSON object) column name or PII kind -> strategy (fake, "
+        "hash, hash:truncate, hash:format, mask, redact, redact:null, drop, keep)",
+        normalize=_to_dict)
     defaultStrategy: "Param[str]" = Param(
         Params._dummy(), "defaultStrategy", "strategy of PII columns not named in strategies",
         typeConverter=TypeConverters.toString)
@@ -249,9 +248,10 @@ class _PIISanitizerParams(HasSecretKey):
     minConfidence: "Param[float]" = Param(
         Params._dummy(), "minConfidence", "confidence from which a finding is PII",
         typeConverter=TypeConverters.toFloat)
-    piiColumns: "Param[dict]" = Param(
-        Params._dummy(), "piiColumns", "columns forced to be PII: column -> kind ('' or "
-        "'other': the detected kind, else generic)", typeConverter=_to_forced)
+    piiColumns: "Param[str]" = dict_param(
+        _STAGE, "piiColumns", "columns forced to be PII: dict (or JSON object) column -> kind ('' "
+        "or 'other': the detected kind, else generic), or a list of columns",
+        normalize=_to_forced)
     nonPiiColumns: "Param[list[str]]" = Param(
         Params._dummy(), "nonPiiColumns", "columns forced not to be PII",
         typeConverter=TypeConverters.toListString)
@@ -263,7 +263,7 @@ class _PIISanitizerParams(HasSecretKey):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(sampleFraction=0.05, maxSampleRows=100_000, maxCheckValues=1000,
-                         seed=42, locale="en_US", strategies={}, defaultStrategy="fake",
+                         locale="en_US", strategies={}, defaultStrategy="fake",
                          redactToken=S.DEFAULT_REDACT_TOKEN, minHitRate=0.6,
                          minConfidence=0.5, piiColumns={}, nonPiiColumns=[], engine="auto")
 
@@ -277,7 +277,10 @@ class _PIISanitizerParams(HasSecretKey):
         return self.getOrDefault(self.locale)
 
     def getStrategies(self) -> dict:
-        return dict(self.getOrDefault(self.strategies))
+        return dict_value(self, self.strategies)
+
+    def getPiiColumns(self) -> dict:
+        return dict_value(self, self.piiColumns)
 
     def getDefaultStrategy(self) -> str:
         return self.getOrDefault(self.defaultStrategy)
@@ -295,16 +298,9 @@ class _PIISanitizerParams(HasSecretKey):
         return self.getOrDefault(self.engine)
 
     def _validate(self) -> None:
-        frac = self.getSampleFraction()
-        if not 0.0 < frac <= 1.0:
-            raise ValueError(f"{_STAGE}: sampleFraction must be in (0, 1], got {frac}.")
-        if self.getMaxSampleRows() < 1:
-            raise ValueError(f"{_STAGE}: maxSampleRows must be >= 1, got "
-                             f"{self.getMaxSampleRows()}.")
-        for p in ("minHitRate", "minConfidence"):
-            v = self.getOrDefault(p)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{_STAGE}: {p} must be in [0, 1], got {v}.")
+        check_unit_interval(_STAGE, self, ("sampleFraction",), open_low=True)
+        check_at_least_one(_STAGE, self, ("maxSampleRows",))
+        check_unit_interval(_STAGE, self, ("minHitRate", "minConfidence"))
         if self.getEngine() not in ENGINES:
             raise ValueError(f"{_STAGE}: engine must be one of {', '.join(ENGINES)}, got "
                              f"{self.getEngine()!r}.")
@@ -312,7 +308,7 @@ class _PIISanitizerParams(HasSecretKey):
         S.parse_strategy(self.getDefaultStrategy(), f"{_STAGE}: defaultStrategy: ")
         for target, spec in self.getStrategies().items():
             S.parse_strategy(spec, f"{_STAGE}: strategies[{target!r}]: ")
-        for col, kind in self.getOrDefault(self.piiColumns).items():
+        for col, kind in self.getPiiColumns().items():
             if kind and kind != "other" and kind not in PII_KINDS:
                 raise ValueError(f"{_STAGE}: piiColumns[{col!r}] has unknown kind {kind!r}; "
                                  f"expected one of {', '.join(PII_KINDS)} or 'other'.")
@@ -346,7 +342,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
     @keyword_only
     def __init__(self, *, inputCols: Optional[list[str]] = None,
                  sampleFraction: float = 0.05, maxSampleRows: int = 100_000,
-                 maxCheckValues: int = 1000, seed: int = 42, locale: str = "en_US",
+                 maxCheckValues: int = 1000, seed: int = DEFAULT_SEED, locale: str = "en_US",
                  phoneRegion: Optional[str] = None,
                  strategies: Optional[Mapping[str, str]] = None,
                  defaultStrategy: str = "fake", redactToken: str = S.DEFAULT_REDACT_TOKEN,
@@ -364,7 +360,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
     @keyword_only
     def setParams(self, *, inputCols: Optional[list[str]] = None,
                   sampleFraction: float = 0.05, maxSampleRows: int = 100_000,
-                  maxCheckValues: int = 1000, seed: int = 42, locale: str = "en_US",
+                  maxCheckValues: int = 1000, seed: int = DEFAULT_SEED, locale: str = "en_US",
                   phoneRegion: Optional[str] = None,
                   strategies: Optional[Mapping[str, str]] = None,
                   defaultStrategy: str = "fake", redactToken: str = S.DEFAULT_REDACT_TOKEN,
@@ -418,7 +414,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
         spark = dataset.sparkSession
         schema = dataset.schema
         names = schema.fieldNames()
-        forced = self.getOrDefault(self.piiColumns)
+        forced = self.getPiiColumns()
         non_pii = set(self.getOrDefault(self.nonPiiColumns))
         for col in list(forced) + sorted(non_pii):
             if col not in names:
@@ -551,7 +547,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
 
 # -- the model --------------------------------------------------------------------------------------
 
-class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
+class PIISanitizerModel(Model, _PIISanitizerParams, PersistentStage):
     """Replaces the PII columns found by :class:`PIISanitizer`; ``report`` says what it found.
 
     Values are read as ``CAST(x AS STRING)``; null stays null. Replaced columns become strings,
@@ -643,44 +639,12 @@ class PIISanitizerModel(Model, _PIISanitizerParams, MLReadable, MLWritable):
             out = out.drop(*drops)
         return out
 
-    # -- persistence
-    def write(self) -> MLWriter:
-        return _PIISanitizerModelWriter(self)
+    # -- persistence: the findings (snake_case dataclass fields), never the key
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        return {"report.json": json_blob([f.to_dict() for f in self._findings])}, {}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _PIISanitizerModelReader(cls)
-
-
-class _PIISanitizerModelWriter(MLWriter):
-    def __init__(self, instance: PIISanitizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        report = json.dumps([f.to_dict() for f in self.instance._findings],
-                            sort_keys=True).encode("utf-8")
-        save_stage(self.instance, path, self.sparkSession, {"report.json": report}, None,
-                   self.shouldOverwrite)
-
-
-class _PIISanitizerModelReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> PIISanitizerModel:
-        metadata, blobs = load_stage(path, self.sparkSession,
-                                     "synthohive_spark.ml.pii.PIISanitizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, metadata)
-        model._resetUid(metadata["uid"])
+    def _from_blobs(self, saved: SavedStage) -> None:
         try:
-            model._findings = [Finding.from_dict(d)
-                               for d in json.loads(blobs["report.json"].decode("utf-8"))]
-        except (KeyError, json.JSONDecodeError, TypeError) as exc:
-            raise ModelLoadError(f"The model at {path!r} has no readable report.json.") from exc
-        return model
+            self._findings = [Finding.from_dict(d) for d in saved.json("report.json")]
+        except (TypeError, AttributeError) as exc:
+            raise ModelLoadError(f"The model at {saved.path!r} has no readable report.json.") from exc

@@ -31,7 +31,6 @@ from typing import Any, Mapping, Optional, Union
 import pandas as pd
 from pyspark import StorageLevel, keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -39,9 +38,11 @@ from synthohive_spark.io.readers import read_table
 from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
 from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
-from synthohive_spark.ml._params import HasSynthesisParams
-from synthohive_spark.ml._persist import (ModelLoadError, frame_from_ipc, frame_to_ipc, load_stage,
-                                          save_stage, set_params_from_metadata)
+from synthohive_spark.errors import ParamError
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check_at_least_one,
+                                         check_model_params, dict_param, dict_value)
+from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
+                                          frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
 from synthohive_spark.ml._relational_fit import FitSettings, fit_tables
 from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, generate_child,
                                                  generate_root, table_plan, with_orphan_rows)
@@ -76,20 +77,20 @@ class _RelationalParams(HasSynthesisParams):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
                            "parent columns a child is generated under, at most",
                            typeConverter=TypeConverters.toInt)
-    contextCols = Param(Params._dummy(), "contextCols",
-                        "JSON object child table -> list of its driver parent's columns to use as "
-                        "context (default: the parent's non-key, non-PII, non-text columns, "
-                        "capped by maxContextCols)", typeConverter=TypeConverters.toString)
-    modelParams = Param(Params._dummy(), "modelParams", "JSON object of extra hyperparameters "
-                        "of every table model", typeConverter=TypeConverters.toString)
-    tableParams = Param(Params._dummy(), "tableParams",
-                        "JSON object table -> TableSynthesizer params overriding the defaults "
-                        "for that table (model, epochs, batchSize, modelParams, ...)",
-                        typeConverter=TypeConverters.toString)
+    contextCols = dict_param("RelationalSynthesizer", "contextCols",
+                             "dict (or JSON object) child table -> list of its driver parent's "
+                             "columns to use as context (default: the parent's non-key, non-PII, "
+                             "non-text columns, capped by maxContextCols)")
+    modelParams = dict_param("RelationalSynthesizer", "modelParams",
+                             "dict (or JSON object) of extra hyperparameters of every table model")
+    tableParams = dict_param("RelationalSynthesizer", "tableParams",
+                             "dict (or JSON object) table -> TableSynthesizer params overriding "
+                             "the defaults for that table (model, epochs, batchSize, "
+                             "modelParams, ...)")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self._setDefault(model="auto", epochs=300, batchSize=500, seed=7,
+        self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
                          chunkSize=50_000)
@@ -98,24 +99,13 @@ class _RelationalParams(HasSynthesisParams):
         return self.getOrDefault(self.maxContextCols)
 
     def getContextCols(self) -> dict[str, list[str]]:
-        return json.loads(self.getOrDefault(self.contextCols))
+        return dict_value(self, self.contextCols)
 
     def getModelParams(self) -> dict[str, Any]:
-        return json.loads(self.getOrDefault(self.modelParams))
+        return dict_value(self, self.modelParams)
 
     def getTableParams(self) -> dict[str, dict[str, Any]]:
-        return json.loads(self.getOrDefault(self.tableParams))
-
-
-def _json_param(value: Any, name: str) -> str:
-    if isinstance(value, str):
-        parsed = json.loads(value)
-    else:
-        parsed = value
-    if not isinstance(parsed, dict):
-        raise ValueError(f"RelationalSynthesizer: {name} must be a dict (or its JSON), got "
-                         f"{type(parsed).__name__}")
-    return json.dumps(parsed, sort_keys=True)
+        return dict_value(self, self.tableParams)
 
 
 class RelationalSynthesizer(_RelationalParams):
@@ -129,7 +119,7 @@ class RelationalSynthesizer(_RelationalParams):
 
     @keyword_only
     def __init__(self, *, metadata: Any = None, model: str = "auto", epochs: int = 300,
-                 batchSize: int = 500, seed: int = 7, maxTrainingRows: int = 500_000,
+                 batchSize: int = 500, seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                  maxContextCols: int = 5, contextCols: Any = None, modelParams: Any = None,
                  tableParams: Any = None, rowsPerPartition: int = 100_000,
                  chunkSize: int = 50_000) -> None:
@@ -141,32 +131,24 @@ class RelationalSynthesizer(_RelationalParams):
 
     @keyword_only
     def setParams(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
-                  seed: int = 7, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
+                  seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
                   rowsPerPartition: int = 100_000,
                   chunkSize: int = 50_000) -> "RelationalSynthesizer":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
-        for key in ("contextCols", "modelParams", "tableParams"):
-            if key in kwargs:
-                kwargs[key] = _json_param(kwargs[key], key)
         self._set(**kwargs)
-        for key in ("epochs", "batchSize", "maxTrainingRows", "maxContextCols",
-                    "rowsPerPartition", "chunkSize"):
-            if self.getOrDefault(key) < 1:
-                raise ValueError(f"RelationalSynthesizer: {key} must be >= 1, got "
-                                 f"{self.getOrDefault(key)}")
+        check_at_least_one("RelationalSynthesizer", self, (
+            "epochs", "batchSize", "maxTrainingRows", "maxContextCols", "rowsPerPartition",
+            "chunkSize"))
         bad = {t: sorted(set(p) - _TABLE_STAGE_KEYS) for t, p in self.getTableParams().items()}
         bad = {t: k for t, k in bad.items() if k}
         if bad:
-            raise ValueError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
+            raise ParamError(f"RelationalSynthesizer: tableParams has unknown keys {bad}; "
                              f"expected some of {sorted(_TABLE_STAGE_KEYS)}")
-        if self.getModel() == "auto" and self.getModelParams():
-            raise ValueError(f"RelationalSynthesizer: modelParams {sorted(self.getModelParams())} are "
-                             "hyperparameters of one model, but model='auto' picks the model per "
-                             "table; set model= (or per table in tableParams) to pass them.")
+        check_model_params("RelationalSynthesizer", self.getModel(), self.getModelParams())
         for t, p in self.getTableParams().items():
             if p.get("model", self.getModel()) == "auto" and p.get("modelParams"):
-                raise ValueError(f"RelationalSynthesizer: tableParams[{t!r}] has modelParams "
+                raise ParamError(f"RelationalSynthesizer: tableParams[{t!r}] has modelParams "
                                  f"{sorted(p['modelParams'])} but its model is 'auto'; name the "
                                  "model for that table: tableParams={table: {'model': 'tvae', "
                                  "'modelParams': {...}}}.")
@@ -228,8 +210,26 @@ class RelationalSynthesizer(_RelationalParams):
         return model
 
 
-class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
-    """A fitted database: ``sample`` generates every table, ``save``/``load`` persist it."""
+class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
+    """A fitted database: ``sample`` generates every table, ``save``/``load`` persist it.
+
+    Saved as ``metadata/`` and ``data/`` (the database metadata, the state, the reference
+    tables' rows) with each table's model under ``tables/<name>`` and each cardinality model
+    under ``cardinality/<name>``.
+    """
+
+    #: the saved state.json (snake_case on disk, these names in memory); PII specs, key specs
+    #: and degree models are kept as they are
+    _STATE = Record(order=None, tables=MapOf(Record(
+        schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
+        pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
+        driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
+                      prefix=None, nullShare=None, orphanShare=None, orphans=None),
+        secondary=MapOf(Record(parentTable=None, degree=None, orphanShare=None,
+                               uniqueWithDriver=None)),
+        selfRefs=MapOf(Record(degree=None, earlier=None)),
+        labels=MapOf(Record(values=None, nullShare=None)),
+        uniqueIds=MapOf(Record(spec=None, nullShare=None)))))
 
     def __init__(self) -> None:
         super().__init__()
@@ -469,12 +469,37 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         return df, n
 
     # ------------------------------------------------------------------ persistence
-    def write(self) -> MLWriter:
-        return _RelationalWriter(self)
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        blobs = {"metadata.json": json_blob(self._metadata.to_dict()),
+                 "state.json": json_blob(state_to_saved(self._state, self._STATE))}
+        for name, pdf in sorted(self._references.items()):
+            blobs[f"reference/{name}.arrow"] = frame_to_ipc(pdf)
+        return blobs, {"tableModels": sorted(self._table_models),
+                       "cardinalityModels": sorted(self._card_models)}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _RelationalReader(cls)
+    def _sub_stages(self) -> dict[str, Any]:
+        subs: dict[str, Any] = {os.path.join("tables", n): m for n, m in self._table_models.items()}
+        subs.update({os.path.join("cardinality", n): m for n, m in self._card_models.items()})
+        return subs
+
+    def _from_blobs(self, saved: SavedStage) -> None:
+        from synthohive_spark.ml.table import TableSynthesizerModel
+
+        self._metadata = Metadata.from_dict(saved.json("metadata.json"))
+        self._state = saved.state("state.json", self._STATE)
+        for name, ts in self._state.get("tables", {}).items():
+            if ts.get("reference"):
+                blob = saved.blobs.get(f"reference/{name}.arrow")
+                if blob is None:
+                    raise ModelLoadError(f"The relational model at {saved.path!r} lacks the rows "
+                                         f"of its reference table {name!r}")
+                self._references[name] = frame_from_ipc(blob)
+        for name in saved.metadata.get("tableModels", []):
+            self._table_models[name] = saved.stage(TableSynthesizerModel,
+                                                   os.path.join("tables", name))
+        for name in saved.metadata.get("cardinalityModels", []):
+            self._card_models[name] = saved.stage(CardinalityModel,
+                                                  os.path.join("cardinality", name))
 
     def save(self, path: str, overwrite: bool = False) -> None:  # type: ignore[override]
         """Save the whole fitted schema under ``path`` (``overwrite=True`` replaces it)."""
@@ -491,70 +516,3 @@ class RelationalSynthesizerModel(_RelationalParams, MLReadable, MLWritable):
         that._card_models = self._card_models
         that._references = self._references
         return that
-
-
-class _RelationalWriter(MLWriter):
-    def __init__(self, instance: RelationalSynthesizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        from synthohive_spark._spark import path_exists
-        from synthohive_spark.ml._persist import _delete_marker
-
-        spark = self.sparkSession
-        inst = self.instance
-        if not self.shouldOverwrite and path_exists(spark, path):
-            raise FileExistsError(f"Cannot save RelationalSynthesizerModel to {path!r}: the path "
-                                  f"already exists; use save(path, overwrite=True)")
-        _delete_marker(spark, path)  # an interrupted overwrite must not look complete
-        for name, m in sorted(inst._table_models.items()):
-            w = m.write().overwrite()
-            w.save(os.path.join(path, "tables", name))
-        for name, m in sorted(inst._card_models.items()):
-            m.write().overwrite().save(os.path.join(path, "cardinality", name))
-        blobs = {"metadata.json": json.dumps(inst._metadata.to_dict(), sort_keys=True).encode(),
-                 "state.json": json.dumps(inst._state, sort_keys=True).encode()}
-        for name, pdf in sorted(inst._references.items()):
-            blobs[f"reference/{name}.arrow"] = frame_to_ipc(pdf)
-        extra = {"tableModels": sorted(inst._table_models),
-                 "cardinalityModels": sorted(inst._card_models)}
-        save_stage(inst, path, spark, blobs, extra, True)
-
-
-class _RelationalReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> RelationalSynthesizerModel:
-        from synthohive_spark.ml.table import TableSynthesizerModel
-
-        spark = self.sparkSession
-        meta, blobs = load_stage(path, spark, "synthohive_spark.ml.relational.RelationalSynthesizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, meta)
-        model._resetUid(meta["uid"])
-        try:
-            model._metadata = Metadata.from_dict(json.loads(blobs["metadata.json"]))
-            model._state = json.loads(blobs["state.json"])
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"The relational model at {path!r} lacks a readable "
-                                 f"metadata.json/state.json") from exc
-        for name, ts in model._state.get("tables", {}).items():
-            if ts.get("reference"):
-                blob = blobs.get(f"reference/{name}.arrow")
-                if blob is None:
-                    raise ModelLoadError(f"The relational model at {path!r} lacks the rows of "
-                                         f"its reference table {name!r}")
-                model._references[name] = frame_from_ipc(blob)
-        for name in meta.get("tableModels", []):
-            model._table_models[name] = TableSynthesizerModel.read().session(spark).load(
-                os.path.join(path, "tables", name))
-        for name in meta.get("cardinalityModels", []):
-            model._card_models[name] = CardinalityModel.read().session(spark).load(
-                os.path.join(path, "cardinality", name))
-        return model

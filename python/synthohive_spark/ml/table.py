@@ -17,17 +17,19 @@ import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import (DefaultParamsReadable, DefaultParamsWritable, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark._spark import is_classic, qcol
 from synthohive_spark.ml import _generation as gen
-from synthohive_spark.ml._params import HasSynthesisParams
-from synthohive_spark.ml._persist import ModelLoadError, load_stage, save_stage, set_params_from_metadata
 from synthohive_spark.ml._keys import infer_key_spec
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check_at_least_one,
+                                         check_model_params, check_unit_interval, dict_param,
+                                         dict_value)
+from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
+                                          json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_supported
 from synthohive_spark.transform import TransformError
 
@@ -54,9 +56,9 @@ class _TableSynthesizerParams(HasSynthesisParams):
     useGpu = Param(Params._dummy(), "useGpu",
                    "train (and generate) on CUDA GPUs when present; never tried when False",
                    typeConverter=TypeConverters.toBoolean)
-    modelParams = Param(Params._dummy(), "modelParams",
-                        "JSON object of extra model hyperparameters (snake_case), "
-                        "e.g. '{\"embedding_dim\": 64}'", typeConverter=TypeConverters.toString)
+    modelParams = dict_param("TableSynthesizer", "modelParams",
+                             "dict (or JSON object) of extra model hyperparameters (snake_case), "
+                             "e.g. {\"embedding_dim\": 64}")
     tableName = Param(Params._dummy(), "tableName",
                       "name of the table, used in messages and the metadata",
                       typeConverter=TypeConverters.toString)
@@ -71,7 +73,7 @@ class _TableSynthesizerParams(HasSynthesisParams):
 
     def __init__(self, *args: Any):
         super().__init__(*args)
-        self._setDefault(model="auto", epochs=300, batchSize=500, seed=42,
+        self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
                          rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0)
@@ -91,8 +93,8 @@ class _TableSynthesizerParams(HasSynthesisParams):
     def getUseGpu(self) -> bool:
         return self.getOrDefault(self.useGpu)
 
-    def getModelParams(self) -> str:
-        return self.getOrDefault(self.modelParams)
+    def getModelParams(self) -> dict[str, Any]:
+        return dict_value(self, self.modelParams)
 
     def getTableName(self) -> str:
         return self.getOrDefault(self.tableName)
@@ -114,7 +116,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
 
     @keyword_only
     def __init__(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
-                 seed: int = 42, maxTrainingRows: int = 500_000,
+                 seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                  conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                  numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                  tableName: str = "table", tableMetadata: Any = "",
@@ -126,15 +128,13 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
 
     @keyword_only
     def setParams(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
-                  seed: int = 42, maxTrainingRows: int = 500_000,
+                  seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                   conditionCols: list[str] | None = None, keyCols: list[str] | None = None,
                   numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                   tableName: str = "table", tableMetadata: Any = "",
                   rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
                   minQuality: float = 0.0) -> "TableSynthesizer":
         kwargs = dict(self._input_kwargs)
-        if isinstance(kwargs.get("modelParams"), dict):
-            kwargs["modelParams"] = json.dumps(kwargs["modelParams"], sort_keys=True)
         if "tableMetadata" in kwargs and not isinstance(kwargs["tableMetadata"], str):
             kwargs["tableMetadata"] = _table_config_json(kwargs["tableMetadata"])
         for key in ("conditionCols", "keyCols"):
@@ -145,24 +145,11 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         return self
 
     def _validate_params(self) -> None:
-        for name in ("epochs", "batchSize", "maxTrainingRows", "numProcesses",
-                     "rowsPerPartition", "chunkSize"):
-            value = self.getOrDefault(name)
-            if value <= 0:
-                raise ValueError(f"TableSynthesizer: {name} must be > 0, got {value}.")
-        if not 0.0 <= self.getMinQuality() <= 1.0:
-            raise ValueError(f"TableSynthesizer: minQuality must lie in [0, 1], got "
-                             f"{self.getMinQuality()}.")
-        try:
-            extra = json.loads(self.getModelParams())
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"TableSynthesizer: modelParams is not valid JSON: {exc}") from exc
-        if not isinstance(extra, dict):
-            raise ValueError("TableSynthesizer: modelParams must be a JSON object.")
-        if self.getModel() == "auto" and extra:
-            raise ValueError(f"TableSynthesizer: modelParams {sorted(extra)} are hyperparameters of one "
-                             "model, but model='auto' picks the model per table; name the model "
-                             "(model='tvae', 'ctgan' or 'gaussian_copula') to pass them.")
+        check_at_least_one("TableSynthesizer", self, ("epochs", "batchSize", "maxTrainingRows",
+                                                      "numProcesses", "rowsPerPartition",
+                                                      "chunkSize"))
+        check_unit_interval("TableSynthesizer", self, ("minQuality",))
+        check_model_params("TableSynthesizer", self.getModel(), self.getModelParams())
 
     def setModel(self, value: str) -> "TableSynthesizer":
         return self._set(model=value)
@@ -192,7 +179,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         return self._set(useGpu=value)
 
     def setModelParams(self, value: str | dict) -> "TableSynthesizer":
-        return self._set(modelParams=value if isinstance(value, str) else json.dumps(value))
+        return self._set(modelParams=value)
 
     def setTableName(self, value: str) -> "TableSynthesizer":
         return self._set(tableName=value)
@@ -315,7 +302,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             hyper = {"seed": hyper["seed"]}
         if self.getUseGpu():
             hyper["device"] = "auto"
-        hyper.update(json.loads(self.getModelParams()))
+        hyper.update(self.getModelParams())
         return hyper
 
     def _check_processes(self, spark: SparkSession) -> None:
@@ -587,8 +574,14 @@ def _fit_distributed(model: Any, data: pd.DataFrame, context: pd.DataFrame | Non
     return result
 
 
-class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritable):
+class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
     """A fitted table synthesizer: ``sample(n)`` and ``transform(df)`` generate on the executors."""
+
+    #: the saved state.json (snake_case on disk, these names in memory); key and PII specs and
+    #: the table config are kept as they are
+    _STATE = Record(schema=None, keySpecs=None, piiSpecs=None, learnedCols=None,
+                    labels=MapOf(Record(values=None, nullShare=None)), trainingRows=None,
+                    tableConfig=None, model=None, modelChoice=None, qualityScore=None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -722,60 +715,23 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, MLReadable, MLWritab
         return source.mapInPandas(lambda it: gen.transform_partitions(plan, it), schema=self.schema)
 
     # ------------------------------------------------------------ persistence
-    def write(self) -> MLWriter:
-        return _TableSynthesizerModelWriter(self)
+    def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
+        blobs = dict(self._blobs)
+        blobs["state.json"] = json_blob(state_to_saved(self._state, self._STATE))
+        return blobs, {}
 
-    @classmethod
-    def read(cls) -> MLReader:
-        return _TableSynthesizerModelReader(cls)
-
-    def copy(self, extra: dict | None = None) -> "TableSynthesizerModel":
-        that = super().copy(extra)
-        that._blobs = self._blobs
-        that._state = self._state
-        return that
-
-
-class _TableSynthesizerModelWriter(MLWriter):
-    def __init__(self, instance: TableSynthesizerModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def save(self, path: str) -> None:
-        # The base class's overwrite handling needs a JVM; ours works on Spark Connect too.
-        self.saveImpl(path)
-
-    def saveImpl(self, path: str) -> None:
-        state_blob = json.dumps(self.instance._state, sort_keys=True).encode()
-        blobs = dict(self.instance._blobs)
-        blobs["state.json"] = state_blob
-        save_stage(self.instance, path, self.sparkSession, blobs, None, self.shouldOverwrite)
-
-
-class _TableSynthesizerModelReader(MLReader):
-    def __init__(self, cls: type) -> None:
-        super().__init__()
-        self.cls = cls
-
-    def load(self, path: str) -> TableSynthesizerModel:
-        metadata, blobs = load_stage(path, self.sparkSession,
-                                     "synthohive_spark.ml.table.TableSynthesizerModel")
-        model = self.cls()
-        set_params_from_metadata(model, metadata)
-        model._resetUid(metadata["uid"])
-        try:
-            model._state = json.loads(blobs.pop("state.json"))
-        except (KeyError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"The model at {path!r} has no readable state.json.") from exc
-        model._blobs = blobs
+    def _from_blobs(self, saved: SavedStage) -> None:
+        path = saved.path
+        self._state = saved.state("state.json", self._STATE)
+        self._blobs = blobs = {k: v for k, v in saved.blobs.items() if k != "state.json"}
         # the generative models are rebuilt here, on the driver, so that damage shows at load
         # and not on the executors at sample time (rebuilding reads tensors, runs no code)
-        learned = {"model": list(model._state.get("learnedCols", [])),
-                   "context": list(model.getConditionCols())}
+        learned = {"model": list(self._state.get("learnedCols", [])),
+                   "context": list(self.getConditionCols())}
         for part in ("model", "context"):
             if any(k.startswith(part + "/") for k in blobs):
                 try:
-                    core = model.generative_model(part)
+                    core = self.generative_model(part)
                 except Exception as exc:
                     raise ModelLoadError(f"The model at {path!r} is damaged: its {part} model "
                                          f"does not load: {exc}") from None
@@ -784,4 +740,9 @@ class _TableSynthesizerModelReader(MLReader):
                         f"The model at {path!r} is damaged: its {part} model generates columns "
                         f"{list(core.data_columns)}, but the stage learned {learned[part]} (blobs "
                         "of another model)")
-        return model
+
+    def copy(self, extra: dict | None = None) -> "TableSynthesizerModel":
+        that = super().copy(extra)
+        that._blobs = self._blobs
+        that._state = self._state
+        return that
