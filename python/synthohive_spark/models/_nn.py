@@ -368,3 +368,17 @@ def decode_sample(layout: Layout, raw: torch.Tensor, emb_logits: list[torch.Tens
     for where, logits in zip(layout.embedding_codes, emb_logits):
         codes[:, where] = sample_categories(logits, generator)
     return scalars, codes
+
+
+def module_tensors(modules: dict[str, "nn.Module"]) -> dict[str, torch.Tensor]:
+    """The state of several modules in one flat dict, each key prefixed ``<name>.``."""
+    return {f"{name}.{k}": v for name, m in modules.items() for k, v in m.state_dict().items()}
+
+
+def load_module_tensors(modules: dict[str, "nn.Module"], tensors: dict[str, torch.Tensor]) -> None:
+    """Load what :func:`module_tensors` wrote back into ``modules`` (strict) and set them to eval."""
+    for name, m in modules.items():
+        prefix = name + "."
+        m.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)},
+                          strict=True)
+        m.eval()

@@ -426,8 +426,7 @@ class CTGAN(GenerativeModel):
     def _tensors(self) -> dict[str, torch.Tensor]:
         if not self.fitted:
             return {}
-        t = {f"generator.{k}": v for k, v in self.generator.state_dict().items()}
-        t.update({f"discriminator.{k}": v for k, v in self.discriminator.state_dict().items()})
+        t = _nn.module_tensors({"generator": self.generator, "discriminator": self.discriminator})
         t["cond_counts"] = self._cond_sampler_counts
         return t
 
@@ -435,10 +434,6 @@ class CTGAN(GenerativeModel):
         if not self.fitted:
             return
         _nn.build(self)
-        g = {k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")}
-        d = {k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")}
-        self.generator.load_state_dict(g, strict=True)
-        self.discriminator.load_state_dict(d, strict=True)
-        self.generator.eval()
-        self.discriminator.eval()
+        _nn.load_module_tensors({"generator": self.generator, "discriminator": self.discriminator},
+                                tensors)
         self._cond_sampler_counts = tensors["cond_counts"]

@@ -188,15 +188,10 @@ class TVAE(GenerativeModel):
     def _tensors(self) -> dict[str, torch.Tensor]:
         if not self.fitted:
             return {}
-        t = {f"encoder.{k}": v for k, v in self.encoder.state_dict().items()}
-        t.update({f"decoder.{k}": v for k, v in self.decoder.state_dict().items()})
-        return t
+        return _nn.module_tensors({"encoder": self.encoder, "decoder": self.decoder})
 
     def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
         if not self.fitted:
             return
         _nn.build(self)
-        self.encoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")})
-        self.decoder.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("decoder.")})
-        self.encoder.eval()
-        self.decoder.eval()
+        _nn.load_module_tensors({"encoder": self.encoder, "decoder": self.decoder}, tensors)

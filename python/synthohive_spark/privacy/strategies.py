@@ -98,27 +98,16 @@ def _maskable(c: str) -> bool:
     return o >= 128 or ("0" <= c <= "9") or ("A" <= c <= "Z") or ("a" <= c <= "z")
 
 
-def _mask_keep_last(chars: list[str], keep: int) -> list[str]:
+def _mask_keep(chars: list[str], keep: int, last: bool) -> list[str]:
+    """Mask the maskable characters but ``keep`` of them (the last or the first ones, at most half)."""
     total = sum(1 for c in chars if _maskable(c))
     keep = min(keep, total // 2)
     out, seen = [], 0
     for c in chars:
         if _maskable(c):
             seen += 1
-            out.append(c if seen > total - keep else "*")
-        else:
-            out.append(c)
-    return out
-
-
-def _mask_keep_first(chars: list[str], keep: int) -> list[str]:
-    total = sum(1 for c in chars if _maskable(c))
-    keep = min(keep, total // 2)
-    out, seen = [], 0
-    for c in chars:
-        if _maskable(c):
-            seen += 1
-            out.append(c if seen <= keep else "*")
+            shown = seen > total - keep if last else seen <= keep
+            out.append(c if shown else "*")
         else:
             out.append(c)
     return out
@@ -155,7 +144,7 @@ def mask_value(value: Optional[str], kind: Optional[str]) -> Optional[str]:
         masked = [c if (i == 0 or not _maskable(c)) else "*" for i, c in enumerate(local)]
         return "".join(masked + chars[at:])
     if kind in ("credit_card", "ssn", "phone", "iban"):
-        return "".join(_mask_keep_last(chars, 4))
+        return "".join(_mask_keep(chars, 4, last=True))
     if kind == "ip":
         out, seps = [], 0
         for c in chars:
@@ -187,7 +176,7 @@ def mask_value(value: Optional[str], kind: Optional[str]) -> Optional[str]:
                 i += 1
         return "".join(out)
     if kind == "zip":
-        return "".join(_mask_keep_first(chars, 2))
+        return "".join(_mask_keep(chars, 2, last=False))
     return "".join(_mask_word_initials(chars))
 
 
