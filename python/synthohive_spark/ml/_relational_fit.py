@@ -25,7 +25,8 @@ from synthohive_spark.ml._relational_gen import aggregate_children
 from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
-from synthohive_spark.ml.table import TableSynthesizer, fit_labels
+from synthohive_spark.ml._table_fit import fit_labels
+from synthohive_spark.ml.table import TableSynthesizer
 from synthohive_spark.relational.graph import SchemaGraph
 from synthohive_spark.relational.keys import DegreeModel
 
@@ -207,7 +208,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     if rows == 0:
         raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
     if pii:  # the real format of each PII column (from a bounded sample), never a value
-        from synthohive_spark.ml.table import attach_country_context, infer_pii_specs
+        from synthohive_spark.ml._table_fit import attach_pii_context, infer_pii_specs
         from synthohive_spark.privacy.contextual import is_country_column_name
 
         countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
@@ -219,7 +220,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
             specs[c]["null_share"] = float(stats[f"__null_{c}"] or 0) / rows
             specs[c]["locale"] = privacy.locale
             pii[c] = specs[c]
-        attach_country_context(pii, sample, countries, name, privacy.locale)
+        attach_pii_context(pii, sample, countries, name, privacy.locale)
     tstate: dict[str, Any] = {
         "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
         "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,
