@@ -13,8 +13,8 @@ from pyspark.ml.feature import SQLTransformer
 from pyspark.sql import functions as F
 
 from synthohive_spark.ml._persist import ModelLoadError  # noqa: F401  (import check)
-from synthohive_spark.ml.pii import (PIISanitizer, PIISanitizerModel, _scan_bits_jvm,
-                                     scan_bits_python)
+from synthohive_spark.ml._pii_engines import _scan_bits_jvm, scan_bits_python
+from synthohive_spark.ml.pii import PIISanitizer, PIISanitizerModel
 from synthohive_spark.privacy import generate_pii
 from synthohive_spark.privacy import validators as V
 from synthohive_spark.session import jvm_available

@@ -25,7 +25,6 @@ import json
 import logging
 from typing import Any, Mapping, Optional, Sequence, Union
 
-import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -38,11 +37,14 @@ from synthohive_spark._spark import quote
 from synthohive_spark.ml._params import (DEFAULT_SEED, HasDefaultSeed, check_at_least_one,
                                          check_unit_interval, dict_param, dict_value)
 from synthohive_spark.ml._persist import ModelLoadError, PersistentStage, SavedStage, json_blob
+from synthohive_spark.ml._pii_engines import (_BIT_SUFFIX, _JVM_STRATEGIES, _RULE_BITS, _fake_column,
+                                              _pii_classes_loaded, _replace_jvm, _replaceable,
+                                              _scan_bits_jvm, _scannable, replace_python,
+                                              scan_bits_python)
 from synthohive_spark.ml._secret import HasSecretKey
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
 from synthohive_spark.privacy.detect import PII_KINDS, ColumnEvidence, Finding, decide, name_hint
-from synthohive_spark.session import jvm_available
 
 logger = logging.getLogger("synthohive_spark.ml.pii")
 
@@ -51,25 +53,6 @@ __all__ = ["PIISanitizer", "PIISanitizerModel", "ENGINES", "scan_bits_python",
 
 ENGINES = ("auto", "jvm", "python")
 _STAGE = "PIISanitizer"
-_REPLACER = "com.synthohive.spark.pii.PIIReplacer"
-_JVM_STRATEGIES = ("hash", "hash:truncate", "hash:format", "mask", "redact", "redact:null")
-_RULE_BITS = {"email": V.EMAIL, "phone": V.PHONE, "ssn": V.SSN, "ssn_digits": V.SSN_DIGITS,
-              "credit_card": V.CREDIT_CARD, "ip": V.IP, "iban": V.IBAN,
-              "date_of_birth": V.DATE_OF_BIRTH}
-_BIT_SUFFIX = "__pii_bits"
-
-
-def _scannable(dt: T.DataType) -> bool:
-    """Types whose string form can hold PII: strings, integers, decimals, dates, timestamps."""
-    if isinstance(dt, (T.StringType, T.IntegralType, T.DecimalType, T.DateType, T.TimestampType)):
-        return True
-    return dt.typeName() in ("timestamp_ntz", "varchar", "char")
-
-
-def _replaceable(dt: T.DataType) -> bool:
-    return _scannable(dt) or isinstance(dt, (T.BooleanType, T.FloatType, T.DoubleType))
-
-
 def _to_dict(value: Any) -> dict:
     if value is None:
         return {}
@@ -89,125 +72,6 @@ def _to_forced(value: Any) -> dict:
     if isinstance(value, Mapping):
         return {str(k): (str(v) if v is not None else "") for k, v in value.items()}
     return {str(c): "" for c in value}
-
-
-# -- the Python engine ------------------------------------------------------------------------------
-
-def scan_bits_python(df: DataFrame, columns: Sequence[str], ref_year: int) -> DataFrame:
-    """Appends ``<col>__pii_bits`` int columns (pandas UDF); identical to the Scala PIIScanner."""
-    @F.pandas_udf(T.IntegerType())  # type: ignore[call-overload]
-    def bits(values: pd.Series) -> pd.Series:
-        return pd.Series([V.classify(v, ref_year) if isinstance(v, str) else 0 for v in values],
-                         index=values.index, dtype="int32")
-
-    return df.select(F.col("*"), *[bits(F.col(quote(c)).cast("string")).alias(c + _BIT_SUFFIX)
-                                   for c in columns])
-
-
-def _scan_bits_jvm(df: DataFrame, columns: Sequence[str], ref_year: int) -> DataFrame:
-    spark = df.sparkSession
-    jvm = spark.sparkContext._jvm
-    scanner = jvm.com.synthohive.spark.pii.PIIScanner()
-    gateway = spark.sparkContext._gateway
-    scanner.setInputCols(_java_strings(gateway, columns))
-    scanner.setOutputCols(_java_strings(gateway, [c + _BIT_SUFFIX for c in columns]))
-    scanner.setRefYear(int(ref_year))
-    return DataFrame(scanner.transform(df._jdf), spark)
-
-
-def _pii_classes_loaded(spark: SparkSession) -> bool:
-    """True on a classic session whose JVM has the PII classes of the synthohive-spark jar (an
-    older jar may have the other stages only)."""
-    if not jvm_available(spark):
-        return False
-    jvm = spark.sparkContext._jvm
-    try:
-        jvm.java.lang.Class.forName(_REPLACER, True,
-                                    jvm.Thread.currentThread().getContextClassLoader())
-        return True
-    except Exception as exc:  # py4j wraps ClassNotFoundException
-        logger.warning("%s: the synthohive-spark jar has no %s (rebuild it with `python "
-                       "jvm/build_jar.py`); using the Python engine. %s", _STAGE, _REPLACER, exc)
-        return False
-
-
-def _java_strings(gateway: Any, values: Sequence[str]) -> Any:
-    arr = gateway.new_array(gateway.jvm.java.lang.String, len(values))
-    for i, v in enumerate(values):
-        arr[i] = v
-    return arr
-
-
-def _string_udf(fn: Any) -> Any:
-    def apply(values: pd.Series) -> pd.Series:
-        # pandas 3 hands string batches over as its str dtype, whose missing value is NaN
-        values = values.astype(object).where(values.notna(), None)
-        return pd.Series([None if v is None else fn(v) for v in values], index=values.index,
-                         dtype=object)
-
-    return F.pandas_udf(apply, T.StringType())  # type: ignore[call-overload]
-
-
-def replace_python(df: DataFrame, plan: Sequence[tuple[str, str, str]], key: Optional[str],
-                   redact_token: str) -> DataFrame:
-    """Applies ``(column, kind, strategy)`` with strategies among hash, hash:truncate,
-    hash:format, mask, redact, redact:null in Spark SQL and pandas UDFs; byte-identical to the
-    Scala PIIReplacer."""
-    by_col = {c: (k, s) for c, k, s in plan}
-    needs_key = any(s.startswith("hash") for _, _, s in plan)
-    if needs_key and not key:
-        raise ValueError(f"{_STAGE}: the hash strategy needs the secret key; set key=<secret>.")
-    key_bytes = key.encode("utf-8") if key else b""
-    types = {f.name: f.dataType for f in df.schema.fields}
-
-    def replaced(name: str, kind: str, strategy: str) -> Any:
-        as_string = F.col(quote(name)).cast("string")
-        if strategy == "hash":
-            return _string_udf(lambda v: S.hash_hex(key_bytes, v))(as_string)
-        if strategy == "hash:truncate":
-            return _string_udf(lambda v: S.hash_hex(key_bytes, v, True))(as_string)
-        if strategy == "hash:format":
-            return _string_udf(lambda v: S.hash_format(key_bytes, v))(as_string)
-        if strategy == "mask":
-            return _string_udf(lambda v: S.mask_value(v, kind))(as_string)
-        if strategy == "redact":
-            return F.when(as_string.isNull(), F.lit(None).cast("string")).otherwise(
-                F.lit(redact_token))
-        if strategy == "redact:null":
-            return F.lit(None).cast(types[name])
-        raise ValueError(f"{_STAGE}: strategy {strategy!r} of column {name!r} does not run in "
-                         f"this engine; expected one of {', '.join(_JVM_STRATEGIES)}.")
-
-    return df.select(*[replaced(n, *by_col[n]).alias(n) if n in by_col else F.col(quote(n))
-                       for n in df.columns])
-
-
-def _replace_jvm(df: DataFrame, plan: Sequence[tuple[str, str, str]], key: Optional[str],
-                 redact_token: str) -> DataFrame:
-    spark = df.sparkSession
-    gateway = spark.sparkContext._gateway
-    replacer = spark.sparkContext._jvm.com.synthohive.spark.pii.PIIReplacer()
-    replacer.setInputCols(_java_strings(gateway, [c for c, _, _ in plan]))
-    replacer.setKinds(_java_strings(gateway, [k for _, k, _ in plan]))
-    replacer.setStrategies(_java_strings(gateway, [s for _, _, s in plan]))
-    replacer.setRedactToken(redact_token)
-    if key:
-        replacer.setKey(key)
-    return DataFrame(replacer.transform(df._jdf), spark)
-
-
-def _fake_column(df: DataFrame, name: str, kind: str, key: str, locale: str) -> Any:
-    key_bytes = key.encode("utf-8")
-    dt = df.schema[name].dataType
-
-    @F.pandas_udf(T.StringType())  # type: ignore[call-overload]
-    def fake(values: pd.Series) -> pd.Series:
-        return S.fake_series(kind, values, key_bytes, locale)
-
-    out = fake(F.col(quote(name)).cast("string"))
-    if isinstance(dt, T.DateType) and kind == "date_of_birth":
-        out = F.to_date(out)  # fakes of a date column keep ISO layout: cast back to date
-    return out
 
 
 # -- params -------------------------------------------------------------------------------------------
