@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Optional
 
-__all__ = ["PII_KINDS", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_name", "word_hints",
+__all__ = ["PII_KINDS", "PII_SDTYPE_ALIASES", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_name", "word_hints",
            "WEAK_HINT_NAMES",
            "ColumnEvidence", "Finding", "decide", "NAME_HINT_CONFIDENCE"]
 
@@ -19,6 +19,12 @@ __all__ = ["PII_KINDS", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_nam
 PII_KINDS: tuple[str, ...] = ("email", "phone", "name", "first_name", "last_name", "address",
                               "city", "zip", "ssn", "credit_card", "ip", "iban", "date_of_birth",
                               "username")
+
+#: Other names of personal-data sdtypes that metadata written for other tools uses (SDV's
+#: ``phone_number``, ``street_address``...): personal data wherever a metadata dict is read.
+PII_SDTYPE_ALIASES: tuple[str, ...] = ("phone_number", "street_address", "credit_card_number",
+                                       "ipv4_address", "ipv6_address", "url", "postcode",
+                                       "zipcode", "person", "pii")
 
 #: Kinds with a value validator, in tie-break order (most specific first).
 VALUE_KINDS: tuple[str, ...] = ("email", "credit_card", "iban", "ssn", "ip", "phone",

@@ -17,16 +17,14 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark._spark import quote  # noqa: F401 (validation's modules import it from here)
+from synthohive_spark.privacy.detect import PII_KINDS, PII_SDTYPE_ALIASES
 from .errors import ValidationInputError
 
 logger = logging.getLogger("synthohive_spark.validation.columns")
 
 CONTINUOUS_SDTYPES = ("numerical", "datetime")
 DISCRETE_SDTYPES = ("categorical", "ordinal", "boolean")
-PII_SDTYPES = ("email", "phone", "phone_number", "name", "first_name", "last_name", "address",
-               "street_address", "ssn", "credit_card", "credit_card_number", "iban", "ip",
-               "ipv4_address", "ipv6_address", "url", "postcode", "zipcode", "person", "pii", "city",
-               "zip", "date_of_birth", "username")
+PII_SDTYPES = frozenset(PII_KINDS) | frozenset(PII_SDTYPE_ALIASES)
 
 _ID_NAME = re.compile(r"(^id$)|(_id$)|(Id$)|(_key$)|(^uuid$)|(_uuid$)", re.IGNORECASE)
 
