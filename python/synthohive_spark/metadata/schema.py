@@ -298,6 +298,13 @@ class PrivacyConfig(_Model):
     exact_copy_tolerance: float = Field(default=0.0, ge=0, le=1)
 
 
+def _written(text: str, path: Union[str, Path, None]) -> str:
+    """``text``, also written to ``path`` (UTF-8) when one is given."""
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
 class Metadata(_Model):
     """Tables, keys and privacy settings of a relational database.
 
@@ -551,11 +558,8 @@ class Metadata(_Model):
 
     def to_yaml(self, path: Union[str, Path, None] = None) -> str:
         """YAML text of :meth:`to_dict`; also written to ``path`` when given."""
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False,
-                              allow_unicode=True)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return _written(yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False,
+                                       allow_unicode=True), path)
 
     @classmethod
     def from_yaml(cls, source: Union[str, Path]) -> "Metadata":
@@ -564,10 +568,7 @@ class Metadata(_Model):
 
     def to_json(self, path: Union[str, Path, None] = None, indent: int = 2) -> str:
         """JSON text of :meth:`to_dict`; also written to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return _written(json.dumps(self.to_dict(), indent=indent), path)
 
     @classmethod
     def from_json(cls, source: Union[str, Path]) -> "Metadata":
