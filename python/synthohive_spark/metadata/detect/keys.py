@@ -102,6 +102,8 @@ def _pk_name_score(col: str, table: str, position: int, family: Optional[str],
         return 100
     last, entity = toks[-1], toks[:-1]
     forms = _forms(table)
+    if toks in forms and position == 0:
+        return 60  # the entity the table is named after, first: countries.country, teams.team
     if last in _PK_STRONG_SUFFIXES | _PK_WEAK_SUFFIXES and entity:
         if entity in forms:
             return 95
