@@ -339,3 +339,25 @@ def test_graph_algorithms_work_on_a_plain_mapping():
     assert topological_order(cyclic) == []
     assert [c for c in strongly_connected_components(cyclic) if len(c) > 1] == [["a", "b", "c"]]
     assert find_cycle({t: cyclic[t] for t in "abc"}) == ["a", "c", "b", "a"]
+
+
+def test_context_columns_are_ranked_by_dependence_not_by_order():
+    from synthohive_spark.relational.context import dependence, rank_context
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    parent = pd.DataFrame({
+        "noise_a": rng.normal(size=n),                                   # first, unrelated
+        "noise_b": rng.choice(["x", "y", "z"], n),
+        "tier": rng.choice(["gold", "basic"], n),                         # drives the spend
+        "signup": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 900, n), "D"),
+    })
+    child = pd.DataFrame({
+        "spend": np.where(parent["tier"] == "gold", 100.0, 10.0) + rng.normal(size=n),
+        "at": parent["signup"] + pd.to_timedelta(rng.integers(0, 30, n), "D"),  # after signup
+    })
+    score = dependence(child, parent)
+    assert score["tier"] > 0.9 and score["signup"] > 0.5
+    assert score["noise_a"] < 0.1 and score["noise_b"] < 0.1
+    assert rank_context(child, parent, 2) == ["tier", "signup"]      # parent's order kept
+    assert rank_context(child, parent, 4) == list(parent.columns)

@@ -62,6 +62,9 @@ class GenerationPlan:
     stream: str                      # distinguishes tables / uses, part of every row's seed
     columns: list[str]               # output columns in order (the training schema)
     condition_cols: list[str]        # taken from input rows (transform) instead of generated
+    # a sequential model's sequence key (taken from the input rows): each run of equal values
+    # is generated as one sequence, never split between two chunks
+    sequence_key: str | None = None
     key_specs: dict[str, dict] = field(default_factory=dict)  # generated key columns
     pii_specs: dict[str, dict] = field(default_factory=dict)  # PII columns: faker, never learned
     chunk_size: int = 50_000
@@ -157,7 +160,7 @@ def arrow_columns_ok() -> bool:
 
 
 def generate_rows(plan: GenerationPlan, n: int, context: pd.DataFrame | None, seed: int,
-              arrow: bool = False) -> pd.DataFrame:
+              arrow: bool = False, groups: Any = None) -> pd.DataFrame:
     """``n`` rows from the plan's model; with ``arrow``, dates and decimals come back Arrow-backed
     (no per-row Python objects on the way to Spark's Arrow writer). A table with nothing learned
     (only keys and PII columns) has no model: ``n`` rows of no columns."""
@@ -165,11 +168,12 @@ def generate_rows(plan: GenerationPlan, n: int, context: pd.DataFrame | None, se
         return pd.DataFrame(index=pd.RangeIndex(n))
     model = _model_for(plan)
     transformer = getattr(model, "transformer", None)
+    kwargs = {"groups": groups} if groups is not None else {}
     if not arrow or transformer is None:
-        return model.sample(n, context=context, seed=seed)
+        return model.sample(n, context=context, seed=seed, **kwargs)
     transformer.arrow_output = True
     try:
-        return model.sample(n, context=context, seed=seed)
+        return model.sample(n, context=context, seed=seed, **kwargs)
     finally:
         transformer.arrow_output = False
 
@@ -364,7 +368,7 @@ def _assemble(plan: GenerationPlan, generated: pd.DataFrame, given: pd.DataFrame
             values, share = labels[col]
             null = np.random.default_rng(row_seed(seed, "label-null/" + col)).random(len(positions)) < share
             out[col] = label_values(plan.seed, plan.stream, col, values, positions, null).array
-        elif given is not None and col in plan.condition_cols:
+        elif given is not None and (col in plan.condition_cols or col == plan.sequence_key):
             out[col] = given[col].array
         else:
             out[col] = generated[col].array
@@ -531,14 +535,45 @@ def partition_chunks(batches: Iterator[pd.DataFrame],
                 chunk += 1
 
 
+def whole_groups(pieces: Iterator[tuple[int, pd.DataFrame]],
+                 key: str) -> Iterator[tuple[int, pd.DataFrame]]:
+    """``pieces`` with no run of equal ``key`` values split between two of them: a piece's last
+    run goes on in the next piece of the same partition. The pieces follow from the rows alone,
+    so seeds taken from them are as deterministic as the pieces'."""
+    held: tuple[int, pd.DataFrame] | None = None
+    for part, piece in pieces:
+        if held is not None:
+            if held[0] == part:
+                piece = pd.concat([held[1], piece], ignore_index=True)
+            else:
+                yield held
+            held = None
+        keys = piece[key].to_numpy(dtype=object)
+        same = pd.Series(keys).eq(keys[-1]).to_numpy() if not pd.isna(keys[-1]) else \
+            np.zeros(len(keys), dtype=bool)
+        start = len(keys)
+        while start > 0 and same[start - 1]:
+            start -= 1
+        if start > 0:
+            yield part, piece.iloc[:start].reset_index(drop=True)
+        if start < len(keys):
+            held = (part, piece.iloc[start:].reset_index(drop=True))
+    if held is not None:
+        yield held
+
+
 def row_chunks(batches: Iterator[pd.DataFrame], chunk_size: int,
-               offsets: dict[int, tuple[int, int]] | None
+               offsets: dict[int, tuple[int, int]] | None, group_key: str | None = None
                ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray, np.ndarray]]:
     """The chunk loop over input rows that carry their partition and position
     (:func:`with_row_positions`): (partition, piece, positions in the partition, global positions)
-    of every :func:`aligned_pieces` piece; without ``offsets`` (:func:`partition_offsets`) the
-    global positions are the positions in the partition."""
-    for part, piece in aligned_pieces(batches, chunk_size):
+    of every :func:`aligned_pieces` piece (with ``group_key``, of :func:`whole_groups` of them);
+    without ``offsets`` (:func:`partition_offsets`) the global positions are the positions in the
+    partition."""
+    pieces = aligned_pieces(batches, chunk_size)
+    if group_key is not None:
+        pieces = whole_groups(pieces, group_key)
+    for part, piece in pieces:
         pos = piece[POS_COL].to_numpy(dtype=np.int64)
         positions = pos if offsets is None else global_positions(offsets, part, pos)
         yield part, piece, pos, positions
@@ -564,10 +599,12 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     set_task_threads()
     arrow = arrow_columns_ok()
     offsets = plan.partition_offsets if needs_positions(plan) else None
-    for part, piece, pos, positions in row_chunks(batches, plan.chunk_size, offsets):
+    for part, piece, pos, positions in row_chunks(batches, plan.chunk_size, offsets,
+                                                  plan.sequence_key):
         m = len(piece)
         context = piece[plan.condition_cols] if plan.condition_cols else None
         seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
-        gen = generate_rows(plan, m, context, seed, arrow)
+        groups = piece[plan.sequence_key] if plan.sequence_key else None
+        gen = generate_rows(plan, m, context, seed, arrow, groups)
         keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
         yield _assemble(plan, gen, piece, keys, seed, positions)

@@ -27,6 +27,7 @@ from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
 from synthohive_spark.ml._table_fit import fit_labels
 from synthohive_spark.ml.table import TableSynthesizer
+from synthohive_spark.models import get_model_class
 from synthohive_spark.relational.graph import SchemaGraph
 from synthohive_spark.relational.keys import DegreeModel
 
@@ -47,6 +48,8 @@ class FitSettings:
     max_context_cols: int
     table_params: dict[str, dict[str, Any]]
     context_cols: dict[str, list[str]]
+    #: whether ``epochs`` was set by the user (a sequence model otherwise trains its own default)
+    epochs_given: bool = True
 
 
 def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
@@ -255,7 +258,8 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         pcfg = md.tables[parent]
         pdf = frames[parent]
         ctx = (list(ctx_override) if ctx_override is not None
-               else default_context(md, parent, graph, settings.max_context_cols))
+               else default_context(md, name, parent, graph, frames, learned,
+                                    settings.max_context_cols, settings.seed))
         bad = [c for c in ctx if c not in pcfg.columns]
         if bad:
             raise SchemaError(f"Table {name!r}: context columns {bad} are not columns of its "
@@ -281,13 +285,28 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                             "parentKey": fk.parent_column, "contextCols": ctx,
                             "prefix": prefix, "nullShare": null_fk / rows,
                             "orphanShare": orphans / rows, "orphans": fk.orphans}
+        overrides = settings.table_params.get(name, {})
+        seq_index = cfg.sequence_index
+        if seq_index is not None and seq_index in learned:
+            chosen = overrides.get("model", settings.model)
+            if chosen != "auto" and not getattr(get_model_class(chosen), "sequential", False):
+                logger.info("table %s: model %s does not learn sequences: its rows are generated "
+                            "one by one under their %s, not in %s order", name, chosen, parent,
+                            seq_index)
+                seq_index = None
+        else:
+            seq_index = None
+        if seq_index:
+            tstate["sequenceIndex"] = seq_index
+            logger.info("table %s: the rows of each %s are generated as a sequence in %s order",
+                        name, parent, seq_index)
         if learned:
             pkey = "__synthohive_pk"
             ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
                               *[F.col(c).alias(prefix + c) for c in ctx])
             frame = (df.select(*learned, fk.column)
                      .join(ptab, df[fk.column] == ptab[pkey], "left")
-                     .select(*learned, *cond))
+                     .select(*learned, *cond, *([fk.column] if seq_index else [])))
             for c in ctx:
                 if c not in derived_here:
                     col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
@@ -326,11 +345,17 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         overrides = dict(settings.table_params.get(name, {}))
         if isinstance(overrides.get("modelParams"), dict):
             params["modelParams"] = {**params["modelParams"], **overrides.pop("modelParams")}
+        seq = {}
+        if tstate.get("sequenceIndex"):
+            seq = {"sequenceKey": fk.column, "sequenceIndex": tstate["sequenceIndex"]}
+            col_cfgs[fk.column] = cfg.columns[fk.column].model_dump(mode="json")
+            if not settings.epochs_given and "epochs" not in overrides:
+                params.pop("epochs")  # the sequence model's own default
         params.update(overrides)
         table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
         stage = TableSynthesizer(seed=settings.seed, tableName=name,
                                  conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
-                                 **params)
+                                 **params, **seq)
         tmodel = stage.fit(frame)
         tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
         why = ("tableParams" if "model" in overrides else "model param"
@@ -339,9 +364,13 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     return tstate, tmodel, cmodel
 
 
-def default_context(md: Metadata, parent: str, graph: SchemaGraph, max_cols: int) -> list[str]:
-    """The driver parent's columns a child is generated under by default: its non-key, non-PII,
-    non-text columns, at most ``max_cols``."""
+def default_context(md: Metadata, child: str, parent: str, graph: SchemaGraph,
+                    frames: dict[str, DataFrame], learned: list[str], max_cols: int,
+                    seed: int) -> list[str]:
+    """The driver parent's columns a child is generated under by default: all of its non-key,
+    non-PII, non-text columns; when there are more than ``max_cols``, the ``max_cols`` most
+    dependent on the child's learned columns (measured on a bounded sample of child rows joined
+    to their parents, :func:`~synthohive_spark.relational.context.rank_context`)."""
     pcfg = md.tables[parent]
     keys = set(graph.key_columns(parent))
     out = []
@@ -352,7 +381,33 @@ def default_context(md: Metadata, parent: str, graph: SchemaGraph, max_cols: int
         if str(cc.sdtype) in ("text", "id") and c not in refs:
             continue
         out.append(c)
-    return out[:max_cols]
+    if len(out) <= max_cols or not learned:
+        return out[:max_cols]
+    from synthohive_spark.relational.context import dependence, rank_context
+
+    fk = graph.driver(child)
+    child_df = frames[child].select(*[F.col(c).alias(f"c__{c}") for c in learned],
+                                    F.col(fk.column).alias("__fk"))
+    parent_df = frames[parent].select(F.col(fk.parent_column).alias("__fk"),
+                                      *[F.col(c).alias(f"p__{c}") for c in out])
+    sample = (child_df.where(F.col("__fk").isNotNull())
+              .where(F.pmod(F.xxhash64(F.lit(int(seed)), F.col("__fk")), F.lit(1000)) < 200)
+              .limit(CONTEXT_SAMPLE_ROWS).join(parent_df, "__fk").toPandas())
+    if sample.empty:
+        return out[:max_cols]
+    kid = sample[[f"c__{c}" for c in learned]]
+    par = sample[[f"p__{c}" for c in out]].set_axis(out, axis=1)
+    kept = rank_context(kid, par, max_cols)
+    score = dependence(kid, par)
+    logger.info("table %s: %d of %s's %d columns are its context, by dependence with its own "
+                "columns: %s (left out: %s)", child, len(kept), parent, len(out),
+                ", ".join(f"{c} {score[c]:.2f}" for c in kept),
+                ", ".join(f"{c} {score[c]:.2f}" for c in out if c not in kept))
+    return kept
+
+
+#: child rows (joined to their parents) that measure which parent columns are a child's context
+CONTEXT_SAMPLE_ROWS = 20_000
 
 
 def fit_secondary(df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,

@@ -20,7 +20,7 @@ from synthohive_spark.ml._spark_schema import SchemaError
 logger = logging.getLogger("synthohive_spark.ml.table")
 
 __all__ = ["LABELS_MAX", "attach_pii_context", "column_specs_of", "fit_distributed", "fit_labels",
-           "infer_pii_specs", "training_sample"]
+           "infer_pii_specs", "sequence_sample", "training_sample"]
 
 
 def column_specs_of(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dict]:
@@ -200,6 +200,25 @@ def training_sample(df: DataFrame, max_rows: int, seed: int, table: str) -> pd.D
         df = df.sample(withReplacement=False, fraction=fraction, seed=seed).limit(max_rows)
         logger.info("Table %r: training on a %d-row sample of %d rows", table, max_rows, total)
     pdf = df.toPandas()
+    pdf.attrs["total_rows"] = total
+    return pdf
+
+
+def sequence_sample(df: DataFrame, key: str, index: str, max_rows: int, seed: int,
+                    table: str) -> pd.DataFrame:
+    """Whole sequences (every row of a sampled ``key`` value, or none of them), about ``max_rows``
+    rows, as pandas sorted by ``key`` then ``index`` (rows without a key last)."""
+    total = int(df.count())
+    if total > max_rows:
+        share = max_rows / total
+        picked = F.pmod(F.xxhash64(F.lit(int(seed)), qcol(key)), F.lit(1_000_000)) \
+            < F.lit(int(share * 1_000_000))
+        df = df.where(picked)
+        logger.info("Table %r: training on the whole sequences of about %.1f%% of the %s "
+                    "values (%d rows in all)", table, 100 * share, key, total)
+    pdf = training_sample(df, 2**62, seed, table)
+    order = [key] + ([index] if index else [])
+    pdf = pdf.sort_values(order, kind="stable", na_position="last").reset_index(drop=True)
     pdf.attrs["total_rows"] = total
     return pdf
 

@@ -75,12 +75,14 @@ def _as_metadata(metadata: Any) -> Metadata:
 
 class _RelationalParams(HasSynthesisParams):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
-                           "parent columns a child is generated under, at most",
+                           "parent columns a child is generated under, at most: when the parent "
+                           "has more, those most dependent on the child's columns",
                            typeConverter=TypeConverters.toInt)
     contextCols = dict_param("RelationalSynthesizer", "contextCols",
                              "dict (or JSON object) child table -> list of its driver parent's "
                              "columns to use as context (default: the parent's non-key, non-PII, "
-                             "non-text columns, capped by maxContextCols)")
+                             "non-text columns; the most dependent on the child's columns when there "
+                             "are more than maxContextCols)")
     modelParams = dict_param("RelationalSynthesizer", "modelParams",
                              "dict (or JSON object) of extra hyperparameters of every table model")
     tableParams = dict_param("RelationalSynthesizer", "tableParams",
@@ -91,7 +93,7 @@ class _RelationalParams(HasSynthesisParams):
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(model="auto", epochs=300, batchSize=500,
-                         maxTrainingRows=500_000, maxContextCols=5, contextCols="{}",
+                         maxTrainingRows=500_000, maxContextCols=16, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
                          chunkSize=50_000)
 
@@ -120,7 +122,7 @@ class RelationalSynthesizer(_RelationalParams):
     @keyword_only
     def __init__(self, *, metadata: Any = None, model: str = "auto", epochs: int = 300,
                  batchSize: int = 500, seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
-                 maxContextCols: int = 5, contextCols: Any = None, modelParams: Any = None,
+                 maxContextCols: int = 16, contextCols: Any = None, modelParams: Any = None,
                  tableParams: Any = None, rowsPerPartition: int = 100_000,
                  chunkSize: int = 50_000) -> None:
         super().__init__()
@@ -131,7 +133,7 @@ class RelationalSynthesizer(_RelationalParams):
 
     @keyword_only
     def setParams(self, *, model: str = "auto", epochs: int = 300, batchSize: int = 500,
-                  seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000, maxContextCols: int = 5,
+                  seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000, maxContextCols: int = 16,
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
                   rowsPerPartition: int = 100_000,
                   chunkSize: int = 50_000) -> "RelationalSynthesizer":
@@ -198,7 +200,7 @@ class RelationalSynthesizer(_RelationalParams):
             max_training_rows=self.getMaxTrainingRows(), model_params=self.getModelParams(),
             chunk_size=self.getChunkSize(), seed=self.getOrDefault(self.seed),
             max_context_cols=self.getMaxContextCols(), table_params=self.getTableParams(),
-            context_cols=ctx_override)
+            context_cols=ctx_override, epochs_given=self.isSet(self.epochs))
         state, table_models, card_models, references = fit_tables(md, frames, graph, settings)
         model = RelationalSynthesizerModel()
         self._copyValues(model)
@@ -223,6 +225,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
     _STATE = Record(order=None, tables=MapOf(Record(
         schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
         pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
+        sequenceIndex=None,
         driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
                       prefix=None, nullShare=None, orphanShare=None, orphans=None),
         secondary=MapOf(Record(parentTable=None, degree=None, orphanShare=None,

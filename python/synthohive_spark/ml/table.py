@@ -30,7 +30,8 @@ from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage
                                           json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_supported
 from synthohive_spark.ml._table_fit import (attach_pii_context, column_specs_of, fit_distributed,
-                                            fit_labels, infer_pii_specs, training_sample)
+                                            fit_labels, infer_pii_specs, sequence_sample,
+                                            training_sample)
 from synthohive_spark.transform import TransformError
 
 logger = logging.getLogger("synthohive_spark.ml.table")
@@ -65,6 +66,16 @@ class _TableSynthesizerParams(HasSynthesisParams):
     tableMetadata = Param(Params._dummy(), "tableMetadata",
                           "JSON of the table's synthohive_spark.TableConfig; detected when empty",
                           typeConverter=TypeConverters.toString)
+    sequenceKey = Param(Params._dummy(), "sequenceKey",
+                        "a column whose rows form one sequence each (a child table's foreign "
+                        "key): they are learned together, in the order of sequenceIndex, by a "
+                        "sequential model, and transform() generates each run of consecutive "
+                        "input rows with the same key as one sequence ('' for none)",
+                        typeConverter=TypeConverters.toString)
+    sequenceIndex = Param(Params._dummy(), "sequenceIndex",
+                          "the column that orders the rows of a sequence (a time, a date, a "
+                          "year); learned like the others ('' for the order of the rows)",
+                          typeConverter=TypeConverters.toString)
     minQuality = Param(Params._dummy(), "minQuality",
                        "quality gate in [0, 1]: fit validates a sample of generated rows against "
                        "the training sample and fails below it; sample() re-checks against a "
@@ -76,7 +87,14 @@ class _TableSynthesizerParams(HasSynthesisParams):
         self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
-                         rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0)
+                         rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0,
+                         sequenceKey="", sequenceIndex="")
+
+    def getSequenceKey(self) -> str:
+        return self.getOrDefault(self.sequenceKey)
+
+    def getSequenceIndex(self) -> str:
+        return self.getOrDefault(self.sequenceIndex)
 
     def getMinQuality(self) -> float:
         return self.getOrDefault(self.minQuality)
@@ -121,7 +139,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                  tableName: str = "table", tableMetadata: Any = "",
                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
-                 minQuality: float = 0.0) -> None:
+                 minQuality: float = 0.0, sequenceKey: str = "",
+                 sequenceIndex: str = "") -> None:
         super().__init__()
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
@@ -133,7 +152,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                   numProcesses: int = 1, useGpu: bool = False, modelParams: str | dict = "{}",
                   tableName: str = "table", tableMetadata: Any = "",
                   rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
-                  minQuality: float = 0.0) -> "TableSynthesizer":
+                  minQuality: float = 0.0, sequenceKey: str = "",
+                  sequenceIndex: str = "") -> "TableSynthesizer":
         kwargs = dict(self._input_kwargs)
         if "tableMetadata" in kwargs and not isinstance(kwargs["tableMetadata"], str):
             kwargs["tableMetadata"] = _table_config_json(kwargs["tableMetadata"])
@@ -196,6 +216,12 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
     def setMinQuality(self, value: float) -> "TableSynthesizer":
         return self._set(minQuality=value)
 
+    def setSequenceKey(self, value: str) -> "TableSynthesizer":
+        return self._set(sequenceKey=value)
+
+    def setSequenceIndex(self, value: str) -> "TableSynthesizer":
+        return self._set(sequenceIndex=value)
+
     # ------------------------------------------------------------------ fit
     def _fit(self, dataset: DataFrame) -> "TableSynthesizerModel":
         from synthohive_spark.models import create_model, model_to_blobs
@@ -209,24 +235,33 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         spark = dataset.sparkSession
         self._check_processes(spark)
 
-        pdf = training_sample(dataset, self.getMaxTrainingRows(), self.getOrDefault(self.seed), table)
+        seq_key, seq_index = self.getSequenceKey(), self.getSequenceIndex()
+        if seq_key:
+            self._check_sequence_params(schema, table, conds)
+            pdf = sequence_sample(dataset, seq_key, seq_index, self.getMaxTrainingRows(),
+                                  self.getOrDefault(self.seed), table)
+        else:
+            pdf = training_sample(dataset, self.getMaxTrainingRows(), self.getOrDefault(self.seed),
+                                  table)
         table_cfg = self._table_config(pdf, table)
         keys = list(self.getKeyCols()) or ([table_cfg["primary_key"]] if table_cfg.get("primary_key") else [])
+        keys = [k for k in keys if k != seq_key]
         check_columns(schema, keys, table, "keyCols")
         # unique identifiers (a session id, a token): generated unique in their shape like keys,
         # never learned (their real values may be secrets)
         keys += [c for c, cc in (table_cfg.get("columns") or {}).items()
                  if cc.get("sdtype") == "id" and cc.get("unique") and c not in keys
-                 and c not in conds and c in schema.fieldNames()]
+                 and c not in conds and c != seq_key and c in schema.fieldNames()]
         overlap = sorted(set(keys) & set(conds))
         if overlap:
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
-        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | set(conds))
+        given = set(conds) | ({seq_key} if seq_key else set())  # taken from the input rows
+        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | given)
         attach_pii_context(pii_specs, pdf, [c for c in schema.fieldNames()
                                                 if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()
-                   if c not in keys and c not in conds and c not in pii_specs]
+                   if c not in keys and c not in given and c not in pii_specs]
         # a unique label (a product's name): its real values, each once, by row position
         label_cols = [c for c in learned
                       if (table_cfg.get("columns") or {}).get(c, {}).get("unique")
@@ -258,7 +293,11 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             t0 = time.perf_counter()
             model_name, why = self.getModel(), "model param"
             column_specs = {c: specs[c] for c in learned if c in specs}
-            if model_name == "auto":
+            if seq_key:
+                model_name, why = self._sequence_model(table)
+                if not self.isSet(self.epochs):
+                    hyper.pop("epochs", None)  # the sequence model sizes its own training
+            elif model_name == "auto":
                 choice = choose_model(data, context, seed=hyper["seed"], epochs=self.getEpochs(),
                                       batch_size=self.getBatchSize(), column_specs=column_specs,
                                       device=hyper.get("device"), log=logger)
@@ -271,13 +310,20 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                     blobs = fit_distributed(model, data, context, self.getNumProcesses(),
                                              self.getUseGpu())
                 else:
-                    model.fit(data, context=context)
+                    model.fit(data, context=context,
+                              groups=pdf[seq_key].to_numpy() if seq_key else None)
                     blobs = model_to_blobs(model)
+                    if getattr(model, "truncated", 0):
+                        logger.info("Table %r: %d sequences longer than %d rows were learned "
+                                    "from their first %d rows only", table, model.truncated,
+                                    hyper.get("max_sequence_length", model.get_hyperparams()
+                                              ["max_sequence_length"]),
+                                    model.get_hyperparams()["max_sequence_length"])
             except TransformError as exc:  # a column the encoders cannot take: say which table
                 raise SchemaError(f"Table {table!r}: {exc}") from exc
             logger.info("Table %r: %s fitted in %.1f s", table, model_name, time.perf_counter() - t0)
         blobs = {f"model/{k}": v for k, v in blobs.items()}
-        if conds:
+        if conds and not seq_key:
             # sample() has no input rows to take the condition from: a small model of the
             # condition columns draws them, so no real condition row is stored in the model.
             ctx_model = create_model("gaussian_copula", seed=self.getOrDefault(self.seed),
@@ -294,6 +340,45 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             report = fitted._quality_gate(dataset, self.getMinQuality(), min(len(pdf), 20_000))
             fitted._state["qualityScore"] = report.score
         return fitted
+
+    def _check_sequence_params(self, schema: T.StructType, table: str, conds: list[str]) -> None:
+        """sequenceKey / sequenceIndex: existing, distinct columns, with settings that apply to
+        a sequential model; refused naming what does not fit otherwise."""
+        key, index = self.getSequenceKey(), self.getSequenceIndex()
+        check_columns(schema, [key] + ([index] if index else []), table, "sequenceKey/sequenceIndex")
+        if key == index or key in conds:
+            raise SchemaError(f"Table {table!r}: sequenceKey {key!r} groups the rows into "
+                              "sequences; it cannot also be the sequenceIndex or a conditionCol.")
+        if index and index in conds:
+            raise SchemaError(f"Table {table!r}: sequenceIndex {index!r} is learned; it cannot "
+                              "also be a conditionCol.")
+        if index and not isinstance(schema[index].dataType,
+                                    (T.NumericType, T.DateType, T.TimestampType,
+                                     T.TimestampNTZType)):
+            raise SchemaError(f"Table {table!r}: sequenceIndex {index!r} has type "
+                              f"{schema[index].dataType.simpleString()}; expected a number, a "
+                              "date or a timestamp.")
+        if self.getNumProcesses() > 1:
+            raise SchemaError(f"Table {table!r}: sequences (sequenceKey {key!r}) are trained on "
+                              "the driver; set numProcesses=1.")
+        if self.getMinQuality() > 0:
+            raise SchemaError(f"Table {table!r}: minQuality needs sample(n), which a sequence "
+                              "model cannot give without its parents (sequenceKey "
+                              f"{key!r}); validate the relational model's output instead.")
+
+    def _sequence_model(self, table: str) -> tuple[str, str]:
+        """The model of a table learned as sequences: ``sequence`` unless a sequential model
+        is named."""
+        from synthohive_spark.models import get_model_class
+
+        name = self.getModel()
+        if name == "auto":
+            return "sequence", f"sequenceKey {self.getSequenceKey()!r}: learned as sequences"
+        if not getattr(get_model_class(name), "sequential", False):
+            raise SchemaError(f"Table {table!r}: model {name!r} does not learn sequences, but "
+                              f"sequenceKey is {self.getSequenceKey()!r}; use model 'sequence' "
+                              "(or 'auto'), or clear sequenceKey.")
+        return name, "model param"
 
     def _hyperparams(self) -> dict[str, Any]:
         hyper = {"epochs": self.getEpochs(), "batch_size": self.getBatchSize(),
@@ -401,6 +486,7 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
         return gen.make_plan(blobs, seed=int(self.getOrDefault(self.seed)),
                              stream=stream, columns=self.schema.fieldNames(),
                              condition_cols=list(self.getConditionCols()),
+                             sequence_key=self.getSequenceKey() or None,
                              key_specs=dict(self._state["keySpecs"]),
                              pii_specs=dict(self._state.get("piiSpecs", {})),
                              labels=[(c, s["values"], float(s["nullShare"]))
@@ -440,6 +526,12 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
             raise ValueError(f"sample: numPartitions must be a positive int, got {numPartitions!r}.")
         parts = gen.plan_partitions(f"Table {self.getTableName()!r}: sample", n,
                                     self.getRowsPerPartition(), numPartitions, self.schema)
+        if self.getSequenceKey():
+            raise SchemaError(
+                f"Table {self.getTableName()!r}: sample(n) cannot generate sequences without "
+                f"their parents (sequenceKey {self.getSequenceKey()!r}): call transform(df) with "
+                "one input row per row wanted (the sequence key and conditionCols, each "
+                "sequence's rows consecutive), or generate the table with RelationalSynthesizer.")
         spark = spark or SparkSession.active()
         model = self if seed is None else self.copy({self.seed: int(seed)})
         conds = list(self.getConditionCols())
@@ -479,9 +571,18 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
             if want != got:
                 raise SchemaError(f"Table {table!r}: condition column {c!r} has type "
                                   f"{got.simpleString()}; expected {want.simpleString()}.")
+        given = list(conds)
+        key = self.getSequenceKey()
+        if key:
+            check_columns(dataset.schema, [key], table, "sequenceKey")
+            if dataset.schema[key].dataType != self.schema[key].dataType:
+                raise SchemaError(f"Table {table!r}: sequence key {key!r} has type "
+                                  f"{dataset.schema[key].dataType.simpleString()}; expected "
+                                  f"{self.schema[key].dataType.simpleString()}.")
+            given.append(key)
         plan = self._plan(table)
         # each row's partition and position in the input itself: seeds and keys follow them
-        source = gen.with_row_positions(dataset.select(*conds))
+        source = gen.with_row_positions(dataset.select(*given))
         if gen.needs_positions(plan):
             # Keys of the twins are dense (1..N in the real format), labels and unique PII
             # distinct: each partition starts after the rows of the partitions before it. One

@@ -165,6 +165,8 @@ class GenerativeModel(abc.ABC):
 
     name: ClassVar[str] = ""
     default_hyperparams: ClassVar[dict[str, Any]] = {}
+    #: whether the model learns sequences of rows (``groups`` in fit/train/sample)
+    sequential: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -242,12 +244,13 @@ class GenerativeModel(abc.ABC):
     def logger(self) -> logging.Logger:
         return logging.getLogger(f"synthohive_spark.models.{self.name or type(self).__name__.lower()}")
 
-    def _epochs(self, monitor: str, what: str) -> "_EpochTracker":
-        """Bookkeeping of a neural model's epochs: history, log line, progress bar, early stop on
-        ``monitor`` (one of the losses passed to ``end``; ``what`` names it in the log)."""
+    def _epochs(self, monitor: str, what: str, total: int | None = None) -> "_EpochTracker":
+        """Bookkeeping of a neural model's epochs (``total``, by default the ``epochs``
+        hyperparameter): history, log line, progress bar, early stop on ``monitor`` (one of the
+        losses passed to ``end``; ``what`` names it in the log)."""
         from tqdm.auto import tqdm
 
-        total = int(self._hp["epochs"])
+        total = int(self._hp["epochs"] if total is None else total)
         enabled = bool(self._hp.get("verbose")) and sys.stderr.isatty()
         bar = tqdm(total=total, desc=self.name, disable=not enabled, leave=False)
         return _EpochTracker(self.training_history, total, bar, monitor, what,
@@ -255,10 +258,12 @@ class GenerativeModel(abc.ABC):
                              self.logger)
 
     # ---------------------------------------------------------------- fit
-    def fit(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
-        """Learn ``data`` (optionally row-aligned with ``context``)."""
+    def fit(self, data: pd.DataFrame, context: pd.DataFrame | None = None,
+            groups: Any = None) -> "GenerativeModel":
+        """Learn ``data`` (optionally row-aligned with ``context``). A sequential model takes
+        ``groups``: one value per row, the rows of a sequence consecutive and in order."""
         self.fit_transformers(data, context)
-        self.train(data, context)
+        self.train(data, context, groups=groups)
         return self
 
     def fit_transformers(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
@@ -286,8 +291,10 @@ class GenerativeModel(abc.ABC):
                                                        seed=hp["seed"] + 1, **kwargs)
             self.context_transformer.fit(context, "context")
 
-    def train(self, data: pd.DataFrame, context: pd.DataFrame | None = None) -> "GenerativeModel":
+    def train(self, data: pd.DataFrame, context: pd.DataFrame | None = None,
+              groups: Any = None) -> "GenerativeModel":
         """Learn the weights on ``data`` with already fitted transformers (a shard, in distributed runs)."""
+        self._check_groups(groups, len(data), "train")
         if self.transformer is None:
             raise RuntimeError(f"{type(self).__name__}.train needs fitted transformers; call fit() or "
                                "fit_transformers() first")
@@ -296,14 +303,19 @@ class GenerativeModel(abc.ABC):
         data = data[self.data_columns]
         context = self._prepare_context(context, len(data), "train")
         self.training_history = []
-        self._train(data, context)
+        if self.sequential:
+            self._train(data, context, groups)
+        else:
+            self._train(data, context)
         self.fitted = True
         self.sample_device = torch.device("cpu")  # training leaves the networks on the CPU
         return self
 
     # ---------------------------------------------------------------- sample
-    def sample(self, n: int, context: pd.DataFrame | None = None, seed: int | None = None) -> pd.DataFrame:
-        """``n`` new rows; row i is generated under context row i. Same state + seed -> same rows."""
+    def sample(self, n: int, context: pd.DataFrame | None = None, seed: int | None = None,
+               groups: Any = None) -> pd.DataFrame:
+        """``n`` new rows; row i is generated under context row i. Same state + seed -> same rows.
+        A sequential model generates each run of equal ``groups`` values as one sequence."""
         if not self.fitted:
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
@@ -314,7 +326,20 @@ class GenerativeModel(abc.ABC):
         if n == 0:
             empty = self.transformer.inverse_transform(np.zeros((1, self.transformer.output_width), np.float32))
             return empty.iloc[:0].reset_index(drop=True)
+        self._check_groups(groups, n, "sample")
+        if self.sequential:
+            return self._sample(n, context, seed, groups)
         return self._sample(n, context, seed)
+
+    def _check_groups(self, groups: Any, n: int, stage: str) -> None:
+        if groups is None:
+            return
+        if not self.sequential:
+            raise ValueError(f"{type(self).__name__} does not learn sequences; {stage} takes no "
+                             "groups (use a sequential model, e.g. 'sequence')")
+        if len(groups) != n:
+            raise ValueError(f"groups has {len(groups)} values but {stage} has {n} rows; one "
+                             "group value per row")
 
     # ---------------------------------------------------------------- context checks
     @staticmethod

@@ -1,0 +1,672 @@
+"""SequenceModel: the rows of one parent generated as a sequence (a storm's track, a country's
+years, a customer's invoices in date order).
+
+Each row is drawn column by column from a network that sees the parent (its encoded columns: the
+context), the sequence so far (a GRU over the previous rows) and the columns of the same row drawn
+before it (numbers first, then categories, so a status follows the wind drawn in its row). A
+numeric column is learned as quantile bins twice over: of its value (the first row of a sequence,
+or after a missing value) and of its change from the previous row (every other row), so times step
+as they step in the real data, positions move smoothly and values evolve; point masses (a change
+of exactly 0, a six-hour step) are bins of their own. Strictly positive columns that span orders
+of magnitude (a population) are learned on a log scale, their changes as growth rates. A
+category is learned as itself, under its previous value.
+
+The number of rows per parent is given (``sample(groups=...)``: the cardinality model's skeleton)
+and the network sees it (length and rows left), or, with :meth:`sample_sequences`, it is drawn by
+the model itself from an end-of-sequence output: a quarter of the training sequences are shown
+without their length, so one model does both.
+
+Training rows come grouped: ``fit(data, context, groups=...)`` with the rows of one group
+consecutive and in sequence order; the context is the parent's, the same on every row of a group.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from synthohive_spark.models import _nn
+from synthohive_spark.models._optim import FlatAdam
+from synthohive_spark.models.base import GenerativeModel
+
+_LOG_SPAN = 1000.0  # a positive column whose 99th/1st percentiles differ by this is learned on a log scale
+_POS_FEATURES = 6
+_DECAYS = (0.5, 0.9)
+#: optimizer steps an ``epochs=None`` fit aims at (small tables need many epochs, large ones few)
+TARGET_STEPS = 3000
+_NEIGHBOURS = tuple((o, w / 12.0) for o, w in ((-3, 1), (-2, 2), (-1, 3), (1, 3), (2, 2), (3, 1)))  # the forgetting rates of the two averages of the rows before
+
+
+# --------------------------------------------------------------------------- bins
+def _bins(values: np.ndarray, n_bins: int) -> np.ndarray:
+    """(k, 2) bin bounds covering ``values``: a value holding over 1/n_bins of them is a point bin
+    of its own (lo == hi); the rest are quantile bins."""
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return np.zeros((1, 2))
+    uniq, counts = np.unique(values, return_counts=True)
+    atoms = uniq[counts > max(1, len(values) / n_bins)]
+    rest = values[~np.isin(values, atoms)]
+    out = [(a, a) for a in atoms.tolist()]
+    if len(rest):
+        k = max(1, min(n_bins - len(atoms), len(np.unique(rest))))
+        edges = np.unique(np.quantile(rest, np.linspace(0, 1, k + 1)))
+        if len(edges) == 1:
+            out.append((float(edges[0]), float(edges[0])))
+        else:
+            out += list(zip(edges[:-1].tolist(), edges[1:].tolist()))
+    out.sort(key=lambda b: (b[0], b[1]))
+    return np.asarray(out, dtype=np.float64)
+
+
+def _assign(bins: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The bin of each finite value: its point bin, else the continuous bin it falls in (nearest)."""
+    lo, hi = bins[:, 0], bins[:, 1]
+    out = np.zeros(len(values), dtype=np.int64)
+    point = lo == hi
+    cont = np.flatnonzero(~point)
+    rest = np.ones(len(values), dtype=bool)
+    if point.any():
+        pidx = np.flatnonzero(point)
+        pos = np.searchsorted(lo[pidx], values)
+        pos = np.clip(pos, 0, len(pidx) - 1)
+        hit = lo[pidx][pos] == values
+        out[hit] = pidx[pos[hit]]
+        rest &= ~hit
+    if len(cont):
+        pos = np.searchsorted(hi[cont], values[rest], side="left")
+        out[rest] = cont[np.clip(pos, 0, len(cont) - 1)]
+    elif rest.any():  # only point bins: the nearest one
+        out[rest] = np.abs(lo[None, :] - values[rest][:, None]).argmin(axis=1)
+    return out
+
+
+@dataclass
+class _Column:
+    """How one data column is tokenized (JSON-able through ``to_dict``)."""
+
+    name: str
+    kind: str                 # "num" | "cat"
+    vocab: int
+    log: bool = False
+    mean: float = 0.0
+    std: float = 1.0
+    dmean: float = 0.0
+    dstd: float = 1.0
+    zmin: float = 0.0
+    zmax: float = 0.0
+    abs_bins: Any = None      # (A, 2) array
+    delta_bins: Any = None    # (D, 2) array
+    has_null: bool = False
+
+    @property
+    def n_abs(self) -> int:
+        return len(self.abs_bins)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("name", "kind", "vocab", "log", "mean", "std", "dmean",
+                                           "dstd", "zmin", "zmax", "has_null")}
+        if self.kind == "num":
+            d["abs_bins"] = self.abs_bins.tolist()
+            d["delta_bins"] = self.delta_bins.tolist()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "_Column":
+        col = cls(**{k: v for k, v in d.items() if k not in ("abs_bins", "delta_bins")})
+        if col.kind == "num":
+            col.abs_bins = np.asarray(d["abs_bins"], dtype=np.float64).reshape(-1, 2)
+            col.delta_bins = np.asarray(d["delta_bins"], dtype=np.float64).reshape(-1, 2)
+        return col
+
+
+# --------------------------------------------------------------------------- network
+@dataclass
+class _Fast:
+    w1_base: torch.Tensor
+    b1: torch.Tensor
+    w1_feat: list
+    w2: list
+    b2: list
+
+
+class _Net(nn.Module):
+    def __init__(self, cols: list[_Column], ctx_layout: _nn.Layout | None, hidden: int, cap: int) -> None:
+        super().__init__()
+        self.cols = cols
+        self.hidden = hidden
+        self.ctx = _nn.FeatureEmbedder(ctx_layout, cap) if ctx_layout is not None else None
+        ctx_in = self.ctx.out_dim if self.ctx is not None else 0
+        self.ctx_proj = nn.Linear(ctx_in, hidden) if ctx_in else None
+        self.ctx_bias = nn.Parameter(torch.zeros(hidden))
+        self.embeds = nn.ModuleDict()
+        widths = []
+        for c in cols:
+            if c.kind == "cat":
+                d = _nn.category_embedding_dim(c.vocab, cap)
+                self.embeds[c.name] = nn.Embedding(c.vocab + 1, d)  # + "no previous row"
+                widths.append(d)
+            else:
+                widths.append(3)  # value, missing, change (standardized)
+        self.widths = widths
+        self.feat_dim = sum(widths)
+        # the sequence so far: the previous row and averages of all rows before it that forget
+        # at two rates (a recurrence that trains in parallel: see ``history``)
+        self.body = nn.Sequential(
+            nn.Linear((1 + len(_DECAYS)) * self.feat_dim + _POS_FEATURES + hidden, hidden), nn.ReLU(),
+            nn.Linear(hidden, hidden), nn.ReLU())
+        in_dim = 2 * hidden + _POS_FEATURES + self.feat_dim
+        self.heads = nn.ModuleList(
+            nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, c.vocab + 1))
+            for c in cols)  # + end of sequence on the first head's extra output (see stop_logit)
+        starts = np.cumsum([0] + widths)
+        self.starts = [int(x) for x in starts[:-1]]
+        masks = torch.zeros(len(cols), self.feat_dim)
+        for j in range(len(cols)):
+            masks[j, :starts[j]] = 1.0
+        self.register_buffer("prefix_masks", masks, persistent=False)
+
+    def context(self, c: torch.Tensor | None, n: int) -> torch.Tensor:
+        if self.ctx is None or c is None:
+            return torch.relu(self.ctx_bias).expand(n, -1)
+        return torch.relu(self.ctx_proj(self.ctx(c)) + self.ctx_bias)
+
+    def features(self, nums: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
+        """Row features from (..., n_num, 3) numeric parts and (..., n_cat) codes (vocab = none)."""
+        parts, i, k = [], 0, 0
+        for c in self.cols:
+            if c.kind == "num":
+                parts.append(nums[..., i, :])
+                i += 1
+            else:
+                parts.append(self.embeds[c.name](cats[..., k]))
+                k += 1
+        return torch.cat(parts, dim=-1)
+
+    def inference_weights(self) -> "_Fast":
+        """The heads' weights arranged for step-by-step sampling: the first layers' parts that
+        read the shared input stacked into one matrix, the parts that read the row's earlier
+        columns per head."""
+        base_dim = 2 * self.hidden + _POS_FEATURES
+        first = [h[0] for h in self.heads]
+        return _Fast(w1_base=torch.cat([f.weight[:, :base_dim] for f in first]),
+                     b1=torch.cat([f.bias for f in first]),
+                     w1_feat=[f.weight[:, base_dim:base_dim + lo] for f, lo in zip(first, self.starts)],
+                     w2=[h[2].weight for h in self.heads], b2=[h[2].bias for h in self.heads])
+
+    def history(self, feats: torch.Tensor) -> torch.Tensor:
+        """(b, t, F) row features -> (b, t, (1 + decays) F): at step t the previous row's features
+        and, per decay a, sum over s < t of (1 - a) a^(t-1-s) x_s (zero at t = 0)."""
+        t = feats.shape[1]
+        prev = torch.cat([torch.zeros_like(feats[:, :1]), feats[:, :-1]], dim=1)
+        steps = torch.arange(t, dtype=feats.dtype, device=feats.device)
+        lag = steps[:, None] - 1 - steps[None, :]               # t - 1 - s
+        parts = [prev]
+        for a in _DECAYS:
+            w = torch.where(lag >= 0, (1 - a) * a ** lag.clamp_min(0), torch.zeros_like(lag))
+            parts.append(torch.matmul(w, feats))
+        return torch.cat(parts, dim=-1)
+
+    def head_input(self, h: torch.Tensor, ctx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        return torch.cat([h, ctx, pos], dim=-1)
+
+
+def _pos_features(t: np.ndarray, n: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Position features: log(1 + t), first row, and (when the length is known) log(1 + length),
+    log(1 + rows left), last row, known."""
+    left = np.maximum(n - 1 - t, 0)
+    k = known.astype(np.float32)
+    return np.stack([np.log1p(t), (t == 0).astype(np.float32), k * np.log1p(n), k * np.log1p(left),
+                     k * (left == 0), k], axis=-1).astype(np.float32)
+
+
+class SequenceModel(GenerativeModel):
+    """An autoregressive model of sequences of rows under a parent context (see the module's
+    docstring). Hyperparameters: epochs, batch_size (rows per step), hidden_dim, bins (value bins
+    per numeric column), delta_bins (change bins), lr, max_sequence_length (longer histories are
+    truncated at fit), early_stopping_patience, category_embedding_max, sample_batch_size, max_modes
+    and max_onehot (of the context's encoding), seed, device, column_specs, verbose."""
+
+    name = "sequence"
+    sequential = True
+    default_hyperparams: dict[str, Any] = {
+        "epochs": None,  # None: enough for about TARGET_STEPS optimizer steps (20 to 300)
+        "batch_size": 500,
+        "hidden_dim": 64,
+        "bins": 200,
+        "delta_bins": 100,
+        "lr": 2e-3,
+        "max_sequence_length": 500,
+        "early_stopping_patience": 8,
+        "category_embedding_max": 16,
+        "sample_batch_size": 4096,
+        "max_modes": 4,
+        "max_onehot": 32,
+        "gmm_sample_size": 20_000,
+    }
+
+    def _validate_hyperparams(self) -> None:
+        epochs = self._hp.get("epochs")
+        if epochs is None:
+            self._hp["epochs"] = 1  # validated as a positive int below, then put back
+        try:
+            super()._validate_hyperparams()
+        finally:
+            self._hp["epochs"] = epochs
+
+    def __init__(self, **hyperparams: Any) -> None:
+        super().__init__(**hyperparams)
+        self._cols: list[_Column] = []
+        self.net: _Net | None = None
+        self.truncated = 0
+
+    # ---------------------------------------------------------------- columns
+    def _fit_columns(self, data: pd.DataFrame, starts: np.ndarray) -> None:
+        nb, nd = int(self._hp["bins"]), int(self._hp["delta_bins"])
+        nums, cats = [], []
+        first = np.zeros(len(data), dtype=bool)
+        first[starts] = True
+        for codec in self.transformer.codecs:
+            if codec.kind == "numerical":
+                v = codec.numeric_values(data[codec.name])
+                fin = v[np.isfinite(v)]
+                log = False
+                raw_min = (codec.min - codec.offset) if codec.min is not None else 0.0
+                if len(fin) and raw_min > 0 and codec.dtype.get("family") not in ("datetime", "date", "timedelta"):
+                    lo, hi = np.quantile(fin, [0.01, 0.99])
+                    log = lo > 0 and hi / lo >= _LOG_SPAN
+                z = np.log(v) if log else v
+                d = np.diff(z, prepend=np.nan)
+                d[first] = np.nan
+                zf, df = z[np.isfinite(z)], d[np.isfinite(d)]
+                col = _Column(codec.name, "num", 0, log=log,
+                              mean=float(zf.mean()) if len(zf) else 0.0,
+                              std=float(zf.std()) or 1.0 if len(zf) else 1.0,
+                              dmean=float(df.mean()) if len(df) else 0.0,
+                              dstd=float(df.std()) or 1.0 if len(df) else 1.0,
+                              zmin=float(zf.min()) if len(zf) else 0.0,
+                              zmax=float(zf.max()) if len(zf) else 0.0,
+                              abs_bins=_bins(zf, nb), delta_bins=_bins(df, nd),
+                              has_null=bool(codec.has_null))
+                col.vocab = len(col.abs_bins) + len(col.delta_bins) + 1  # + missing
+                nums.append(col)
+            else:
+                cats.append(_Column(codec.name, "cat", max(1, codec.n_categories)))
+        self._cols = nums + cats
+
+    def _tokens(self, data: pd.DataFrame, starts: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per row: target tokens (n, J), numeric parts (n, n_num, 3), category codes (n, n_cat)."""
+        n = len(data)
+        first = np.zeros(n, dtype=bool)
+        first[starts] = True
+        codecs = {c.name: c for c in self.transformer.codecs}
+        tokens = np.zeros((n, len(self._cols)), dtype=np.int64)
+        nums = np.zeros((n, sum(c.kind == "num" for c in self._cols), 3), dtype=np.float32)
+        cats = np.zeros((n, sum(c.kind == "cat" for c in self._cols)), dtype=np.int64)
+        i = k = 0
+        for j, c in enumerate(self._cols):
+            codec = codecs[c.name]
+            if c.kind == "num":
+                v = codec.numeric_values(data[c.name])
+                z = np.log(np.where(v > 0, v, np.nan)) if c.log else v
+                null = ~np.isfinite(z)
+                prev = np.roll(z, 1)
+                prev_ok = ~first & np.isfinite(prev)
+                d = np.where(prev_ok, z - prev, np.nan)
+                tok = np.where(prev_ok & ~null,
+                               c.n_abs + _assign(c.delta_bins, np.nan_to_num(d)),
+                               _assign(c.abs_bins, np.nan_to_num(z)))
+                tokens[:, j] = np.where(null, c.vocab - 1, tok)
+                nums[:, i] = self._num_parts(c, z, d)
+                i += 1
+            else:
+                codes = codec.codes(data[c.name])
+                codes = np.where(codes < 0, 0, codes)
+                tokens[:, j] = codes
+                cats[:, k] = codes
+                k += 1
+        return tokens, nums, cats
+
+    @staticmethod
+    def _num_parts(c: _Column, z: np.ndarray, d: np.ndarray) -> np.ndarray:
+        null = ~np.isfinite(z)
+        zn = np.where(null, 0.0, (np.nan_to_num(z) - c.mean) / c.std)
+        dn = np.where(np.isfinite(d), (np.nan_to_num(d) - c.dmean) / c.dstd, 0.0)
+        return np.stack([np.clip(zn, -8, 8), null.astype(np.float64), np.clip(dn, -8, 8)],
+                        axis=-1).astype(np.float32)
+
+    # ---------------------------------------------------------------- training
+    def _train(self, data: pd.DataFrame, context: pd.DataFrame | None,
+               groups: np.ndarray | None = None) -> None:
+        hp = self._hp
+        starts, lengths = _runs(groups, len(data))
+        self._fit_columns(data, starts)
+        dev = _nn.resolve_device(hp["device"])
+        seed = int(hp["seed"])
+        with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+            torch.manual_seed(seed)
+            self._build()
+            self._fit_loop(data, context, starts, lengths, dev)
+
+    def _build(self) -> None:
+        hp = self._hp
+        ctx_layout = (_nn.Layout.from_transformer(self.context_transformer)
+                      if self.context_transformer is not None else None)
+        self._ctx_layout = ctx_layout
+        self.net = _Net(self._cols, ctx_layout, int(hp["hidden_dim"]), int(hp["category_embedding_max"]))
+
+    def _fit_loop(self, data: pd.DataFrame, context: pd.DataFrame | None, starts: np.ndarray,
+                  lengths: np.ndarray, dev: torch.device) -> None:
+        hp = self._hp
+        cap = int(hp["max_sequence_length"])
+        self.truncated = int((lengths > cap).sum())
+        tokens, nums, cats = self._tokens(data, starts)
+        ctx = None
+        if context is not None:
+            rng = np.random.default_rng(int(hp["seed"]))
+            ctx = torch.from_numpy(self.context_transformer.transform(
+                context.iloc[starts].reset_index(drop=True), rng, "context"))
+        lens = np.minimum(lengths, cap)
+        n_seq, tmax = len(starts), int(lens.max())
+        # padded (sequence, step) arrays
+        idx = starts[:, None] + np.arange(tmax)[None, :]
+        valid = np.arange(tmax)[None, :] < lens[:, None]
+        idx = np.where(valid, idx, 0)
+        tok = torch.from_numpy(tokens[idx])
+        num = torch.from_numpy(nums[idx])
+        cat = torch.from_numpy(cats[idx])
+        mask = torch.from_numpy(valid)
+        last = torch.from_numpy(np.arange(tmax)[None, :] == (lens - 1)[:, None])
+        t_grid = np.broadcast_to(np.arange(tmax)[None, :], (n_seq, tmax))
+        n_grid = np.broadcast_to(lengths[:, None], (n_seq, tmax))
+        net = self.net.to(dev)
+        opt = FlatAdam(list(net.parameters()), lr=float(hp["lr"]), betas=(0.9, 0.99), weight_decay=1e-6)
+        gen = np.random.default_rng(int(hp["seed"]) + 1)
+        rows_per_step = int(hp["batch_size"])
+        epochs = self._hp["epochs"]
+        if epochs is None:
+            per_epoch = max(1, int(np.ceil(lens.sum() / rows_per_step)))
+            epochs = int(np.clip(np.ceil(TARGET_STEPS / per_epoch), 20, 300))
+            self.logger.info("training %d epochs of about %d steps", epochs, per_epoch)
+        tracker = self._epochs("loss", "the training loss", total=epochs)
+        try:
+            for epoch in range(epochs):
+                # batches of sequences of similar length, about batch_size rows each, in random order
+                jitter = np.argsort(lens + gen.random(n_seq) * 2.0, kind="stable")
+                batches, cur, rows = [], [], 0
+                for s in jitter:
+                    cur.append(s)
+                    rows += int(lens[s])
+                    if rows >= rows_per_step:
+                        batches.append(cur)
+                        cur, rows = [], 0
+                if cur:
+                    batches.append(cur)
+                total, count = 0.0, 0
+                for b in gen.permutation(len(batches)):
+                    sel = np.asarray(batches[b])
+                    tb = int(lens[sel].max())
+                    known = gen.random(len(sel)) >= 0.25
+                    pos = torch.from_numpy(_pos_features(t_grid[sel, :tb], n_grid[sel, :tb],
+                                                         np.broadcast_to(known[:, None], (len(sel), tb))))
+                    loss = self._loss(net, tok[sel, :tb].to(dev), num[sel, :tb].to(dev),
+                                      cat[sel, :tb].to(dev), mask[sel, :tb].to(dev),
+                                      last[sel, :tb].to(dev), pos.to(dev),
+                                      ctx[sel].to(dev) if ctx is not None else None)
+                    opt.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+                    opt.step()
+                    total += float(loss.detach()) * int(mask[sel, :tb].sum())
+                    count += int(mask[sel, :tb].sum())
+                if tracker.end(epoch, loss=total / max(count, 1)):
+                    break
+        finally:
+            tracker.close()
+            opt.release()
+        self.net = net.cpu().eval()
+
+    def _loss(self, net: _Net, tok: torch.Tensor, num: torch.Tensor, cat: torch.Tensor,
+              mask: torch.Tensor, last: torch.Tensor, pos: torch.Tensor,
+              ctx: torch.Tensor | None) -> torch.Tensor:
+        b, t = tok.shape[:2]
+        c = net.context(ctx, b)                                  # (b, H)
+        feats = net.features(num, cat)                           # (b, t, F)
+        cexp = c[:, None, :].expand(b, t, -1)
+        h = net.body(torch.cat([net.history(feats), pos, cexp], dim=-1))
+        base = net.head_input(h, cexp, pos)
+        m = mask.float()
+        loss = torch.zeros((), device=tok.device)
+        for j, (col, head) in enumerate(zip(net.cols, net.heads)):
+            logits = head(torch.cat([base, feats * net.prefix_masks[j]], dim=-1))
+            if j == 0:  # the first head's extra output: end of sequence after this row
+                stop = logits[..., -1]
+                known = pos[..., 5] > 0.5
+                w = m * (~known).float()
+                loss = loss + (nn.functional.binary_cross_entropy_with_logits(
+                    stop, last.float(), reduction="none") * w).sum() / w.sum().clamp_min(1.0)
+            logp = torch.log_softmax(logits[..., :col.vocab], dim=-1)
+            target = tok[..., j]
+            ce = -logp.gather(-1, target[..., None])[..., 0]
+            if col.kind == "num" and col.n_abs > 1:
+                # value bins are ordered: half of a value's weight goes to its neighbours, so
+                # that a parent's value moves the child's value smoothly (fewer first rows than
+                # bins to learn them from one by one)
+                is_abs = target < col.n_abs
+                near = torch.zeros_like(ce)
+                for off, w in _NEIGHBOURS:
+                    nb = (target + off).clamp(0, col.n_abs - 1)
+                    near = near - w * logp.gather(-1, nb[..., None])[..., 0]
+                ce = torch.where(is_abs, 0.5 * ce + 0.5 * near, ce)
+            loss = loss + (ce * m).sum() / m.sum()
+        return loss
+
+    # ---------------------------------------------------------------- sampling
+    def _sample(self, n: int, context: pd.DataFrame | None, seed: int,
+                groups: Any = None) -> pd.DataFrame:
+        starts, lengths = _runs(groups, n)
+        ctx = context.iloc[starts].reset_index(drop=True) if context is not None else None
+        return self._generate(lengths, ctx, seed, known=True)[0]
+
+    def sample_sequences(self, n_sequences: int, context: pd.DataFrame | None = None,
+                         seed: int | None = None, max_length: int | None = None
+                         ) -> tuple[pd.DataFrame, np.ndarray]:
+        """``n_sequences`` sequences whose lengths the model draws (its end-of-sequence output,
+        at most ``max_length``, by default the longest trained): (rows, sequence number per row)."""
+        if not self.fitted:
+            raise RuntimeError("SequenceModel is not fitted; call fit() first")
+        context = self._prepare_context(context, n_sequences, "sample_sequences")
+        cap = int(max_length or self._hp["max_sequence_length"])
+        seed = int(self._hp["seed"] if seed is None else seed)
+        return self._generate(np.full(n_sequences, cap, dtype=np.int64), context, seed, known=False)
+
+    @torch.no_grad()
+    def _generate(self, lengths: np.ndarray, context: pd.DataFrame | None, seed: int,
+                  known: bool) -> tuple[pd.DataFrame, np.ndarray]:
+        net = self.net
+        dev = self.sample_device
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        g = len(lengths)
+        order = np.argsort(-lengths, kind="stable")   # active sequences are a prefix at every step
+        lens = lengths[order]
+        c = None
+        if context is not None:
+            c = torch.from_numpy(self.context_transformer.transform(
+                context.iloc[order].reset_index(drop=True), rng, "context")).to(dev)
+        cvec = net.context(c, g)
+        hist = torch.zeros(g, (1 + len(_DECAYS)) * net.feat_dim)  # see _Net.history
+        fast = net.inference_weights()
+        hid = net.hidden
+        fd = net.feat_dim
+        cols = self._cols
+        n_num = sum(col.kind == "num" for col in cols)
+        n_cat = len(cols) - n_num
+        prev_z = np.full((g, n_num), np.nan)
+        tmax = int(lens.max()) if g else 0
+        z_out = np.full((g, tmax, n_num), np.nan)
+        c_out = np.zeros((g, tmax, n_cat), dtype=np.int64)
+        alive = np.ones(g, dtype=bool)
+        out_len = np.zeros(g, dtype=np.int64)
+        for t in range(tmax):
+            act = np.flatnonzero(alive[:int((lens > t).sum())])
+            if len(act) == 0:
+                break
+            ti = torch.from_numpy(act)
+            pos = torch.from_numpy(_pos_features(np.full(len(act), t), lens[act],
+                                                 np.full(len(act), known))).to(dev)
+            cv = cvec[ti]
+            hv = hist[ti]
+            base = net.head_input(net.body(torch.cat([hv, pos, cv], dim=-1)), cv, pos)
+            pre = torch.addmm(fast.b1, base, fast.w1_base.t())   # every head's first layer at once
+            cur_cat = torch.zeros((len(act), n_cat), dtype=torch.long)
+            feats = torch.zeros(len(act), net.feat_dim)   # this row's columns drawn so far
+            stop = None
+            i = k = 0
+            for j, col in enumerate(cols):
+                lo = net.starts[j]
+                hj = pre[:, j * hid:(j + 1) * hid]
+                if lo:
+                    hj = torch.addmm(hj, feats[:, :lo], fast.w1_feat[j].t())
+                hj = torch.relu(hj)
+                w2, b2 = fast.w2[j], fast.b2[j]
+                if j == 0 and not known:
+                    stop = torch.sigmoid(hj @ w2[-1] + b2[-1])
+                if col.kind == "num":
+                    pz = prev_z[act, i]
+                    have_prev = np.isfinite(pz)
+                    tok = self._draw(col, hj, w2, b2, have_prev, gen)
+                    z = self._values(col, tok, pz, rng)
+                    d = np.where(have_prev, z - pz, np.nan)
+                    feats[:, lo:lo + 3] = torch.from_numpy(self._num_parts(col, z, d))
+                    z_out[act, t, i] = z
+                    prev_z[act, i] = z
+                    i += 1
+                else:
+                    logits = torch.addmm(b2[:col.vocab], hj, w2[:col.vocab].t())
+                    tok = _nn.sample_categories(logits, gen).long()
+                    cur_cat[:, k] = tok
+                    feats[:, lo:lo + net.widths[j]] = net.embeds[col.name](tok)
+                    c_out[act, t, k] = tok.numpy()
+                    k += 1
+            new = torch.empty_like(hv)
+            new[:, :fd] = feats
+            for q, a in enumerate(_DECAYS):
+                new[:, (q + 1) * fd:(q + 2) * fd] = a * hv[:, (q + 1) * fd:(q + 2) * fd] + (1 - a) * feats
+            hist[ti] = new
+            out_len[act] += 1
+            if stop is not None:
+                ended = torch.rand(len(act), generator=gen).numpy() < stop.numpy()
+                alive[act[ended]] = False
+        # rows in sequence order, sequences in their given order
+        inv = np.empty(g, dtype=np.int64)
+        inv[order] = np.arange(g)
+        final_len = out_len if not known else lens
+        seq_rows = [np.arange(int(final_len[inv[s]])) for s in range(g)]
+        which = np.concatenate([np.full(len(r), inv[s]) for s, r in enumerate(seq_rows)]) \
+            if g else np.zeros(0, dtype=np.int64)
+        step = np.concatenate(seq_rows) if g else np.zeros(0, dtype=np.int64)
+        frame = self._decode(z_out[which, step], c_out[which, step])
+        seq_id = np.concatenate([np.full(len(r), s) for s, r in enumerate(seq_rows)]) \
+            if g else np.zeros(0, dtype=np.int64)
+        return frame, seq_id
+
+    @staticmethod
+    def _draw(col: _Column, h: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
+              have_prev: np.ndarray, gen: torch.Generator) -> np.ndarray:
+        """A numeric column's tokens from its head's hidden layer ``h``: a change (or missing)
+        where the row before has a value, else a value (or missing); only those outputs are
+        computed."""
+        tok = np.empty(len(have_prev), dtype=np.int64)
+        a, v = col.n_abs, col.vocab
+        rows = np.flatnonzero(have_prev)
+        if len(rows):
+            logits = torch.addmm(b2[a:v], h[torch.from_numpy(rows)], w2[a:v].t())
+            tok[rows] = a + _nn.sample_categories(logits, gen).numpy().astype(np.int64)
+        rows = np.flatnonzero(~have_prev)
+        if len(rows):
+            keep = torch.cat([torch.arange(a), torch.tensor([v - 1])])
+            logits = torch.addmm(b2[keep], h[torch.from_numpy(rows)], w2[keep].t())
+            idx = _nn.sample_categories(logits, gen).numpy().astype(np.int64)
+            tok[rows] = np.where(idx == a, v - 1, idx)
+        return tok
+
+    @staticmethod
+    def _values(col: _Column, tok: np.ndarray, prev: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        null = tok == col.vocab - 1
+        is_delta = (tok >= col.n_abs) & ~null
+        abs_i = np.clip(tok, 0, col.n_abs - 1)
+        del_i = np.clip(tok - col.n_abs, 0, len(col.delta_bins) - 1)
+        u = rng.random(len(tok))
+        lo = np.where(is_delta, col.delta_bins[del_i, 0], col.abs_bins[abs_i, 0])
+        hi = np.where(is_delta, col.delta_bins[del_i, 1], col.abs_bins[abs_i, 1])
+        v = lo + u * (hi - lo)
+        z = np.where(is_delta, np.nan_to_num(prev) + v, v)
+        z = np.clip(z, col.zmin, col.zmax)
+        return np.where(null, np.nan, z)
+
+    def _decode(self, z: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
+        codecs = {c.name: c for c in self.transformer.codecs}
+        n = len(z)
+        index = pd.RangeIndex(n)
+        out: dict[str, pd.Series] = {}
+        i = k = 0
+        for col in self._cols:
+            codec = codecs[col.name]
+            if col.kind == "num":
+                v = z[:, i]
+                null = ~np.isfinite(v)
+                v = np.exp(v) if col.log else v
+                out[col.name] = codec.from_numeric(np.nan_to_num(v), null, index=index)
+                i += 1
+            else:
+                out[col.name] = codec.from_codes(codes[:, k], index=index)
+                k += 1
+        return pd.DataFrame({c: out[c] for c in self.data_columns}, index=index)
+
+    # ---------------------------------------------------------------- state
+    def to_device(self, device: str | torch.device) -> bool:
+        self.sample_device = torch.device("cpu")  # a step-by-step sampler: the CPU is faster
+        return False
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        if not self.fitted or self.net is None:
+            return {}
+        return _nn.module_tensors({"net": self.net})
+
+    def _extra_meta(self) -> dict[str, Any]:
+        return {"columns": [c.to_dict() for c in self._cols], "truncated": self.truncated}
+
+    def _load_tensors(self, tensors: dict[str, torch.Tensor], extra: dict[str, Any]) -> None:
+        self._cols = [_Column.from_dict(d) for d in extra.get("columns", [])]
+        self.truncated = int(extra.get("truncated", 0))
+        if not self.fitted:
+            return
+        self._build()
+        _nn.load_module_tensors({"net": self.net}, tensors)
+        self.net.eval()
+
+
+def _runs(groups: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first row, length) of each run of equal consecutive ``groups`` values (each row its own
+    run when ``groups`` is None)."""
+    if groups is None:
+        return np.arange(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+    g = pd.Series(np.asarray(groups, dtype=object) if not isinstance(groups, pd.Series) else groups)
+    if len(g) != n:
+        raise ValueError(f"groups has {len(g)} values but there are {n} rows; one group value per row")
+    key = g.astype(str).to_numpy() if g.dtype == object else g.to_numpy()
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    change = np.ones(n, dtype=bool)
+    change[1:] = key[1:] != key[:-1]
+    if g.isna().any():  # rows without a group (no parent) are sequences of one row each
+        change |= g.isna().to_numpy()
+    starts = np.flatnonzero(change).astype(np.int64)
+    lengths = np.diff(np.append(starts, n)).astype(np.int64)
+    return starts, lengths

@@ -1,0 +1,122 @@
+"""SequenceModel (models/sequence.py): rows of one parent generated as a sequence."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthohive_spark.models import SequenceModel, create_model, model_from_blobs, model_to_blobs
+from synthohive_spark.models.sequence import _bins, _assign, _runs
+
+
+def _tracks(n_parents: int = 120, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Parents of two kinds; each has a track of 4-12 rows: a time every 6 hours (a few 3-hour
+    steps), a position that moves by small steps, a level that starts near 0 (kind a) or 100
+    (kind b) and mostly stays, a status that follows the level."""
+    rng = np.random.default_rng(seed)
+    rows, ctx, groups = [], [], []
+    for p in range(n_parents):
+        kind = "a" if p % 2 == 0 else "b"
+        n = int(rng.integers(4, 13))
+        t = pd.Timestamp("2020-01-01") + pd.Timedelta(hours=int(rng.integers(0, 2000)) * 6)
+        x = float(rng.normal(20, 5))
+        level = (0 if kind == "a" else 100) + int(rng.integers(0, 3)) * 5
+        for _ in range(n):
+            rows.append({"at": t, "x": round(x, 1), "level": level,
+                         "status": "high" if level >= 50 else "low"})
+            ctx.append({"kind": kind})
+            groups.append(p)
+            t += pd.Timedelta(hours=6 if rng.random() < 0.95 else 3)
+            x += float(rng.normal(0, 0.5))
+            level += int(rng.choice([0, 0, 0, 5, -5]))
+    return pd.DataFrame(rows), pd.DataFrame(ctx), np.asarray(groups)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    data, ctx, groups = _tracks()
+    model = create_model("sequence", seed=3)
+    model.fit(data, ctx, groups=groups)
+    return model, data, ctx, groups
+
+
+def _per_group(frame: pd.DataFrame, groups: np.ndarray) -> pd.core.groupby.DataFrameGroupBy:
+    return frame.assign(g=groups).groupby("g", sort=False)
+
+
+def test_registered_as_sequential():
+    assert isinstance(create_model("sequence"), SequenceModel)
+    assert SequenceModel.sequential and not create_model("gaussian_copula").sequential
+
+
+def test_steps_positions_and_context_follow_the_real_sequences(fitted):
+    model, data, ctx, groups = fitted
+    out = model.sample(len(data), ctx, seed=5, groups=groups)
+    assert list(out.columns) == list(data.columns) and len(out) == len(data)
+    g = _per_group(out, groups)
+    hours = g["at"].diff().dt.total_seconds().dropna() / 3600
+    assert (hours == 6).mean() > 0.8            # real: 95% six-hour steps
+    assert (hours > 0).mean() > 0.97            # time moves forward within a track
+    step = g["x"].diff().abs().dropna()
+    assert step.median() < 1.5                  # real: |N(0, 0.5)|, median 0.34; unconditioned ~5
+    first = g.head(1)
+    kind = ctx.groupby(groups, sort=False)["kind"].first().to_numpy()
+    assert first.loc[kind == "a", "level"].mean() < 40 < first.loc[kind == "b", "level"].mean()
+    level_steps = g["level"].diff().dropna()
+    assert (level_steps == 0).mean() > 0.4      # real: 60% unchanged
+    consistent = (out["status"] == np.where(out["level"] >= 50, "high", "low")).mean()
+    assert consistent > 0.9
+
+
+def test_each_group_is_one_sequence_of_its_length(fitted):
+    model, data, ctx, groups = fitted
+    groups2 = np.repeat(np.arange(5), [1, 7, 3, 12, 2])
+    ctx2 = pd.DataFrame({"kind": ["a"] * len(groups2)})
+    out = model.sample(len(groups2), ctx2, seed=1, groups=groups2)
+    sizes = _per_group(out, groups2).size().to_numpy()
+    assert sizes.tolist() == [1, 7, 3, 12, 2]
+    assert (_per_group(out, groups2)["at"].diff().dropna().dt.total_seconds() > 0).all()
+
+
+def test_same_seed_same_rows_and_saved_state(fitted):
+    model, data, ctx, groups = fitted
+    a = model.sample(200, ctx.iloc[:200], seed=9, groups=groups[:200])
+    b = model.sample(200, ctx.iloc[:200], seed=9, groups=groups[:200])
+    c = model.sample(200, ctx.iloc[:200], seed=10, groups=groups[:200])
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+    again = model_from_blobs(model_to_blobs(model))
+    pd.testing.assert_frame_equal(a, again.sample(200, ctx.iloc[:200], seed=9, groups=groups[:200]))
+
+
+def test_end_of_sequence_draws_lengths_like_the_real_ones(fitted):
+    model, data, ctx, groups = fitted
+    ctx1 = pd.DataFrame({"kind": ["a", "b"] * 100})
+    rows, seq = model.sample_sequences(200, ctx1, seed=4, max_length=40)
+    lengths = np.bincount(seq, minlength=200)
+    assert lengths.min() >= 1
+    assert 5 <= np.median(lengths) <= 11         # real: uniform 4..12
+    assert (lengths <= 20).mean() > 0.9
+
+
+def test_groups_are_refused_by_models_that_do_not_learn_sequences():
+    data, ctx, groups = _tracks(10)
+    with pytest.raises(ValueError, match="does not learn sequences"):
+        create_model("gaussian_copula").fit(data, groups=groups)
+    with pytest.raises(ValueError, match="one group value per row"):
+        create_model("sequence", epochs=1).fit(data, ctx, groups=groups[:-1])
+
+
+def test_bins_keep_point_masses_and_cover_the_values():
+    values = np.concatenate([np.zeros(600), np.full(300, 5.0), np.linspace(-10, 10, 100)])
+    bins = _bins(values, 20)
+    assert ((bins[:, 0] == 0) & (bins[:, 1] == 0)).any() and ((bins[:, 0] == 5) & (bins[:, 1] == 5)).any()
+    idx = _assign(bins, values)
+    assert (bins[idx[:600], 0] == 0).all() and (bins[idx[:600], 1] == 0).all()
+    lo, hi = bins[idx, 0], bins[idx, 1]
+    assert ((values >= lo - 1e-9) & (values <= hi + 1e-9)).all()
+
+
+def test_runs_split_rows_into_sequences():
+    starts, lengths = _runs(pd.Series(["a", "a", "b", None, None, "c"]), 6)
+    assert starts.tolist() == [0, 2, 3, 4, 5] and lengths.tolist() == [2, 1, 1, 1, 1]
