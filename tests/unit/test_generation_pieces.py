@@ -1,0 +1,36 @@
+"""The executor-side chunk loop of a sequential table: a sequence (a run of one key) is never
+split between two chunks, whatever the chunk size and the Arrow batches (ml/_generation.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from synthohive_spark.ml._generation import PART_COL, POS_COL, row_chunks
+
+
+def _skeleton(sizes: list[int], part: int = 0) -> pd.DataFrame:
+    keys = np.repeat(np.arange(len(sizes)), sizes)
+    return pd.DataFrame({"k": keys, PART_COL: part, POS_COL: np.arange(len(keys))})
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+@pytest.mark.parametrize("batch", [2, 5, 1000])
+def test_chunks_hold_whole_sequences(chunk, batch):
+    rng = np.random.default_rng(chunk * 31 + batch)
+    parts = [_skeleton(rng.integers(1, 12, 40).tolist(), part=p) for p in (0, 1)]
+    rows = pd.concat(parts, ignore_index=True)
+    batches = [rows.iloc[i:i + batch] for i in range(0, len(rows), batch)]
+    pieces = list(row_chunks(iter(batches), chunk, None, "k"))
+    seen = pd.concat([p for _, p, _, _ in pieces], ignore_index=True)
+    pd.testing.assert_frame_equal(seen, rows)                  # every row once, in order
+    for part, piece, pos, _ in pieces:
+        assert (piece[PART_COL] == part).all()
+        assert (np.diff(pos) == 1).all()                       # contiguous positions
+        first, last = piece["k"].iloc[0], piece["k"].iloc[-1]
+        same_part = rows[rows[PART_COL] == part]
+        assert len(piece[piece["k"] == first]) == (same_part["k"] == first).sum()
+        assert len(piece[piece["k"] == last]) == (same_part["k"] == last).sum()
+    # the pieces depend on the rows alone, not on the batches they arrive in
+    again = list(row_chunks(iter([rows]), chunk, None, "k"))
+    assert [(p, int(q[0])) for p, _, q, _ in pieces] == [(p, int(q[0])) for p, _, q, _ in again]
