@@ -256,14 +256,17 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     if fk is not None:
         parent = fk.parent_table
         pcfg = md.tables[parent]
-        pdf = frames[parent]
+        anc = ancestor_columns(md, graph, parent)
+        pdf = with_ancestors(frames, graph, parent, anc)
         ctx = (list(ctx_override) if ctx_override is not None
-               else default_context(md, name, parent, graph, frames, learned,
-                                    settings.max_context_cols, settings.seed))
-        bad = [c for c in ctx if c not in pcfg.columns]
+               else default_context(md, name, parent, graph, pdf, frames[name], learned,
+                                    settings.max_context_cols, settings.seed, anc))
+        bad = [c for c in ctx if c not in pcfg.columns and c not in anc]
         if bad:
-            raise SchemaError(f"Table {name!r}: context columns {bad} are not columns of its "
-                              f"driver parent {parent!r}")
+            raise SchemaError(f"Table {name!r}: context columns {bad} are neither columns of its "
+                              f"driver parent {parent!r} nor of its ancestors along the driver "
+                              f"keys ({', '.join(sorted(anc)) or 'none'})")
+        used = {c: anc[c] for c in ctx if c in anc}  # ancestor columns: (table, column)
         prefix = f"{parent}__"
         while any(c.startswith(prefix) for c in schema.fieldNames()):
             prefix = "_" + prefix
@@ -271,7 +274,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         # is computed from the children after they exist: the count model may read it, the
         # children's own model does not condition on it (it would pull each sibling
         # towards a total that the siblings, drawn independently, never add up to)
-        derived_here = {c for c in ctx if ctx_override is None
+        derived_here = {c for c in ctx if ctx_override is None and c not in used
                         and pcfg.columns[c].derived is not None
                         and pcfg.columns[c].derived.table == name}
         cond = [prefix + c for c in ctx if c not in derived_here]
@@ -283,6 +286,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         orphans = count_orphans(name, df, fk, pdf, rows)
         tstate["driver"] = {"column": fk.column, "parentTable": parent,
                             "parentKey": fk.parent_column, "contextCols": ctx,
+                            "ancestors": {c: list(t) for c, t in used.items()},
                             "prefix": prefix, "nullShare": null_fk / rows,
                             "orphanShare": orphans / rows, "orphans": fk.orphans}
         overrides = settings.table_params.get(name, {})
@@ -309,7 +313,8 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                      .select(*learned, *cond, *([fk.column] if seq_index else [])))
             for c in ctx:
                 if c not in derived_here:
-                    col_cfgs[prefix + c] = pcfg.columns[c].model_dump(mode="json")
+                    src = md.tables[used[c][0]].columns[used[c][1]] if c in used else pcfg.columns[c]
+                    col_cfgs[prefix + c] = src.model_dump(mode="json")
         card = CardinalityEstimator(parentTable=parent, childTable=name,
                                     foreignKey=fk.column, parentKey=fk.parent_column,
                                     contextCols=ctx, contextPrefix=prefix,
@@ -364,44 +369,105 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     return tstate, tmodel, cmodel
 
 
-def default_context(md: Metadata, child: str, parent: str, graph: SchemaGraph,
-                    frames: dict[str, DataFrame], learned: list[str], max_cols: int,
-                    seed: int) -> list[str]:
-    """The driver parent's columns a child is generated under by default: all of its non-key,
-    non-PII, non-text columns; when there are more than ``max_cols``, the ``max_cols`` most
-    dependent on the child's learned columns (measured on a bounded sample of child rows joined
-    to their parents, :func:`~synthohive_spark.relational.context.rank_context`)."""
-    pcfg = md.tables[parent]
-    keys = set(graph.key_columns(parent))
+def eligible_context(md: Metadata, graph: SchemaGraph, table: str) -> list[str]:
+    """The columns of ``table`` a child may be generated under: not a key, not personal data,
+    not free text (a key to a reference table is: it is one of its categories)."""
+    cfg = md.tables[table]
+    keys = set(graph.key_columns(table))
+    refs = {fk.column for fk in graph.reference_fks(table)}
     out = []
-    refs = {fk.column for fk in graph.reference_fks(parent)}
-    for c, cc in pcfg.columns.items():
+    for c, cc in cfg.columns.items():
         if c in keys or cc.pii or str(cc.sdtype) in PII_KINDS:
             continue
         if str(cc.sdtype) in ("text", "id") and c not in refs:
             continue
         out.append(c)
+    return out
+
+
+def ancestor_columns(md: Metadata, graph: SchemaGraph, parent: str) -> dict[str, tuple[str, str]]:
+    """The context candidates above ``parent`` along its driver keys (its parent, that one's,
+    ...): name in the parent frame (``<table>__<column>``, made unique) -> (table, column)."""
+    out: dict[str, tuple[str, str]] = {}
+    taken = set(md.tables[parent].columns)
+    table, seen = parent, {parent}
+    while True:
+        fk = graph.driver(table)
+        if fk is None or fk.parent_table in seen or graph.is_reference(fk.parent_table):
+            return out
+        table = fk.parent_table
+        seen.add(table)
+        for c in eligible_context(md, graph, table):
+            name = f"{table}__{c}"
+            while name in taken:
+                name = "_" + name
+            taken.add(name)
+            out[name] = (table, c)
+
+
+def with_ancestors(frames: dict[str, DataFrame], graph: SchemaGraph, parent: str,
+                   anc: dict[str, tuple[str, str]], broadcast: bool = False) -> DataFrame:
+    """``frames[parent]`` with the columns ``anc`` of its driver ancestors, each row beside its
+    own ancestors' values (left joins up the driver keys). ``broadcast``: each ancestor table is
+    broadcast, so the parent's rows keep their partitions and order (generation: the child rows'
+    seeds and keys follow them)."""
+    df = frames[parent]
+    if not anc:
+        return df
+    names = list(df.columns)
+    needed = {t for t, _ in anc.values()}
+    link, table, level = None, parent, 0
+    while needed:
+        fk = graph.driver(table)
+        up = fk.parent_table
+        key, up_link = f"__anc{level}_k", f"__anc{level}_up"
+        sel = [qcol(fk.parent_column).alias(key)]
+        sel += [qcol(c).alias(n) for n, (t, c) in anc.items() if t == up]
+        needed.discard(up)
+        if needed:
+            sel.append(qcol(graph.driver(up).column).alias(up_link))
+        right = frames[up].select(*sel)
+        if broadcast:
+            right = F.broadcast(right)
+        on = qcol(fk.column) if link is None else F.col(link)
+        df = df.join(right, on == F.col(key), "left").drop(key)
+        if link is not None:
+            df = df.drop(link)
+        link = up_link if needed else None
+        table, level = up, level + 1
+    return df.select(*[qcol(c) for c in names], *[F.col(n) for n in anc])
+
+
+def default_context(md: Metadata, child: str, parent: str, graph: SchemaGraph,
+                    parent_df: DataFrame, child_df: DataFrame, learned: list[str],
+                    max_cols: int, seed: int, anc: dict[str, tuple[str, str]]) -> list[str]:
+    """The columns a child is generated under by default: all of its driver parent's and its
+    ancestors' (along the driver keys) non-key, non-PII, non-text columns; when there are more
+    than ``max_cols``, the ``max_cols`` most dependent on the child's learned columns (measured on
+    a bounded sample of child rows joined to their parents,
+    :func:`~synthohive_spark.relational.context.rank_context`)."""
+    out = eligible_context(md, graph, parent) + list(anc)
     if len(out) <= max_cols or not learned:
         return out[:max_cols]
     from synthohive_spark.relational.context import dependence, rank_context
 
     fk = graph.driver(child)
-    child_df = frames[child].select(*[F.col(c).alias(f"c__{c}") for c in learned],
-                                    F.col(fk.column).alias("__fk"))
-    parent_df = frames[parent].select(F.col(fk.parent_column).alias("__fk"),
-                                      *[F.col(c).alias(f"p__{c}") for c in out])
-    sample = (child_df.where(F.col("__fk").isNotNull())
+    kids = child_df.select(*[F.col(c).alias(f"c__{c}") for c in learned],
+                           F.col(fk.column).alias("__fk"))
+    parents = parent_df.select(F.col(fk.parent_column).alias("__fk"),
+                               *[F.col(c).alias(f"p__{c}") for c in out])
+    sample = (kids.where(F.col("__fk").isNotNull())
               .where(F.pmod(F.xxhash64(F.lit(int(seed)), F.col("__fk")), F.lit(1000)) < 200)
-              .limit(CONTEXT_SAMPLE_ROWS).join(parent_df, "__fk").toPandas())
+              .limit(CONTEXT_SAMPLE_ROWS).join(parents, "__fk").toPandas())
     if sample.empty:
         return out[:max_cols]
     kid = sample[[f"c__{c}" for c in learned]]
     par = sample[[f"p__{c}" for c in out]].set_axis(out, axis=1)
     kept = rank_context(kid, par, max_cols)
     score = dependence(kid, par)
-    logger.info("table %s: %d of %s's %d columns are its context, by dependence with its own "
-                "columns: %s (left out: %s)", child, len(kept), parent, len(out),
-                ", ".join(f"{c} {score[c]:.2f}" for c in kept),
+    logger.info("table %s: %d of %d columns of %s and its ancestors are its context, by "
+                "dependence with its own columns: %s (left out: %s)", child, len(kept), len(out),
+                parent, ", ".join(f"{c} {score[c]:.2f}" for c in kept),
                 ", ".join(f"{c} {score[c]:.2f}" for c in out if c not in kept))
     return kept
 

@@ -43,7 +43,7 @@ from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check
                                          check_model_params, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
-from synthohive_spark.ml._relational_fit import FitSettings, fit_tables
+from synthohive_spark.ml._relational_fit import FitSettings, fit_tables, with_ancestors
 from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, generate_child,
                                                  generate_root, table_plan, with_orphan_rows)
 from synthohive_spark.ml._spark_schema import SchemaError
@@ -227,7 +227,8 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
         sequenceIndex=None,
         driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
-                      prefix=None, nullShare=None, orphanShare=None, orphans=None),
+                      prefix=None, nullShare=None, orphanShare=None, orphans=None,
+                      ancestors=None),
         secondary=MapOf(Record(parentTable=None, degree=None, orphanShare=None,
                                uniqueWithDriver=None)),
         selfRefs=MapOf(Record(degree=None, earlier=None)),
@@ -455,6 +456,10 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             df = source.mapInPandas(lambda it: generate_root(plan, it), schema=schema)
         else:
             parent = generated[drv["parentTable"]]
+            if drv.get("ancestors"):  # the parent's ancestors' columns beside each parent row
+                parent = with_ancestors(generated, graph, drv["parentTable"],
+                                        {c: tuple(t) for c, t in drv["ancestors"].items()},
+                                        broadcast=True)
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
             skeleton = with_orphan_rows(spark, name, cmodel.transform(parent), drv,
                                         counts[drv["parentTable"]],
