@@ -80,9 +80,10 @@ class _RelationalParams(HasSynthesisParams):
                            typeConverter=TypeConverters.toInt)
     contextCols = dict_param("RelationalSynthesizer", "contextCols",
                              "dict (or JSON object) child table -> list of its driver parent's "
-                             "columns to use as context (default: the parent's non-key, non-PII, "
-                             "non-text columns; the most dependent on the child's columns when there "
-                             "are more than maxContextCols)")
+                             "columns (and its ancestors', named <table>__<column>) to use as "
+                             "context (default: all their non-key, non-PII, non-text columns; the "
+                             "most dependent on the child's columns when there are more than "
+                             "maxContextCols)")
     modelParams = dict_param("RelationalSynthesizer", "modelParams",
                              "dict (or JSON object) of extra hyperparameters of every table model")
     tableParams = dict_param("RelationalSynthesizer", "tableParams",
