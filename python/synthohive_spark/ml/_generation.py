@@ -548,15 +548,12 @@ def whole_groups(pieces: Iterator[tuple[int, pd.DataFrame]],
             else:
                 yield held
             held = None
-        keys = piece[key].to_numpy(dtype=object)
-        same = pd.Series(keys).eq(keys[-1]).to_numpy() if not pd.isna(keys[-1]) else \
-            np.zeros(len(keys), dtype=bool)
-        start = len(keys)
-        while start > 0 and same[start - 1]:
-            start -= 1
+        codes = pd.factorize(piece[key])[0]   # a missing key (-1): a sequence of its own row
+        other = np.flatnonzero(codes != codes[-1])
+        start = len(codes) if codes[-1] < 0 else (int(other[-1]) + 1 if len(other) else 0)
         if start > 0:
             yield part, piece.iloc[:start].reset_index(drop=True)
-        if start < len(keys):
+        if start < len(codes):
             held = (part, piece.iloc[start:].reset_index(drop=True))
     if held is not None:
         yield held

@@ -314,11 +314,10 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                               groups=pdf[seq_key].to_numpy() if seq_key else None)
                     blobs = model_to_blobs(model)
                     if getattr(model, "truncated", 0):
+                        cap = model.get_hyperparams()["max_sequence_length"]
                         logger.info("Table %r: %d sequences longer than %d rows were learned "
                                     "from their first %d rows only", table, model.truncated,
-                                    hyper.get("max_sequence_length", model.get_hyperparams()
-                                              ["max_sequence_length"]),
-                                    model.get_hyperparams()["max_sequence_length"])
+                                    cap, cap)
             except TransformError as exc:  # a column the encoders cannot take: say which table
                 raise SchemaError(f"Table {table!r}: {exc}") from exc
             logger.info("Table %r: %s fitted in %.1f s", table, model_name, time.perf_counter() - t0)

@@ -211,6 +211,14 @@ class _Net(nn.Module):
             parts.append(torch.matmul(w, feats))
         return torch.cat(parts, dim=-1)
 
+    def next_history(self, hist: torch.Tensor, feats: torch.Tensor) -> torch.Tensor:
+        """One step of :meth:`history`: the history after a row with ``feats``, from the one
+        before it (``hist``: the previous row, then one average per decay)."""
+        fd = self.feat_dim
+        parts = [feats] + [a * hist[:, (q + 1) * fd:(q + 2) * fd] + (1 - a) * feats
+                           for q, a in enumerate(_DECAYS)]
+        return torch.cat(parts, dim=1)
+
     def head_input(self, h: torch.Tensor, ctx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         return torch.cat([h, ctx, pos], dim=-1)
 
@@ -512,7 +520,6 @@ class SequenceModel(GenerativeModel):
         hist = torch.zeros(g, (1 + len(_DECAYS)) * net.feat_dim)  # see _Net.history
         fast = net.inference_weights()
         hid = net.hidden
-        fd = net.feat_dim
         cols = self._cols
         n_num = sum(col.kind == "num" for col in cols)
         n_cat = len(cols) - n_num
@@ -533,7 +540,6 @@ class SequenceModel(GenerativeModel):
             hv = hist[ti]
             base = net.head_input(net.body(torch.cat([hv, pos, cv], dim=-1)), cv, pos)
             pre = torch.addmm(fast.b1, base, fast.w1_base.t())   # every head's first layer at once
-            cur_cat = torch.zeros((len(act), n_cat), dtype=torch.long)
             feats = torch.zeros(len(act), net.feat_dim)   # this row's columns drawn so far
             stop = None
             i = k = 0
@@ -559,15 +565,10 @@ class SequenceModel(GenerativeModel):
                 else:
                     logits = torch.addmm(b2[:col.vocab], hj, w2[:col.vocab].t())
                     tok = _nn.sample_categories(logits, gen).long()
-                    cur_cat[:, k] = tok
                     feats[:, lo:lo + net.widths[j]] = net.embeds[col.name](tok)
                     c_out[act, t, k] = tok.numpy()
                     k += 1
-            new = torch.empty_like(hv)
-            new[:, :fd] = feats
-            for q, a in enumerate(_DECAYS):
-                new[:, (q + 1) * fd:(q + 2) * fd] = a * hv[:, (q + 1) * fd:(q + 2) * fd] + (1 - a) * feats
-            hist[ti] = new
+            hist[ti] = net.next_history(hv, feats)
             out_len[act] += 1
             if stop is not None:
                 ended = torch.rand(len(act), generator=gen).numpy() < stop.numpy()
@@ -575,14 +576,10 @@ class SequenceModel(GenerativeModel):
         # rows in sequence order, sequences in their given order
         inv = np.empty(g, dtype=np.int64)
         inv[order] = np.arange(g)
-        final_len = out_len if not known else lens
-        seq_rows = [np.arange(int(final_len[inv[s]])) for s in range(g)]
-        which = np.concatenate([np.full(len(r), inv[s]) for s, r in enumerate(seq_rows)]) \
-            if g else np.zeros(0, dtype=np.int64)
-        step = np.concatenate(seq_rows) if g else np.zeros(0, dtype=np.int64)
-        frame = self._decode(z_out[which, step], c_out[which, step])
-        seq_id = np.concatenate([np.full(len(r), s) for s, r in enumerate(seq_rows)]) \
-            if g else np.zeros(0, dtype=np.int64)
+        sizes = (out_len if not known else lens)[inv]       # per sequence, in the given order
+        seq_id = np.repeat(np.arange(g), sizes)
+        step = np.arange(len(seq_id)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        frame = self._decode(z_out[inv[seq_id], step], c_out[inv[seq_id], step])
         return frame, seq_id
 
     @staticmethod
@@ -666,16 +663,15 @@ def _runs(groups: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
     run when ``groups`` is None)."""
     if groups is None:
         return np.arange(n, dtype=np.int64), np.ones(n, dtype=np.int64)
-    g = pd.Series(np.asarray(groups, dtype=object) if not isinstance(groups, pd.Series) else groups)
+    g = groups if isinstance(groups, pd.Series) else pd.Series(groups)
     if len(g) != n:
         raise ValueError(f"groups has {len(g)} values but there are {n} rows; one group value per row")
-    key = g.astype(str).to_numpy() if g.dtype == object else g.to_numpy()
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    codes = pd.factorize(g)[0]         # any key type; a missing key is -1
     change = np.ones(n, dtype=bool)
-    change[1:] = key[1:] != key[:-1]
-    if g.isna().any():  # rows without a group (no parent) are sequences of one row each
-        change |= g.isna().to_numpy()
+    change[1:] = codes[1:] != codes[:-1]
+    change |= codes < 0                # rows without a group (no parent): a sequence each
     starts = np.flatnonzero(change).astype(np.int64)
     lengths = np.diff(np.append(starts, n)).astype(np.int64)
     return starts, lengths
