@@ -153,6 +153,9 @@ class _Net(nn.Module):
             else:
                 widths.append(3)  # value, missing, change (standardized)
         self.widths = widths
+        # per numeric column: which value bins are ranges (smoothed in the loss), not points
+        self.spread = [torch.as_tensor(c.abs_bins[:, 0] < c.abs_bins[:, 1]) if c.kind == "num"
+                       else None for c in cols]
         self.feat_dim = sum(widths)
         # the sequence so far: the previous row and averages of all rows before it that forget
         # at two rates (a recurrence that trains in parallel: see ``history``)
@@ -475,6 +478,9 @@ class SequenceModel(GenerativeModel):
                 # that a parent's value moves the child's value smoothly (fewer first rows than
                 # bins to learn them from one by one)
                 is_abs = target < col.n_abs
+                # ... but a value that is a point mass of its own (a year, a round price) is
+                # learned as itself: spreading it would draw its neighbours as often
+                is_abs &= net.spread[j].to(target.device)[target.clamp(max=col.n_abs - 1)]
                 near = torch.zeros_like(ce)
                 for off, w in _NEIGHBOURS:
                     nb = (target + off).clamp(0, col.n_abs - 1)
