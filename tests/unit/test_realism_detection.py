@@ -9,7 +9,7 @@ import pytest
 
 from synthohive_spark.metadata import Metadata, MetadataError, SDType
 from synthohive_spark.ml._keys import infer_key_spec
-from synthohive_spark.relational.rules import find_copies, find_derived
+from synthohive_spark.relational.rules import find_copies, find_derived, find_relative
 
 from conftest import shop_database as _shop
 
@@ -109,6 +109,41 @@ def test_a_copy_that_differs_on_some_rows_keeps_the_real_agreement():
     found = find_copies(joined, ["billing_country"], ["country"], "__p__")
     assert len(found) == 1 and found[0].parent_column == "country"
     assert found[0].agreement == pytest.approx((child == parent_country).mean())
+
+
+def test_a_price_that_follows_its_products_list_price_is_learned_relative_to_it():
+    rng = np.random.default_rng(3)
+    n = 2000
+    list_price = np.round(rng.lognormal(3.5, 0.8, n), 2)
+    factor = rng.choice([1.0, 1.0, 1.0, 0.9, 1.1], n)
+    joined = pd.DataFrame({
+        "unit_price": np.round(list_price * factor, 2),
+        "quantity": rng.integers(1, 10, n).astype("float64"),
+        "list_price": list_price,
+        "weight": rng.lognormal(1.0, 0.5, n),  # unrelated
+        "baseline": rng.normal(50, 10, n)})
+    joined["reading"] = joined["baseline"] + rng.normal(0, 0.5, n)  # a small offset
+    found = {f.column: f for f in find_relative(joined, ["unit_price", "quantity", "reading"],
+                                                ["list_price", "weight", "baseline"])}
+    assert set(found) == {"unit_price", "reading"}
+    assert (found["unit_price"].parent_column, found["unit_price"].kind) == ("list_price", "ratio")
+    assert found["unit_price"].spread < 0.1
+    assert (found["reading"].parent_column, found["reading"].kind) == ("baseline", "offset")
+
+
+def test_no_relative_column_for_copies_independent_numbers_or_a_missing_parent_value():
+    rng = np.random.default_rng(4)
+    n = 1000
+    x = rng.lognormal(3.0, 1.0, n)
+    copy = pd.DataFrame({"c": x, "p": x})
+    assert find_relative(copy, ["c"], ["p"]) == []          # a copy is find_copies' business
+    indep = pd.DataFrame({"c": rng.lognormal(3.0, 1.0, n), "p": x})
+    assert find_relative(indep, ["c"], ["p"]) == []
+    noisy = pd.DataFrame({"c": x * rng.lognormal(0, 0.5, n), "p": x})  # spread 0.5 of 1.0
+    assert find_relative(noisy, ["c"], ["p"]) == []
+    holes = pd.DataFrame({"c": x * 1.05, "p": np.where(np.arange(n) % 10 == 0, np.nan, x)})
+    assert find_relative(holes, ["c"], ["p"]) == []          # the parent's value is often missing
+    assert find_relative(holes.iloc[:20], ["c"], ["p"]) == []  # too few rows to tell
 
 
 def test_no_derived_rule_when_one_child_per_parent_or_no_rule_holds():

@@ -248,6 +248,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     frame = df.select(*learned) if learned else None
     cond: list[str] = []
     cmodel: Optional[CardinalityModel] = None
+    sec_ctx: dict[str, tuple[str, str, str]] = {}
     col_cfgs = {c: cfg.columns[c].model_dump(mode="json") for c in learned}
     for rfk in graph.reference_fks(name):  # a key to a lookup table is one of its categories
         col_cfgs[rfk.column] = {"sdtype": "categorical", "dtype": cfg.columns[rfk.column].dtype,
@@ -258,14 +259,18 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         pcfg = md.tables[parent]
         anc = ancestor_columns(md, graph, parent)
         pdf = with_ancestors(frames, graph, parent, anc)
+        sec_all = (secondary_candidates(md, graph, name, frames, anc) if learned else {})
         ctx = (list(ctx_override) if ctx_override is not None
-               else default_context(md, name, parent, graph, pdf, frames[name], learned,
-                                    settings.max_context_cols, settings.seed, anc))
-        bad = [c for c in ctx if c not in pcfg.columns and c not in anc]
+               else default_context(md, name, parent, graph, pdf, frames, learned,
+                                    settings.max_context_cols, settings.seed, anc, sec_all))
+        bad = [c for c in ctx if c not in pcfg.columns and c not in anc and c not in sec_all]
         if bad:
             raise SchemaError(f"Table {name!r}: context columns {bad} are neither columns of its "
-                              f"driver parent {parent!r} nor of its ancestors along the driver "
-                              f"keys ({', '.join(sorted(anc)) or 'none'})")
+                              f"driver parent {parent!r}, of its ancestors along the driver "
+                              f"keys ({', '.join(sorted(anc)) or 'none'}) nor of its secondary "
+                              f"parents ({', '.join(sorted(sec_all)) or 'none'})")
+        sec_ctx = {c: sec_all[c] for c in ctx if c in sec_all}  # (foreign key, table, column)
+        ctx = [c for c in ctx if c not in sec_all]
         used = {c: anc[c] for c in ctx if c in anc}  # ancestor columns: (table, column)
         prefix = f"{parent}__"
         while any(c.startswith(prefix) for c in schema.fieldNames()):
@@ -278,6 +283,11 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                         and pcfg.columns[c].derived is not None
                         and pcfg.columns[c].derived.table == name}
         cond = [prefix + c for c in ctx if c not in derived_here]
+        # a secondary parent's column derived from this table does not exist yet either
+        sec_ctx = {c: v for c, v in sec_ctx.items()
+                   if ctx_override is not None or md.tables[v[1]].columns[v[2]].derived is None
+                   or md.tables[v[1]].columns[v[2]].derived.table != name}
+        cond += list(sec_ctx)
         null_fk = int(df.where(F.col(fk.column).isNull()).count())
         if null_fk:
             logger.info("table %s: %d of %d rows (%.1f%%) have no %s (null %s): generated "
@@ -308,13 +318,32 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
             pkey = "__synthohive_pk"
             ptab = pdf.select(F.col(fk.parent_column).alias(pkey),
                               *[F.col(c).alias(prefix + c) for c in ctx])
-            frame = (df.select(*learned, fk.column)
-                     .join(ptab, df[fk.column] == ptab[pkey], "left")
+            sec_fks = sorted({v[0] for v in sec_ctx.values()})
+            kids = with_secondary(df.select(*learned, fk.column, *sec_fks), frames, graph,
+                                  name, sec_ctx)
+            frame = (kids.join(ptab, kids[fk.column] == ptab[pkey], "left")
                      .select(*learned, *cond, *([fk.column] if seq_index else [])))
             for c in ctx:
                 if c not in derived_here:
                     src = md.tables[used[c][0]].columns[used[c][1]] if c in used else pcfg.columns[c]
                     col_cfgs[prefix + c] = src.model_dump(mode="json")
+            for c, (_, ptable, pcol) in sec_ctx.items():
+                col_cfgs[c] = md.tables[ptable].columns[pcol].model_dump(mode="json")
+            if sec_ctx:
+                logger.info("table %s: generated under its secondary parents' columns too: %s",
+                            name, ", ".join(sec_ctx))
+            for f in find_relative_columns(md, name, frame, learned, cond, col_cfgs,
+                                           settings.seed):
+                c, p = qcol(f.column), qcol(f.parent_column)
+                frame = frame.withColumn(f.column, c / p if f.kind == "ratio" else c - p)
+                cc = cfg.columns[f.column]
+                col_cfgs[f.column] = {"sdtype": "numerical", "dtype": "double", "nullable": True}
+                tstate.setdefault("relative", {})[f.column] = {
+                    "parent": f.parent_column, "kind": f.kind, "decimals": cc.decimals,
+                    "min": _number_or_none(cc.min), "max": _number_or_none(cc.max)}
+                logger.info("table %s: column %s follows %s: learned as the %s (spread %.3f of "
+                            "its own)", name, f.column, f.parent_column,
+                            "factor to it" if f.kind == "ratio" else "offset from it", f.spread)
         card = CardinalityEstimator(parentTable=parent, childTable=name,
                                     foreignKey=fk.column, parentKey=fk.parent_column,
                                     contextCols=ctx, contextPrefix=prefix,
@@ -337,7 +366,10 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                                     orphans if sfk.orphans == "null" else 0).to_dict(),
             "orphanShare": orphans / rows if sfk.orphans == "keep" else 0.0,
             "uniqueWithDriver": (tstate["driver"] is not None and
-                                 pairs_unique(df, tstate["driver"]["column"], sfk.column))}
+                                 pairs_unique(df, tstate["driver"]["column"], sfk.column)),
+            # the secondary parent's columns this table is generated under: the parent is drawn
+            # first, its generated row joined to the child's (name in the child's context, column)
+            "context": [[c, v[2]] for c, v in sec_ctx.items() if v[0] == sfk.column]}
     for rfk in graph.self_references(name):
         degree, earlier = fit_self_reference(name, df, rfk.column, rfk.parent_column, rows)
         tstate["selfRefs"][rfk.column] = {"degree": degree.to_dict(), "earlier": earlier}
@@ -439,37 +471,129 @@ def with_ancestors(frames: dict[str, DataFrame], graph: SchemaGraph, parent: str
 
 
 def default_context(md: Metadata, child: str, parent: str, graph: SchemaGraph,
-                    parent_df: DataFrame, child_df: DataFrame, learned: list[str],
-                    max_cols: int, seed: int, anc: dict[str, tuple[str, str]]) -> list[str]:
-    """The columns a child is generated under by default: all of its driver parent's and its
-    ancestors' (along the driver keys) non-key, non-PII, non-text columns; when there are more
-    than ``max_cols``, the ``max_cols`` most dependent on the child's learned columns (measured on
-    a bounded sample of child rows joined to their parents,
-    :func:`~synthohive_spark.relational.context.rank_context`)."""
-    out = eligible_context(md, graph, parent) + list(anc)
+                    parent_df: DataFrame, frames: dict[str, DataFrame], learned: list[str],
+                    max_cols: int, seed: int, anc: dict[str, tuple[str, str]],
+                    secondary: dict[str, tuple[str, str, str]]) -> list[str]:
+    """The columns a child is generated under by default: all of its driver parent's, its
+    ancestors' (along the driver keys) and its secondary parents' (``secondary``) non-key,
+    non-PII, non-text columns; when there are more than ``max_cols``, the ``max_cols`` most
+    dependent on the child's learned columns (measured on a bounded sample of child rows joined
+    to their parents, :func:`~synthohive_spark.relational.context.rank_context`)."""
+    out = eligible_context(md, graph, parent) + list(anc) + list(secondary)
     if len(out) <= max_cols or not learned:
         return out[:max_cols]
     from synthohive_spark.relational.context import dependence, rank_context
 
     fk = graph.driver(child)
-    kids = child_df.select(*[F.col(c).alias(f"c__{c}") for c in learned],
-                           F.col(fk.column).alias("__fk"))
+    sec_fks = sorted({v[0] for v in secondary.values()})
+    kids = frames[child].select(*learned, F.col(fk.column).alias("__fk"), *sec_fks)
+    kids = (kids.where(F.col("__fk").isNotNull())
+            .where(F.pmod(F.xxhash64(F.lit(int(seed)), F.col("__fk")), F.lit(1000)) < 200)
+            .limit(CONTEXT_SAMPLE_ROWS))
+    kids = with_secondary(kids, frames, graph, child, secondary)
+    kids = kids.select(*[F.col(c).alias(f"c__{c}") for c in learned], "__fk",
+                       *[F.col(c).alias(f"p__{c}") for c in secondary])
+    direct = [c for c in out if c not in secondary]
     parents = parent_df.select(F.col(fk.parent_column).alias("__fk"),
-                               *[F.col(c).alias(f"p__{c}") for c in out])
-    sample = (kids.where(F.col("__fk").isNotNull())
-              .where(F.pmod(F.xxhash64(F.lit(int(seed)), F.col("__fk")), F.lit(1000)) < 200)
-              .limit(CONTEXT_SAMPLE_ROWS).join(parents, "__fk").toPandas())
+                               *[F.col(c).alias(f"p__{c}") for c in direct])
+    sample = kids.join(parents, "__fk").toPandas()
     if sample.empty:
         return out[:max_cols]
     kid = sample[[f"c__{c}" for c in learned]]
     par = sample[[f"p__{c}" for c in out]].set_axis(out, axis=1)
     kept = rank_context(kid, par, max_cols)
     score = dependence(kid, par)
-    logger.info("table %s: %d of %d columns of %s and its ancestors are its context, by "
-                "dependence with its own columns: %s (left out: %s)", child, len(kept), len(out),
-                parent, ", ".join(f"{c} {score[c]:.2f}" for c in kept),
+    logger.info("table %s: %d of %d columns of %s, its ancestors and secondary parents are its "
+                "context, by dependence with its own columns: %s (left out: %s)", child,
+                len(kept), len(out), parent, ", ".join(f"{c} {score[c]:.2f}" for c in kept),
                 ", ".join(f"{c} {score[c]:.2f}" for c in out if c not in kept))
     return kept
+
+
+#: a secondary parent with more real rows than this is not a context candidate: its generated
+#: rows are joined to the child's at generation (see relational.SECONDARY_BROADCAST_ROWS)
+SECONDARY_CONTEXT_MAX_ROWS = 1_000_000
+
+
+def secondary_candidates(md: Metadata, graph: SchemaGraph, table: str,
+                         frames: dict[str, DataFrame], anc: dict[str, tuple[str, str]]
+                         ) -> dict[str, tuple[str, str, str]]:
+    """The context candidates of ``table`` on its secondary parents (an order item's product, an
+    order's account manager): name in the child's context (``<foreign key>__<column>``, made
+    unique) -> (foreign key, parent table, column). A parent with more than
+    ``SECONDARY_CONTEXT_MAX_ROWS`` real rows is left out (logged)."""
+    out: dict[str, tuple[str, str, str]] = {}
+    if graph.driver(table) is None:
+        return out
+    parent = graph.driver(table).parent_table
+    taken = set(md.tables[table].columns) | set(md.tables[parent].columns) | set(anc)
+    taken |= {f"{parent}__{c}" for c in [*md.tables[parent].columns, *anc]}  # driver's
+    for sfk in graph.secondary_fks(table):
+        cols = eligible_context(md, graph, sfk.parent_table)
+        if not cols:
+            continue
+        rows = int(frames[sfk.parent_table].count())
+        if rows > SECONDARY_CONTEXT_MAX_ROWS:
+            logger.info("table %s: %s has %d rows (more than %d): its columns are not context of "
+                        "%s; its rows are drawn for %s by their number of children only",
+                        table, sfk.parent_table, rows, SECONDARY_CONTEXT_MAX_ROWS, table,
+                        sfk.column)
+            continue
+        for c in cols:
+            name = f"{sfk.column}__{c}"
+            while name in taken:
+                name = "_" + name
+            taken.add(name)
+            out[name] = (sfk.column, sfk.parent_table, c)
+    return out
+
+
+def with_secondary(df: DataFrame, frames: dict[str, DataFrame], graph: SchemaGraph, table: str,
+                   secondary: dict[str, tuple[str, str, str]], broadcast: bool = False
+                   ) -> DataFrame:
+    """``df`` (rows of ``table`` with its secondary foreign keys) plus the ``secondary`` columns
+    of each row's secondary parents (left joins: a null or orphan key gives nulls).
+    ``broadcast``: each parent is broadcast, so ``df``'s rows keep their partitions and order."""
+    names = list(df.columns)
+    keys = {fk.column: fk for fk in graph.secondary_fks(table)}
+    for i, col in enumerate(sorted({v[0] for v in secondary.values()})):
+        fk = keys[col]
+        key = f"__sec{i}_k"
+        right = frames[fk.parent_table].select(
+            qcol(fk.parent_column).alias(key),
+            *[qcol(c).alias(n) for n, (k, _, c) in secondary.items() if k == col])
+        if broadcast:
+            right = F.broadcast(right)
+        df = df.join(right, qcol(col) == F.col(key), "left").drop(key)
+    return df.select(*[qcol(c) for c in names], *[F.col(n) for n in secondary])
+
+
+def _number_or_none(v: Any) -> Optional[float]:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+#: child rows (with their parents' columns) on which relative columns are looked for
+RELATIVE_SAMPLE_ROWS = 20_000
+
+
+def find_relative_columns(md: Metadata, name: str, frame: DataFrame, learned: list[str],
+                          cond: list[str], col_cfgs: dict[str, Any], seed: int) -> list[Any]:
+    """The learned numerical columns of ``name`` that follow a numerical context column
+    (:func:`~synthohive_spark.relational.rules.find_relative`), measured on a bounded sample of
+    ``frame`` (the training rows beside their context, chosen by a hash of their values)."""
+    from synthohive_spark.relational.rules import find_relative
+
+    cfg = md.tables[name]
+    kids = [c for c in learned if str(cfg.columns[c].sdtype) == "numerical"
+            and cfg.columns[c].copy_of is None and cfg.columns[c].derived is None]
+    pars = [c for c in cond if col_cfgs.get(c, {}).get("sdtype") == "numerical"]
+    if not kids or not pars:
+        return []
+    sample = (frame.select(*[qcol(c) for c in kids + pars])
+              .where(F.pmod(F.xxhash64(F.lit(int(seed)), *[qcol(c) for c in kids + pars]),
+                            F.lit(1000)) < 500)
+              .limit(RELATIVE_SAMPLE_ROWS).toPandas())
+    return find_relative(sample, kids, pars)
 
 
 #: child rows (joined to their parents) that measure which parent columns are a child's context

@@ -133,6 +133,12 @@ class TablePlan:
     labels: list[tuple] = field(default_factory=list)     # (col, real values, null share)
     unique_ids: list[tuple] = field(default_factory=list)  # (col, key spec, null share)
     local_timestamps: list[str] = field(default_factory=list)  # see _generation.localize_timestamps
+    # the secondary keys come with the skeleton (draw_secondary_keys: the rows are generated
+    # under their secondary parents' columns)
+    secondary_drawn: bool = False
+    # columns learned relative to a context column: (col, context col, "ratio"|"offset",
+    # decimals, min, max), see relational.rules.find_relative
+    relative: list[tuple] = field(default_factory=list)
     time_zone: Optional[str] = None
 
 
@@ -201,6 +207,81 @@ def key_column(spec: dict, idx: np.ndarray, null: np.ndarray, integer: bool) -> 
     return out.reset_index(drop=True)
 
 
+def from_relative(learned: pd.Series, base: pd.Series, kind: str, decimals: Optional[int],
+                  lo: Optional[float], hi: Optional[float], integer: bool) -> pd.Series:
+    """A column learned relative to a context column (a factor to it or an offset from it) back
+    to its own values: rounded to its decimals (or to whole numbers) and kept in its bounds; null
+    where the factor or the context value is."""
+    f = pd.to_numeric(learned, errors="coerce").to_numpy(dtype="float64")
+    b = pd.to_numeric(base, errors="coerce").to_numpy(dtype="float64")
+    v = f * b if kind == "ratio" else f + b
+    if lo is not None or hi is not None:
+        v = np.clip(v, lo, hi)
+    if integer:
+        return pd.Series(pd.array(np.round(v), dtype="Int64"))
+    return pd.Series(v if decimals is None else np.round(v, decimals))
+
+
+def chunk_seed(plan: TablePlan, what: str, part: int, chunk: int) -> int:
+    """The seed of one random stream (``what``) of one chunk of ``plan.table``."""
+    return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
+
+
+def key_series(values: pd.Series, integer: bool) -> pd.Series:
+    """A key column read back from the skeleton (Arrow may give a nullable integer as float)."""
+    values = values.reset_index(drop=True)
+    if integer:
+        return pd.Series(pd.array(values, dtype="Int64"))
+    return values.astype(object).where(values.notna(), None)
+
+
+def secondary_keys(plan: TablePlan, drivers: Optional[pd.Series], m: int, seed_of: Any,
+                   carry: dict) -> dict[str, pd.Series]:
+    """The secondary foreign keys of ``m`` rows (``drivers``: their driver keys, for keys unique
+    per driver parent; ``carry``: see :func:`generate_chunk`), drawn from each key's degree
+    model."""
+    out: dict[str, pd.Series] = {}
+    for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
+        dm = degree_model(dstate)
+        rng = np.random.default_rng(seed_of("fk/" + col))
+        null = dm.null_mask(rng, m)
+        perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
+        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
+        if col in plan.unique_pairs and drivers is not None and m:
+            groups = drivers.to_numpy(dtype=object)
+            ok = ~(null | (idx < 0)) & pd.notna(groups)
+            idx, carry[col] = distinct_per_group(
+                groups, idx, ok, n_parents,
+                lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
+                rng, carry.get(col, (None, set())))
+        if orphan_share > 0:  # orphans: keep: keys past the generated parents', matching none
+            dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
+                                < orphan_share)
+            idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
+        out[col] = key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
+    return out
+
+
+def draw_secondary_keys(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """``mapInPandas`` body over a child's skeleton: the skeleton rows plus their secondary
+    foreign keys, drawn per chunk as :func:`generate_chunk` would draw them, so that each
+    secondary parent's generated columns can be joined to the rows before they are generated."""
+    gen.set_task_threads()
+    carries: dict[int, dict] = {}
+    for part, piece, pos, _ in gen.row_chunks(batches, plan.chunk_size, plan.offsets,
+                                              sequence_group(plan)):
+        chunk = int(pos[0])
+        keys = secondary_keys(plan, piece[plan.driver_col].reset_index(drop=True), len(piece),
+                              lambda what: chunk_seed(plan, what, part, chunk),
+                              carries.setdefault(part, {}))
+        yield piece.reset_index(drop=True).assign(**keys)
+
+
+def sequence_group(plan: TablePlan) -> Optional[str]:
+    """The skeleton column whose runs are generated whole (a sequence per driver parent)."""
+    return plan.driver_col if plan.gen_plan is not None and plan.gen_plan.sequence_key else None
+
+
 def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
                     part: int, chunk: int, carry: Optional[dict] = None) -> pd.DataFrame:
     """``m`` rows of ``plan.table``. ``carry`` holds, per unique-pair key, the previous chunk's last
@@ -208,7 +289,7 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
     carry = {} if carry is None else carry
 
     def seed_of(what: str) -> int:
-        return gen.row_seed(plan.seed, f"relational/{plan.table}/{what}", part, chunk)
+        return chunk_seed(plan, what, part, chunk)
 
     out: dict[str, Any] = {}
     if plan.gen_plan is not None:
@@ -222,6 +303,9 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
                 out[c] = gen.pii_values(plan.gen_plan, c, m, seed_of("rows"))
             else:
                 out[c] = rows[c].reset_index(drop=True)
+        for c, base, kind, decimals, lo, hi in plan.relative:
+            out[c] = from_relative(out[c], context[base], kind, decimals, lo, hi,
+                                   c in plan.int_cols)
     positions = np.arange(start, start + m, dtype=np.int64)
     if plan.pk is not None:
         out[plan.pk] = key_column(plan.pk_spec, positions, np.zeros(m, bool),
@@ -235,24 +319,11 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
                                     positions, null)
     if plan.driver_col is not None:
         out[plan.driver_col] = piece[plan.driver_col].reset_index(drop=True)
-    for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
-        dm = degree_model(dstate)
-        rng = np.random.default_rng(seed_of("fk/" + col))
-        null = dm.null_mask(rng, m)
-        perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
-        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
-        if col in plan.unique_pairs and plan.driver_col is not None and m:
-            groups = out[plan.driver_col].to_numpy(dtype=object)
-            ok = ~(null | (idx < 0)) & pd.notna(groups)
-            idx, carry[col] = distinct_per_group(
-                groups, idx, ok, n_parents,
-                lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
-                rng, carry.get(col, (None, set())))
-        if orphan_share > 0:  # orphans: keep: keys past the generated parents', matching none
-            dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
-                                < orphan_share)
-            idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
-        out[col] = key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
+    if plan.secondary_drawn:  # drawn before the rows (the rows are generated under them)
+        for col, *_ in plan.secondary:
+            out[col] = key_series(piece[col], col in plan.int_cols)
+    else:
+        out.update(secondary_keys(plan, out.get(plan.driver_col), m, seed_of, carry))
     for col, dstate, earlier in plan.self_refs:
         dm = degree_model(dstate)
         rng = np.random.default_rng(seed_of("self/" + col))
@@ -281,9 +352,8 @@ def generate_child(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Iterator
     gen.set_task_threads()
     carries: dict[int, dict] = {}  # per partition and unique-pair key: the previous chunk's parents
     # a sequence (the children of one parent) is generated whole, in one chunk
-    group = plan.driver_col if plan.gen_plan is not None and plan.gen_plan.sequence_key else None
     for part, piece, pos, positions in gen.row_chunks(batches, plan.chunk_size, plan.offsets,
-                                                      group):
+                                                      sequence_group(plan)):
         carry = carries.setdefault(part, {})
         if int(pos[-1]) - int(pos[0]) != len(pos) - 1:
             raise RuntimeError(f"table {plan.table}: skeleton rows of partition {part} "
@@ -319,6 +389,9 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
         pii=[(c, pii_spec(p)) for c, p in ts["pii"].items()],
         dropped=list(ts["dropped"]),
         unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
+        secondary_drawn=any(s.get("context") for s in ts["secondary"].values()),
+        relative=[(c, r["parent"], r["kind"], r.get("decimals"), r.get("min"), r.get("max"))
+                  for c, r in (ts.get("relative") or {}).items()],
         labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
         unique_ids=[(c, s["spec"], float(s["nullShare"]))
                     for c, s in ts.get("uniqueIds", {}).items()],

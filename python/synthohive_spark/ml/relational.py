@@ -43,14 +43,20 @@ from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check
                                          check_model_params, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
-from synthohive_spark.ml._relational_fit import FitSettings, fit_tables, with_ancestors
-from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, generate_child,
+from synthohive_spark.ml._relational_fit import (FitSettings, fit_tables, with_ancestors,
+                                                 with_secondary)
+from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, draw_secondary_keys,
+                                                generate_child,
                                                  generate_root, table_plan, with_orphan_rows)
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityModel
 from synthohive_spark.relational.graph import SchemaGraph
 
 logger = logging.getLogger("synthohive_spark.ml.relational")
+
+#: a secondary parent whose generated columns a child is conditioned on is broadcast to the
+#: child's tasks up to this many generated rows; a larger one is joined by a shuffle
+SECONDARY_BROADCAST_ROWS = 2_000_000
 
 __all__ = ["RelationalSynthesizer", "RelationalSynthesizerModel"]
 
@@ -80,7 +86,8 @@ class _RelationalParams(HasSynthesisParams):
                            typeConverter=TypeConverters.toInt)
     contextCols = dict_param("RelationalSynthesizer", "contextCols",
                              "dict (or JSON object) child table -> list of its driver parent's "
-                             "columns (and its ancestors', named <table>__<column>) to use as "
+                             "columns (and its ancestors', named <table>__<column>, and its "
+                             "second parents', named <foreign key>__<column>) to use as "
                              "context (default: all their non-key, non-PII, non-text columns; the "
                              "most dependent on the child's columns when there are more than "
                              "maxContextCols)")
@@ -226,12 +233,13 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
     _STATE = Record(order=None, tables=MapOf(Record(
         schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
         pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
-        sequenceIndex=None,
+        sequenceIndex=None, relative=MapOf(Record(parent=None, kind=None, decimals=None, min=None,
+                                                  max=None)),
         driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
                       prefix=None, nullShare=None, orphanShare=None, orphans=None,
                       ancestors=None),
         secondary=MapOf(Record(parentTable=None, degree=None, orphanShare=None,
-                               uniqueWithDriver=None)),
+                               uniqueWithDriver=None, context=None)),
         selfRefs=MapOf(Record(degree=None, earlier=None)),
         labels=MapOf(Record(values=None, nullShare=None)),
         uniqueIds=MapOf(Record(spec=None, nullShare=None)))))
@@ -474,8 +482,37 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             plan = table_plan(self._state, self._table_models, name, seed, n, counts,
                               self.getChunkSize())
             plan.offsets = offsets
+            if plan.secondary_drawn:
+                skeleton = self._with_secondary_parents(graph, name, plan, skeleton, schema,
+                                                        generated, counts, len(offsets))
             df = skeleton.mapInPandas(lambda it: generate_child(plan, it), schema=schema)
         return df, n
+
+    def _with_secondary_parents(self, graph: SchemaGraph, name: str, plan: Any,
+                                skeleton: DataFrame, schema: T.StructType,
+                                generated: dict[str, DataFrame], counts: dict[str, int],
+                                parts: int) -> DataFrame:
+        """The skeleton of ``name`` with its secondary keys drawn (the same keys the rows would
+        get without context) and the generated columns of those secondary parents that the table
+        model is conditioned on. Parents of up to ``SECONDARY_BROADCAST_ROWS`` generated rows are
+        broadcast (the skeleton keeps its partitions and order); a larger one is joined by a
+        shuffle and each skeleton partition's rows are put back together in their order, so the
+        rows are the same either way."""
+        ts = self._state["tables"][name]
+        fields = list(skeleton.schema.fields) + [schema[c] for c in ts["secondary"]]
+        keyed = skeleton.mapInPandas(lambda it: draw_secondary_keys(plan, it),
+                                     schema=T.StructType(fields))
+        sec = {n: (col, s["parentTable"], pcol) for col, s in ts["secondary"].items()
+               for n, pcol in s.get("context") or []}
+        small = all(counts[t] <= SECONDARY_BROADCAST_ROWS for _, t, _ in sec.values())
+        joined = with_secondary(keyed, generated, graph, name, sec, broadcast=small)
+        if small:
+            return joined
+        logger.info("table %s: a secondary parent has more than %d generated rows: joined by a "
+                    "shuffle, the skeleton's order restored after it", name,
+                    SECONDARY_BROADCAST_ROWS)
+        return (joined.repartition(max(1, parts), gen.PART_COL)
+                .sortWithinPartitions(gen.PART_COL, gen.POS_COL))
 
     # ------------------------------------------------------------------ persistence
     def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:

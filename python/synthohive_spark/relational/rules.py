@@ -4,6 +4,10 @@
   country is its customer's country; an item's price is its menu pizza's price).
 * A **derived** column: a parent column that aggregates its children (an order's item count, its
   total = the sum of its items' prices, or of unit price x quantity).
+* A **relative** column: a child number that follows a number of its parent row up to a factor
+  or an offset that varies much less than the number itself (an order line's price is its
+  product's list price, sometimes discounted; a reading is its station's baseline plus a small
+  change). It is learned as that factor or offset, beside the parent's value.
 
 Detection looks at whole tables when they are small, and otherwise at every child of a sample of
 parents (the caller picks the parents: a sum over a sample of children would be wrong). Each rule
@@ -21,7 +25,8 @@ import pandas as pd
 
 logger = logging.getLogger("synthohive_spark.relational.rules")
 
-__all__ = ["CopyFinding", "DerivedFinding", "find_copies", "find_derived",
+__all__ = ["CopyFinding", "DerivedFinding", "RelativeFinding", "find_copies", "find_derived",
+           "find_relative", "RELATIVE_MAX_SPREAD",
            "COPY_MIN_AGREEMENT", "DERIVED_MIN_SHARE", "tolerance"]
 
 #: a child column is copied from its parent when at least this share of its rows agree
@@ -45,6 +50,74 @@ class DerivedFinding:
     aggregate: str            # "count" | "sum"
     columns: tuple[str, ...]  # child columns summed (two: their product)
     share: float              # share of parent rows where the rule holds
+
+
+@dataclass
+class RelativeFinding:
+    column: str          # the child's column
+    parent_column: str   # the parent's column it follows
+    kind: str            # "ratio" (child = parent x factor) | "offset" (child = parent + offset)
+    spread: float        # the factor's (log) or offset's spread over the column's own
+
+
+#: a child column is relative to a parent column when the factor's (or offset's) spread is at most
+#: this share of the column's own spread (on a log scale for a factor)
+RELATIVE_MAX_SPREAD = 0.2
+#: the parent's value must be there (and positive, for a factor) on this share of the rows
+RELATIVE_MIN_COVERAGE = 0.99
+
+
+def _robust_spread(x: np.ndarray) -> float:
+    """Spread of ``x`` that a few outliers do not decide: the larger of the interquartile range
+    (scaled to a standard deviation) and the 5-95% range / 3.3."""
+    q05, q25, q75, q95 = np.quantile(x, [0.05, 0.25, 0.75, 0.95])
+    return float(max((q75 - q25) / 1.349, (q95 - q05) / 3.29))
+
+
+def find_relative(joined: pd.DataFrame, child_columns: Sequence[str],
+                  parent_columns: Sequence[str]) -> list[RelativeFinding]:
+    """Child numbers that follow a parent number. ``joined`` holds child rows with the parent's
+    columns beside them (under their names in ``parent_columns``). For each child column the
+    parent column with the smallest relative spread is kept, when that spread is at most
+    ``RELATIVE_MAX_SPREAD``: a factor (both positive) on a log scale, else an offset. A column
+    equal to its parent's on nearly every row is a copy (:func:`find_copies`), not this."""
+    out: list[RelativeFinding] = []
+    if len(joined) < MIN_ROWS:
+        return out
+    for c in child_columns:
+        a = pd.to_numeric(joined[c], errors="coerce") if joined[c].dtype.kind in "iuf" else None
+        if a is None:
+            continue
+        x = a.to_numpy(dtype="float64")
+        have = ~np.isnan(x)
+        if have.sum() < MIN_ROWS or len(np.unique(x[have])) < 10:
+            continue
+        best: Optional[RelativeFinding] = None
+        for p in parent_columns:
+            if joined[p].dtype.kind not in "iuf":
+                continue
+            y = pd.to_numeric(joined[p], errors="coerce").to_numpy(dtype="float64")
+            ok = have & ~np.isnan(y)
+            if ok.sum() < RELATIVE_MIN_COVERAGE * have.sum() or len(np.unique(y[ok])) < 10:
+                continue
+            xs, ys = x[ok], y[ok]
+            if float(np.mean(np.abs(xs - ys) <= 1e-9 * np.maximum(1.0, np.abs(ys)))) >= \
+                    COPY_MIN_AGREEMENT:
+                continue  # a copy
+            found = []
+            if (xs > 0).all() and (ys > 0).all():
+                own = _robust_spread(np.log(xs))
+                if own > 0:
+                    found.append(("ratio", _robust_spread(np.log(xs / ys)) / own))
+            own = _robust_spread(xs)
+            if own > 0:
+                found.append(("offset", _robust_spread(xs - ys) / own))
+            for kind, spread in found:
+                if spread <= RELATIVE_MAX_SPREAD and (best is None or spread < best.spread):
+                    best = RelativeFinding(c, p, kind, spread)
+        if best is not None:
+            out.append(best)
+    return out
 
 
 def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
