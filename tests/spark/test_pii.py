@@ -362,6 +362,50 @@ def test_clear_errors(spark):
         model.transform(df.drop("email"))
 
 
+def test_the_key_comes_from_the_environment_variable_when_none_is_passed(spark, monkeypatch,
+                                                                         tmp_path):
+    from synthohive_spark.metadata import Metadata
+
+    df = _people(spark)
+    monkeypatch.delenv("SYNTHOHIVE_HMAC_KEY", raising=False)
+    with pytest.raises(ValueError, match="or set the environment variable SYNTHOHIVE_HMAC_KEY"):
+        _fit(df, "hash", key=None)
+    monkeypatch.setenv("SYNTHOHIVE_HMAC_KEY", KEY)  # the default variable
+    rows = _fit(df, "hash", key=None).transform(df).collect()
+    assert rows[0]["email"] == _ref_hmac("john.doe@gmail.com")
+    with pytest.raises(ValueError, match="needs the secret key"):  # keyEnv="": never read
+        _fit(df, "hash", key=None, keyEnv="")
+
+    # the metadata's privacy.hmac_key_env names the variable
+    monkeypatch.delenv("SYNTHOHIVE_HMAC_KEY")
+    meta = Metadata.from_dict({"privacy": {"hmac_key_env": "SHOP_PII_KEY"},
+                               "tables": {"people": {"columns": {
+                                   "email": {"sdtype": "email", "dtype": "string",
+                                             "pii_strategy": "hash"},
+                                   "zip": {"sdtype": "numerical", "dtype": "int"}}}}})
+    with pytest.raises(ValueError, match="environment variable SHOP_PII_KEY"):
+        PIISanitizer.fromMetadata(meta, "people", sampleFraction=1.0).fit(df)
+    monkeypatch.setenv("SHOP_PII_KEY", KEY)
+    model = PIISanitizer.fromMetadata(meta, "people", sampleFraction=1.0).fit(df)
+    assert model.getKeyEnv() == "SHOP_PII_KEY"
+    assert model.transform(df).collect()[0]["email"] == _ref_hmac("john.doe@gmail.com")
+
+    # saved: the variable's name, never its value; loaded, the variable is read again and a
+    # different key in it is refused (the fingerprint of the fitted key is checked)
+    path = str(tmp_path / "san")
+    model.write().overwrite().save(path)
+    for root, _, files in os.walk(path):
+        for f in files:
+            with open(os.path.join(root, f), "rb") as fh:
+                assert KEY.encode() not in fh.read()
+    loaded = PIISanitizerModel.load(path)
+    assert not loaded.hasKey() and loaded.getKeyEnv() == "SHOP_PII_KEY"
+    assert loaded.transform(df).collect()[0]["email"] == _ref_hmac("john.doe@gmail.com")
+    monkeypatch.setenv("SHOP_PII_KEY", "a-different-key-0000")
+    with pytest.raises(ValueError, match="does not match the key this model was saved with"):
+        PIISanitizerModel.load(path).transform(df)
+
+
 def test_metadata_forces_columns_in_and_out(spark):
     from synthohive_spark.metadata import Metadata
 

@@ -84,6 +84,15 @@ def test_jvm_stage_gives_reference_hmac_of_the_string_form(people):
     assert got[1]["born"] == ref_hmac(KEY, "2020-02-29")
 
 
+def test_the_key_is_read_from_the_environment_when_none_is_set(people, monkeypatch):
+    monkeypatch.setenv("SYNTHOHIVE_HMAC_KEY", KEY)
+    stage = HmacPseudonymizer(inputCols=["email"])
+    assert by_id(stage.transform(people))[1]["email"] == ref_hmac(KEY, "ann@example.com")
+    assert stage.hasKey() and stage.getKeyFingerprint() == key_fingerprint(KEY)
+    given = HmacPseudonymizer(inputCols=["email"], key=OTHER_KEY)  # a key given wins
+    assert by_id(given.transform(people))[1]["email"] == ref_hmac(OTHER_KEY, "ann@example.com")
+
+
 def test_same_value_same_pseudonym_across_dataframes_so_joins_survive(jvm):
     customers = jvm.createDataFrame([(f"C{i:03d}", f"name{i}") for i in range(30)],
                                     "customer_id string, name string")
@@ -258,7 +267,9 @@ def test_output_clash_and_unsupported_types_are_refused(people, jvm):
 
 
 def test_transform_without_key_and_bad_settings_fail_clearly(people):
-    with pytest.raises(ValueError, match="no key is set; call setKey"):
+    with pytest.raises(ValueError, match=r"no key is set; pass key=<secret> or call "
+                                         r"setKey\(<secret>\), or set the environment variable "
+                                         "SYNTHOHIVE_HMAC_KEY"):
         HmacPseudonymizer(inputCols=["email"]).transform(people)
     with pytest.raises(ValueError, match="outputFormat must be one of hex, truncate"):
         HmacPseudonymizer(inputCols=["email"], outputFormat="base64")

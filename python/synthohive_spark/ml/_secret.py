@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from typing import Any, Optional
 
 from pyspark.ml.param import Param, Params, TypeConverters
 
-__all__ = ["HasSecretKey", "key_fingerprint", "require_key"]
+__all__ = ["HasSecretKey", "HasKeyEnv", "key_fingerprint", "require_key", "DEFAULT_KEY_ENV"]
+
+#: the environment variable a keyed stage reads its key from when none was set (the same default
+#: as ``PrivacyConfig.hmac_key_env``)
+DEFAULT_KEY_ENV = "SYNTHOHIVE_HMAC_KEY"
 
 _FINGERPRINT_LABEL = b"synthohive-spark/hmac-pseudonymizer/key-fingerprint/v1"
 
@@ -53,6 +58,28 @@ class HasSecretKey(Params):
 
     def _init_key(self) -> None:
         self._secret_key: Optional[str] = None
+
+    def _key_env(self) -> str:
+        """The environment variable read for the key when none is set: the stage's ``keyEnv``
+        param where it has one (:class:`HasKeyEnv`), else ``DEFAULT_KEY_ENV``."""
+        return self.getOrDefault("keyEnv") if self.hasParam("keyEnv") else DEFAULT_KEY_ENV
+
+    def _key_from_env(self) -> bool:
+        """True when a key is set; when none is, the value of ``keyEnv``'s variable (if there is
+        one) becomes the key, through :meth:`setKey` (so a saved stage's fingerprint is checked)."""
+        if self.hasKey():
+            return True
+        name = self._key_env()
+        value = os.environ.get(name) if name else None
+        if value:
+            self.setKey(value)
+        return self.hasKey()
+
+    def _key_hint(self) -> str:
+        """How to give the key, for error messages."""
+        name = self._key_env()
+        env = f", or set the environment variable {name}" if name else ""
+        return f"pass key=<secret> or call setKey(<secret>){env}"
 
     def getKeyId(self) -> str:
         return self.getOrDefault(self.keyId)
@@ -94,3 +121,24 @@ class HasSecretKey(Params):
 
     def _key_changed(self) -> None:
         """Called after the key is set or cleared."""
+
+
+class HasKeyEnv(Params):
+    """``keyEnv``: which environment variable a Python keyed stage reads its key from (the JVM
+    pseudonymizer reads ``DEFAULT_KEY_ENV``: its params are the Scala stage's)."""
+
+    keyEnv: "Param[str]" = Param(
+        Params._dummy(), "keyEnv",
+        "name of the driver's environment variable whose value is the key when none was set "
+        f"(read when the key is first needed; empty: never; default {DEFAULT_KEY_ENV}). The "
+        "variable's name is saved, never its value", typeConverter=TypeConverters.toString)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(keyEnv=DEFAULT_KEY_ENV)
+
+    def getKeyEnv(self) -> str:
+        return self.getOrDefault(self.keyEnv)
+
+    def setKeyEnv(self, value: str) -> Any:
+        return self._set(keyEnv=value)

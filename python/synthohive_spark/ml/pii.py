@@ -41,7 +41,7 @@ from synthohive_spark.ml._pii_engines import (_BIT_SUFFIX, _JVM_STRATEGIES, _RUL
                                               _pii_classes_loaded, _replace_jvm, _replaceable,
                                               _scan_bits_jvm, _scannable, replace_python,
                                               scan_bits_python)
-from synthohive_spark.ml._secret import HasSecretKey
+from synthohive_spark.ml._secret import HasKeyEnv, HasSecretKey
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
 from synthohive_spark.privacy.detect import PII_KINDS, ColumnEvidence, Finding, decide, name_hint
@@ -76,7 +76,7 @@ def _to_forced(value: Any) -> dict:
 
 # -- params -------------------------------------------------------------------------------------------
 
-class _PIISanitizerParams(HasDefaultSeed, HasSecretKey):
+class _PIISanitizerParams(HasDefaultSeed, HasSecretKey, HasKeyEnv):
     """Params shared by :class:`PIISanitizer` and :class:`PIISanitizerModel`."""
 
     inputCols: "Param[list[str]]" = Param(
@@ -214,7 +214,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
                  piiColumns: Optional[Union[Mapping[str, str], Sequence[str]]] = None,
                  nonPiiColumns: Optional[Sequence[str]] = None, refYear: Optional[int] = None,
                  engine: str = "auto", keyId: Optional[str] = None,
-                 key: Optional[str] = None) -> None:
+                 keyEnv: Optional[str] = None, key: Optional[str] = None) -> None:
         super().__init__()
         self._init_key()
         kwargs = self._input_kwargs
@@ -232,7 +232,7 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
                   piiColumns: Optional[Union[Mapping[str, str], Sequence[str]]] = None,
                   nonPiiColumns: Optional[Sequence[str]] = None, refYear: Optional[int] = None,
                   engine: str = "auto", keyId: Optional[str] = None,
-                  key: Optional[str] = None) -> "PIISanitizer":
+                  keyEnv: Optional[str] = None, key: Optional[str] = None) -> "PIISanitizer":
         """Sets params (and the key, when given)."""
         kwargs = dict(self._input_kwargs)
         self._input_kwargs = {}
@@ -265,6 +265,8 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
             default = getattr(metadata.privacy, "pii_strategy", None)
         if default is not None:
             kwargs["defaultStrategy"] = default
+        if "keyEnv" not in kwargs and getattr(metadata, "privacy", None) is not None:
+            kwargs["keyEnv"] = metadata.privacy.hmac_key_env  # the key's variable, when none given
         return cls(piiColumns=forced, nonPiiColumns=non_pii, strategies=strategies, **kwargs)
 
     def copy(self, extra: Optional[dict] = None) -> "PIISanitizer":
@@ -341,12 +343,12 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
             spec = targets.get(f.column) or targets.get(f.kind or "") or self.getDefaultStrategy()
             strategy = S.parse_strategy(spec, f"{_STAGE}: column {f.column!r}: ")
             f.strategy = strategy.spec
-            if strategy.needs_key and not self.hasKey():
+            if strategy.needs_key and not self._key_from_env():
                 raise ValueError(
                     f"{_STAGE}: column {f.column!r} (kind {f.kind}) uses strategy "
                     f"{strategy.spec!r}, which needs the secret key (fakes and hashes are keyed "
-                    "so that they are consistent and cannot be recomputed without it); pass "
-                    "key=<secret> or setKey(...), or choose mask, redact or drop.")
+                    f"so that they are consistent and cannot be recomputed without it); "
+                    f"{self._key_hint()}, or choose mask, redact or drop.")
 
     def _scan(self, dataset: DataFrame, columns: list[str], ref_year: int,
               engine: str) -> dict[str, ColumnEvidence]:
@@ -478,12 +480,12 @@ class PIISanitizerModel(Model, _PIISanitizerParams, PersistentStage):
     def _transform(self, dataset: DataFrame) -> DataFrame:
         plan = self._plan(dataset)
         needs_key = [c for c, _, s in plan if s.split(":")[0] in S.KEYED_STRATEGIES]
-        if needs_key and not self.hasKey():
+        if needs_key and not self._key_from_env():
             saved = (f" This model was fitted with the key whose fingerprint is "
                      f"{self.getKeyFingerprint()}; a saved model never contains its key, so set "
                      "it again after loading." if self.isDefined(self.keyFingerprint) else "")
             raise ValueError(f"{_STAGE} {self.uid}: columns {', '.join(needs_key)} need the "
-                             f"secret key (strategies fake/hash); call setKey(<secret>).{saved}")
+                             f"secret key (strategies fake/hash); {self._key_hint()}.{saved}")
         spark = dataset.sparkSession
         engine = self._engine_for(spark)
         key = self._secret_key

@@ -270,13 +270,13 @@ class HmacPseudonymizer(JavaTransformer, _HmacPseudonymizerParams, JavaMLReadabl
         return super()._to_java()
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        if self._secret_key is None:
+        if not self._key_from_env():
             saved = ""
             if self.isDefined(self.keyFingerprint):
                 saved = (f" This stage was configured with the key whose fingerprint is "
                          f"{self.getKeyFingerprint()}; a saved stage never contains its key, so "
                          "set it again after loading.")
-            raise ValueError(f"{_STAGE} {self.uid}: no key is set; call setKey(<secret>) before "
+            raise ValueError(f"{_STAGE} {self.uid}: no key is set; {self._key_hint()} before "
                              f"transform.{saved}")
         if not self.isDefined(self.inputCols):
             raise ValueError(f"{_STAGE} {self.uid}: inputCols is not set; name the columns to "
