@@ -300,6 +300,10 @@ class PrivacyConfig(_Model):
     k_anonymity: Optional[int] = Field(default=None, ge=2)
     min_dcr: Optional[float] = Field(default=None, ge=0)
     exact_copy_tolerance: float = Field(default=0.0, ge=0, le=1)
+    #: differential privacy: the (epsilon, delta) budget of a table's model (``delta`` None: 1/n
+    #: of the training rows, at most 1e-5); None: no differential privacy
+    epsilon: Optional[float] = Field(default=None, gt=0)
+    delta: Optional[float] = Field(default=None, gt=0, lt=1)
 
 
 def _written(text: str, path: Union[str, Path, None]) -> str:
