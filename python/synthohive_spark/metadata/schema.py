@@ -184,6 +184,10 @@ class ColumnConfig(_Model):
     pii_strategy: Optional[PIIStrategy] = None
     copy_of: Optional[CopyRule] = None
     derived: Optional[DerivedRule] = None
+    #: a quasi-identifier of ``privacy.k_anonymity`` (identifies a person only together with
+    #: others: city, postal code, birth date, age, gender, job); None: decided by the sdtype and
+    #: the column name (:func:`synthohive_spark.privacy.quasi_identifiers`)
+    quasi_identifier: Optional[bool] = None
 
     _strategy = field_validator("pii_strategy", mode="before")(_strategy_name)
 

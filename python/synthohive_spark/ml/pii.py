@@ -44,7 +44,8 @@ from synthohive_spark.ml._pii_engines import (_BIT_SUFFIX, _JVM_STRATEGIES, _RUL
 from synthohive_spark.ml._secret import HasKeyEnv, HasSecretKey
 from synthohive_spark.privacy import strategies as S
 from synthohive_spark.privacy import validators as V
-from synthohive_spark.privacy.detect import PII_KINDS, ColumnEvidence, Finding, decide, name_hint
+from synthohive_spark.privacy.detect import (PII_KINDS, ColumnEvidence, Finding, decide,
+                                             is_quasi_identifier, name_hint)
 
 logger = logging.getLogger("synthohive_spark.ml.pii")
 
@@ -443,6 +444,19 @@ class PIISanitizerModel(Model, _PIISanitizerParams, PersistentStage):
     @property
     def piiColumns_(self) -> list[str]:
         return [f.column for f in self._findings if f.is_pii]
+
+    def k_anonymity(self, df_out: DataFrame, k: int,
+                    quasi_identifiers: Optional[Sequence[str]] = None) -> dict[str, Any]:
+        """k-anonymity of sanitized output ``df_out`` (this model's ``transform``) over
+        ``quasi_identifiers``, as :func:`synthohive_spark.validation.k_anonymity` reports it.
+        Default: the columns of ``df_out`` whose finding is a quasi-identifier kind (city, zip,
+        date_of_birth) or whose name says age, gender, sex, job or occupation."""
+        from synthohive_spark.validation import k_anonymity
+
+        if quasi_identifiers is None:
+            kinds = {f.column: f.kind for f in self._findings}
+            quasi_identifiers = [c for c in df_out.columns if is_quasi_identifier(c, kinds.get(c))]
+        return k_anonymity(df_out, quasi_identifiers, k)
 
     def setEngine(self, value: str) -> "PIISanitizerModel":
         if value not in ENGINES:

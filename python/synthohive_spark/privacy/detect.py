@@ -13,7 +13,8 @@ from typing import Any, Mapping, Optional
 
 __all__ = ["PII_KINDS", "PII_SDTYPE_ALIASES", "VALUE_KINDS", "NAME_KINDS", "name_hint", "normalize_name", "word_hints",
            "WEAK_HINT_NAMES",
-           "ColumnEvidence", "Finding", "decide", "NAME_HINT_CONFIDENCE"]
+           "ColumnEvidence", "Finding", "decide", "NAME_HINT_CONFIDENCE",
+           "QUASI_IDENTIFIER_KINDS", "is_quasi_identifier", "quasi_identifiers"]
 
 #: Every kind the detector can report (the PII sdtypes of synthohive_spark.metadata).
 PII_KINDS: tuple[str, ...] = ("email", "phone", "name", "first_name", "last_name", "address",
@@ -343,3 +344,46 @@ def decide(ev: ColumnEvidence, min_hit_rate: float = 0.6, min_confidence: float 
         return Finding(ev.column, value_kind, round(value_conf, 6), round(rate, 6), "values",
                        value_conf >= min_confidence, sampled=ev.non_null)
     return Finding(ev.column, None, 0.0, 0.0, "none", False, sampled=ev.non_null)
+
+
+# ------------------------------------------------------------------ quasi-identifiers
+
+#: PII kinds that identify a person only together with others (where one lives, when one was
+#: born): the default quasi-identifiers of k-anonymity. The direct identifiers (name, e-mail,
+#: phone, SSN, ...) are replaced, never released, so they are not among them.
+QUASI_IDENTIFIER_KINDS: tuple[str, ...] = ("city", "zip", "date_of_birth")
+_QI_SDTYPES = frozenset(QUASI_IDENTIFIER_KINDS) | {"postcode", "zipcode"}
+#: Quasi-identifiers that are no PII kind (a number or a category): told by the column name,
+#: as its whole name or its last word (customer_age, patient_sex).
+_QI_WHOLE_NAMES = frozenset({"job", "job_title", "jobtitle", "age_group", "age_band",
+                             "birth_year", "year_of_birth", "yob", "marital_status"})
+_QI_LAST_WORDS = frozenset({"age", "gender", "sex", "occupation", "profession"})
+# sdtypes a named quasi-identifier (age, gender, job) can have: not keys, free text or PII
+_QI_NAMED_SDTYPES = frozenset({"numerical", "categorical", "boolean", "datetime", "ordinal"})
+
+
+def is_quasi_identifier(column: str, sdtype: Optional[str], flag: Optional[bool] = None) -> bool:
+    """Whether ``column`` of semantic type (or PII kind) ``sdtype`` is a quasi-identifier: the
+    explicit ``flag`` when given; otherwise a kind of :data:`QUASI_IDENTIFIER_KINDS`, or a
+    number/category/date whose name says age, gender, sex, job or occupation."""
+    if flag is not None:
+        return bool(flag)
+    kind = str(getattr(sdtype, "value", sdtype) or "").lower()
+    if kind in _QI_SDTYPES:
+        return True
+    if kind and kind not in _QI_NAMED_SDTYPES:
+        return False
+    tokens = normalize_name(column)
+    return bool(tokens) and ("_".join(tokens) in _QI_WHOLE_NAMES or tokens[-1] in _QI_LAST_WORDS)
+
+
+def quasi_identifiers(table_config: Any) -> list[str]:
+    """The quasi-identifier columns of a table's metadata (a ``TableConfig``, or a dict of the same
+    shape), in column order: ``quasi_identifier: true/false`` where a column says so, else
+    :func:`is_quasi_identifier` of its name and sdtype."""
+    def get(obj: Any, name: str) -> Any:
+        return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+    columns = get(table_config, "columns") or {}
+    return [name for name, col in columns.items()
+            if is_quasi_identifier(name, get(col, "sdtype"), get(col, "quasi_identifier"))]

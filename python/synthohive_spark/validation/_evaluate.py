@@ -15,7 +15,9 @@ from typing import Any, Mapping
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from . import _multi, _pairs, _privacy, _shapes
+from synthohive_spark.privacy.detect import quasi_identifiers
+
+from . import _kanon, _multi, _pairs, _privacy, _shapes
 from ._columns import (ColumnPlan, check_same_columns, fk_fields, foreign_keys, plan_table, primary_key, project, quote,
                        table_config, value_expr)
 from .errors import ValidationInputError
@@ -96,7 +98,11 @@ def evaluate(
     same tables. ``metadata`` (a synthohive_spark Metadata, or anything with the same shape) gives
     column kinds and relationships; without it, kinds are inferred from Spark types and only
     single-table properties are computed. ``holdout`` holds real rows that were not used for
-    training; with it, the privacy section (distance to closest record, exact copies) is computed.
+    training; with it, the privacy section (distance to closest record, exact copies, and the AUC
+    of a distance-based membership-inference attack) is computed. When the metadata sets
+    ``privacy.k_anonymity``, the k-anonymity of each synthetic table over its quasi-identifier
+    columns is checked too (``report.privacy["k_anonymity"]``, holdout or not; ``privacy=False``
+    skips it, as the quality gate does).
 
     KS statistics are exact when a column has at most ``exact_ks_max_distinct`` distinct values
     (real + synthetic), and otherwise bounded from about 2 x ``ks_buckets`` buckets whose edges
@@ -129,6 +135,7 @@ def evaluate(
     if unknown_hold:
         raise ValidationInputError(f"holdout holds table(s) {unknown_hold} that are not in real.")
     do_privacy = bool(hold_d) if privacy is None else privacy
+    k_anon = _k_anonymity_of(metadata) if privacy is not False else None
     if do_privacy and not hold_d:
         raise ValidationInputError("privacy=True needs a holdout (real rows not used for training).")
 
@@ -141,7 +148,7 @@ def evaluate(
         real_association_threshold=real_association_threshold,
         plot_categories=plot_categories, histogram_bins=histogram_bins,
         dcr_synthetic_rows=dcr_synthetic_rows, dcr_reference_rows=dcr_reference_rows, seed=seed,
-        contingency_bins=_pairs.N_BINS, privacy=do_privacy, cache=cache)
+        contingency_bins=_pairs.N_BINS, privacy=do_privacy, k_anonymity=k_anon, cache=cache)
     ev = _Evaluation(settings)
     for t in real_d:
         cfg = table_config(metadata, t)
@@ -151,7 +158,17 @@ def evaluate(
     if do_privacy:
         for t, hdf in hold_d.items():
             ev.privacy(t, real_d[t], syn_d[t], hdf)
+    if k_anon is not None:
+        for t in syn_d:
+            ev.k_anonymity(t, syn_d[t], table_config(metadata, t), k_anon)
     return ev.report(multi)
+
+
+def _k_anonymity_of(metadata: Any) -> int | None:
+    """``privacy.k_anonymity`` of a Metadata (or a dict of the same shape), or None."""
+    priv = metadata.get("privacy") if isinstance(metadata, Mapping) else getattr(metadata, "privacy", None)
+    k = priv.get("k_anonymity") if isinstance(priv, Mapping) else getattr(priv, "k_anonymity", None)
+    return None if k is None else int(k)
 
 
 class _Evaluation:
@@ -481,6 +498,18 @@ class _Evaluation:
         out["holdout_rows"] = hs.rows
         self._time("privacy_exact_copies", start)
         self.privacy_out[t] = out
+        if out.get("membership_inference_auc") is not None:
+            self.privacy_out.setdefault("membership_inference_auc", {})[t] = out["membership_inference_auc"]
+
+    def k_anonymity(self, t: str, syn: DataFrame, cfg: Any, k: int) -> None:
+        start = time.perf_counter()
+        qi = quasi_identifiers(cfg) if cfg is not None else []
+        missing = [c for c in qi if c not in syn.columns]
+        res = _kanon.k_anonymity(syn, [c for c in qi if c not in missing], k)
+        if missing:
+            res["missing_columns"] = missing
+        self.privacy_out.setdefault("k_anonymity", {})[t] = res
+        self._time("privacy_k_anonymity", start)
 
     # ---------------------------------------------------------------- result
     def report(self, multi: bool) -> ValidationReport:

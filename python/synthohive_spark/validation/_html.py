@@ -355,17 +355,46 @@ def _render_relationships(details: dict[str, Any], card_plots: list[dict[str, An
     return "".join(out)
 
 
+#: keys of the privacy section that summarise every table (the others are tables)
+PRIVACY_SUMMARY_KEYS = ("k_anonymity", "membership_inference_auc")
+
+
+def _render_k_anonymity(kanon: dict[str, Any]) -> str:
+    rows = []
+    for t, r in kanon.items():
+        if not r.get("applicable", True):
+            rows.append([esc(t), fmt(r.get("k")), "", "", "", "", "", esc(r.get("reason") or "")])
+            continue
+        ok = '<span class="good">yes</span>' if r.get("satisfied") else '<span class="bad">no</span>'
+        rows.append([esc(t), fmt(r.get("k")), esc(", ".join(r.get("quasi_identifiers", []))),
+                     fmt(r.get("smallest_class")), fmt(r.get("classes_below_k")),
+                     f"{fmt(r.get('rows_below_k'))} of {fmt(r.get('rows'))}", ok,
+                     esc(f"missing from the synthetic data: {r['missing_columns']}"
+                         if r.get("missing_columns") else "")])
+    return ('<h3>k-anonymity of the synthetic data</h3><p class="muted">Equivalence class: the rows '
+            'that share every quasi-identifier value (null counts as a value); k-anonymous when no '
+            'class holds fewer than k rows.</p>'
+            + _table(["Table", "k", "Quasi-identifiers", "Smallest class", "Classes below k",
+                      "Rows below k", "k-anonymous", "Note"], rows, [1, 3, 4, 5]))
+
+
 def _render_privacy(privacy: dict[str, Any], settings: dict[str, Any]) -> str:
     out = ['<section class="card" id="privacy"><h2>Privacy</h2>']
-    if not privacy:
-        out.append('<p class="muted">Not computed: no real holdout (rows not used for training) was '
-                   'given.</p></section>')
+    if privacy.get("k_anonymity"):
+        out.append(_render_k_anonymity(privacy["k_anonymity"]))
+    tables = {t: p for t, p in privacy.items() if t not in PRIVACY_SUMMARY_KEYS}
+    if not tables:
+        out.append('<p class="muted">Distance to closest record and membership inference not '
+                   'computed: no real holdout (rows not used for training) was given.</p></section>')
         return "".join(out)
     out.append('<p class="muted">Distance to closest record (DCR): mean over columns of a normalised '
                'numeric distance (|a-b| / real range, at most 1) or a category mismatch (0/1). A '
                'synthetic row much closer to training rows than to holdout rows suggests memorisation; '
-               'about half of the rows closer to training is the ideal.</p>')
-    for t, p in privacy.items():
+               'about half of the rows closer to training is the ideal. Membership inference: an '
+               'attacker who scores each real row by its distance to the closest synthetic row tells '
+               'training rows from holdout rows with this AUC (0.5: no better than chance; 1: every '
+               'training row is given away).</p>')
+    for t, p in tables.items():
         out.append(f"<h3>Table {esc(t)}</h3>")
         if not p.get("applicable", True):
             out.append(f'<p class="muted">{esc(p.get("reason"))}</p>')
@@ -379,6 +408,9 @@ def _render_privacy(privacy: dict[str, Any], settings: dict[str, Any]) -> str:
              f"{fmt(p.get('dcr_train_p05'), 4)} / {fmt(p.get('dcr_holdout_p05'), 4)}"],
             ["Share of synthetic rows closer to training than holdout", fmt(p.get("share_closer_to_train"), 4)],
             ["Overfitting protection score (SDMetrics)", _score_cell(p.get("overfitting_protection_score"))],
+            [f"Membership inference AUC ({fmt(p.get('membership_inference_member_rows'))} training vs "
+             f"{fmt(p.get('membership_inference_non_member_rows'))} holdout rows)",
+             fmt(p.get("membership_inference_auc"), 4)],
             ["Exact-copy rate (synthetic rows equal to a training row, all rows)", fmt(p.get("exact_copy_rate"), 5)],
             ["Exact copies of holdout rows (synthetic)", fmt(p.get("synthetic_exact_copies_of_holdout_rate"), 5)],
             ["Holdout rows equal to a training row (baseline)", fmt(p.get("holdout_exact_copy_rate"), 5)],

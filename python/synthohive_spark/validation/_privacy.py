@@ -7,6 +7,12 @@ missing), categories contribute 0 when equal and 1 otherwise (missing equals mis
 distance is the mean over columns. It runs on bounded samples: a broadcast sample of synthetic rows
 is cross-joined with equally sized samples of the training and holdout rows, and only one minimum
 distance per synthetic row comes back to the driver.
+
+The same distances give a membership-inference attack: each sampled training row (a member) and
+holdout row (a non-member) is scored by minus its distance to the closest sampled synthetic row,
+and the AUC of telling members from non-members by that score is reported (0.5: the synthetic
+rows say nothing about who was in the training data; 1: every training row has a closer synthetic
+twin than any holdout row). One minimum distance per reference row comes back to the driver.
 """
 from __future__ import annotations
 
@@ -56,20 +62,26 @@ def dcr(train: DataFrame, holdout: DataFrame, syn: DataFrame, plans: list[Column
     s = _sample(syn.select(*names), n_syn, synthetic_rows, seed) \
         .select(F.monotonically_increasing_id().alias("__id"), *[F.col(c).alias(f"s_{c}") for c in names])
     t = _sample(train.select(*names), n_train, m, seed + 1) \
-        .select(*[F.col(c).alias(f"t_{c}") for c in names], F.lit(1).alias("__train"))
+        .select(*[F.col(c).alias(f"t_{c}") for c in names], F.lit(1).alias("__train"),
+                F.monotonically_increasing_id().alias("__rid"))
     h = _sample(holdout.select(*names), n_holdout, m, seed + 2) \
-        .select(*[F.col(c).alias(f"t_{c}") for c in names], F.lit(0).alias("__train"))
+        .select(*[F.col(c).alias(f"t_{c}") for c in names], F.lit(0).alias("__train"),
+                F.monotonically_increasing_id().alias("__rid"))
     ref = t.unionByName(h)
     d = _distance(cols, ranges)
-    rows = (F.broadcast(s).crossJoin(ref).select("__id", "__train", d.alias("__d"))
-            .groupBy("__id").agg(F.min(F.when(F.col("__train") == 1, F.col("__d"))).alias("dt"),
-                                 F.min(F.when(F.col("__train") == 0, F.col("__d"))).alias("dh"))
+    pairs = F.broadcast(s).crossJoin(ref).select("__id", "__rid", "__train", d.alias("__d"))
+    rows = (pairs.groupBy("__id")
+            .agg(F.min(F.when(F.col("__train") == 1, F.col("__d"))).alias("dt"),
+                 F.min(F.when(F.col("__train") == 0, F.col("__d"))).alias("dh"))
             .collect())
     dt = np.array([r["dt"] for r in rows if r["dt"] is not None and r["dh"] is not None], dtype=float)
     dh = np.array([r["dh"] for r in rows if r["dt"] is not None and r["dh"] is not None], dtype=float)
     if len(dt) == 0:
         return {"applicable": False, "reason": "no synthetic or reference rows to compare"}
     closer = float(np.mean(dt < dh))
+    ref_rows = pairs.groupBy("__train", "__rid").agg(F.min("__d").alias("d")).collect()
+    members = np.array([r["d"] for r in ref_rows if r["__train"] == 1], dtype=float)
+    non_members = np.array([r["d"] for r in ref_rows if r["__train"] == 0], dtype=float)
     return {
         "applicable": True,
         "synthetic_sample_rows": int(len(dt)),
@@ -86,7 +98,22 @@ def dcr(train: DataFrame, holdout: DataFrame, syn: DataFrame, plans: list[Column
         "zero_distance_share": float(np.mean(dt == 0.0)),
         "dcr_train_histogram": np.histogram(dt, bins=20, range=(0.0, 1.0))[0].tolist(),
         "dcr_holdout_histogram": np.histogram(dh, bins=20, range=(0.0, 1.0))[0].tolist(),
+        "membership_inference_auc": membership_auc(-members, -non_members),
+        "membership_inference_member_rows": int(len(members)),
+        "membership_inference_non_member_rows": int(len(non_members)),
     }
+
+
+def membership_auc(member_scores: np.ndarray, non_member_scores: np.ndarray) -> float | None:
+    """AUC of telling members from non-members by a score (higher: more likely a member), ties
+    counted half (Mann-Whitney U / (n1 n2)); None when either side is empty."""
+    n1, n0 = len(member_scores), len(non_member_scores)
+    if n1 == 0 or n0 == 0:
+        return None
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([member_scores, non_member_scores]))
+    return float((ranks[:n1].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
 def exact_copy_rate(reference: DataFrame, syn: DataFrame, plans: list[ColumnPlan], n_syn: int) -> float:

@@ -50,7 +50,10 @@ class ValidationReport:
     ``properties`` maps each property to its score; ``details`` maps ``column_shapes``,
     ``column_pair_trends``, ``cardinality``, ``intertable_trends``, ``missing_values``,
     ``referential_integrity`` and ``not_applicable`` to lists of rows (dicts); ``privacy`` holds
-    the privacy section per table when a holdout was given.
+    the privacy section per table when a holdout was given (DCR, exact copies and
+    ``membership_inference_auc`` with its sample sizes), ``privacy["membership_inference_auc"]``
+    (table -> AUC) and, when the metadata sets ``privacy.k_anonymity``,
+    ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k).
     """
 
     def __init__(self, data: dict[str, Any]) -> None:
