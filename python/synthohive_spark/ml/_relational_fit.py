@@ -50,6 +50,9 @@ class FitSettings:
     context_cols: dict[str, list[str]]
     #: whether ``epochs`` was set by the user (a sequence model otherwise trains its own default)
     epochs_given: bool = True
+    #: differential privacy of the whole database (0: none), split evenly over its tables
+    epsilon: float = 0.0
+    delta: float = 0.0
 
 
 def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
@@ -91,7 +94,46 @@ def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
     finally:
         for df in persisted:
             df.unpersist()
+    if settings.epsilon > 0:
+        state["privacy"] = database_privacy(state, graph, settings)
     return state, table_models, card_models, references
+
+
+def private_share(graph: SchemaGraph, settings: FitSettings) -> tuple[float, float]:
+    """Each table's (epsilon, delta) when the database's budget is split evenly over the tables
+    that are not reference tables (delta 0: each table's own default)."""
+    learned = [t for t in graph.order if not graph.is_reference(t)]
+    k = max(len(learned), 1)
+    return settings.epsilon / k, settings.delta / k
+
+
+def database_privacy(state: dict[str, Any], graph: SchemaGraph,
+                     settings: FitSettings) -> dict[str, Any]:
+    """The database's privacy statement from its tables' (basic composition: the epsilons and
+    deltas add up), with what the relational fit itself reads from the real rows."""
+    tables = {t: ts["privacy"] for t, ts in state["tables"].items() if ts.get("privacy")}
+    not_covered = [f"{t}: {c}" for t, p in tables.items() for c in p["not_covered"]]
+    refs = [t for t in graph.order if graph.is_reference(t)]
+    if refs:
+        not_covered.append(f"reference tables {refs}: their real rows are kept as they are")
+    not_covered += [
+        "child counts per parent (the cardinality models' trees and histograms) and the degree "
+        "models of second parents and self-references",
+        "which parent columns a child is generated under (dependence measured on a sample), "
+        "copied, derived and relative column rules, sequence detection",
+        "orphan and null-key shares"]
+    eps = sum(p["epsilon"] for p in tables.values())
+    delta = sum(p["delta"] for p in tables.values())
+    return {"epsilon": round(eps, 6), "delta": float(f"{delta:.12g}"),
+            "epsilon_budget": settings.epsilon, "unit": "one row of one table",
+            "tables": tables,
+            "covered": [f"{t}: {c}" for t, p in tables.items() for c in p["covered"]],
+            "not_covered": not_covered,
+            "parent_context": (
+                "a child row is learned under its parents' columns: a parent with k children is "
+                "in k training rows of the child table, so the child model's epsilon holds for a "
+                "parent row only as k x epsilon (group privacy); the parent's own table model "
+                "covers it at its share")}
 
 
 #: a reference table is kept in the model as it is: at most this many rows
@@ -301,6 +343,11 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                             "orphanShare": orphans / rows, "orphans": fk.orphans}
         overrides = settings.table_params.get(name, {})
         seq_index = cfg.sequence_index
+        if seq_index is not None and seq_index in learned and settings.epsilon > 0:
+            logger.warning("table %s: epsilon: the sequence model has no differentially private "
+                           "training; its rows are generated one by one under their %s, not as "
+                           "sequences in %s order", name, parent, seq_index)
+            seq_index = None
         if seq_index is not None and seq_index in learned:
             chosen = overrides.get("model", settings.model)
             if chosen != "auto" and not getattr(get_model_class(chosen), "sequential", False):
@@ -389,12 +436,16 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
             if not settings.epochs_given and "epochs" not in overrides:
                 params.pop("epochs")  # the sequence model's own default
         params.update(overrides)
+        if settings.epsilon > 0:
+            params["epsilon"], params["delta"] = private_share(graph, settings)
         table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
         stage = TableSynthesizer(seed=settings.seed, tableName=name,
                                  conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
                                  **params, **seq)
         tmodel = stage.fit(frame)
         tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
+        if tmodel.privacy:
+            tstate["privacy"] = tmodel.privacy
         why = ("tableParams" if "model" in overrides else "model param"
                if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
         logger.info("table %s: model %s (%s)", name, tstate["model"], why)

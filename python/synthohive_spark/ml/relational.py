@@ -98,12 +98,28 @@ class _RelationalParams(HasSynthesisParams):
                              "the defaults for that table (model, epochs, batchSize, "
                              "modelParams, ...)")
 
+    epsilon = Param(Params._dummy(), "epsilon",
+                    "differential privacy: one epsilon for the whole database, split evenly "
+                    "over its tables' models (0: the metadata's privacy.epsilon, or none). "
+                    "The fitted model's privacy says what each table spent and what is not "
+                    "covered", typeConverter=TypeConverters.toFloat)
+    delta = Param(Params._dummy(), "delta",
+                  "differential privacy: delta for the whole database, split like epsilon (0: "
+                  "the metadata's privacy.delta, or each table's default)",
+                  typeConverter=TypeConverters.toFloat)
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, maxContextCols=16, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
-                         chunkSize=50_000)
+                         chunkSize=50_000, epsilon=0.0, delta=0.0)
+
+    def getEpsilon(self) -> float:
+        return self.getOrDefault(self.epsilon)
+
+    def getDelta(self) -> float:
+        return self.getOrDefault(self.delta)
 
     def getMaxContextCols(self) -> int:
         return self.getOrDefault(self.maxContextCols)
@@ -132,7 +148,7 @@ class RelationalSynthesizer(_RelationalParams):
                  batchSize: int = 500, seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                  maxContextCols: int = 16, contextCols: Any = None, modelParams: Any = None,
                  tableParams: Any = None, rowsPerPartition: int = 100_000,
-                 chunkSize: int = 50_000) -> None:
+                 chunkSize: int = 50_000, epsilon: float = 0.0, delta: float = 0.0) -> None:
         super().__init__()
         kwargs = dict(self._input_kwargs)
         md = kwargs.pop("metadata", None)
@@ -144,7 +160,8 @@ class RelationalSynthesizer(_RelationalParams):
                   seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000, maxContextCols: int = 16,
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
                   rowsPerPartition: int = 100_000,
-                  chunkSize: int = 50_000) -> "RelationalSynthesizer":
+                  chunkSize: int = 50_000, epsilon: float = 0.0,
+                  delta: float = 0.0) -> "RelationalSynthesizer":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         self._set(**kwargs)
         check_at_least_one("RelationalSynthesizer", self, (
@@ -203,7 +220,13 @@ class RelationalSynthesizer(_RelationalParams):
             raise ValueError(f"RelationalSynthesizer: contextCols names {unknown}, which are not "
                              f"child tables of the metadata")
 
+        eps = self.getEpsilon() or (md.privacy.epsilon or 0.0)
+        delta = self.getDelta() or (md.privacy.delta or 0.0)
+        if eps < 0 or not 0 <= delta < 1 or (delta and not eps):
+            raise ParamError(f"RelationalSynthesizer: epsilon must be >= 0 and delta in [0, 1) "
+                             f"with epsilon set, got epsilon={eps}, delta={delta}")
         settings = FitSettings(
+            epsilon=eps, delta=delta,
             model=self.getModel(), epochs=self.getEpochs(), batch_size=self.getBatchSize(),
             max_training_rows=self.getMaxTrainingRows(), model_params=self.getModelParams(),
             chunk_size=self.getChunkSize(), seed=self.getOrDefault(self.seed),
@@ -230,9 +253,9 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
 
     #: the saved state.json (snake_case on disk, these names in memory); PII specs, key specs
     #: and degree models are kept as they are
-    _STATE = Record(order=None, tables=MapOf(Record(
+    _STATE = Record(order=None, privacy=None, tables=MapOf(Record(
         schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
-        pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None,
+        pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None, privacy=None,
         sequenceIndex=None, relative=MapOf(Record(parent=None, kind=None, decimals=None, min=None,
                                                   max=None)),
         driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
@@ -260,6 +283,13 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
     @property
     def graph(self) -> SchemaGraph:
         return SchemaGraph(self._metadata)
+
+    @property
+    def privacy(self) -> Optional[dict[str, Any]]:
+        """What a differentially private fit of the database spent and guarantees: ``epsilon``
+        and ``delta`` in total (basic composition over the tables), per table under ``tables``,
+        ``covered`` and ``not_covered``; None without epsilon."""
+        return self._state.get("privacy")
 
     @property
     def tables(self) -> list[str]:

@@ -32,6 +32,7 @@ from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_
 from synthohive_spark.ml._table_fit import (attach_pii_context, column_specs_of, fit_distributed,
                                             fit_labels, infer_pii_specs, sequence_sample,
                                             training_sample)
+from synthohive_spark.errors import ParamError
 from synthohive_spark.transform import TransformError
 
 logger = logging.getLogger("synthohive_spark.ml.table")
@@ -82,13 +83,30 @@ class _TableSynthesizerParams(HasSynthesisParams):
                        "reference DataFrame when one is given (0 turns the gate off)",
                        typeConverter=TypeConverters.toFloat)
 
+    epsilon = Param(Params._dummy(), "epsilon",
+                    "differential privacy: the epsilon the model may spend on the training rows "
+                    "(0: no differential privacy). tvae trains with DP-SGD, gaussian_copula from "
+                    "noisy statistics; 'auto' then means gaussian_copula (a choice by held-out "
+                    "score would read the data); other models are refused. The fitted model's "
+                    "privacy says what was spent and what the guarantee does not cover",
+                    typeConverter=TypeConverters.toFloat)
+    delta = Param(Params._dummy(), "delta",
+                  "differential privacy: delta (0: 1 / (n ln n) of the training rows, at most "
+                  "1e-5)", typeConverter=TypeConverters.toFloat)
+
     def __init__(self, *args: Any):
         super().__init__(*args)
         self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
                          rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0,
-                         sequenceKey="", sequenceIndex="")
+                         sequenceKey="", sequenceIndex="", epsilon=0.0, delta=0.0)
+
+    def getEpsilon(self) -> float:
+        return self.getOrDefault(self.epsilon)
+
+    def getDelta(self) -> float:
+        return self.getOrDefault(self.delta)
 
     def getSequenceKey(self) -> str:
         return self.getOrDefault(self.sequenceKey)
@@ -140,7 +158,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  tableName: str = "table", tableMetadata: Any = "",
                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
                  minQuality: float = 0.0, sequenceKey: str = "",
-                 sequenceIndex: str = "") -> None:
+                 sequenceIndex: str = "", epsilon: float = 0.0, delta: float = 0.0) -> None:
         super().__init__()
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
@@ -153,7 +171,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                   tableName: str = "table", tableMetadata: Any = "",
                   rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
                   minQuality: float = 0.0, sequenceKey: str = "",
-                  sequenceIndex: str = "") -> "TableSynthesizer":
+                  sequenceIndex: str = "", epsilon: float = 0.0,
+                  delta: float = 0.0) -> "TableSynthesizer":
         kwargs = dict(self._input_kwargs)
         if "tableMetadata" in kwargs and not isinstance(kwargs["tableMetadata"], str):
             kwargs["tableMetadata"] = _table_config_json(kwargs["tableMetadata"])
@@ -170,6 +189,35 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                                                       "chunkSize"))
         check_unit_interval("TableSynthesizer", self, ("minQuality",))
         check_model_params("TableSynthesizer", self.getModel(), self.getModelParams())
+        self._check_privacy_params()
+
+    def _check_privacy_params(self) -> None:
+        """epsilon/delta: in range, and only with what can spend a budget (refused otherwise)."""
+        from synthohive_spark.models import get_model_class
+
+        eps, delta = self.getEpsilon(), self.getDelta()
+        if eps < 0 or not 0 <= delta < 1:
+            raise ParamError(f"TableSynthesizer: epsilon must be >= 0 (0: no differential "
+                             f"privacy) and delta in [0, 1), got epsilon={eps}, delta={delta}")
+        if eps == 0:
+            if delta:
+                raise ParamError("TableSynthesizer: delta is set but epsilon is 0 (no "
+                                 "differential privacy); set epsilon too")
+            return
+        name = self.getModel()
+        if name != "auto" and "epsilon" not in get_model_class(name).hyperparameter_defaults():
+            raise ParamError(f"TableSynthesizer: model {name!r} has no differentially private "
+                             "training; with epsilon use 'tvae' (DP-SGD), 'gaussian_copula' "
+                             "(noisy statistics) or 'auto' (gaussian_copula)")
+        clash = [k for k in ("epsilon", "delta") if k in self.getModelParams()]
+        if clash:
+            raise ParamError(f"TableSynthesizer: set {clash} as stage params, not modelParams")
+        if self.getNumProcesses() > 1:
+            raise ParamError("TableSynthesizer: epsilon trains in one process (the privacy "
+                             "accountant follows one optimizer); set numProcesses=1")
+        if self.getSequenceKey():
+            raise ParamError("TableSynthesizer: the sequence model has no differentially private "
+                             "training; clear sequenceKey or epsilon")
 
     def setModel(self, value: str) -> "TableSynthesizer":
         return self._set(model=value)
@@ -297,6 +345,9 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                 model_name, why = self._sequence_model(table)
                 if not self.isSet(self.epochs):
                     hyper.pop("epochs", None)  # the sequence model sizes its own training
+            elif model_name == "auto" and self.getEpsilon() > 0:
+                model_name, why = "gaussian_copula", "epsilon: differentially private copula"
+                hyper = {"seed": hyper["seed"], **self.getModelParams()}
             elif model_name == "auto":
                 choice = choose_model(data, context, seed=hyper["seed"], epochs=self.getEpochs(),
                                       batch_size=self.getBatchSize(), column_specs=column_specs,
@@ -304,6 +355,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                 model_name, why, hyper = choice.model, choice.why, dict(choice.hyperparams)
                 hyper.pop("column_specs", None)
             logger.info("Table %r: model %s (%s)", table, model_name, why)
+            hyper.update(self._privacy_hyper(len(pdf), share=0.8 if conds and not seq_key else 1.0))
             model = create_model(model_name, column_specs=column_specs, **hyper)
             try:
                 if self.getNumProcesses() > 1:
@@ -326,7 +378,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             # sample() has no input rows to take the condition from: a small model of the
             # condition columns draws them, so no real condition row is stored in the model.
             ctx_model = create_model("gaussian_copula", seed=self.getOrDefault(self.seed),
-                                     column_specs={c: specs[c] for c in conds if c in specs})
+                                     column_specs={c: specs[c] for c in conds if c in specs},
+                                     **self._privacy_hyper(len(pdf), share=0.2))
             ctx_model.fit(context)
             blobs.update({f"context/{k}": v for k, v in model_to_blobs(ctx_model).items()})
         state = {"schema": schema.json(), "keySpecs": key_specs, "piiSpecs": pii_specs,
@@ -334,6 +387,10 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  "trainingRows": int(len(pdf)), "tableConfig": table_cfg}
         if learned:
             state.update({"model": model_name, "modelChoice": why})
+        if self.getEpsilon() > 0:
+            state["privacy"] = self._privacy_statement(
+                model if learned else None, ctx_model if conds and not seq_key else None,
+                key_specs, pii_specs, labels)
         fitted = TableSynthesizerModel._create(self, blobs, state)
         if self.getMinQuality() > 0:
             report = fitted._quality_gate(dataset, self.getMinQuality(), min(len(pdf), 20_000))
@@ -378,6 +435,41 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                               f"sequenceKey is {self.getSequenceKey()!r}; use model 'sequence' "
                               "(or 'auto'), or clear sequenceKey.")
         return name, "model param"
+
+    def _privacy_hyper(self, rows: int, share: float) -> dict[str, Any]:
+        """The epsilon/delta hyperparameters of a model that gets ``share`` of the budget (the
+        table's model and its condition model add up: basic composition)."""
+        from synthohive_spark.models._dp import default_delta
+
+        if self.getEpsilon() <= 0:
+            return {}
+        delta = self.getDelta() or default_delta(rows)
+        return {"epsilon": self.getEpsilon() * share, "delta": delta * share}
+
+    def _privacy_statement(self, model: Any, ctx_model: Any, key_specs: dict, pii_specs: dict,
+                           labels: dict) -> dict[str, Any]:
+        """The table's privacy: its models' statements added up (basic composition), plus what
+        the stage itself keeps from the real rows."""
+        parts = [m.privacy for m in (model, ctx_model) if m is not None and m.privacy]
+        covered, not_covered = [], []
+        for name, m in (("model", model), ("condition model", ctx_model)):
+            if m is not None and m.privacy:
+                covered += [f"{name}: {c}" for c in m.privacy["covered"]]
+                not_covered += [f"{name}: {c}" for c in m.privacy["not_covered"]]
+        if key_specs:
+            not_covered.append(f"key formats of {sorted(key_specs)} (shape, width, range start)")
+        if pii_specs:
+            not_covered.append(f"personal data formats of {sorted(pii_specs)} (from a sample; "
+                               "never a value)")
+        if labels:
+            not_covered.append(f"unique labels {sorted(labels)}: their real values are kept")
+        return {"epsilon": round(sum(p["epsilon"] for p in parts), 6),
+                "delta": float(f"{sum(p['delta'] for p in parts):.12g}"),
+                "epsilon_budget": self.getEpsilon(), "unit": "one training row",
+                "covered": covered, "not_covered": not_covered,
+                "models": {name: m.privacy for name, m in (("model", model),
+                                                           ("condition", ctx_model))
+                           if m is not None and m.privacy}}
 
     def _hyperparams(self) -> dict[str, Any]:
         hyper = {"epochs": self.getEpochs(), "batch_size": self.getBatchSize(),
@@ -440,7 +532,8 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
     #: the table config are kept as they are
     _STATE = Record(schema=None, keySpecs=None, piiSpecs=None, learnedCols=None,
                     labels=MapOf(Record(values=None, nullShare=None)), trainingRows=None,
-                    tableConfig=None, model=None, modelChoice=None, qualityScore=None)
+                    tableConfig=None, model=None, modelChoice=None, qualityScore=None,
+                    privacy=None)
 
     def __init__(self) -> None:
         super().__init__()
@@ -461,6 +554,12 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
     def schema(self) -> T.StructType:
         """The training table's schema: every generated DataFrame has exactly this schema."""
         return T.StructType.fromJson(json.loads(self._state["schema"]))
+
+    @property
+    def privacy(self) -> dict[str, Any] | None:
+        """What a differentially private fit spent and guarantees (``epsilon``, ``delta``,
+        ``covered``, ``not_covered``, per model under ``models``); None without epsilon."""
+        return self._state.get("privacy")
 
     @property
     def trainingRows(self) -> int:

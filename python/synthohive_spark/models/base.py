@@ -189,6 +189,9 @@ class GenerativeModel(abc.ABC):
         self.fitted = False
         self.training_history: list[dict[str, float]] = []
         self.sample_device = torch.device("cpu")
+        #: what a differentially private fit guarantees (epsilon spent, delta, what it covers and
+        #: what it does not; :func:`._dp.privacy_statement`); None: no differential privacy
+        self.privacy: dict[str, Any] | None = None
 
     def to_device(self, device: str | torch.device) -> bool:
         """Sample on ``device`` from now on; returns whether the model has a network to move there
@@ -419,6 +422,8 @@ class GenerativeModel(abc.ABC):
                                     if self.context_transformer is not None else None),
             "extra": _jsonable(self._extra_meta()),
         }
+        if self.privacy is not None:
+            meta["privacy"] = _jsonable(self.privacy)
         meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
         return meta, tensors
 
@@ -451,6 +456,7 @@ class GenerativeModel(abc.ABC):
             ctx = meta.get("context_transformer")
             model.context_transformer = DataTransformer.from_state(ctx) if ctx is not None else None
             model.fitted = bool(meta.get("fitted", True))
+            model.privacy = meta.get("privacy")
             model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
         except (KeyError, TypeError, RuntimeError, TransformError) as exc:
             raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc

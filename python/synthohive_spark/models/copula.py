@@ -85,13 +85,42 @@ def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Gen
     return np.where(hi > lo, u_tie, u_cont)
 
 
+#: the DP copula's numerical histograms: fixed bins of asinh(value) (data-independent edges)
+_DP_EDGES = np.arange(-32.0, 32.0 + 1e-9, 0.02)
+#: the DP copula clips each normal score to this before the correlation sums (sensitivity)
+_DP_SCORE_CLIP = 2.5
+#: noise deviations under which a category's count (or a window of bins) is dropped
+_DP_FLOOR = 4.0
+#: bins of a window whose sum decides whether its bins are kept
+_DP_WINDOW = 10
+
+
+def _hist_quantiles(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Quantiles at ``grid`` of a histogram (values uniform within their bin); empty bins are
+    never reached (the first and last quantiles are the outer edges of the outer bins with
+    counts)."""
+    cum = np.cumsum(counts)
+    total = cum[-1]
+    target = np.clip(grid * total, total * 1e-12, total)
+    i = np.minimum(np.searchsorted(cum, target, "left"), len(counts) - 1)
+    before = cum[i] - counts[i]
+    frac = np.clip((target - before) / np.where(counts[i] > 0, counts[i], 1.0), 0.0, 1.0)
+    out = edges[i] + frac * (edges[i + 1] - edges[i])
+    first = int(np.flatnonzero(counts > 0)[0])
+    out[grid <= 0] = edges[first]
+    return out
+
+
 class GaussianCopula(GenerativeModel):
     """Fast model for small and medium tables. Hyperparameters: n_quantiles (points of each numerical
     marginal), seed, device (accepted for a uniform interface; the copula runs on CPU), column_specs,
-    verbose."""
+    verbose; epsilon, delta (differential privacy: the marginals from noisy histograms, rare
+    categories and bins dropped below a noise threshold, the correlation from noisy sums of
+    clipped scores; no strata, nesting or learned category orders, which read the data)."""
 
     name = "gaussian_copula"
-    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto", "nest": True}
+    default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto", "nest": True,
+                                           "epsilon": None, "delta": None}
 
     def _validate_hyperparams(self) -> None:
         super()._validate_hyperparams()
@@ -114,6 +143,14 @@ class GaussianCopula(GenerativeModel):
                                                        seed=hp["seed"] + 1, max_modes=1)
             self.context_transformer.fit(context, "context")
         self._setup()
+        self._corr = None
+        self._orders = {}
+        self._dp_freq = {}
+        self._dp_present = {}
+        if hp.get("epsilon") is not None:
+            self._strata, self._nested = None, {}
+            self._fit_private_marginals({"data": data, "context": context})
+            return
         grid = self._grid
         qs = []
         for codec, source in self._num_codecs():
@@ -122,10 +159,68 @@ class GaussianCopula(GenerativeModel):
             vals = vals[~np.isnan(vals)]
             qs.append(np.quantile(vals, grid))
         self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(grid))
-        self._corr = None
-        self._orders = {}
         self._fit_strata({"data": data, "context": context})
         self._fit_nesting({"data": data, "context": context})
+
+    # ------------------------------------------------------------------ differential privacy
+    def _dp_budget(self, n: int) -> Any:
+        from synthohive_spark.models import _dp
+
+        hp = self._hp
+        delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
+        if getattr(self, "_budget", None) is None:
+            self._budget = _dp.Budget(float(hp["epsilon"]), delta)
+            # two Gaussian mechanisms share the budget: the marginals, the correlation sums
+            self._dp_sigma = _dp.gaussian_noise_multiplier(float(hp["epsilon"]), delta, 2)
+        return self._budget
+
+    def _fit_private_marginals(self, frames: dict[str, pd.DataFrame | None]) -> None:
+        """Every column's marginal from one Gaussian mechanism: a row adds one to one bin of each
+        column's histogram (numbers: fixed bins of asinh(value) plus a missing bin; categories:
+        their codes plus missing), so the L2 sensitivity is sqrt(columns). Noisy counts under
+        three noise deviations are dropped (rare categories, outlying values)."""
+        n = len(frames["data"])
+        budget = self._dp_budget(n)
+        rng = np.random.default_rng([int(self._hp["seed"]), 7])
+        cols = [(c, s) for c, s in self._codecs() if c.kind == "numerical" or c.n_categories >= 2]
+        # one more cell: the number of rows (every row adds one), the base of the missing shares
+        sd = self._dp_sigma * np.sqrt(len(cols) + 1)
+        rows = max(float(n) + rng.normal(0.0, sd), 1.0)
+        floor = _DP_FLOOR * sd
+        grid = self._grid
+        qs = []
+        width = _DP_WINDOW
+        for codec, source in cols:
+            series = frames[source][codec.name]
+            key = f"{source}/{codec.name}"
+            if codec.kind == "numerical":
+                vals = codec.numeric_values(series)
+                null = np.isnan(vals)
+                t = np.clip(np.arcsinh(vals[~null]), _DP_EDGES[0], _DP_EDGES[-1] - 1e-9)
+                counts = np.bincount(np.searchsorted(_DP_EDGES, t, "right") - 1,
+                                     minlength=len(_DP_EDGES) - 1).astype(float)
+                counts = counts + rng.normal(0.0, sd, len(counts))
+                # a bin is kept where its window of bins holds clearly more than noise: the bulk
+                # stays, an isolated value (an outlier) and the noise of empty ranges do not
+                window = np.convolve(counts, np.ones(width), "same")
+                counts = np.where(window >= floor * np.sqrt(width), np.clip(counts, 0.0, None), 0.0)
+                nulls = min(max(float(null.sum()) + rng.normal(0.0, sd), 0.0), rows)
+                if counts.sum() <= 0:  # nothing survives the noise: values at 0
+                    counts[np.searchsorted(_DP_EDGES, 0.0) - 1] = 1.0
+                qs.append(np.sinh(_hist_quantiles(counts, _DP_EDGES, grid)))
+                self._dp_present[key] = 1.0 - nulls / rows
+            else:
+                codes = codec.codes(series)
+                k = codec.n_categories + (1 if codec.has_null else 0)
+                counts = np.bincount(np.where(codes >= 0, codes, k - 1) if codec.has_null
+                                     else codes[codes >= 0], minlength=k).astype(float)[:k]
+                counts = counts + rng.normal(0.0, sd, k)
+                counts[counts < floor] = 0.0
+                if counts.sum() <= 0:
+                    counts[int(np.argmax(counts))] = 1.0
+                self._dp_freq[key] = counts
+        self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(grid))
+        budget.spend(self._dp_sigma)
 
     def _codecs(self) -> list[tuple[ColumnCodec, str]]:
         out = []
@@ -160,7 +255,10 @@ class GaussianCopula(GenerativeModel):
         return order if order is not None else np.arange(codec.n_categories)
 
     def _cat_cum(self, codec: ColumnCodec, source: str) -> np.ndarray:
-        freqs = np.asarray(list(codec.frequencies) + ([codec.null_count] if codec.has_null else []), float)
+        freqs = getattr(self, "_dp_freq", {}).get(f"{source}/{codec.name}")
+        if freqs is None:
+            freqs = np.asarray(list(codec.frequencies) + ([codec.null_count] if codec.has_null
+                                                          else []), float)
         freqs = freqs[self._order(codec, source)]
         return np.cumsum(freqs / freqs.sum())
 
@@ -330,7 +428,10 @@ class GaussianCopula(GenerativeModel):
                        codes: np.ndarray | None) -> np.ndarray:
         """Per row: the share of rows with a value of numerical variable ``k`` (its stratum's when
         the model is stratified and the row's category has enough rows)."""
-        p = np.full(n, 1.0 - codec.null_count / max(codec.count, 1))
+        source = "data" if any(c is codec for c in self.transformer.codecs) else "context"
+        present = getattr(self, "_dp_present", {}).get(f"{source}/{codec.name}")
+        p = np.full(n, present if present is not None
+                    else 1.0 - codec.null_count / max(codec.count, 1))
         st = getattr(self, "_strata", None)
         if st is not None and codes is not None and k in st["nums"]:
             shares = st["present"][:, st["nums"].index(k)]
@@ -515,10 +616,19 @@ class GaussianCopula(GenerativeModel):
         if context is not None:
             frames["context"] = context
         p = len(self._vars)
-        self._fit_orders(frames, rng)
+        private = self._hp.get("epsilon") is not None
+        if private and world > 1:
+            raise ValueError("GaussianCopula: epsilon (differential privacy) is fitted in one "
+                             "process; use numProcesses=1")
+        if not private:
+            self._fit_orders(frames, rng)
         z = self._scores(frames, np.arange(p), rng)
+        if private:  # each row's scores clipped: its outer product adds at most p * clip^2
+            z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
         s = z.T @ z
         n = float(len(z))
+        if private:
+            s = self._private_sums(s, p, len(data))
         if world > 1:
             import torch.distributed as dist
 
@@ -531,6 +641,31 @@ class GaussianCopula(GenerativeModel):
         corr = cov / np.outer(d, d) if p else cov
         self._corr = self._nearest_pd(corr)
         self.logger.info("fit a Gaussian copula over %d variables on %d rows", p, int(n))
+
+    def _private_sums(self, s: np.ndarray, p: int, n: int) -> np.ndarray:
+        """``s`` (the sums of the clipped scores' outer products) with Gaussian noise on its upper
+        triangle: a row changes it by at most its outer product's Frobenius norm, p * clip^2."""
+        from synthohive_spark.models import _dp
+
+        budget = self._dp_budget(n)
+        rng = np.random.default_rng([int(self._hp["seed"]), 11])
+        sens = p * _DP_SCORE_CLIP ** 2
+        noise = np.triu(rng.normal(0.0, self._dp_sigma * sens, (p, p)))
+        noise = noise + np.triu(noise, 1).T
+        s = s + noise
+        np.fill_diagonal(s, np.maximum(np.diag(s), 1.0))
+        budget.spend(self._dp_sigma)
+        self.privacy = _dp.privacy_statement(
+            budget,
+            covered=["the marginals (noisy histograms; rare categories and values dropped)",
+                     "missing shares", "the correlation matrix (noisy sums of clipped scores)"],
+            not_covered=["the category lists and numeric bounds of the transformers (min/max, "
+                         "decimals)"],
+            mechanism="Gaussian copula with Gaussian noise", noise_multiplier=self._dp_sigma)
+        self.logger.info("DP copula: two Gaussian mechanisms at noise multiplier %.3f: epsilon "
+                         "%.3f spent of %.3f (delta %.2e)", self._dp_sigma, budget.spent,
+                         budget.epsilon, budget.delta)
+        return s
 
     @staticmethod
     def _nearest_pd(corr: np.ndarray) -> np.ndarray:
@@ -658,10 +793,14 @@ class GaussianCopula(GenerativeModel):
                 t["strata/cat/" + name] = torch.from_numpy(np.ascontiguousarray(freq))
         for name, spec in getattr(self, "_nested", {}).items():
             t["nested/" + name] = torch.from_numpy(np.ascontiguousarray(spec["freq"]))
+        for key, freq in getattr(self, "_dp_freq", {}).items():
+            t["dpfreq/" + key] = torch.from_numpy(np.ascontiguousarray(freq))
         return t
 
     def _extra_meta(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if getattr(self, "_dp_present", None):
+            out["dp_present"] = dict(self._dp_present)
         st = getattr(self, "_strata", None)
         if st is not None:
             out["strata"] = {"column": st["column"], "source": st["source"]}
@@ -679,6 +818,9 @@ class GaussianCopula(GenerativeModel):
         # models saved before the orders were learned keep the frequency order
         self._orders = {k[len("order/"):]: v.numpy().astype(np.int64)
                         for k, v in tensors.items() if k.startswith("order/")}
+        self._dp_freq = {k[len("dpfreq/"):]: v.numpy().astype(np.float64)
+                         for k, v in tensors.items() if k.startswith("dpfreq/")}
+        self._dp_present = {str(k): float(v) for k, v in (extra.get("dp_present") or {}).items()}
         self._strata = None
         st = extra.get("strata")
         if st is not None:  # models saved before stratification have none

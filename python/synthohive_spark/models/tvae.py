@@ -61,11 +61,38 @@ class _Decoder(nn.Module):
         return self.head(self.body(torch.cat(parts, dim=1)))
 
 
+class _RowLoss(nn.Module):
+    """TVAE's loss per row (reconstruction x ``factor`` + KL), the encoder and decoder together:
+    the mean of it is the training loss; DP-SGD clips its per-row gradients."""
+
+    def __init__(self, enc: _Encoder, dec: _Decoder, layout: _nn.Layout, factor: float) -> None:
+        super().__init__()
+        self.enc, self.dec = enc, dec
+        self.layout, self.factor = layout, factor
+
+    def forward(self, xb: torch.Tensor, cb: torch.Tensor | None, eps: torch.Tensor) -> torch.Tensor:
+        layout = self.layout
+        mu, logvar = self.enc(xb, cb)
+        z = mu + eps * torch.exp(0.5 * logvar)
+        raw, emb_logits = self.dec(z, cb)
+        dense = xb[:, layout.dense_idx]
+        sigma = self.dec.sigma
+        diff = dense[:, layout.tanh_pos] - torch.tanh(raw[:, layout.tanh_pos])
+        rec = (diff ** 2 / (2 * sigma ** 2)).sum(dim=1) + torch.log(sigma).sum()
+        rec = rec + layout.softmax_cross_entropy(raw, dense)
+        for (col, _), logits in zip(layout.embeddings, emb_logits):
+            rec = rec + nn.functional.cross_entropy(logits, xb[:, col].long(), reduction="none")
+        kld = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)
+        return self.factor * rec + kld
+
+
 class TVAE(GenerativeModel):
     """Tabular variational autoencoder. Hyperparameters: epochs, batch_size, embedding_dim (latent
     width), compress_dims, decompress_dims, l2scale, loss_factor, lr, early_stopping_patience,
     max_modes, max_onehot, gmm_sample_size, category_embedding_max, sample_batch_size, seed, device,
-    column_specs, verbose."""
+    column_specs, verbose; epsilon, delta, max_grad_norm (differential privacy: DP-SGD, rows drawn
+    by Poisson sampling at batch_size / rows, each row's gradient clipped to max_grad_norm,
+    Gaussian noise sized so that all the epochs spend epsilon; see :mod:`._dp`)."""
 
     name = "tvae"
     default_hyperparams: dict[str, Any] = {
@@ -83,6 +110,9 @@ class TVAE(GenerativeModel):
         "gmm_sample_size": 5000,
         "category_embedding_max": 50,
         "sample_batch_size": 2048,
+        "epsilon": None,
+        "delta": None,
+        "max_grad_norm": 1.0,
     }
 
     def _build(self) -> None:
@@ -114,6 +144,13 @@ class TVAE(GenerativeModel):
         if world > 1:
             steps = int(_nn.allreduce_scalar(steps, "min"))
         factor = float(hp["loss_factor"])
+        row_loss = _RowLoss(enc, dec, layout, factor)
+        if hp.get("epsilon") is not None:
+            self._fit_private(row_loss, opt, x, c, gen, dev, steps)
+            opt.release()
+            self.encoder = enc.cpu().eval()
+            self.decoder = dec.cpu().eval()
+            return
         epochs = self._epochs("loss", "loss")
         for epoch in range(int(hp["epochs"])):
             perm = torch.randperm(n, generator=gen, device=dev)
@@ -124,19 +161,8 @@ class TVAE(GenerativeModel):
                     idx = torch.randint(n, (bs,), generator=gen, device=dev)
                 xb = x[idx]
                 cb = c[idx] if c is not None else None
-                mu, logvar = enc(xb, cb)
-                eps = torch.randn(mu.shape, generator=gen, device=dev)
-                z = mu + eps * torch.exp(0.5 * logvar)
-                raw, emb_logits = dec(z, cb)
-                dense = xb[:, layout.dense_idx]
-                sigma = dec.sigma
-                diff = dense[:, layout.tanh_pos] - torch.tanh(raw[:, layout.tanh_pos])
-                rec = (diff ** 2 / (2 * sigma ** 2)).sum() + torch.log(sigma).sum() * xb.shape[0]
-                rec = rec + layout.softmax_cross_entropy(raw, dense).sum()
-                for (col, _), logits in zip(layout.embeddings, emb_logits):
-                    rec = rec + nn.functional.cross_entropy(logits, xb[:, col].long(), reduction="sum")
-                kld = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
-                loss = (factor * rec + kld) / xb.shape[0]
+                eps = torch.randn((len(idx), int(hp["embedding_dim"])), generator=gen, device=dev)
+                loss = row_loss(xb, cb, eps).mean()
                 opt.zero_grad()
                 loss.backward()
                 if world > 1:
@@ -154,6 +180,63 @@ class TVAE(GenerativeModel):
         opt.release()
         self.encoder = enc.cpu().eval()
         self.decoder = dec.cpu().eval()
+
+    def _fit_private(self, row_loss: _RowLoss, opt: FlatAdam, x: torch.Tensor,
+                     c: torch.Tensor | None, gen: torch.Generator, dev: torch.device,
+                     steps: int) -> None:
+        """DP-SGD over ``epochs`` x ``steps`` Poisson-sampled batches; stops before a step would
+        spend more than epsilon (early stopping on a noisy loss would leak: not used)."""
+        from synthohive_spark.models import _dp
+
+        hp = self._hp
+        n = len(x)
+        delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
+        budget = _dp.Budget(float(hp["epsilon"]), delta)
+        q = min(1.0, int(hp["batch_size"]) / n)
+        planned = int(hp["epochs"]) * steps
+        sigma = _dp.sgd_noise_multiplier(budget.epsilon, delta, q, planned)
+        clip = float(hp["max_grad_norm"])
+        z_dim = int(hp["embedding_dim"])
+        ctx = c if c is not None else torch.zeros((n, 0), device=dev)
+        has_ctx = c is not None
+
+        def one(params: dict, x1: torch.Tensor, c1: torch.Tensor, e1: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(
+                row_loss, params, (x1[None], c1[None] if has_ctx else None, e1[None])).sum()
+
+        epochs = self._epochs("loss", "loss")
+        done = 0
+        for epoch in range(int(hp["epochs"])):
+            total = 0.0
+            for _ in range(steps):
+                if not budget.allows(sigma, q):
+                    break
+                idx = torch.nonzero(torch.rand(n, generator=gen, device=dev) < q).squeeze(1)
+                eps = torch.randn((len(idx), z_dim), generator=gen, device=dev)
+                _dp.private_step(row_loss, one, (x[idx], ctx[idx], eps), clip, sigma, q * n, gen)
+                budget.spend(sigma, q)
+                opt.step()
+                done += 1
+                with torch.no_grad():
+                    row_loss.dec.sigma.clamp_(0.01, 1.0)
+                    if len(idx):
+                        total += float(row_loss(x[idx], c[idx] if has_ctx else None, eps).mean())
+            else:
+                epochs.end(epoch, loss=total / steps)
+                continue
+            break
+        epochs.close()
+        self.privacy = _dp.privacy_statement(
+            budget, covered=["the network's weights (DP-SGD: every row's gradient clipped and "
+                             "noised)"],
+            not_covered=["the transformer's statistics of the data columns (category lists and "
+                         "frequencies, mode fits, min/max)",
+                         "the context transformer's statistics"],
+            mechanism="DP-SGD", noise_multiplier=round(sigma, 6), sample_rate=q,
+            steps=done, max_grad_norm=clip)
+        self.logger.info("DP-SGD: %d steps at noise multiplier %.3f, sample rate %.4f: epsilon "
+                         "%.3f spent of %.3f (delta %.2e)", done, sigma, q, budget.spent,
+                         budget.epsilon, delta)
 
     def _skip_training(self) -> None:
         self.encoder.eval()

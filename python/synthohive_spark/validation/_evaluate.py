@@ -91,6 +91,7 @@ def evaluate(
     dcr_reference_rows: int = 5000,
     seed: int = 42,
     cache: bool = False,
+    model: Any = None,
 ) -> ValidationReport:
     """Compare synthetic tables with real ones and return a ValidationReport.
 
@@ -102,7 +103,9 @@ def evaluate(
     of a distance-based membership-inference attack) is computed. When the metadata sets
     ``privacy.k_anonymity``, the k-anonymity of each synthetic table over its quasi-identifier
     columns is checked too (``report.privacy["k_anonymity"]``, holdout or not; ``privacy=False``
-    skips it, as the quality gate does).
+    skips it, as the quality gate does). ``model``: the fitted model that generated
+    ``synthetic``; when it was fitted with epsilon, its privacy statement (epsilon and delta spent,
+    what is and is not covered) is ``report.privacy["differential_privacy"]``.
 
     KS statistics are exact when a column has at most ``exact_ks_max_distinct`` distinct values
     (real + synthetic), and otherwise bounded from about 2 x ``ks_buckets`` buckets whose edges
@@ -161,6 +164,9 @@ def evaluate(
     if k_anon is not None:
         for t in syn_d:
             ev.k_anonymity(t, syn_d[t], table_config(metadata, t), k_anon)
+    statement = getattr(model, "privacy", None) if model is not None else None
+    if statement:
+        ev.privacy_out["differential_privacy"] = statement
     return ev.report(multi)
 
 

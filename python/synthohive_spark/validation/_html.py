@@ -356,7 +356,22 @@ def _render_relationships(details: dict[str, Any], card_plots: list[dict[str, An
 
 
 #: keys of the privacy section that summarise every table (the others are tables)
-PRIVACY_SUMMARY_KEYS = ("k_anonymity", "membership_inference_auc")
+PRIVACY_SUMMARY_KEYS = ("k_anonymity", "membership_inference_auc", "differential_privacy")
+
+
+def _render_dp(dp: dict[str, Any]) -> str:
+    rows = [["Epsilon spent (budget)", f"{fmt(dp.get('epsilon'), 4)} ({fmt(dp.get('epsilon_budget'))})"],
+            ["Delta", esc(f"{dp.get('delta'):.3g}" if dp.get("delta") is not None else "")],
+            ["Unit", esc(dp.get("unit") or "")]]
+    for t, p in (dp.get("tables") or {}).items():
+        rows.append([f"Table {esc(t)}", f"epsilon {fmt(p.get('epsilon'), 4)}, delta "
+                                        f"{esc(format(p.get('delta', 0), '.3g'))}"])
+    items = "".join(f"<li>{esc(c)}</li>" for c in dp.get("not_covered") or [])
+    covered = "".join(f"<li>{esc(c)}</li>" for c in dp.get("covered") or [])
+    note = f'<p class="muted">{esc(dp["parent_context"])}</p>' if dp.get("parent_context") else ""
+    return ('<h3>Differential privacy of the model</h3>' + _table(["", ""], rows, [])
+            + f"<p>Covered:</p><ul>{covered}</ul><p>Not covered (read from the real rows without "
+              f"noise):</p><ul>{items}</ul>" + note)
 
 
 def _render_k_anonymity(kanon: dict[str, Any]) -> str:
@@ -380,6 +395,8 @@ def _render_k_anonymity(kanon: dict[str, Any]) -> str:
 
 def _render_privacy(privacy: dict[str, Any], settings: dict[str, Any]) -> str:
     out = ['<section class="card" id="privacy"><h2>Privacy</h2>']
+    if privacy.get("differential_privacy"):
+        out.append(_render_dp(privacy["differential_privacy"]))
     if privacy.get("k_anonymity"):
         out.append(_render_k_anonymity(privacy["k_anonymity"]))
     tables = {t: p for t, p in privacy.items() if t not in PRIVACY_SUMMARY_KEYS}

@@ -53,7 +53,9 @@ class ValidationReport:
     the privacy section per table when a holdout was given (DCR, exact copies and
     ``membership_inference_auc`` with its sample sizes), ``privacy["membership_inference_auc"]``
     (table -> AUC) and, when the metadata sets ``privacy.k_anonymity``,
-    ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k).
+    ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k); with
+    ``evaluate(..., model=m)`` of a model fitted with epsilon, ``privacy["differential_privacy"]``
+    (its statement: epsilon and delta spent, what is and is not covered).
     """
 
     def __init__(self, data: dict[str, Any]) -> None:

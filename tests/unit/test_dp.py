@@ -1,0 +1,112 @@
+"""Differential privacy of the models: the accountant's budget, the DP-SGD step's clipping,
+TVAE and the copula under epsilon (spent no more than asked, a planted outlier never comes back,
+the statement saved with the model)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+pytest.importorskip("opacus")
+
+from synthohive_spark.models import _dp  # noqa: E402
+from synthohive_spark.models.copula import GaussianCopula  # noqa: E402
+from synthohive_spark.models.tvae import TVAE  # noqa: E402
+
+
+def _table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.choice(list("xyz"), n, p=[.5, .3, .2]),
+                       "c": rng.lognormal(3, 1, size=n)})
+    df["d"] = 2 * df["a"] + rng.normal(size=n) * 0.3
+    df.loc[rng.choice(n, n // 20, replace=False), "c"] = np.nan
+    return df
+
+
+def _planted(df: pd.DataFrame) -> pd.DataFrame:
+    """One unique real row: a category nobody else has and a value far from everyone's."""
+    df = df.copy()
+    df.loc[0, "b"] = "ONLY-ONE"
+    df.loc[0, "a"] = 1e6
+    return df
+
+
+def test_the_budget_adds_mechanisms_and_refuses_past_epsilon():
+    sigma = _dp.sgd_noise_multiplier(2.0, 1e-5, 0.05, 400)
+    b = _dp.Budget(2.0, 1e-5)
+    b.spend(sigma, 0.05, 399)
+    assert b.allows(sigma, 0.05)
+    b.spend(sigma, 0.05)
+    assert 1.9 < b.spent <= 2.0
+    assert not b.allows(sigma, 0.05, 10)
+    two = _dp.gaussian_noise_multiplier(1.0, 1e-5, 2)
+    assert two > _dp.gaussian_noise_multiplier(1.0, 1e-5, 1)  # two mechanisms need more noise
+    with pytest.raises(ValueError, match="epsilon > 0 and 0 < delta < 1"):
+        _dp.Budget(0.0, 1e-5)
+    assert _dp.default_delta(1_000_000) < 1e-5 and _dp.default_delta(10) == 1e-5
+
+
+def test_each_rows_gradient_is_clipped_before_the_sum():
+    lin = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0, 0.0]]))
+    x = torch.tensor([[1000.0, 0.0, 0.0], [0.001, 0.0, 0.0]])
+
+    def one(params, x1):
+        return torch.func.functional_call(lin, params, (x1[None],)).pow(2).sum()
+
+    gen = torch.Generator().manual_seed(0)
+    _dp.private_step(lin, one, (x,), max_grad_norm=1.0, noise_multiplier=0.0,
+                     expected_rows=2.0, gen=gen)
+    # row 1's gradient (2 * 1000 * 1000) is cut to norm 1, row 2's (2e-6) kept: mean of the two
+    assert lin.weight.grad[0, 0].item() == pytest.approx((1.0 + 2e-6) / 2, rel=1e-5)
+    _dp.private_step(lin, one, (x,), max_grad_norm=1.0, noise_multiplier=5.0,
+                     expected_rows=2.0, gen=gen)
+    assert abs(lin.weight.grad[0, 1].item()) > 0  # noise on every coordinate
+
+
+def test_tvae_spends_no_more_than_epsilon_and_states_what_is_not_covered():
+    df = _table(1500)
+    m = TVAE(epochs=4, batch_size=150, epsilon=2.0, seed=3, compress_dims=[32],
+             decompress_dims=[32], embedding_dim=16).fit(df)
+    p = m.privacy
+    assert 1.5 < p["epsilon"] <= 2.0 and p["delta"] == _dp.default_delta(1500)
+    assert p["mechanism"] == "DP-SGD" and p["steps"] == 40 and p["sample_rate"] == 0.1
+    assert any("transformer" in c for c in p["not_covered"])
+    again = TVAE.from_state(*m.to_state())
+    assert again.privacy == p
+    pd.testing.assert_frame_equal(m.sample(50, seed=1), again.sample(50, seed=1))
+    assert TVAE(epochs=1, batch_size=150, seed=3).fit(df).privacy is None
+
+
+def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier():
+    df = _planted(_table(5000))
+    plain = GaussianCopula(seed=1).fit(df).sample(200_000, seed=2)
+    assert (plain["b"] == "ONLY-ONE").any() and plain["a"].max() > 1000  # the plain one does
+    for eps in (1.0, 10.0):
+        m = GaussianCopula(seed=1, epsilon=eps).fit(df)
+        assert eps * 0.95 < m.privacy["epsilon"] <= eps
+        out = m.sample(200_000, seed=2)
+        assert not (out["b"] == "ONLY-ONE").any()
+        assert out["a"].max() < 10
+        real = df.iloc[1:]
+        assert np.corrcoef(out["a"], out["d"])[0, 1] > 0.9  # real 0.99
+        freq = out["b"].value_counts(normalize=True)
+        assert abs(freq["x"] - 0.5) < 0.05 and abs(freq["z"] - 0.2) < 0.05
+        assert abs(out["c"].isna().mean() - real["c"].isna().mean()) < 0.03
+        assert abs(np.log(out["c"].median() / real["c"].median())) < 0.2
+    again = GaussianCopula.from_state(*m.to_state())
+    assert again.privacy == m.privacy
+    pd.testing.assert_frame_equal(m.sample(100, seed=5), again.sample(100, seed=5))
+
+
+def test_a_category_too_rare_to_survive_the_noise_is_dropped_at_epsilon_1():
+    rng = np.random.default_rng(1)
+    n = 4000
+    b = np.where(np.arange(n) < 12, "rare", rng.choice(["u", "v"], n))  # 12 rows: under the floor
+    df = pd.DataFrame({"b": b, "a": rng.normal(size=n)})
+    out = GaussianCopula(seed=2, epsilon=1.0).fit(df).sample(100_000, seed=3)
+    assert "rare" not in set(out["b"])
+    assert "rare" in set(GaussianCopula(seed=2).fit(df).sample(100_000, seed=3)["b"])
