@@ -89,10 +89,26 @@ def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Gen
 _DP_EDGES = np.arange(-32.0, 32.0 + 1e-9, 0.02)
 #: the DP copula clips each normal score to this before the correlation sums (sensitivity)
 _DP_SCORE_CLIP = 2.5
-#: noise deviations under which a category's count (or a window of bins) is dropped
+#: the DP copula stratifies (stratify="auto") from this epsilon up: on ratdat's surveys the
+#: strata lifted the quality at epsilon 10 (0.869 against 0.847) and lowered it at 1 (0.749
+#: against 0.778; benchmarks/bench_privacy.py)
+_DP_STRATA_MIN_EPSILON = 5.0
+#: equal bins of a number's (noisy) range in the DP copula's marginal and strata histograms
+_DP_FINE_BINS = 256
+#: noise deviations under which a category's count is dropped
 _DP_FLOOR = 4.0
+#: noise deviations under which a window of bins is dropped: thousands of windows are tested,
+#: so a false one (a noise bin far from the data) must be rarer than one in a million
+_DP_WINDOW_FLOOR = 5.5
 #: bins of a window whose sum decides whether its bins are kept
 _DP_WINDOW = 10
+
+
+def _smooth_counts(noisy: np.ndarray, width: int = 8) -> np.ndarray:
+    """A noisy histogram over a range known to hold the data: a moving average over ``width``
+    bins (the noise shrinks by sqrt(width), the shape blurs by a few bins of 256), negatives at
+    0 (post-processing: no privacy cost)."""
+    return np.clip(np.convolve(noisy, np.ones(width) / width, "same"), 0.0, None)
 
 
 def _hist_quantiles(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -116,7 +132,7 @@ class GaussianCopula(GenerativeModel):
     marginal), seed, device (accepted for a uniform interface; the copula runs on CPU), column_specs,
     verbose; epsilon, delta (differential privacy: the marginals from noisy histograms, rare
     categories and bins dropped below a noise threshold, the correlation from noisy sums of
-    clipped scores; no strata, nesting or learned category orders, which read the data)."""
+    clipped scores, the strata and the categories' orders from noisy tables and sums; no nesting)."""
 
     name = "gaussian_copula"
     default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto", "nest": True,
@@ -148,7 +164,7 @@ class GaussianCopula(GenerativeModel):
         self._dp_freq = {}
         self._dp_present = {}
         if hp.get("epsilon") is not None:
-            self._strata, self._nested = None, {}
+            self._strata, self._nested, self._budget = None, {}, None
             self._fit_private_marginals({"data": data, "context": context})
             return
         grid = self._grid
@@ -163,51 +179,139 @@ class GaussianCopula(GenerativeModel):
         self._fit_nesting({"data": data, "context": context})
 
     # ------------------------------------------------------------------ differential privacy
-    def _dp_budget(self, n: int) -> Any:
+    def _dp_budget(self, n: int, mechanisms: int = 2) -> Any:
         from synthohive_spark.models import _dp
 
         hp = self._hp
         delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
         if getattr(self, "_budget", None) is None:
             self._budget = _dp.Budget(float(hp["epsilon"]), delta)
-            # two Gaussian mechanisms share the budget: the marginals, the correlation sums
-            self._dp_sigma = _dp.gaussian_noise_multiplier(float(hp["epsilon"]), delta, 2)
+            # Gaussian mechanisms that share the budget equally: the marginals, the correlation
+            # sums (and the strata's tables when there is a stratifying column)
+            self._dp_sigma = _dp.gaussian_noise_multiplier(float(hp["epsilon"]), delta,
+                                                           mechanisms)
+            self._dp_mechanisms = mechanisms
         return self._budget
 
+    def _private_stratum_column(self) -> tuple[ColumnCodec, str] | None:
+        """The DP copula's stratifying column, chosen without reading the data: the one named by
+        ``stratify``, or (``auto``, from epsilon 5 up) the categorical column with the most
+        categories up to 128 (data columns first): a choice by how much it explains would read
+        the rows."""
+        want = self._hp.get("stratify", "auto")
+        if want == "none" or not any(v[2] == "num" and v[1] == "data" for v in self._vars):
+            return None
+        if want == "auto" and float(self._hp["epsilon"]) < _DP_STRATA_MIN_EPSILON:
+            return None  # measured: below it the strata's noise costs more than they bring
+        cands = [(c, s) for c, s, role, _ in self._vars if role == "cat"
+                 and (c.name == want if want != "auto" else c.n_categories <= _STRATA_MAX_CATEGORIES)]
+        if not cands:
+            if want != "auto":
+                raise ValueError(f"GaussianCopula: stratify={want!r} names no categorical column of "
+                                 "the data or the context with two or more categories")
+            return None
+        return max(cands, key=lambda cs: (cs[0].n_categories, cs[1] == "data"))
+
+    def _fit_private_strata(self, frames: dict[str, pd.DataFrame | None], codec: ColumnCodec,
+                            source: str, rng: np.random.Generator) -> None:
+        """The strata of the DP copula from one more Gaussian mechanism: per stratum, the
+        histogram (fixed asinh bins and a missing cell) of each numerical data column, the counts
+        of each other categorical data column, and the stratum's rows; a row adds one to one cell
+        of each, so the L2 sensitivity is sqrt(numerical + other categorical columns + 1). Which
+        categories have a stratum of their own comes from the noisy marginal counts (no more
+        budget); a stratum whose noisy rows stay under 50 uses the overall marginals."""
+        nums = [(c, k) for c, s, role, k in self._vars if role == "num" and s == "data"]
+        cats = [c for c, s, role, _ in self._vars if role == "cat" and s == "data"
+                and not (c.name == codec.name and source == "data")]
+        sd = self._dp_sigma * np.sqrt(len(nums) + len(cats) + 1)
+        floor = _DP_FLOOR * sd
+        n_cat = codec.n_categories
+        codes = codec.codes(frames[source][codec.name])
+        noisy = self._dp_freq.get(f"{source}/{codec.name}")
+        own = np.asarray(noisy[:n_cat] if noisy is not None else np.zeros(n_cat)) >= _STRATA_MIN_ROWS
+        groups = np.where((codes >= 0) & own[np.maximum(codes, 0)], codes, n_cat)  # the rest
+        rows = np.bincount(groups, minlength=n_cat + 1).astype(float)
+        rows = rows + rng.normal(0.0, sd, n_cat + 1)
+        fitted = rows >= _STRATA_MIN_ROWS
+        grid = np.linspace(0.0, 1.0, _STRATA_GRID)
+        tables = np.full((n_cat + 1, len(nums), len(grid)), np.nan)
+        present = np.full((n_cat + 1, len(nums)), np.nan)
+        data = frames["data"]
+        n_bins = _DP_FINE_BINS
+        for j, (c, _) in enumerate(nums):
+            vals = c.numeric_values(data[c.name])
+            null = np.isnan(vals)
+            edges = self._fine_edges(f"data/{c.name}")
+            i = np.clip(np.searchsorted(edges, np.where(null, edges[0], vals), "right") - 1,
+                        0, n_bins - 1)
+            cell = np.where(null, n_bins, i)
+            hist = np.bincount(groups * (n_bins + 1) + cell,
+                               minlength=(n_cat + 1) * (n_bins + 1)).astype(float)
+            hist = hist.reshape(n_cat + 1, n_bins + 1)
+            for g in np.flatnonzero(fitted):
+                counts = _smooth_counts(hist[g, :n_bins] + rng.normal(0.0, sd, n_bins))
+                nulls = min(max(hist[g, n_bins] + rng.normal(0.0, sd), 0.0), rows[g])
+                present[g, j] = 1.0 - nulls / rows[g]
+                if counts.sum() >= _STRATA_MIN_ROWS:
+                    tables[g, j] = _hist_quantiles(counts, edges, grid)
+        cat_freqs = {}
+        for other in cats:
+            oc = other.codes(data[other.name])
+            k = other.n_categories
+            freq = np.full((n_cat + 1, k), np.nan)
+            ok = oc >= 0
+            joint = np.bincount(groups[ok] * k + oc[ok], minlength=(n_cat + 1) * k).astype(float)
+            joint = joint.reshape(n_cat + 1, k)
+            for g in np.flatnonzero(fitted):
+                f = joint[g] + rng.normal(0.0, sd, k)
+                f[f < floor] = 0.0
+                freq[g] = f if f.sum() > 0 else np.nan
+            cat_freqs[other.name] = freq
+        self._strata = {"column": codec.name, "source": source, "tables": tables,
+                        "present": present, "nums": [k for _, k in nums], "cats": cat_freqs,
+                        "rows": np.where(fitted, rows, np.nan)}
+        self._budget.spend(self._dp_sigma)
+        self.logger.info("DP copula marginals stratified by %s column %r (%d strata)", source,
+                         codec.name, int(fitted.sum()))
+
     def _fit_private_marginals(self, frames: dict[str, pd.DataFrame | None]) -> None:
-        """Every column's marginal from one Gaussian mechanism: a row adds one to one bin of each
-        column's histogram (numbers: fixed bins of asinh(value) plus a missing bin; categories:
-        their codes plus missing), so the L2 sensitivity is sqrt(columns). Noisy counts under
-        three noise deviations are dropped (rare categories, outlying values)."""
+        """Every column's marginal from two Gaussian mechanisms. The first: a row adds one to one
+        cell of each column's histogram (numbers: fixed bins of asinh(value) plus a missing cell;
+        categories: their codes plus missing) and to the row count, so the L2 sensitivity is
+        sqrt(columns + 1); categories under four noise deviations are dropped (rare ones), and a
+        number's range is where its windows of bins hold clearly more than noise (an outlier and
+        the noise of empty ranges are left out). The second: each number's histogram over
+        ``_DP_FINE_BINS`` equal bins of that range (sensitivity sqrt(numbers)), its marginal."""
         n = len(frames["data"])
-        budget = self._dp_budget(n)
+        stratum = self._private_stratum_column()
+        numeric = [(c, s) for c, s in self._codecs() if c.kind == "numerical"]
+        budget = self._dp_budget(n, 2 + bool(numeric) + (stratum is not None)
+                                 + self._orders_needed())
         rng = np.random.default_rng([int(self._hp["seed"]), 7])
         cols = [(c, s) for c, s in self._codecs() if c.kind == "numerical" or c.n_categories >= 2]
         # one more cell: the number of rows (every row adds one), the base of the missing shares
         sd = self._dp_sigma * np.sqrt(len(cols) + 1)
         rows = max(float(n) + rng.normal(0.0, sd), 1.0)
         floor = _DP_FLOOR * sd
-        grid = self._grid
-        qs = []
-        width = _DP_WINDOW
+        values: dict[str, np.ndarray] = {}
+        self._dp_ranges = {}
         for codec, source in cols:
             series = frames[source][codec.name]
             key = f"{source}/{codec.name}"
             if codec.kind == "numerical":
                 vals = codec.numeric_values(series)
                 null = np.isnan(vals)
+                values[key] = vals[~null]
                 t = np.clip(np.arcsinh(vals[~null]), _DP_EDGES[0], _DP_EDGES[-1] - 1e-9)
                 counts = np.bincount(np.searchsorted(_DP_EDGES, t, "right") - 1,
                                      minlength=len(_DP_EDGES) - 1).astype(float)
                 counts = counts + rng.normal(0.0, sd, len(counts))
-                # a bin is kept where its window of bins holds clearly more than noise: the bulk
-                # stays, an isolated value (an outlier) and the noise of empty ranges do not
-                window = np.convolve(counts, np.ones(width), "same")
-                counts = np.where(window >= floor * np.sqrt(width), np.clip(counts, 0.0, None), 0.0)
+                window = np.convolve(counts, np.ones(_DP_WINDOW), "same")
+                kept = np.flatnonzero(window >= _DP_WINDOW_FLOOR * sd * np.sqrt(_DP_WINDOW))
+                mid = int(np.searchsorted(_DP_EDGES, 0.0)) - 1
+                lo, hi = (kept[0], kept[-1] + 1) if len(kept) else (mid, mid + 1)
+                self._dp_ranges[key] = (float(np.sinh(_DP_EDGES[lo])), float(np.sinh(_DP_EDGES[hi])))
                 nulls = min(max(float(null.sum()) + rng.normal(0.0, sd), 0.0), rows)
-                if counts.sum() <= 0:  # nothing survives the noise: values at 0
-                    counts[np.searchsorted(_DP_EDGES, 0.0) - 1] = 1.0
-                qs.append(np.sinh(_hist_quantiles(counts, _DP_EDGES, grid)))
                 self._dp_present[key] = 1.0 - nulls / rows
             else:
                 codes = codec.codes(series)
@@ -219,8 +323,32 @@ class GaussianCopula(GenerativeModel):
                 if counts.sum() <= 0:
                     counts[int(np.argmax(counts))] = 1.0
                 self._dp_freq[key] = counts
-        self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(grid))
         budget.spend(self._dp_sigma)
+        qs = []
+        sd_fine = self._dp_sigma * np.sqrt(max(len(numeric), 1))
+        for codec, source in numeric:
+            key = f"{source}/{codec.name}"
+            edges = self._fine_edges(key)
+            counts = self._fine_hist(values[key], edges) + rng.normal(0.0, sd_fine, len(edges) - 1)
+            counts = _smooth_counts(counts)
+            if counts.sum() <= 0:
+                counts[len(counts) // 2] = 1.0
+            qs.append(_hist_quantiles(counts, edges, self._grid))
+        if numeric:
+            budget.spend(self._dp_sigma)
+        self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(self._grid))
+        if stratum is not None:
+            self._fit_private_strata(frames, stratum[0], stratum[1], rng)
+
+    def _fine_edges(self, key: str) -> np.ndarray:
+        lo, hi = self._dp_ranges[key]
+        return np.linspace(lo, hi if hi > lo else lo + 1.0, _DP_FINE_BINS + 1)
+
+    @staticmethod
+    def _fine_hist(vals: np.ndarray, edges: np.ndarray) -> np.ndarray:
+        """Counts of ``vals`` over ``edges`` (values outside the range counted at its ends)."""
+        i = np.clip(np.searchsorted(edges, vals, "right") - 1, 0, len(edges) - 2)
+        return np.bincount(i, minlength=len(edges) - 1).astype(float)
 
     def _codecs(self) -> list[tuple[ColumnCodec, str]]:
         out = []
@@ -262,25 +390,40 @@ class GaussianCopula(GenerativeModel):
         freqs = freqs[self._order(codec, source)]
         return np.cumsum(freqs / freqs.sum())
 
-    def _fit_orders(self, frames: dict[str, pd.DataFrame], rng: np.random.Generator) -> None:
+    def _orders_needed(self) -> bool:
+        """Whether a categorical variable has an order to learn (3+ categories and a number)."""
+        return (any(v[2] == "num" for v in self._vars)
+                and any(v[2] == "cat" and v[0].n_categories >= 3 for v in self._vars))
+
+    def _fit_orders(self, frames: dict[str, pd.DataFrame], rng: np.random.Generator,
+                    private: bool = False) -> None:
         """Order each categorical variable's intervals along the leading direction of its
         categories' mean numerical scores (weighted by frequency); without numerical variables,
-        or with two categories, the frequency order stays."""
+        or with two categories, the frequency order stays. ``private``: the per-category sums of
+        the (clipped) scores get Gaussian noise, one mechanism for all columns (a row adds its
+        score vector to one category of each: L2 sensitivity clip x sqrt(numbers x columns)), and
+        the counts are the noisy marginal counts."""
         self._orders = {}
         nums = [i for i, v in enumerate(self._vars) if v[2] == "num"]
         if not nums:
             return
         z = np.nan_to_num(self._scores(frames, np.array(nums, dtype=np.int64), rng, stratified=False))
         _, world = _nn.dist_world()
-        for codec, source, role, _ in self._vars:
-            if role != "cat" or codec.n_categories < 3:
-                continue
+        ordered = [v for v in self._vars if v[2] == "cat" and v[0].n_categories >= 3]
+        if private:
+            z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
+            sd = self._dp_sigma * _DP_SCORE_CLIP * np.sqrt(z.shape[1] * max(len(ordered), 1))
+            noise = np.random.default_rng([int(self._hp["seed"]), 13])
+        for codec, source, role, _ in ordered:
             codes = codec.codes(frames[source][codec.name])
             k = codec.n_categories
             ok = codes >= 0
             counts = np.bincount(codes[ok], minlength=k).astype(float)
             sums = np.zeros((k, z.shape[1]))
             np.add.at(sums, codes[ok], z[ok])
+            if private:
+                sums = sums + noise.normal(0.0, sd, sums.shape)
+                counts = np.clip(self._dp_freq[f"{source}/{codec.name}"][:k], 1.0, None)
             if world > 1:  # every process orders from the same totals
                 import torch.distributed as dist
 
@@ -298,6 +441,8 @@ class GaussianCopula(GenerativeModel):
             if direction.sum() < 0:
                 direction = -direction
             self._orders[f"{source}/{codec.name}"] = np.argsort(means @ direction, kind="stable")
+        if private and ordered:
+            self._budget.spend(self._dp_sigma)
 
     # ------------------------------------------------------------------ strata
     def _stratum_codec(self, name: str, source: str) -> ColumnCodec:
@@ -620,8 +765,8 @@ class GaussianCopula(GenerativeModel):
         if private and world > 1:
             raise ValueError("GaussianCopula: epsilon (differential privacy) is fitted in one "
                              "process; use numProcesses=1")
-        if not private:
-            self._fit_orders(frames, rng)
+        if not private or self._orders_needed():
+            self._fit_orders(frames, rng, private=private)
         z = self._scores(frames, np.arange(p), rng)
         if private:  # each row's scores clipped: its outer product adds at most p * clip^2
             z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
@@ -658,13 +803,17 @@ class GaussianCopula(GenerativeModel):
         self.privacy = _dp.privacy_statement(
             budget,
             covered=["the marginals (noisy histograms; rare categories and values dropped)",
-                     "missing shares", "the correlation matrix (noisy sums of clipped scores)"],
+                     "missing shares", "the correlation matrix (noisy sums of clipped scores)"]
+            + (["the strata's tables (noisy per-category histograms and counts)"]
+               if self._strata is not None else [])
+            + (["the order of each category's interval (noisy per-category score sums)"]
+               if self._orders else []),
             not_covered=["the category lists and numeric bounds of the transformers (min/max, "
                          "decimals)"],
             mechanism="Gaussian copula with Gaussian noise", noise_multiplier=self._dp_sigma)
-        self.logger.info("DP copula: two Gaussian mechanisms at noise multiplier %.3f: epsilon "
-                         "%.3f spent of %.3f (delta %.2e)", self._dp_sigma, budget.spent,
-                         budget.epsilon, budget.delta)
+        self.logger.info("DP copula: %d Gaussian mechanisms at noise multiplier %.3f: epsilon "
+                         "%.3f spent of %.3f (delta %.2e)", self._dp_mechanisms, self._dp_sigma,
+                         budget.spent, budget.epsilon, budget.delta)
         return s
 
     @staticmethod
