@@ -14,6 +14,7 @@ __all__ = [
     "SynthohiveError", "ParamError", "MetadataError", "UnknownTableError", "SchemaGraphError", "TransformError",
     "ModelStateError", "CardinalityError", "DegreeModelError", "SchemaError", "ModelLoadError",
     "OutputExistsError", "TableSourceError", "ValidationInputError", "QualityGateError",
+    "CopyRejectionError",
 ]
 
 
@@ -60,6 +61,11 @@ class TransformError(SynthohiveError, ValueError):
 
 class ModelStateError(SynthohiveError, ValueError):
     """Saved model state is truncated, tampered with, or from an incompatible format."""
+
+
+class CopyRejectionError(SynthohiveError, RuntimeError):
+    """Generation could not make rows far enough from the real rows (``rejectCopies`` /
+    ``minDCR``) within its retries; the message names the table, the rows and the setting."""
 
 
 class CardinalityError(SynthohiveError, ValueError):

@@ -75,6 +75,9 @@ class GenerationPlan:
     # TimestampType columns and the session time zone their wall-clock values are read in
     local_timestamps: list[str] = field(default_factory=list)
     time_zone: str | None = None
+    # rejectCopies / minDCR: the real rows to keep away from (ml._copies.CopyGuard), set at
+    # sample time, never saved
+    copy_guard: Any = None
 
 
 def make_plan(blobs: dict[str, bytes], **kwargs: Any) -> GenerationPlan:
@@ -578,11 +581,14 @@ def row_chunks(batches: Iterator[pd.DataFrame], chunk_size: int,
 
 def sample_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """``mapInPandas`` body for ``sample`` over :func:`partition_frame`."""
+    from synthohive_spark.ml._copies import without_close_rows
+
     set_task_threads()
     arrow = arrow_columns_ok()
     for part, chunk, start, m in partition_chunks(batches, plan.chunk_size):
         seed = row_seed(plan.seed, plan.stream, part, chunk)
-        gen = generate_rows(plan, m, None, seed, arrow)
+        gen = without_close_rows(plan.copy_guard, generate_rows(plan, m, None, seed, arrow),
+                                 lambda idx, s: generate_rows(plan, len(idx), None, s, arrow), seed)
         keys = {c: key_values(s, start, m, arrow) for c, s in plan.key_specs.items()}
         yield _assemble(plan, gen, None, keys, seed, np.arange(start, start + m, dtype=np.int64))
 
@@ -593,6 +599,8 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
     itself (:func:`with_row_positions`): seeds follow (seed, that partition, the piece's first
     position) and the twins' keys the row's global position, so a row is the same wherever Spark
     computes it (a union renumbers the tasks, not the input's own partitions)."""
+    from synthohive_spark.ml._copies import subset, without_close_rows
+
     set_task_threads()
     arrow = arrow_columns_ok()
     offsets = plan.partition_offsets if needs_positions(plan) else None
@@ -602,6 +610,9 @@ def transform_partitions(plan: GenerationPlan, batches: Iterator[pd.DataFrame]) 
         context = piece[plan.condition_cols] if plan.condition_cols else None
         seed = row_seed(plan.seed, plan.stream + "/transform", part, int(pos[0]))
         groups = piece[plan.sequence_key] if plan.sequence_key else None
-        gen = generate_rows(plan, m, context, seed, arrow, groups)
+        gen = without_close_rows(
+            plan.copy_guard, generate_rows(plan, m, context, seed, arrow, groups),
+            lambda idx, s: generate_rows(plan, len(idx), subset(context, idx), s, arrow,
+                                         subset(groups, idx)), seed, groups)
         keys = {c: key_values_at(s, positions, arrow) for c, s in plan.key_specs.items()}
         yield _assemble(plan, gen, piece, keys, seed, positions)

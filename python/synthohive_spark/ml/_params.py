@@ -128,3 +128,41 @@ class HasSynthesisParams(HasDefaultSeed):
 
     def getChunkSize(self) -> int:
         return self.getOrDefault(self.chunkSize)
+
+
+class HasCopyRejection(Params):
+    """Rejection at generation of synthetic rows that copy a real row or come too close to one
+    (see :mod:`synthohive_spark.ml._copies`): the real rows come from ``sample(...,
+    reference=...)``."""
+
+    rejectCopies = Param(Params._dummy(), "rejectCopies",
+                         "reject generated rows that are exact copies of a real row (equal on "
+                         "every learned column) and generate them again, on the executors; the "
+                         "real rows come from sample(..., reference=real rows) (at most 50,000 "
+                         "distinct ones, chosen by a hash of their values). A relational stage "
+                         "keeps the metadata's privacy.exact_copy_tolerance share of copies and "
+                         "turns this on by itself when that tolerance is above 0",
+                         typeConverter=TypeConverters.toBoolean)
+    minDCR = Param(Params._dummy(), "minDCR",
+                   "reject generated rows closer than this to a real row (distance to closest "
+                   "record in [0, 1]: per learned column |a-b| / real range capped at 1 or a "
+                   "category mismatch, averaged; copies are at 0) and generate them again, on the "
+                   "executors, against sample(..., reference=real rows); 0: off (a relational "
+                   "stage: the metadata's privacy.min_dcr)",
+                   typeConverter=TypeConverters.toFloat)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(rejectCopies=False, minDCR=0.0)
+
+    def getRejectCopies(self) -> bool:
+        return self.getOrDefault(self.rejectCopies)
+
+    def getMinDCR(self) -> float:
+        return self.getOrDefault(self.minDCR)
+
+    def setRejectCopies(self, value: bool) -> Any:
+        return self._set(rejectCopies=value)
+
+    def setMinDCR(self, value: float) -> Any:
+        return self._set(minDCR=value)

@@ -39,8 +39,9 @@ from synthohive_spark.io.writers import check_targets, read_back, resolve_target
 from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.errors import ParamError
-from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check_at_least_one,
-                                         check_model_params, dict_param, dict_value)
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasSynthesisParams,
+                                         check_at_least_one, check_model_params,
+                                         check_unit_interval, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
 from synthohive_spark.ml._relational_fit import (FitSettings, fit_tables, with_ancestors,
@@ -79,7 +80,7 @@ def _as_metadata(metadata: Any) -> Metadata:
                         f"got {type(metadata).__name__}")
 
 
-class _RelationalParams(HasSynthesisParams):
+class _RelationalParams(HasSynthesisParams, HasCopyRejection):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
                            "parent columns a child is generated under, at most: when the parent "
                            "has more, those most dependent on the child's columns",
@@ -148,7 +149,8 @@ class RelationalSynthesizer(_RelationalParams):
                  batchSize: int = 500, seed: int = DEFAULT_SEED, maxTrainingRows: int = 500_000,
                  maxContextCols: int = 16, contextCols: Any = None, modelParams: Any = None,
                  tableParams: Any = None, rowsPerPartition: int = 100_000,
-                 chunkSize: int = 50_000, epsilon: float = 0.0, delta: float = 0.0) -> None:
+                 chunkSize: int = 50_000, epsilon: float = 0.0, delta: float = 0.0,
+                 rejectCopies: Optional[bool] = None, minDCR: Optional[float] = None) -> None:
         super().__init__()
         kwargs = dict(self._input_kwargs)
         md = kwargs.pop("metadata", None)
@@ -161,12 +163,14 @@ class RelationalSynthesizer(_RelationalParams):
                   contextCols: Any = None, modelParams: Any = None, tableParams: Any = None,
                   rowsPerPartition: int = 100_000,
                   chunkSize: int = 50_000, epsilon: float = 0.0,
-                  delta: float = 0.0) -> "RelationalSynthesizer":
+                  delta: float = 0.0, rejectCopies: Optional[bool] = None,
+                  minDCR: Optional[float] = None) -> "RelationalSynthesizer":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         self._set(**kwargs)
         check_at_least_one("RelationalSynthesizer", self, (
             "epochs", "batchSize", "maxTrainingRows", "maxContextCols", "rowsPerPartition",
             "chunkSize"))
+        check_unit_interval("RelationalSynthesizer", self, ("minDCR",))
         bad = {t: sorted(set(p) - _TABLE_STAGE_KEYS) for t, p in self.getTableParams().items()}
         bad = {t: k for t, k in bad.items() if k}
         if bad:
@@ -325,6 +329,15 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                reference: Optional[Mapping[str, Any]] = None) -> dict[str, DataFrame]:
         """Generate the database: every table as a Spark DataFrame, in generation order.
 
+        With ``rejectCopies`` or ``minDCR`` (by default the metadata's
+        ``privacy.exact_copy_tolerance`` above 0 and ``privacy.min_dcr``), ``reference`` is
+        required: each table's generated rows that copy one of its real rows (beyond the
+        tolerated share), or come closer than ``minDCR`` to one, are generated again on the
+        executors, against at most 50,000 distinct real rows per table chosen by a hash of
+        their values; learned columns are compared (not keys, personal data, labels, nor columns
+        copied from a parent or derived from children), and reference tables are kept as they
+        are.
+
         With ``minQuality`` above 0, the generated database is first validated against
         ``reference`` (table name -> real DataFrame, catalog table or path) with the multi-table
         quality report; below the gate a ``QualityGateError`` names what fell short and nothing
@@ -353,6 +366,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         sizes = self._root_sizes(graph, scale, numRows or {})
         self._check_sizes(graph, sizes)
         seed = int(self.getSeed() if seed is None else seed)
+        guards = self._copy_guards(spark, reference, seed)
         targets = {}
         if output is not None:
             targets = {t: resolve_target(output, t) for t in self.tables}
@@ -388,7 +402,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
 
         for name in self.tables:
             df, n = self._generate_table(spark, graph, name, generated, counts, sizes, seed,
-                                         numPartitions)
+                                         numPartitions, guards.get(name))
             if name not in small:
                 df = apply_copies(df, name, md.tables[name], generated, self._schema(name),
                                    seed, md.tables[name].primary_key, small)
@@ -415,6 +429,44 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         for df in [*generated.values(), *stale]:
             df.unpersist()
         return out
+
+    def _copy_guards(self, spark: SparkSession, reference: Optional[Mapping[str, Any]],
+                     seed: int) -> dict[str, Any]:
+        """Per generated table, what rejectCopies / minDCR (or the metadata's exact_copy_tolerance
+        / min_dcr) keep its rows away from: that table's real rows in ``reference``; none when
+        both are off. Reference tables are kept as they are and not checked."""
+        from synthohive_spark.ml._copies import build_guard, copy_settings, needs_reference
+
+        where = "RelationalSynthesizerModel.sample"
+        settings = copy_settings(where, self, self.metadata.privacy)
+        if not settings.active:
+            return {}
+        compared = {t: self._compared_columns(t) for t in self.tables}
+        compared = {t: cols for t, cols in compared.items() if cols}
+        if reference is None:
+            raise needs_reference(where, settings, "reference={table: real DataFrame, ...}")
+        missing = [t for t in compared if t not in reference]
+        if missing:
+            raise ValueError(f"{where}: {settings.describe()} compares each table's generated "
+                             f"rows with its real rows, but reference lacks table(s) {missing} "
+                             f"(it has {sorted(reference)}).")
+        return {t: build_guard(t, read_table(reference[t], spark, name=t), cols, self._schema(t),
+                               self.metadata.tables[t].columns, settings, seed,
+                               f"reference[{t!r}]")
+                for t, cols in compared.items()}
+
+    def _compared_columns(self, table: str) -> list[str]:
+        """The columns of ``table`` its generated rows are compared on with the real rows: the
+        learned ones, less free text and the columns copied from a parent or derived from
+        children (set after the rows are generated)."""
+        ts = self._state["tables"][table]
+        tmodel = self._table_models.get(table)
+        if ts.get("reference") or tmodel is None:
+            return []
+        text = set(tmodel._state.get("piiSpecs", {}))
+        cols = self.metadata.tables[table].columns
+        return [c for c in ts["learned"] if c not in text and c in cols
+                and cols[c].copy_of is None and cols[c].derived is None]
 
     def _schema(self, table: str) -> T.StructType:
         return T.StructType.fromJson(json.loads(self._state["tables"][table]["schema"]))
@@ -476,8 +528,8 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
 
     def _generate_table(self, spark: SparkSession, graph: SchemaGraph, name: str,
                         generated: dict[str, DataFrame], counts: dict[str, int],
-                        sizes: dict[str, int], seed: int,
-                        num_partitions: Optional[int]) -> tuple[DataFrame, int]:
+                        sizes: dict[str, int], seed: int, num_partitions: Optional[int],
+                        guard: Any = None) -> tuple[DataFrame, int]:
         ts = self._state["tables"][name]
         schema = T.StructType.fromJson(json.loads(ts["schema"]))
         drv = ts["driver"]
@@ -491,6 +543,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             parts = max(1, min(parts, n)) if n > 0 else 1
             plan = table_plan(self._state, self._table_models, name, seed, n, counts,
                               self.getChunkSize())
+            plan.copy_guard = guard
             source = gen.partition_frame(spark, n, parts)
             df = source.mapInPandas(lambda it: generate_root(plan, it), schema=schema)
         else:
@@ -511,6 +564,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             n = sum(rows for _, rows in offsets.values())
             plan = table_plan(self._state, self._table_models, name, seed, n, counts,
                               self.getChunkSize())
+            plan.copy_guard = guard
             plan.offsets = offsets
             if plan.secondary_drawn:
                 skeleton = self._with_secondary_parents(graph, name, plan, skeleton, schema,

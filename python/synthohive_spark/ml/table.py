@@ -23,9 +23,9 @@ from pyspark.sql import types as T
 from synthohive_spark._spark import is_classic
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._keys import infer_key_spec
-from synthohive_spark.ml._params import (DEFAULT_SEED, HasSynthesisParams, check_at_least_one,
-                                         check_model_params, check_unit_interval, dict_param,
-                                         dict_value)
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasSynthesisParams,
+                                         check_at_least_one, check_model_params,
+                                         check_unit_interval, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_supported
@@ -40,7 +40,7 @@ logger = logging.getLogger("synthohive_spark.ml.table")
 __all__ = ["TableSynthesizer", "TableSynthesizerModel", "SchemaError", "ModelLoadError"]
 
 
-class _TableSynthesizerParams(HasSynthesisParams):
+class _TableSynthesizerParams(HasSynthesisParams, HasCopyRejection):
     """Params shared by :class:`TableSynthesizer` and :class:`TableSynthesizerModel`."""
 
     conditionCols = Param(Params._dummy(), "conditionCols",
@@ -158,7 +158,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  tableName: str = "table", tableMetadata: Any = "",
                  rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
                  minQuality: float = 0.0, sequenceKey: str = "",
-                 sequenceIndex: str = "", epsilon: float = 0.0, delta: float = 0.0) -> None:
+                 sequenceIndex: str = "", epsilon: float = 0.0, delta: float = 0.0,
+                 rejectCopies: bool = False, minDCR: float = 0.0) -> None:
         super().__init__()
         kwargs = self._input_kwargs
         self.setParams(**kwargs)
@@ -172,7 +173,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                   rowsPerPartition: int = 500_000, chunkSize: int = 50_000,
                   minQuality: float = 0.0, sequenceKey: str = "",
                   sequenceIndex: str = "", epsilon: float = 0.0,
-                  delta: float = 0.0) -> "TableSynthesizer":
+                  delta: float = 0.0, rejectCopies: bool = False,
+                  minDCR: float = 0.0) -> "TableSynthesizer":
         kwargs = dict(self._input_kwargs)
         if "tableMetadata" in kwargs and not isinstance(kwargs["tableMetadata"], str):
             kwargs["tableMetadata"] = _table_config_json(kwargs["tableMetadata"])
@@ -187,7 +189,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         check_at_least_one("TableSynthesizer", self, ("epochs", "batchSize", "maxTrainingRows",
                                                       "numProcesses", "rowsPerPartition",
                                                       "chunkSize"))
-        check_unit_interval("TableSynthesizer", self, ("minQuality",))
+        check_unit_interval("TableSynthesizer", self, ("minQuality", "minDCR"))
         check_model_params("TableSynthesizer", self.getModel(), self.getModelParams())
         self._check_privacy_params()
 
@@ -602,6 +604,13 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
         Rows depend only on (seed, partition index, position): the same seed and ``numPartitions``
         give identical rows however often Spark recomputes a partition.
 
+        With ``rejectCopies`` or ``minDCR`` set, ``reference`` (real rows with the learned
+        columns) is required: rows that copy one of them, or come closer than ``minDCR``, are
+        generated again on the executors (checked against at most 50,000 distinct real rows,
+        chosen by a hash of their values); the row count and determinism are kept, and a task
+        fails with CopyRejectionError when rows cannot be made far enough in 10 tries.
+        ``transform(real_df)`` keeps its twins away from the input's own rows the same way.
+
         With ``minQuality`` (or the ``minQuality`` param) above 0 and a ``reference`` DataFrame of
         real rows, a bounded sample of the model's output is validated against it first and a
         ``QualityGateError`` names what fell short.
@@ -632,11 +641,12 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
                 "sequence's rows consecutive), or generate the table with RelationalSynthesizer.")
         spark = spark or SparkSession.active()
         model = self if seed is None else self.copy({self.seed: int(seed)})
+        guard = model._copy_guard(reference, "sample(n, reference=real_df)")
         conds = list(self.getConditionCols())
         if conds:
             context_df = model._sample_conditions(spark, n, parts)
-            return model.transform(context_df)
-        plan = model._plan(model.getTableName())
+            return model._generate(context_df, conds, guard)
+        plan = dataclasses.replace(model._plan(model.getTableName()), copy_guard=guard)
         return gen.partition_frame(spark, n, parts).mapInPandas(
             lambda it: gen.sample_partitions(plan, it), schema=self.schema)
 
@@ -644,10 +654,24 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
         """Validate ``rows`` generated rows against ``reference``; QualityGateError when below."""
         from synthohive_spark.validation import quality_gate
         fake = self.sample(rows, seed=int(self.getOrDefault(self.seed)) + 1,
-                           spark=reference.sparkSession, minQuality=0.0)
+                           spark=reference.sparkSession, minQuality=0.0, reference=reference)
         keys = list(self._state["keySpecs"]) + list(self._state.get("piiSpecs", {}))
         return quality_gate(reference.drop(*keys), fake.drop(*keys), min_quality,
                             sample_rows=rows, seed=int(self.getOrDefault(self.seed)))
+
+    def _copy_guard(self, reference: DataFrame | None, how: str) -> Any:
+        """What rejectCopies / minDCR keep the generated rows away from: the real rows of
+        ``reference`` (None when both are off; an error naming ``how`` to pass them when they
+        are on and there are none)."""
+        from synthohive_spark.ml._copies import build_guard, copy_settings, needs_reference
+
+        where = f"Table {self.getTableName()!r}"
+        settings = copy_settings(where, self)
+        if settings.active and reference is None:
+            raise needs_reference(where, settings, how)
+        return build_guard(self.getTableName(), reference, list(self._state.get("learnedCols", [])),
+                           self.schema, (self._state.get("tableConfig") or {}).get("columns") or {},
+                           settings, int(self.getOrDefault(self.seed)), how)
 
     def _sample_conditions(self, spark: SparkSession, n: int, parts: int) -> DataFrame:
         conds = list(self.getConditionCols())
@@ -678,7 +702,15 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
                                   f"{dataset.schema[key].dataType.simpleString()}; expected "
                                   f"{self.schema[key].dataType.simpleString()}.")
             given.append(key)
-        plan = self._plan(table)
+        # with rejectCopies / minDCR the input's own rows are the real rows the twins keep away from
+        return self._generate(dataset, given,
+                              self._copy_guard(dataset, "the input of transform(real_df)"))
+
+    def _generate(self, dataset: DataFrame, given: list[str], guard: Any) -> DataFrame:
+        """One generated row per row of ``dataset`` (its ``given`` condition and sequence-key
+        columns), away from the real rows of ``guard`` when there is one."""
+        table = self.getTableName()
+        plan = dataclasses.replace(self._plan(table), copy_guard=guard)
         # each row's partition and position in the input itself: seeds and keys follow them
         source = gen.with_row_positions(dataset.select(*given))
         if gen.needs_positions(plan):

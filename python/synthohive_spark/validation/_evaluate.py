@@ -12,6 +12,7 @@ import math
 import time
 from typing import Any, Mapping
 
+import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -103,7 +104,10 @@ def evaluate(
     of a distance-based membership-inference attack) is computed. When the metadata sets
     ``privacy.k_anonymity``, the k-anonymity of each synthetic table over its quasi-identifier
     columns is checked too (``report.privacy["k_anonymity"]``, holdout or not; ``privacy=False``
-    skips it, as the quality gate does). ``model``: the fitted model that generated
+    skips it, as the quality gate does); when it sets ``privacy.min_dcr`` or an
+    ``exact_copy_tolerance`` above 0, ``report.privacy["copy_settings"][table]`` says whether
+    they hold (the share of sampled synthetic rows whose DCR to the sampled training rows is
+    below ``min_dcr``, and the exact-copy rate of all rows against the tolerance; holdout or not). ``model``: the fitted model that generated
     ``synthetic``; when it was fitted with epsilon, its privacy statement (epsilon and delta spent,
     what is and is not covered) is ``report.privacy["differential_privacy"]``.
 
@@ -139,6 +143,7 @@ def evaluate(
         raise ValidationInputError(f"holdout holds table(s) {unknown_hold} that are not in real.")
     do_privacy = bool(hold_d) if privacy is None else privacy
     k_anon = _k_anonymity_of(metadata) if privacy is not False else None
+    copies = _copy_settings_of(metadata) if privacy is not False else None
     if do_privacy and not hold_d:
         raise ValidationInputError("privacy=True needs a holdout (real rows not used for training).")
 
@@ -151,7 +156,8 @@ def evaluate(
         real_association_threshold=real_association_threshold,
         plot_categories=plot_categories, histogram_bins=histogram_bins,
         dcr_synthetic_rows=dcr_synthetic_rows, dcr_reference_rows=dcr_reference_rows, seed=seed,
-        contingency_bins=_pairs.N_BINS, privacy=do_privacy, k_anonymity=k_anon, cache=cache)
+        contingency_bins=_pairs.N_BINS, privacy=do_privacy, k_anonymity=k_anon,
+        copy_settings=copies, cache=cache)
     ev = _Evaluation(settings)
     for t in real_d:
         cfg = table_config(metadata, t)
@@ -164,17 +170,35 @@ def evaluate(
     if k_anon is not None:
         for t in syn_d:
             ev.k_anonymity(t, syn_d[t], table_config(metadata, t), k_anon)
+    if copies is not None:
+        for t in syn_d:
+            ev.copy_settings(t, real_d[t], syn_d[t], *copies)
     statement = getattr(model, "privacy", None) if model is not None else None
     if statement:
         ev.privacy_out["differential_privacy"] = statement
     return ev.report(multi)
 
 
+def _privacy_setting(metadata: Any, name: str) -> Any:
+    """``privacy.<name>`` of a Metadata (or a dict of the same shape), or None."""
+    priv = metadata.get("privacy") if isinstance(metadata, Mapping) else getattr(metadata, "privacy", None)
+    return priv.get(name) if isinstance(priv, Mapping) else getattr(priv, name, None)
+
+
 def _k_anonymity_of(metadata: Any) -> int | None:
     """``privacy.k_anonymity`` of a Metadata (or a dict of the same shape), or None."""
-    priv = metadata.get("privacy") if isinstance(metadata, Mapping) else getattr(metadata, "privacy", None)
-    k = priv.get("k_anonymity") if isinstance(priv, Mapping) else getattr(priv, "k_anonymity", None)
+    k = _privacy_setting(metadata, "k_anonymity")
     return None if k is None else int(k)
+
+
+def _copy_settings_of(metadata: Any) -> tuple[float | None, float] | None:
+    """(``privacy.min_dcr``, ``privacy.exact_copy_tolerance``) when the metadata sets either (a
+    tolerance above 0: 0 is every metadata's default), else None."""
+    min_dcr = _privacy_setting(metadata, "min_dcr")
+    tolerance = float(_privacy_setting(metadata, "exact_copy_tolerance") or 0.0)
+    if min_dcr is None and tolerance <= 0:
+        return None
+    return (None if min_dcr is None else float(min_dcr)), tolerance
 
 
 class _Evaluation:
@@ -191,6 +215,8 @@ class _Evaluation:
         self.plans: dict[str, list[ColumnPlan]] = {}
         self.keep: dict[str, dict[str, list[str]]] = {}
         self.stats: dict[str, _shapes.SideStats] = {}
+        # table -> (sampled synthetic rows' DCR to sampled training rows, training rows sampled)
+        self.dcr_train: dict[str, tuple[np.ndarray, int]] = {}
 
     def _time(self, key: str, start: float) -> None:
         self.timings[key] = self.timings.get(key, 0.0) + (time.perf_counter() - start)
@@ -492,10 +518,11 @@ class _Evaluation:
         n_syn = self.tables[t]["synthetic_rows"]
         if hs.rows == 0:
             raise ValidationInputError(f"Table '{t}': the holdout data has no rows.")
-        ranges = {p.internal: (rs.maximum[p.internal] - rs.minimum[p.internal])
-                  for p in app if p.kind == "continuous" and rs.minimum.get(p.internal) is not None}
-        out = _privacy.dcr(rp, hpj, sp, plans, ranges, rs.rows, hs.rows, n_syn,
-                           s.dcr_synthetic_rows, s.dcr_reference_rows, s.seed)
+        distances = _privacy.sampled_distances(rp, hpj, sp, plans, self._ranges(t), rs.rows,
+                                               hs.rows, n_syn, s.dcr_synthetic_rows,
+                                               s.dcr_reference_rows, s.seed)
+        self.dcr_train[t] = (distances["train"], distances["m"])
+        out = _privacy.dcr(distances, plans)
         self._time("privacy_dcr", start)
         start = time.perf_counter()
         out["exact_copy_rate"] = _privacy.exact_copy_rate(rp, sp, plans, n_syn)
@@ -506,6 +533,39 @@ class _Evaluation:
         self.privacy_out[t] = out
         if out.get("membership_inference_auc") is not None:
             self.privacy_out.setdefault("membership_inference_auc", {})[t] = out["membership_inference_auc"]
+
+    def _ranges(self, t: str) -> dict[str, float]:
+        """Each continuous column's range in the real (training) table, by internal name."""
+        rs = self.stats[t]
+        return {p.internal: (rs.maximum[p.internal] - rs.minimum[p.internal])
+                for p in self.plans[t] if p.kind == "continuous"
+                and rs.minimum.get(p.internal) is not None}
+
+    def copy_settings(self, t: str, real: DataFrame, syn: DataFrame, min_dcr: float | None,
+                      tolerance: float) -> None:
+        """Whether ``privacy.min_dcr`` and ``privacy.exact_copy_tolerance`` hold for table ``t``
+        (the DCR of the privacy section when it was computed, else of the same samples against
+        the training rows only)."""
+        s, plans = self.s, self.plans[t]
+        if not any(p.applicable for p in plans):
+            self.privacy_out.setdefault("copy_settings", {})[t] = {
+                "applicable": False, "reason": "no evaluated columns"}
+            return
+        start = time.perf_counter()
+        rp, sp = project(real, plans), project(syn, plans)
+        n_syn = self.tables[t]["synthetic_rows"]
+        if t not in self.dcr_train and min_dcr is not None:
+            d = _privacy.sampled_distances(rp, None, sp, plans, self._ranges(t),
+                                           self.stats[t].rows, 0, n_syn, s.dcr_synthetic_rows,
+                                           s.dcr_reference_rows, s.seed)
+            self.dcr_train[t] = (d["train"], d["m"])
+        dt, m = self.dcr_train.get(t, (np.zeros(0), 0))
+        rate = (self.privacy_out.get(t) or {}).get("exact_copy_rate")
+        if rate is None:
+            rate = _privacy.exact_copy_rate(rp, sp, plans, n_syn)
+        self.privacy_out.setdefault("copy_settings", {})[t] = _privacy.copy_settings_check(
+            dt, rate, min_dcr, tolerance, m)
+        self._time("privacy_copy_settings", start)
 
     def k_anonymity(self, t: str, syn: DataFrame, cfg: Any, k: int) -> None:
         start = time.perf_counter()

@@ -356,7 +356,8 @@ def _render_relationships(details: dict[str, Any], card_plots: list[dict[str, An
 
 
 #: keys of the privacy section that summarise every table (the others are tables)
-PRIVACY_SUMMARY_KEYS = ("k_anonymity", "membership_inference_auc", "differential_privacy")
+PRIVACY_SUMMARY_KEYS = ("k_anonymity", "membership_inference_auc", "differential_privacy",
+                        "copy_settings")
 
 
 def _render_dp(dp: dict[str, Any]) -> str:
@@ -393,12 +394,36 @@ def _render_k_anonymity(kanon: dict[str, Any]) -> str:
                       "Rows below k", "k-anonymous", "Note"], rows, [1, 3, 4, 5]))
 
 
+def _render_copy_settings(checks: dict[str, Any]) -> str:
+    def holds(v: Any) -> str:
+        return "" if v is None else ('<span class="good">yes</span>' if v
+                                     else '<span class="bad">no</span>')
+    rows = []
+    for t, r in checks.items():
+        if not r.get("applicable", True):
+            rows.append([esc(t), "", "", "", "", "", esc(r.get("reason") or "")])
+            continue
+        below = (f"{fmt(r.get('share_below_min_dcr'), 4)} of {fmt(r.get('synthetic_sample_rows'))}"
+                 if "min_dcr" in r else "")
+        rows.append([esc(t), fmt(r.get("min_dcr")) if "min_dcr" in r else "not set", below,
+                     holds(r.get("min_dcr_holds")),
+                     f"{fmt(r.get('exact_copy_rate'), 5)} (tolerance {fmt(r.get('exact_copy_tolerance'))})",
+                     holds(r.get("exact_copy_tolerance_holds")), ""])
+    return ('<h3>Distance settings of the metadata</h3><p class="muted">privacy.min_dcr: no sampled '
+            'synthetic row closer than it to a sampled training row; privacy.exact_copy_tolerance: '
+            'the share of synthetic rows equal to a training row (all rows) at most this.</p>'
+            + _table(["Table", "min_dcr", "Sampled rows below it", "Holds", "Exact-copy rate",
+                      "Holds", "Note"], rows, [1, 2, 4]))
+
+
 def _render_privacy(privacy: dict[str, Any], settings: dict[str, Any]) -> str:
     out = ['<section class="card" id="privacy"><h2>Privacy</h2>']
     if privacy.get("differential_privacy"):
         out.append(_render_dp(privacy["differential_privacy"]))
     if privacy.get("k_anonymity"):
         out.append(_render_k_anonymity(privacy["k_anonymity"]))
+    if privacy.get("copy_settings"):
+        out.append(_render_copy_settings(privacy["copy_settings"]))
     tables = {t: p for t, p in privacy.items() if t not in PRIVACY_SUMMARY_KEYS}
     if not tables:
         out.append('<p class="muted">Distance to closest record and membership inference not '

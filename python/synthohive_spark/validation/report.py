@@ -53,7 +53,10 @@ class ValidationReport:
     the privacy section per table when a holdout was given (DCR, exact copies and
     ``membership_inference_auc`` with its sample sizes), ``privacy["membership_inference_auc"]``
     (table -> AUC) and, when the metadata sets ``privacy.k_anonymity``,
-    ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k); with
+    ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k); when it sets
+    ``privacy.min_dcr`` or an ``exact_copy_tolerance`` above 0, ``privacy["copy_settings"]``
+    (table -> the share of sampled synthetic rows below min_dcr, the exact-copy rate against the
+    tolerance, and whether each holds); with
     ``evaluate(..., model=m)`` of a model fitted with epsilon, ``privacy["differential_privacy"]``
     (its statement: epsilon and delta spent, what is and is not covered).
     """
