@@ -34,3 +34,23 @@ def test_chunks_hold_whole_sequences(chunk, batch):
     # the pieces depend on the rows alone, not on the batches they arrive in
     again = list(row_chunks(iter([rows]), chunk, None, "k"))
     assert [(p, int(q[0])) for p, _, q, _ in pieces] == [(p, int(q[0])) for p, _, q, _ in again]
+
+
+def test_a_piece_made_of_several_batches_goes_back_to_arrow_as_one_array():
+    # pandas 3 keeps strings in Arrow and concatenates them as a chunked array, which Spark's
+    # mapInPandas cannot turn into a record batch: a piece spanning batches must not carry one
+    import pyarrow as pa
+
+    from synthohive_spark.ml._generation import PART_COL, POS_COL, aligned_pieces
+
+    def batch(lo: int, hi: int) -> pd.DataFrame:
+        return pd.DataFrame({PART_COL: 0, POS_COL: np.arange(lo, hi),
+                             "name": pd.Series([f"n{i}" for i in range(lo, hi)],
+                                               dtype=pd.StringDtype("pyarrow"))})
+
+    pieces = list(aligned_pieces(iter([batch(0, 3), batch(3, 5), batch(5, 9)]), 100))
+    assert len(pieces) == 1
+    piece = pieces[0][1]
+    assert piece["name"].tolist() == [f"n{i}" for i in range(9)]
+    assert isinstance(pa.Array.from_pandas(piece["name"]), pa.Array)
+    pa.RecordBatch.from_pandas(piece, preserve_index=False)  # what Spark does with the output

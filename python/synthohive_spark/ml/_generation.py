@@ -478,6 +478,19 @@ def partition_runs(batch: pd.DataFrame) -> Iterator[tuple[int, int, int]]:
         yield int(parts[lo]), lo, hi
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of several Arrow batches as one frame whose columns each hold one chunk: pandas 3
+    concatenates Arrow-backed strings as a chunked array, which Spark cannot take back from
+    ``mapInPandas`` (``RecordBatch.from_arrays``: "Cannot convert ChunkedArray"); those columns
+    become plain Python strings."""
+    out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    for c in out.columns:
+        chunks = getattr(getattr(out[c].array, "_pa_array", None), "num_chunks", 1)
+        if chunks > 1:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out.reset_index(drop=True)
+
+
 def aligned_pieces(batches: Iterator[pd.DataFrame], chunk_size: int) -> Iterator[tuple[int, pd.DataFrame]]:
     """(partition, rows) pieces of the input rows (which carry ``PART_COL`` and ``POS_COL``): each
     piece holds the rows of one input partition whose positions fall in one aligned chunk
@@ -495,15 +508,15 @@ def aligned_pieces(batches: Iterator[pd.DataFrame], chunk_size: int) -> Iterator
             for a, b in zip(cuts[:-1], cuts[1:]):
                 key = (part, int(chunk[a]))
                 if held and key != current:
-                    yield current[0], pd.concat(held, ignore_index=True)
+                    yield current[0], _concat(held)
                     held = []
                 current = key
                 held.append(run.iloc[a:b])
                 if int(run[POS_COL].iloc[b - 1]) == (key[1] + 1) * chunk_size - 1:  # chunk complete
-                    yield part, pd.concat(held, ignore_index=True)
+                    yield part, _concat(held)
                     held = []
     if held:
-        yield current[0], pd.concat(held, ignore_index=True)
+        yield current[0], _concat(held)
 
 
 def partition_frame(spark: Any, n: int, parts: int) -> Any:
@@ -547,7 +560,7 @@ def whole_groups(pieces: Iterator[tuple[int, pd.DataFrame]],
     for part, piece in pieces:
         if held is not None:
             if held[0] == part:
-                piece = pd.concat([held[1], piece], ignore_index=True)
+                piece = _concat([held[1], piece])
             else:
                 yield held
             held = None
