@@ -65,8 +65,10 @@ def test_one_budget_for_the_whole_database_split_over_its_tables(spark, tmp_path
     frames = retail_spark(spark, seed=1, scale=0.3)
     md = retail_metadata()
     md.privacy.epsilon = 5.0  # the metadata's budget, when the stage sets none
+    md.privacy.delta = 1e-7
     m = RelationalSynthesizer(metadata=md, seed=2).fit(frames)
     p = m.privacy
+    assert p["delta"] == pytest.approx(1e-7)  # split over the tables, adding up to the metadata's
     assert set(p["tables"]) == {"customers", "products", "employees", "orders", "order_items"}
     for t, tp in p["tables"].items():
         assert tp["epsilon"] <= 1.0 + 1e-9, t  # five tables, one fifth each
