@@ -166,3 +166,30 @@ class HasCopyRejection(Params):
 
     def setMinDCR(self, value: float) -> Any:
         return self._set(minDCR=value)
+
+
+class HasPrivacyBudget(Params):
+    """``epsilon`` and ``delta`` of differential privacy (see :mod:`synthohive_spark.models._dp`)."""
+
+    epsilon = Param(Params._dummy(), "epsilon",
+                    "differential privacy: the epsilon the fitted model may spend on the real rows "
+                    "(0: none; a relational stage falls back to the metadata's privacy.epsilon "
+                    "and splits it evenly over its tables). tvae trains with DP-SGD, "
+                    "gaussian_copula from noisy statistics; 'auto' then means gaussian_copula (a "
+                    "choice by held-out score would read the data); other models are refused. "
+                    "The fitted model's privacy says what was spent and what is not covered",
+                    typeConverter=TypeConverters.toFloat)
+    delta = Param(Params._dummy(), "delta",
+                  "differential privacy: delta (0: the metadata's privacy.delta for a relational "
+                  "stage, else 1 / (n ln n) of the training rows, at most 1e-5)",
+                  typeConverter=TypeConverters.toFloat)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._setDefault(epsilon=0.0, delta=0.0)
+
+    def getEpsilon(self) -> float:
+        return self.getOrDefault(self.epsilon)
+
+    def getDelta(self) -> float:
+        return self.getOrDefault(self.delta)

@@ -111,29 +111,25 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
                      settings: FitSettings) -> dict[str, Any]:
     """The database's privacy statement from its tables' (basic composition: the epsilons and
     deltas add up), with what the relational fit itself reads from the real rows."""
-    tables = {t: ts["privacy"] for t, ts in state["tables"].items() if ts.get("privacy")}
-    not_covered = [f"{t}: {c}" for t, p in tables.items() for c in p["not_covered"]]
+    from synthohive_spark.models._dp import composed_statement
+
+    parts = [(t, t, ts["privacy"]) for t, ts in state["tables"].items() if ts.get("privacy")]
     refs = [t for t in graph.order if graph.is_reference(t)]
-    if refs:
-        not_covered.append(f"reference tables {refs}: their real rows are kept as they are")
+    not_covered = [f"reference tables {refs}: their real rows are kept as they are"] if refs else []
     not_covered += [
         "child counts per parent (the cardinality models' trees and histograms) and the degree "
         "models of second parents and self-references",
         "which parent columns a child is generated under (dependence measured on a sample), "
         "copied, derived and relative column rules, sequence detection",
         "orphan and null-key shares"]
-    eps = sum(p["epsilon"] for p in tables.values())
-    delta = sum(p["delta"] for p in tables.values())
-    return {"epsilon": round(eps, 6), "delta": float(f"{delta:.12g}"),
-            "epsilon_budget": settings.epsilon, "unit": "one row of one table",
-            "tables": tables,
-            "covered": [f"{t}: {c}" for t, p in tables.items() for c in p["covered"]],
-            "not_covered": not_covered,
-            "parent_context": (
-                "a child row is learned under its parents' columns: a parent with k children is "
-                "in k training rows of the child table, so the child model's epsilon holds for a "
-                "parent row only as k x epsilon (group privacy); the parent's own table model "
-                "covers it at its share")}
+    out = composed_statement(parts, settings.epsilon, "one row of one table", "tables",
+                             not_covered)
+    out["parent_context"] = (
+        "a child row is learned under its parents' columns: a parent with k children is in k "
+        "training rows of the child table, so the child model's epsilon holds for a parent row "
+        "only as k x epsilon (group privacy); the parent's own table model covers it at its "
+        "share")
+    return out
 
 
 #: a reference table is kept in the model as it is: at most this many rows

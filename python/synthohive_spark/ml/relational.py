@@ -39,7 +39,8 @@ from synthohive_spark.io.writers import check_targets, read_back, resolve_target
 from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.errors import ParamError
-from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasSynthesisParams,
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasPrivacyBudget,
+                                         HasSynthesisParams,
                                          check_at_least_one, check_model_params,
                                          check_unit_interval, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
@@ -80,7 +81,7 @@ def _as_metadata(metadata: Any) -> Metadata:
                         f"got {type(metadata).__name__}")
 
 
-class _RelationalParams(HasSynthesisParams, HasCopyRejection):
+class _RelationalParams(HasSynthesisParams, HasCopyRejection, HasPrivacyBudget):
     maxContextCols = Param(Params._dummy(), "maxContextCols",
                            "parent columns a child is generated under, at most: when the parent "
                            "has more, those most dependent on the child's columns",
@@ -99,28 +100,13 @@ class _RelationalParams(HasSynthesisParams, HasCopyRejection):
                              "the defaults for that table (model, epochs, batchSize, "
                              "modelParams, ...)")
 
-    epsilon = Param(Params._dummy(), "epsilon",
-                    "differential privacy: one epsilon for the whole database, split evenly "
-                    "over its tables' models (0: the metadata's privacy.epsilon, or none). "
-                    "The fitted model's privacy says what each table spent and what is not "
-                    "covered", typeConverter=TypeConverters.toFloat)
-    delta = Param(Params._dummy(), "delta",
-                  "differential privacy: delta for the whole database, split like epsilon (0: "
-                  "the metadata's privacy.delta, or each table's default)",
-                  typeConverter=TypeConverters.toFloat)
-
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, maxContextCols=16, contextCols="{}",
                          modelParams="{}", tableParams="{}", rowsPerPartition=100_000,
-                         chunkSize=50_000, epsilon=0.0, delta=0.0)
+                         chunkSize=50_000)
 
-    def getEpsilon(self) -> float:
-        return self.getOrDefault(self.epsilon)
-
-    def getDelta(self) -> float:
-        return self.getOrDefault(self.delta)
 
     def getMaxContextCols(self) -> int:
         return self.getOrDefault(self.maxContextCols)

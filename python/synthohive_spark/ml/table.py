@@ -23,7 +23,8 @@ from pyspark.sql import types as T
 from synthohive_spark._spark import is_classic
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.ml._keys import infer_key_spec
-from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasSynthesisParams,
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasPrivacyBudget,
+                                         HasSynthesisParams,
                                          check_at_least_one, check_model_params,
                                          check_unit_interval, dict_param, dict_value)
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
@@ -40,7 +41,7 @@ logger = logging.getLogger("synthohive_spark.ml.table")
 __all__ = ["TableSynthesizer", "TableSynthesizerModel", "SchemaError", "ModelLoadError"]
 
 
-class _TableSynthesizerParams(HasSynthesisParams, HasCopyRejection):
+class _TableSynthesizerParams(HasSynthesisParams, HasCopyRejection, HasPrivacyBudget):
     """Params shared by :class:`TableSynthesizer` and :class:`TableSynthesizerModel`."""
 
     conditionCols = Param(Params._dummy(), "conditionCols",
@@ -83,30 +84,14 @@ class _TableSynthesizerParams(HasSynthesisParams, HasCopyRejection):
                        "reference DataFrame when one is given (0 turns the gate off)",
                        typeConverter=TypeConverters.toFloat)
 
-    epsilon = Param(Params._dummy(), "epsilon",
-                    "differential privacy: the epsilon the model may spend on the training rows "
-                    "(0: no differential privacy). tvae trains with DP-SGD, gaussian_copula from "
-                    "noisy statistics; 'auto' then means gaussian_copula (a choice by held-out "
-                    "score would read the data); other models are refused. The fitted model's "
-                    "privacy says what was spent and what the guarantee does not cover",
-                    typeConverter=TypeConverters.toFloat)
-    delta = Param(Params._dummy(), "delta",
-                  "differential privacy: delta (0: 1 / (n ln n) of the training rows, at most "
-                  "1e-5)", typeConverter=TypeConverters.toFloat)
-
     def __init__(self, *args: Any):
         super().__init__(*args)
         self._setDefault(model="auto", epochs=300, batchSize=500,
                          maxTrainingRows=500_000, conditionCols=[], keyCols=[], numProcesses=1,
                          useGpu=False, modelParams="{}", tableName="table", tableMetadata="",
                          rowsPerPartition=500_000, chunkSize=50_000, minQuality=0.0,
-                         sequenceKey="", sequenceIndex="", epsilon=0.0, delta=0.0)
+                         sequenceKey="", sequenceIndex="")
 
-    def getEpsilon(self) -> float:
-        return self.getOrDefault(self.epsilon)
-
-    def getDelta(self) -> float:
-        return self.getOrDefault(self.delta)
 
     def getSequenceKey(self) -> str:
         return self.getOrDefault(self.sequenceKey)
@@ -452,12 +437,12 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                            labels: dict) -> dict[str, Any]:
         """The table's privacy: its models' statements added up (basic composition), plus what
         the stage itself keeps from the real rows."""
-        parts = [m.privacy for m in (model, ctx_model) if m is not None and m.privacy]
-        covered, not_covered = [], []
-        for name, m in (("model", model), ("condition model", ctx_model)):
-            if m is not None and m.privacy:
-                covered += [f"{name}: {c}" for c in m.privacy["covered"]]
-                not_covered += [f"{name}: {c}" for c in m.privacy["not_covered"]]
+        from synthohive_spark.models._dp import composed_statement
+
+        parts = [(key, label, m.privacy) for key, label, m in
+                 (("model", "model", model), ("condition", "condition model", ctx_model))
+                 if m is not None and m.privacy]
+        not_covered = []
         if key_specs:
             not_covered.append(f"key formats of {sorted(key_specs)} (shape, width, range start)")
         if pii_specs:
@@ -465,13 +450,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                                "never a value)")
         if labels:
             not_covered.append(f"unique labels {sorted(labels)}: their real values are kept")
-        return {"epsilon": round(sum(p["epsilon"] for p in parts), 6),
-                "delta": float(f"{sum(p['delta'] for p in parts):.12g}"),
-                "epsilon_budget": self.getEpsilon(), "unit": "one training row",
-                "covered": covered, "not_covered": not_covered,
-                "models": {name: m.privacy for name, m in (("model", model),
-                                                           ("condition", ctx_model))
-                           if m is not None and m.privacy}}
+        return composed_statement(parts, self.getEpsilon(), "one training row", "models",
+                                  not_covered)
 
     def _hyperparams(self) -> dict[str, Any]:
         hyper = {"epochs": self.getEpochs(), "batch_size": self.getBatchSize(),

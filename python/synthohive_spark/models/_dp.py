@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 __all__ = ["Budget", "default_delta", "require_accountant", "sgd_noise_multiplier",
-           "gaussian_noise_multiplier", "private_step", "privacy_statement"]
+           "gaussian_noise_multiplier", "private_step", "privacy_statement", "composed_statement"]
 
 #: Renyi orders the accountant tracks: opacus' defaults, and higher ones so that small budgets
 #: (an epsilon split over many tables) convert to (epsilon, delta) without a floor near 0.2
@@ -114,20 +114,23 @@ def gaussian_noise_multiplier(epsilon: float, delta: float, mechanisms: int) -> 
 
 def private_step(module: nn.Module, row_loss: Callable[..., torch.Tensor], rows: tuple,
                  max_grad_norm: float, noise_multiplier: float, expected_rows: float,
-                 gen: torch.Generator, chunk: int = 256) -> None:
+                 gen: torch.Generator, chunk: int = 256) -> float:
     """Writes a DP-SGD gradient into ``module``'s ``.grad`` (in place, so optimizers whose
     gradients are views of one buffer keep working): each row's gradient of ``row_loss(params,
     *row)`` (``functional_call`` of ``module`` inside) clipped to L2 norm ``max_grad_norm``, the
     sum plus Gaussian noise of standard deviation ``noise_multiplier * max_grad_norm``, over
     ``expected_rows`` (the Poisson sample's expected size, not its drawn size, which would leak).
-    ``rows`` are tensors with one row per leading index (an empty sample gives noise only)."""
+    ``rows`` are tensors with one row per leading index (an empty sample gives noise only).
+    Returns the rows' mean loss (for the training history; 0 for an empty sample)."""
     params = {k: v.detach() for k, v in module.named_parameters() if v.requires_grad}
     total = {k: torch.zeros_like(v) for k, v in params.items()}
     n = int(rows[0].shape[0]) if rows else 0
-    per_row = torch.func.vmap(torch.func.grad(row_loss), in_dims=(None,) + (0,) * len(rows),
-                              randomness="error")
+    per_row = torch.func.vmap(torch.func.grad_and_value(row_loss),
+                              in_dims=(None,) + (0,) * len(rows), randomness="error")
+    loss = 0.0
     for s in range(0, n, chunk):
-        grads = per_row(params, *[r[s:s + chunk] for r in rows])
+        grads, values = per_row(params, *[r[s:s + chunk] for r in rows])
+        loss += float(values.detach().sum())
         sq = None
         for g in grads.values():
             part = g.reshape(g.shape[0], -1).pow(2).sum(1)
@@ -146,6 +149,7 @@ def private_step(module: nn.Module, row_loss: Callable[..., torch.Tensor], rows:
             p.grad = g
         else:
             p.grad.copy_(g)
+    return loss / n if n else 0.0
 
 
 def privacy_statement(budget: Budget, covered: list[str], not_covered: list[str],
@@ -157,3 +161,19 @@ def privacy_statement(budget: Budget, covered: list[str], not_covered: list[str]
            "covered": list(covered), "not_covered": list(not_covered)}
     out.update(extra)
     return out
+
+
+def composed_statement(parts: list[tuple[str, str, dict[str, Any]]], epsilon_budget: float,
+                       unit: str, parts_key: str, not_covered: list[str]) -> dict[str, Any]:
+    """The statement of several DP parts used together (a table's models, a database's tables):
+    by basic composition their epsilons and deltas add up. ``parts``: (key under
+    ``parts_key``, label prefixed to its covered / not covered items, its statement);
+    ``not_covered``: what the composing stage itself reads from the real rows."""
+    eps = sum(p["epsilon"] for _, _, p in parts)
+    delta = sum(p["delta"] for _, _, p in parts)
+    return {"epsilon": round(eps, 6), "delta": float(f"{delta:.12g}"),
+            "epsilon_budget": epsilon_budget, "unit": unit,
+            "covered": [f"{label}: {c}" for _, label, p in parts for c in p["covered"]],
+            "not_covered": ([f"{label}: {c}" for _, label, p in parts for c in p["not_covered"]]
+                            + list(not_covered)),
+            parts_key: {key: p for key, _, p in parts}}

@@ -213,14 +213,13 @@ class TVAE(GenerativeModel):
                     break
                 idx = torch.nonzero(torch.rand(n, generator=gen, device=dev) < q).squeeze(1)
                 eps = torch.randn((len(idx), z_dim), generator=gen, device=dev)
-                _dp.private_step(row_loss, one, (x[idx], ctx[idx], eps), clip, sigma, q * n, gen)
+                total += _dp.private_step(row_loss, one, (x[idx], ctx[idx], eps), clip, sigma,
+                                          q * n, gen)
                 budget.spend(sigma, q)
                 opt.step()
                 done += 1
                 with torch.no_grad():
                     row_loss.dec.sigma.clamp_(0.01, 1.0)
-                    if len(idx):
-                        total += float(row_loss(x[idx], c[idx] if has_ctx else None, eps).mean())
             else:
                 epochs.end(epoch, loss=total / steps)
                 continue
