@@ -3,7 +3,8 @@ real database, in one run.
 
 * Table: ``surveys`` of ratdat (``../shared/datasets/realdata.py``; 35k field records of rodents:
   date parts, plot, species, sex, hindfoot length, weight), its key dropped, split 80/20 into
-  training and holdout rows by a seeded shuffle. For each model (``gaussian_copula``, ``tvae``)
+  training and holdout rows by a seeded shuffle. For each model (``gaussian_copula``, ``tvae``,
+  ``ctgan``: ``--models``)
   and each epsilon (``--epsilons``, default 1, 3, 10 and none): ``TableSynthesizer`` fit on the
   training rows (time), as many rows sampled as trained on, SDMetrics' single-table
   ``QualityReport`` (column shapes / column pair trends) against the training rows, and our
@@ -18,7 +19,7 @@ The issue's targets: at epsilon 10 the quality within 0.05 of the model without 
 privacy; at epsilon 1 above the independent-marginals baseline.
 
     nice -n 10 .venv-compare/bin/python benchmarks/bench_privacy.py [--epsilons 1,3,10,none]
-        [--models gaussian_copula,tvae] [--tvae-epochs 20] [--max-rows 10000]
+        [--models gaussian_copula,tvae,ctgan] [--epochs 20] [--max-rows 10000]
 """
 from __future__ import annotations
 
@@ -100,8 +101,8 @@ def run_table(spark, args: argparse.Namespace) -> list[dict[str, Any]]:
         for spec in args.epsilons.split(","):
             eps = _eps(spec)
             kw: dict[str, Any] = {"model": model, "seed": args.seed, "tableName": "surveys"}
-            if model == "tvae":
-                kw.update(epochs=args.tvae_epochs, batchSize=500)
+            if model in ("tvae", "ctgan"):
+                kw.update(epochs=args.epochs, batchSize=500)
             if eps is not None:
                 kw["epsilon"] = eps
             t0 = time.perf_counter()
@@ -164,7 +165,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--epsilons", default="1,3,10,none")
     ap.add_argument("--models", default="gaussian_copula,tvae")
-    ap.add_argument("--tvae-epochs", type=int, default=20)
+    ap.add_argument("--epochs", "--tvae-epochs", type=int, default=20,
+                    help="epochs of the neural models (tvae, ctgan)")
     ap.add_argument("--max-rows", type=int, default=10_000, help="training rows of the table")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--no-database", action="store_true")

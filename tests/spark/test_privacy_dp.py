@@ -45,7 +45,9 @@ def test_the_fitted_model_states_the_epsilon_spent_and_what_is_not_covered(peopl
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"epsilon": 1.0, "model": "ctgan"}, "model 'ctgan' has no differentially private training"),
+    ({"epsilon": 1.0, "model": "sequence"}, "model .sequence. has no differentially private"),
+    ({"epsilon": 1.0, "model": "ctgan", "conditionCols": ["region"]}, "learns no context"),
+    ({"epsilon": 1.0, "model": "ctgan", "modelParams": {"pac": 10}}, "needs pac=1"),
     ({"epsilon": 1.0, "numProcesses": 2}, "set numProcesses=1"),
     ({"epsilon": 1.0, "sequenceKey": "region"}, "sequence model has no differentially private"),
     ({"epsilon": -1.0}, "epsilon must be >= 0"),

@@ -1,5 +1,5 @@
 """Differential privacy of the models: the accountant's budget, the DP-SGD step's clipping,
-TVAE and the copula under epsilon (spent no more than asked, a planted outlier never comes back,
+TVAE, CTGAN and the copula under epsilon (spent no more than asked, a planted outlier never comes back,
 the statement saved with the model)."""
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ pytest.importorskip("opacus")
 
 from synthohive_spark.models import _dp  # noqa: E402
 from synthohive_spark.models.copula import GaussianCopula  # noqa: E402
+from synthohive_spark.models.ctgan import CTGAN  # noqa: E402
 from synthohive_spark.models.tvae import TVAE  # noqa: E402
 
 
@@ -79,6 +80,41 @@ def test_tvae_spends_no_more_than_epsilon_and_states_what_is_not_covered():
     assert again.privacy == p
     pd.testing.assert_frame_equal(m.sample(50, seed=1), again.sample(50, seed=1))
     assert TVAE(epochs=1, batch_size=150, seed=3).fit(df).privacy is None
+
+
+def test_ctgan_trains_its_critic_with_dp_sgd_within_epsilon_and_noisy_frequencies():
+    df = _table(1500)
+    small = dict(batch_size=150, seed=3, generator_dim=[32], discriminator_dim=[32],
+                 embedding_dim=16)
+    m = CTGAN(epochs=2, epsilon=2.0, **small).fit(df)
+    p = m.privacy
+    assert 1.5 < p["epsilon"] <= 2.0 and p["delta"] == _dp.default_delta(1500)
+    # every planned critic step taken (2 epochs x 10 steps), packing off, frequencies noised
+    assert p["steps"] == 20 and p["sample_rate"] == 0.1 and m.get_hyperparams()["pac"] == 1
+    assert p["count_noise_multiplier"] > 0
+    assert any("critic" in c for c in p["covered"]) and any("frequencies" in c for c in p["covered"])
+    true_counts = df["b"].value_counts()
+    noisy = m._cond_sampler_counts[0, :3].numpy()
+    assert sorted(noisy) != sorted(true_counts.to_numpy().astype(float))
+    again = CTGAN.from_state(*m.to_state())
+    assert again.privacy == p
+    out = again.sample(400, seed=1)
+    pd.testing.assert_frame_equal(m.sample(400, seed=1), out)
+    assert set(out["b"]) <= set("xyz") and out["a"].notna().all()
+    # twice the budget buys less noise for the same steps
+    more = CTGAN(epochs=2, epsilon=4.0, **small).fit(df).privacy
+    assert more["noise_multiplier"] < p["noise_multiplier"] and more["steps"] == 20
+    assert CTGAN(epochs=1, **small).fit(df).privacy is None
+
+
+def test_ctgan_under_epsilon_refuses_packs_and_a_context():
+    with pytest.raises(ValueError, match="pac must be 1"):
+        CTGAN(epsilon=1.0, pac=10)
+    df = _table(300)
+    m = CTGAN(epochs=1, batch_size=100, epsilon=1.0, generator_dim=[8], discriminator_dim=[8],
+              embedding_dim=4)
+    with pytest.raises(ValueError, match="with a context"):
+        m.fit(df[["a", "c"]], context=df[["b"]])
 
 
 def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier():

@@ -194,8 +194,17 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
         name = self.getModel()
         if name != "auto" and "epsilon" not in get_model_class(name).hyperparameter_defaults():
             raise ParamError(f"TableSynthesizer: model {name!r} has no differentially private "
-                             "training; with epsilon use 'tvae' (DP-SGD), 'gaussian_copula' "
-                             "(noisy statistics) or 'auto' (gaussian_copula)")
+                             "training; with epsilon use 'tvae' or 'ctgan' (DP-SGD), "
+                             "'gaussian_copula' (noisy statistics) or 'auto' (gaussian_copula)")
+        if name == "ctgan" and self.getConditionCols():
+            table = f" table {self.getTableName()}:" if self.getTableName() else ""
+            raise ParamError(f"TableSynthesizer:{table} model 'ctgan' with epsilon learns no "
+                             f"context ({self.getConditionCols()}): its generator would read the "
+                             f"real condition or parent columns outside DP-SGD; clear "
+                             f"conditionCols or use 'tvae' or 'gaussian_copula'")
+        if name == "ctgan" and self.getModelParams().get("pac", 1) != 1:
+            raise ParamError("TableSynthesizer: model 'ctgan' with epsilon needs pac=1 (a pack "
+                             "mixes rows, so clipping one row's gradient would not bound it)")
         clash = [k for k in ("epsilon", "delta") if k in self.getModelParams()]
         if clash:
             raise ParamError(f"TableSynthesizer: set {clash} as stage params, not modelParams")

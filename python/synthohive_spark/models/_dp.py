@@ -53,12 +53,19 @@ class Budget:
         self.epsilon = float(epsilon)
         self.delta = float(delta)
         self._rdp = np.zeros(len(ORDERS))
+        self._one_step: dict[tuple[float, float], np.ndarray] = {}
         self._analysis = require_accountant()
 
     def _rdp_of(self, noise_multiplier: float, sample_rate: float, steps: int) -> np.ndarray:
-        return np.asarray(self._analysis.compute_rdp(q=float(sample_rate),
-                                                     noise_multiplier=float(noise_multiplier),
-                                                     steps=int(steps), orders=ORDERS))
+        # Renyi DP adds up over steps: one step's, computed once per mechanism (a DP-SGD loop
+        # asks before every step), times the steps
+        key = (float(noise_multiplier), float(sample_rate))
+        one = self._one_step.get(key)
+        if one is None:
+            one = np.asarray(self._analysis.compute_rdp(q=key[1], noise_multiplier=key[0],
+                                                        steps=1, orders=ORDERS))
+            self._one_step[key] = one
+        return one * int(steps)
 
     def _eps(self, rdp: np.ndarray) -> float:
         eps, _ = self._analysis.get_privacy_spent(orders=ORDERS, rdp=rdp, delta=self.delta)
@@ -72,6 +79,12 @@ class Budget:
         """Whether spending these mechanisms too stays within epsilon."""
         return self._eps(self._rdp + self._rdp_of(noise_multiplier, sample_rate, steps)) \
             <= self.epsilon * (1 + 1e-9)
+
+    def noise_for(self, sample_rate: float = 1.0, steps: int = 1) -> float:
+        """The smallest noise multiplier with which ``steps`` Gaussian mechanisms (subsampled at
+        ``sample_rate``), on top of what is spent already, stay within epsilon."""
+        return _smallest_noise(
+            lambda s: self._eps(self._rdp + self._rdp_of(s, sample_rate, steps)), self.epsilon)
 
     @property
     def spent(self) -> float:
@@ -101,15 +114,13 @@ def _smallest_noise(eps_of: Callable[[float], float], epsilon: float) -> float:
 def sgd_noise_multiplier(epsilon: float, delta: float, sample_rate: float, steps: int) -> float:
     """The noise multiplier with which ``steps`` DP-SGD steps at ``sample_rate`` spend
     ``epsilon`` (at ``delta``)."""
-    b = Budget(epsilon, delta)
-    return _smallest_noise(lambda s: b._eps(b._rdp_of(s, sample_rate, steps)), epsilon)
+    return Budget(epsilon, delta).noise_for(sample_rate, steps)
 
 
 def gaussian_noise_multiplier(epsilon: float, delta: float, mechanisms: int) -> float:
     """The noise multiplier (noise standard deviation over L2 sensitivity) of each of
     ``mechanisms`` Gaussian mechanisms on the whole data that together spend ``epsilon``."""
-    b = Budget(epsilon, delta)
-    return _smallest_noise(lambda s: b._eps(b._rdp_of(s, 1.0, mechanisms)), epsilon)
+    return Budget(epsilon, delta).noise_for(1.0, mechanisms)
 
 
 def private_step(module: nn.Module, row_loss: Callable[..., torch.Tensor], rows: tuple,

@@ -8,6 +8,17 @@ the discriminator; each generator step samples its own rows (and so its own cont
 When a context is present, half of each batch trains without a conditional vector (rows drawn
 uniformly); sampling under a context uses no conditional vector, so that generated values follow the
 context instead of a category forced independently of it.
+
+With ``epsilon`` the critic trains with DP-SGD (:mod:`._dp`): the critic is the only path from real
+rows to the generator. Each real row, drawn by Poisson sampling, is conditioned on one of its own
+categories and paired with a fake row made under that condition; the gradient of the row's critic
+loss (the fake's score minus its own) is clipped, so one row moves the critic by at most
+``max_grad_norm`` before the noise. The gradient penalty is taken between fakes made under public
+conditions (no real row: no clipping, no budget). Packing is off (``pac=1``:
+a pack would mix rows), the critic runs without dropout, and the generator and the sampler see
+real data only through the critic and the category frequencies, which are released with Gaussian
+noise (a tenth of the budget). A context (parent or condition columns) is refused: the
+generator's steps would read real context rows outside DP-SGD.
 """
 from __future__ import annotations
 
@@ -21,6 +32,11 @@ from torch import nn
 from synthohive_spark.models import _nn
 from synthohive_spark.models._optim import FlatAdam, HalfDropout
 from synthohive_spark.models.base import GenerativeModel
+
+
+#: under epsilon, the share of the budget that releases the category frequencies (the generator's
+#: and the sampler's conditions); the critic's DP-SGD gets the rest
+_DP_COUNTS_SHARE = 0.1
 
 
 class _Residual(nn.Module):
@@ -144,6 +160,22 @@ class _Discriminator(nn.Module):
         return y_fake, y_real, ((norms - 1) ** 2).mean() * lam
 
 
+class _CriticRowLoss(nn.Module):
+    """One real row's critic loss under DP-SGD (called per row through ``functional_call``): the
+    score of its paired fake (made under the row's own condition) minus the row's own score."""
+
+    def __init__(self, critic: "_Discriminator") -> None:
+        super().__init__()
+        self.critic = critic
+
+    def forward(self, real_x: torch.Tensor, cond: torch.Tensor, dense_fake: torch.Tensor,
+                *probs: torch.Tensor) -> torch.Tensor:
+        D = self.critic
+        real_in = D.inputs(D.data(real_x), cond, None)
+        fake_in = D.inputs(D.data.from_parts(dense_fake, list(probs)), cond, None)
+        return (D.body(fake_in) - D.body(real_in)).squeeze(1)
+
+
 class _CondSampler:
     """Training-by-sampling: conditional vectors and the real rows that match them, all vectorized."""
 
@@ -186,6 +218,22 @@ class _CondSampler:
         w_train[pad] = 0
         w_train[counts == 0] = 0
         self.cum_train = torch.cumsum(w_train / w_train.sum(1, keepdim=True), 1)
+
+    def row_categories(self, x: torch.Tensor, layout: _nn.Layout) -> torch.Tensor:
+        """(rows, discrete columns): each row's category code in every discrete column."""
+        dense = x[:, layout.dense_idx]
+        return torch.stack([dense[:, pos:pos + k].argmax(dim=1) for pos, k in layout.discrete], 1)
+
+    def use_counts(self, counts: torch.Tensor, log_frequency: bool) -> None:
+        """Draw training conditions from ``counts`` (noisy ones, under DP) instead of the data's."""
+        counts = counts.clone()
+        counts[self.pad] = 0
+        empty = counts.sum(1) <= 0  # all noise below zero: the column's categories drawn evenly
+        counts[empty] = (~self.pad[empty]).to(counts.dtype)
+        self.counts = counts
+        w = torch.log(counts + 1) if log_frequency else counts.clone()
+        w[self.pad | (counts == 0)] = 0
+        self.cum_train = torch.cumsum(w / w.sum(1, keepdim=True), 1)
 
     def _categories(self, b: int, cum: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         dev = cum.device
@@ -240,7 +288,10 @@ class CTGAN(GenerativeModel):
     generator loss before stopping; None = off), max_modes, max_onehot (categoricals with more
     categories get a learned embedding), gmm_sample_size, category_embedding_max, context_cond_fraction
     (share of rows trained with a conditional vector when a context is given), sample_batch_size,
-    seed, device ("cpu", "cuda", "auto"), column_specs, verbose.
+    seed, device ("cpu", "cuda", "auto"), column_specs, verbose; epsilon, delta, max_grad_norm
+    (differential privacy: the critic trains with DP-SGD, rows drawn by Poisson sampling at
+    batch_size / rows, each row's critic gradient clipped to max_grad_norm, Gaussian noise sized so
+    that all the critic steps spend epsilon; pac must be 1 and is 1 by default then; no context).
     """
 
     name = "ctgan"
@@ -264,7 +315,19 @@ class CTGAN(GenerativeModel):
         "category_embedding_max": 50,
         "context_cond_fraction": 0.5,
         "sample_batch_size": 2048,
+        "epsilon": None,
+        "delta": None,
+        "max_grad_norm": 1.0,
     }
+
+    def __init__(self, **hyperparams: Any) -> None:
+        if hyperparams.get("epsilon") is not None:
+            if hyperparams.get("pac", 1) != 1:
+                raise ValueError(f"CTGAN: with epsilon (differential privacy) pac must be 1, got "
+                                 f"{hyperparams['pac']}: a pack mixes rows, so one row's influence "
+                                 f"would no longer be bounded by clipping its own gradient")
+            hyperparams = {**hyperparams, "pac": 1}
+        super().__init__(**hyperparams)
 
     def _validate_hyperparams(self) -> None:
         super()._validate_hyperparams()
@@ -310,6 +373,20 @@ class CTGAN(GenerativeModel):
         steps = max(len(x) // bs, 1)
         if world > 1:
             steps = int(_nn.allreduce_scalar(steps, "min"))
+        if hp.get("epsilon") is not None:
+            if c is not None:
+                raise ValueError("CTGAN: epsilon (differential privacy) with a context (parent or "
+                                 "condition columns) is not supported: the generator's steps would "
+                                 "read real context rows outside DP-SGD; use model 'tvae' or "
+                                 "'gaussian_copula'")
+            self._fit_private(x, layout, sampler, opt_g, opt_d, gen, dev, steps)
+            opt_g.release()
+            opt_d.release()
+            self.generator = G.cpu().eval()
+            self.discriminator = D.cpu().eval()
+            self._cond_sampler_counts = (sampler.counts.cpu() if sampler.n_disc
+                                         else torch.zeros(0, 0, dtype=torch.float64))
+            return
         def fake_features(cond: torch.Tensor, ctx: torch.Tensor | None, grad_g: bool = True
                           ) -> tuple[torch.Tensor, torch.Tensor]:
             z = torch.randn(bs, z_dim, generator=gen, device=dev)
@@ -375,6 +452,126 @@ class CTGAN(GenerativeModel):
 
             dist.all_reduce(counts)  # category frequencies of the whole table, for sampling
         self._cond_sampler_counts = counts
+
+    def _fit_private(self, x: torch.Tensor, layout: _nn.Layout, sampler: _CondSampler,
+                     opt_g: FlatAdam, opt_d: FlatAdam, gen: torch.Generator, dev: torch.device,
+                     steps: int) -> None:
+        """DP-CTGAN: the category frequencies once with Gaussian noise, then ``epochs`` x ``steps``
+        x ``discriminator_steps`` DP-SGD critic steps on Poisson samples, each followed (after the
+        last of a step's critic updates) by a generator step that reads no real row. Stops before
+        a critic step would spend more than epsilon; no early stopping (it would read a loss of
+        the real rows)."""
+        from synthohive_spark.models import _dp
+
+        hp = self._hp
+        G, D = self.generator, self.discriminator
+        n = len(x)
+        delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
+        budget = _dp.Budget(float(hp["epsilon"]), delta)
+        bs, z_dim = int(hp["batch_size"]), int(hp["embedding_dim"])
+        q = min(1.0, bs / n)
+        d_steps = int(hp["discriminator_steps"])
+        planned = int(hp["epochs"]) * steps * d_steps
+        sigma_counts = None
+        if sampler.n_disc:
+            # one row adds 1 to one category of every discrete column: L2 sensitivity sqrt(columns)
+            sigma_counts = _dp.gaussian_noise_multiplier(budget.epsilon * _DP_COUNTS_SHARE, delta, 1)
+            budget.spend(sigma_counts)
+            sd = sigma_counts * float(np.sqrt(sampler.n_disc))
+            noise = torch.randn(sampler.counts.shape, generator=gen, device=dev,
+                                dtype=sampler.counts.dtype) * sd
+            sampler.use_counts((sampler.counts + noise).clamp_min(0).round(),
+                               bool(hp["log_frequency"]))
+            row_cats = sampler.row_categories(x, layout)
+        sigma = budget.noise_for(q, planned)
+        clip = float(hp["max_grad_norm"])
+        row_loss = _CriticRowLoss(D)
+        n_emb = len(layout.embeddings)
+
+        def one(params: dict, x1: torch.Tensor, cond1: torch.Tensor, dense1: torch.Tensor,
+                *probs1: torch.Tensor) -> torch.Tensor:
+            return torch.func.functional_call(
+                row_loss, params, (x1[None], cond1[None], dense1[None],
+                                   *[p[None] for p in probs1])).sum()
+
+        def public_conditions(b: int) -> tuple[torch.Tensor, Any, Any]:
+            if not sampler.n_disc:
+                return torch.zeros(b, 0, device=dev), None, None
+            col, cat = sampler._categories(b, sampler.cum_train, gen)
+            return sampler.cond_vector(col, cat, None), col, cat
+
+        def fake(cond: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
+            z = torch.randn(cond.shape[0], z_dim, generator=gen, device=dev)
+            raw, emb_logits = G(z, cond, None)
+            return layout.activate(raw), [_nn.gumbel_softmax(lg, 0.2) for lg in emb_logits], raw
+
+        D.eval()  # no dropout: a per-row gradient must not depend on other rows' random draws
+        epochs = self._epochs("loss_g", "generator loss")
+        done = 0
+        for epoch in range(int(hp["epochs"])):
+            sum_g = sum_d = 0.0
+            for _ in range(steps):
+                if not budget.allows(sigma, q):
+                    break
+                for _ in range(d_steps):
+                    if not budget.allows(sigma, q):
+                        break
+                    idx = torch.nonzero(torch.rand(n, generator=gen, device=dev) < q).squeeze(1)
+                    m = int(idx.numel())
+                    if sampler.n_disc:
+                        col = torch.randint(sampler.n_disc, (m,), generator=gen, device=dev)
+                        cond = sampler.cond_vector(col, row_cats[idx, col], None)
+                    else:
+                        cond = torch.zeros(m, 0, device=dev)
+                    G.eval()  # batch statistics would mix the rows' conditions
+                    with torch.no_grad():
+                        dense, probs, _ = fake(cond)
+                    sum_d += _dp.private_step(row_loss, one, (x[idx], cond, dense, *probs),
+                                              clip, sigma, q * n, gen) / d_steps
+                    budget.spend(sigma, q)
+                    # the gradient penalty between two batches of fakes under public conditions:
+                    # it reads no real row, so it is added to the noisy gradient at no cost
+                    pub, _, _ = public_conditions(bs)
+                    with torch.no_grad():
+                        fakes = [D.inputs(D.data.from_parts(*fake(pub)[:2]), pub, None)
+                                 for _ in range(2)]
+                    G.train()
+                    _, _, penalty = D.scores_and_penalty(*fakes)
+                    penalty.backward(inputs=opt_d.params)
+                    opt_d.step()
+                    done += 1
+                # generator step: conditions from the noisy frequencies, no real row
+                cond, col, cat = public_conditions(bs)
+                dense, probs, raw = fake(cond)
+                loss_g = -D(D.inputs(D.data.from_parts(dense, probs), cond, None)).mean()
+                if sampler.n_disc:
+                    loss_g = loss_g + sampler.cond_loss(raw, col, cat, None)
+                opt_g.zero_grad()
+                loss_g.backward(inputs=opt_g.params)
+                opt_g.step()
+                sum_g += float(loss_g.detach())
+            else:
+                epochs.end(epoch, loss_g=sum_g / steps, loss_d=sum_d / steps)
+                continue
+            break
+        epochs.close()
+        covered = ["the critic's weights (DP-SGD: every row's gradient clipped and noised)",
+                   "the generator's weights (trained through the critic and the noisy category "
+                   "frequencies only)"]
+        extra: dict[str, Any] = {}
+        if sigma_counts is not None:
+            covered.append("the category frequencies of the conditional vectors (Gaussian "
+                           "mechanism)")
+            extra["count_noise_multiplier"] = round(sigma_counts, 6)
+        self.privacy = _dp.privacy_statement(
+            budget, covered=covered,
+            not_covered=["the transformer's statistics of the data columns (category lists, "
+                         "mode fits, min/max)"],
+            mechanism="DP-SGD", noise_multiplier=round(sigma, 6), sample_rate=q, steps=done,
+            max_grad_norm=clip, **extra)
+        self.logger.info("DP-SGD critic: %d steps at noise multiplier %.3f, sample rate %.4f: "
+                         "epsilon %.3f spent of %.3f (delta %.2e)", done, sigma, q, budget.spent,
+                         budget.epsilon, delta)
 
     def _skip_training(self) -> None:
         self.generator.eval()
