@@ -75,7 +75,14 @@ def test_one_budget_for_the_whole_database_split_over_its_tables(spark, tmp_path
     for t, tp in p["tables"].items():
         assert tp["epsilon"] <= 1.0 + 1e-9, t  # five tables, one fifth each
     assert 4.5 < p["epsilon"] <= 5.0 and p["epsilon_budget"] == 5.0
-    assert any("child counts per parent" in c for c in p["not_covered"])
+    # a child table's tenth goes to its child counts: no context, a noisy histogram
+    items = p["tables"]["order_items"]
+    counts = items["models"]["childCounts"]
+    assert counts["epsilon"] == pytest.approx(0.1 * items["epsilon"], rel=0.02)
+    assert items["models"]["model"]["epsilon"] == pytest.approx(0.9 * items["epsilon"], rel=0.02)
+    assert any("child counts per orders: the number of children" in c for c in p["covered"])
+    assert m._card_models["order_items"].core.context_columns == []
+    assert not any("child counts" in c for c in p["not_covered"])
     assert "k x epsilon" in p["parent_context"]
     path = str(tmp_path / "db")
     m.save(path)

@@ -146,3 +146,24 @@ def test_a_category_too_rare_to_survive_the_noise_is_dropped_at_epsilon_1():
     out = GaussianCopula(seed=2, epsilon=1.0).fit(df).sample(100_000, seed=3)
     assert "rare" not in set(out["b"])
     assert "rare" in set(GaussianCopula(seed=2).fit(df).sample(100_000, seed=3)["b"])
+
+
+def test_child_counts_under_epsilon_come_from_a_noisy_histogram_of_fixed_buckets(monkeypatch):
+    from synthohive_spark.relational.cardinality import PRIVATE_BUCKETS, ChildCountModel
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(3.0, 3000)
+    counts[0] = 5000  # one parent with far more children than anyone: its bucket must not show
+    for seed in range(20):  # the noise is drawn from the OS's entropy; seeded here to repeat
+        monkeypatch.setattr(_dp, "noise_rng", lambda s=seed: np.random.default_rng(s))
+        m = ChildCountModel().fit_private(counts, epsilon=1.0, delta=1e-5)
+        hist = m.state["histograms"]["0"]
+        assert all(hi < 4096 for _, hi, _ in hist)
+        assert all([lo, hi] in PRIVATE_BUCKETS for lo, hi, _ in hist)
+    p = m.privacy
+    assert 0.9 < p["epsilon"] <= 1.0 and p["sensitivity"] == "sqrt(2)"
+    assert abs(m.state["stats"]["mean"] - np.mean(counts[1:])) < 0.3
+    drawn = m.sample(pd.DataFrame({"segment": ["a"] * 3000}), seed=1)  # the context is ignored
+    assert abs(drawn.mean() - np.mean(counts[1:])) < 0.3
+    assert ChildCountModel.from_dict(m.to_dict()).privacy == p
+    assert ChildCountModel().fit(None, counts).privacy is None

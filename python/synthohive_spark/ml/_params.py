@@ -174,7 +174,8 @@ class HasPrivacyBudget(Params):
     epsilon = Param(Params._dummy(), "epsilon",
                     "differential privacy: the epsilon the fitted model may spend on the real rows "
                     "(0: none; a relational stage falls back to the metadata's privacy.epsilon "
-                    "and splits it evenly over its tables). tvae trains with DP-SGD, "
+                    "and splits it evenly over its tables, a tenth of a child table's share for its "
+                    "child counts). tvae and ctgan train with DP-SGD, "
                     "gaussian_copula from noisy statistics; 'auto' then means gaussian_copula (a "
                     "choice by held-out score would read the data); other models are refused. "
                     "The fitted model's privacy says what was spent and what is not covered",

@@ -99,6 +99,11 @@ def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
     return state, table_models, card_models, references
 
 
+#: under epsilon, the share of a child table's budget that its child-count model spends (the
+#: table's model spends the rest)
+COUNT_MODEL_SHARE = 0.1
+
+
 def private_share(graph: SchemaGraph, settings: FitSettings) -> tuple[float, float]:
     """Each table's (epsilon, delta) when the database's budget is split evenly over the tables
     that are not reference tables (delta 0: each table's own default)."""
@@ -117,8 +122,7 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
     refs = [t for t in graph.order if graph.is_reference(t)]
     not_covered = [f"reference tables {refs}: their real rows are kept as they are"] if refs else []
     not_covered += [
-        "child counts per parent (the cardinality models' trees and histograms) and the degree "
-        "models of second parents and self-references",
+        "the degree models of second parents and self-references",
         "which parent columns a child is generated under (dependence measured on a sample), "
         "copied, derived and relative column rules, sequence detection",
         "orphan and null-key shares"]
@@ -392,6 +396,10 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                                     contextCols=ctx, contextPrefix=prefix,
                                     maxTrainingRows=settings.max_training_rows,
                                     seed=settings.seed)
+        if settings.epsilon > 0:
+            eps, delta = private_share(graph, settings)
+            share = COUNT_MODEL_SHARE if learned else 1.0
+            card._set(epsilon=eps * share, delta=delta * share)
         if not ctx:
             card._set(maxContextCols=1)
         cmodel = card.fit(with_child_counts(pdf.select(fk.parent_column, *ctx), df,
@@ -433,18 +441,29 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                 params.pop("epochs")  # the sequence model's own default
         params.update(overrides)
         if settings.epsilon > 0:
-            params["epsilon"], params["delta"] = private_share(graph, settings)
+            eps, delta = private_share(graph, settings)
+            share = 1.0 - COUNT_MODEL_SHARE if cmodel is not None else 1.0
+            params["epsilon"], params["delta"] = eps * share, delta * share
         table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
         stage = TableSynthesizer(seed=settings.seed, tableName=name,
                                  conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
                                  **params, **seq)
         tmodel = stage.fit(frame)
         tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
-        if tmodel.privacy:
+        if tmodel.privacy and cmodel is None:
             tstate["privacy"] = tmodel.privacy
         why = ("tableParams" if "model" in overrides else "model param"
                if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
         logger.info("table %s: model %s (%s)", name, tstate["model"], why)
+    if cmodel is not None and cmodel.privacy:
+        from synthohive_spark.models._dp import composed_statement
+
+        parts = [("model", "model", tmodel.privacy)] if tmodel is not None and tmodel.privacy \
+            else []
+        parts.append(("childCounts", f"child counts per {cmodel.getParentTable()}",
+                      cmodel.privacy))
+        tstate["privacy"] = composed_statement(parts, private_share(graph, settings)[0],
+                                               "one row of the table", "models", [])
     return tstate, tmodel, cmodel
 
 

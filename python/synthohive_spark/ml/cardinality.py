@@ -22,8 +22,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from synthohive_spark.errors import ParamError
 from synthohive_spark.ml._generation import row_chunks, row_seed, with_row_positions, worker_cached
-from synthohive_spark.ml._params import DEFAULT_SEED, HasDefaultSeed, check_at_least_one
+from synthohive_spark.ml._params import (DEFAULT_SEED, HasDefaultSeed, HasPrivacyBudget,
+                                        check_at_least_one)
 from synthohive_spark.ml._persist import PersistentStage, Record, SavedStage, json_blob, state_to_saved
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns
 from synthohive_spark.relational.cardinality import ChildCountModel
@@ -49,7 +51,7 @@ def with_child_counts(parents: DataFrame, children: DataFrame, parentKey: str, f
     return joined.withColumn(countCol, F.coalesce(F.col(countCol), F.lit(0)).cast("long"))
 
 
-class _CardinalityParams(HasDefaultSeed):
+class _CardinalityParams(HasDefaultSeed, HasPrivacyBudget):
     parentTable = Param(Params._dummy(), "parentTable", "name of the parent table",
                         typeConverter=TypeConverters.toString)
     childTable = Param(Params._dummy(), "childTable", "name of the child table",
@@ -139,7 +141,8 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                  contextCols: list[str] | None = None, maxContextCols: int = 5,
                  contextPrefix: str = "", countCol: str = "childCount",
                  maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                 seed: int = DEFAULT_SEED) -> None:
+                 seed: int = DEFAULT_SEED, epsilon: float = 0.0,
+                 delta: float = 0.0) -> None:
         super().__init__()
         self.setParams(**self._input_kwargs)
 
@@ -149,11 +152,16 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
                   contextCols: list[str] | None = None, maxContextCols: int = 5,
                   contextPrefix: str = "", countCol: str = "childCount",
                   maxTrainingRows: int = 1_000_000, maxLeaves: int = 32, minSamplesLeaf: int = 20,
-                  seed: int = DEFAULT_SEED) -> "CardinalityEstimator":
+                  seed: int = DEFAULT_SEED, epsilon: float = 0.0,
+                  delta: float = 0.0) -> "CardinalityEstimator":
         kwargs = {k: v for k, v in self._input_kwargs.items() if v is not None}
         self._set(**kwargs)
         check_at_least_one(f"CardinalityEstimator ({self._where()})", self,
                            ("maxContextCols", "maxTrainingRows", "maxLeaves", "minSamplesLeaf"))
+        if self.getEpsilon() < 0 or not 0 <= self.getDelta() < 1:
+            raise ParamError(f"CardinalityEstimator ({self._where()}): epsilon must be >= 0 (0: "
+                             f"no differential privacy) and delta in [0, 1), got "
+                             f"epsilon={self.getEpsilon()}, delta={self.getDelta()}")
         return self
 
     def setContextCols(self, value: list[str]) -> "CardinalityEstimator":
@@ -196,7 +204,15 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
         pdf = frame.toPandas()
         core = ChildCountModel(max_leaves=self.getMaxLeaves(),
                                min_samples_leaf=self.getMinSamplesLeaf())
-        core.fit(pdf[ctx] if ctx else None, pdf[count_col].to_numpy())
+        if self.getEpsilon() > 0:
+            # the context columns still go into the skeleton (the child's model is conditioned on
+            # them); the counts are learned without them
+            from synthohive_spark.models._dp import default_delta
+
+            core.fit_private(pdf[count_col].to_numpy(), self.getEpsilon(),
+                             self.getDelta() or default_delta(len(pdf)))
+        else:
+            core.fit(pdf[ctx] if ctx else None, pdf[count_col].to_numpy())
         model = CardinalityModel()
         self._copyValues(model)
         model._set(contextCols=ctx)
@@ -221,6 +237,11 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
         if self._core is None:
             self._core = ChildCountModel.from_dict(self._state["core"])
         return self._core
+
+    @property
+    def privacy(self) -> dict[str, Any] | None:
+        """What a differentially private fit (``epsilon`` set) spent and covers; else None."""
+        return self.core.privacy
 
     @property
     def stats(self) -> dict[str, Any]:

@@ -11,13 +11,15 @@ unit is one training row (add or remove one row).
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["Budget", "default_delta", "require_accountant", "sgd_noise_multiplier",
+__all__ = ["Budget", "default_delta", "require_accountant", "secret_seed", "noise_rng",
+           "sgd_noise_multiplier",
            "gaussian_noise_multiplier", "private_step", "privacy_statement", "composed_statement"]
 
 #: Renyi orders the accountant tracks: opacus' defaults, and higher ones so that small budgets
@@ -35,6 +37,19 @@ def require_accountant() -> Any:
             "epsilon (differential privacy) needs opacus' privacy accountant: "
             "pip install 'synthohive-spark[privacy]'") from exc
     return rdp
+
+
+def secret_seed() -> int:
+    """A seed from the operating system's entropy for what a DP fit draws at random (the noise,
+    the Poisson samples). Never the model's ``seed``: it is saved with the hyperparameters, and
+    whoever holds the model could regenerate the noise and subtract it. A fit with epsilon is
+    therefore not repeatable from its seed; sampling from the fitted model still is."""
+    return secrets.randbits(63)
+
+
+def noise_rng() -> np.random.Generator:
+    """A numpy generator seeded from the operating system's entropy (see :func:`secret_seed`)."""
+    return np.random.default_rng(secrets.randbits(128))
 
 
 def default_delta(n: int) -> float:

@@ -468,6 +468,7 @@ class CTGAN(GenerativeModel):
         n = len(x)
         delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
         budget = _dp.Budget(float(hp["epsilon"]), delta)
+        gen.manual_seed(_dp.secret_seed())  # the noise and the samples: never the saved seed
         bs, z_dim = int(hp["batch_size"]), int(hp["embedding_dim"])
         q = min(1.0, bs / n)
         d_steps = int(hp["discriminator_steps"])

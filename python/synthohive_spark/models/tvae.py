@@ -192,6 +192,7 @@ class TVAE(GenerativeModel):
         n = len(x)
         delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
         budget = _dp.Budget(float(hp["epsilon"]), delta)
+        gen.manual_seed(_dp.secret_seed())  # the noise and the samples: never the saved seed
         q = min(1.0, int(hp["batch_size"]) / n)
         planned = int(hp["epochs"]) * steps
         sigma = _dp.sgd_noise_multiplier(budget.epsilon, delta, q, planned)

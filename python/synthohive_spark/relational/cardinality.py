@@ -5,6 +5,10 @@ parent context predicting the child count, keeps the tree's arrays and, per leaf
 count histogram (bounded: rare large counts are bucketed), and exports all of it as plain JSON.
 Sampling routes each parent through the tree in numpy and draws its count from its leaf's
 histogram with a seeded generator, vectorised over the batch.
+
+:meth:`ChildCountModel.fit_private` is the differentially private variant: no context (a tree's
+splits would read the parents' columns and counts), and one histogram over buckets fixed in
+advance (each count up to 15, then powers of two), released with Gaussian noise.
 """
 from __future__ import annotations
 
@@ -149,6 +153,27 @@ def _draw(hist: np.ndarray, idx: np.ndarray, rng: np.random.Generator) -> np.nda
     return (lo + np.floor(rng.random(len(idx)) * width)).astype(np.int64)
 
 
+#: the buckets of a differentially private count histogram, fixed before looking at the data:
+#: each count from 0 to 15, then [16, 31], [32, 63], ... up to 2^31 - 1
+PRIVATE_BUCKETS = ([[v, v] for v in range(16)]
+                   + [[2 ** k, 2 ** (k + 1) - 1] for k in range(4, 31)])
+
+
+def _private_histogram(counts: np.ndarray, sd: float, rng: np.random.Generator
+                       ) -> list[list[float]]:
+    """``[lo, hi, p]`` over :data:`PRIVATE_BUCKETS` from the bucket counts plus Gaussian noise of
+    standard deviation ``sd``; buckets under 3 sd are dropped (an empty bucket's noise alone
+    would otherwise give every one of the 43 a share)."""
+    los = np.array([b[0] for b in PRIVATE_BUCKETS], dtype=np.int64)
+    idx = np.searchsorted(los, counts, side="right") - 1
+    raw = np.bincount(idx, minlength=len(los)).astype("float64") + rng.normal(0.0, sd, len(los))
+    noisy = np.where(raw < 3 * sd, 0.0, raw)
+    if noisy.sum() <= 0:  # all of it under the threshold: the bucket with the largest noisy count
+        noisy[int(np.argmax(raw))] = 1.0
+    p = noisy / noisy.sum()
+    return [[int(lo), int(hi), float(q)] for (lo, hi), q in zip(PRIVATE_BUCKETS, p) if q > 0]
+
+
 # ------------------------------------------------------------------------------ the model
 class ChildCountModel:
     """Number of children per parent given the parent's context columns.
@@ -176,17 +201,21 @@ class ChildCountModel:
         self._hist: Optional[np.ndarray] = None
 
     # -------------------------------------------------------------- fit
-    def fit(self, context: Optional[pd.DataFrame], counts: Any) -> "ChildCountModel":
-        """Learn from one row per parent: its context columns and its number of children."""
+    @staticmethod
+    def _checked_counts(counts: Any, where: str) -> np.ndarray:
         counts = np.asarray(counts)
         if counts.ndim != 1 or len(counts) == 0:
-            raise CardinalityError("ChildCountModel.fit: counts must be a non-empty 1-d array "
-                                   "(one child count per parent)")
+            raise CardinalityError(f"ChildCountModel.{where}: counts must be a non-empty 1-d "
+                                   f"array (one child count per parent)")
         if np.any(pd.isna(counts)) or np.any(counts < 0) or \
                 np.any(np.asarray(counts, dtype="float64") != np.floor(counts)):
-            raise CardinalityError("ChildCountModel.fit: child counts must be non-negative "
-                                   "integers (zero for a parent without children)")
-        counts = counts.astype(np.int64)
+            raise CardinalityError(f"ChildCountModel.{where}: child counts must be non-negative "
+                                   f"integers (zero for a parent without children)")
+        return counts.astype(np.int64)
+
+    def fit(self, context: Optional[pd.DataFrame], counts: Any) -> "ChildCountModel":
+        """Learn from one row per parent: its context columns and its number of children."""
+        counts = self._checked_counts(counts, "fit")
         if context is None:
             context = pd.DataFrame(index=range(len(counts)))
         if len(context) != len(counts):
@@ -232,6 +261,47 @@ class ChildCountModel:
         logger.info("child-count model: %d parents, mean %.3f children, %d leaves",
                     len(counts), counts.mean(), len(leaves))
         return self
+
+    def fit_private(self, counts: Any, epsilon: float, delta: float) -> "ChildCountModel":
+        """Learn the counts with (epsilon, delta) differential privacy, the unit one child row
+        (or one parent row): a child row moves its parent's count by one, so two buckets of
+        :data:`PRIVATE_BUCKETS` change by one (L2 sensitivity sqrt 2; a parent row: one bucket).
+        One Gaussian mechanism, the noise from the operating system's entropy; no context, and
+        the ``stats`` are those of the noisy histogram. ``state["privacy"]`` states it."""
+        from synthohive_spark.models import _dp
+
+        counts = self._checked_counts(counts, "fit_private")
+        budget = _dp.Budget(epsilon, delta)
+        sigma = budget.noise_for()
+        budget.spend(sigma)
+        hist = _private_histogram(counts, sigma * math.sqrt(2.0), _dp.noise_rng())
+        arr = np.asarray(hist, dtype="float64")
+        mean = float((arr[:, 2] * (arr[:, 0] + arr[:, 1]) / 2).sum())
+        self.state = {
+            "version": STATE_VERSION,
+            "hyper": {"max_leaves": self.max_leaves, "min_samples_leaf": self.min_samples_leaf,
+                      "max_bins": self.max_bins, "max_categories": self.max_categories},
+            "encoding": [],
+            "tree": {"feature": [-2], "threshold": [-2.0], "left": [-1], "right": [-1]},
+            "histograms": {"0": hist},
+            "stats": {"mean": mean, "zero_share": float(arr[arr[:, 1] == 0, 2].sum()),
+                      "max": int(arr[:, 1].max())},
+            "privacy": _dp.privacy_statement(
+                budget, covered=["the number of children per parent (a histogram over fixed "
+                                 "buckets, Gaussian mechanism)"],
+                not_covered=[], mechanism="Gaussian", noise_multiplier=round(sigma, 6),
+                sensitivity="sqrt(2)", buckets=len(PRIVATE_BUCKETS)),
+        }
+        self._hist = None
+        logger.info("child-count model: differentially private, noise multiplier %.3f, %d "
+                    "buckets kept, mean %.3f", sigma, len(hist), mean)
+        return self
+
+    @property
+    def privacy(self) -> Optional[dict[str, Any]]:
+        """The DP statement of :meth:`fit_private`; None for a model fitted with :meth:`fit`."""
+        self._require_fitted()
+        return self.state.get("privacy")
 
     # -------------------------------------------------------------- sample
     @property
