@@ -107,6 +107,36 @@ def test_ctgan_trains_its_critic_with_dp_sgd_within_epsilon_and_noisy_frequencie
     assert CTGAN(epochs=1, **small).fit(df).privacy is None
 
 
+def test_the_critics_clipped_gradient_without_per_row_copies_equals_the_per_row_one():
+    from synthohive_spark.models import _nn
+    from synthohive_spark.models.ctgan import _CriticRowLoss, _critic_private_grads
+
+    df = _table(300)
+    m = CTGAN(epochs=1, batch_size=100, epsilon=1.0, generator_dim=[8],
+              discriminator_dim=[16, 12], embedding_dim=4)
+    m.fit_transformers(df)
+    _nn.build(m)
+    D = m.discriminator.eval()
+    torch.manual_seed(0)
+    x = torch.from_numpy(m.transformer.transform(df.iloc[:64], np.random.default_rng(0)))
+    cond = torch.zeros(64, m._cond_dim)
+    dense = torch.rand(64, m._layout.n_dense)
+    row = _CriticRowLoss(D)
+
+    def one(params, x1, c1, d1):
+        return torch.func.functional_call(row, params, (x1[None], c1[None], d1[None])).sum()
+
+    for clip in (1e-3, 1e3):  # every row cut, no row cut
+        _dp.private_step(row, one, (x, cond, dense), clip, 0.0, 50.0, torch.Generator())
+        expected = [p.grad.clone() for p in D.parameters()]
+        with torch.no_grad():
+            real_in = D.inputs(D.data(x), cond, None)
+            fake_in = D.inputs(D.data.from_parts(dense, []), cond, None)
+        _critic_private_grads(D, real_in, fake_in, clip, 0.0, 50.0, torch.Generator())
+        for p, e in zip(D.parameters(), expected):
+            torch.testing.assert_close(p.grad, e, rtol=1e-4, atol=1e-7)
+
+
 def test_ctgan_under_epsilon_refuses_packs_and_a_context():
     with pytest.raises(ValueError, match="pac must be 1"):
         CTGAN(epsilon=1.0, pac=10)

@@ -176,6 +176,68 @@ class _CriticRowLoss(nn.Module):
         return (D.body(fake_in) - D.body(real_in)).squeeze(1)
 
 
+def _critic_private_grads(D: "_Discriminator", real_in: torch.Tensor, fake_in: torch.Tensor,
+                          max_grad_norm: float, noise_multiplier: float, expected_rows: float,
+                          gen: torch.Generator) -> float:
+    """The DP-SGD gradient of :class:`_CriticRowLoss` written into the critic body's ``.grad``,
+    for a critic whose inputs carry no parameter (no embedding columns): the same clipped sum as
+    :func:`._dp.private_step`, without materialising one gradient per row. In an MLP the row's
+    gradient of a linear layer is ``d_fake a_fake^T + d_real a_real^T`` (backpropagated output
+    times input, the row's fake and real passes), so its squared norm is
+    ``|d_f|^2 |a_f|^2 + |d_r|^2 |a_r|^2 + 2 (d_f.d_r)(a_f.a_r)`` and the clipped sum two matrix
+    products. Returns the rows' mean loss."""
+    layers = [m for m in D.body if isinstance(m, nn.Linear)]
+    m = real_in.shape[0]
+    acts_f, acts_r, pre_f, pre_r = [fake_in], [real_in], [], []
+    with torch.no_grad():
+        for i, lin in enumerate(layers):
+            zf, zr = lin(acts_f[-1]), lin(acts_r[-1])
+            if i == len(layers) - 1:
+                loss = float((zf - zr).sum()) / m if m else 0.0
+                break
+            pre_f.append(zf)
+            pre_r.append(zr)
+            acts_f.append(nn.functional.leaky_relu(zf, 0.2))
+            acts_r.append(nn.functional.leaky_relu(zr, 0.2))
+        # backpropagated outputs of each linear layer, last first: +1 for the fake, -1 for the real
+        d_f = torch.ones(m, 1, device=real_in.device)
+        d_r = -torch.ones(m, 1, device=real_in.device)
+        deltas = []
+        for i in range(len(layers) - 1, -1, -1):
+            deltas.append((i, d_f, d_r))
+            if i == 0:
+                break
+            w = layers[i].weight
+            slope_f = torch.where(pre_f[i - 1] > 0, 1.0, 0.2)
+            slope_r = torch.where(pre_r[i - 1] > 0, 1.0, 0.2)
+            d_f, d_r = (d_f @ w) * slope_f, (d_r @ w) * slope_r
+        sq = torch.zeros(m, device=real_in.device)
+        for i, df, dr in deltas:
+            af, ar = acts_f[i], acts_r[i]
+            sq += (df.pow(2).sum(1) * af.pow(2).sum(1) + dr.pow(2).sum(1) * ar.pow(2).sum(1)
+                   + 2 * (df * dr).sum(1) * (af * ar).sum(1))
+            if layers[i].bias is not None:
+                sq += (df + dr).pow(2).sum(1)
+        scale = (max_grad_norm / (sq.sqrt() + 1e-12)).clamp(max=1.0).unsqueeze(1)
+        sd = float(noise_multiplier) * float(max_grad_norm)
+        denom = max(float(expected_rows), 1.0)
+        for i, df, dr in deltas:
+            lin = layers[i]
+            grads = [(scale * df).t() @ acts_f[i] + (scale * dr).t() @ acts_r[i]]
+            params = [lin.weight]
+            if lin.bias is not None:
+                grads.append((scale * (df + dr)).sum(0))
+                params.append(lin.bias)
+            for p, g in zip(params, grads):
+                g = (g + torch.randn(g.shape, generator=gen, device=g.device, dtype=g.dtype) * sd) \
+                    / denom
+                if p.grad is None:
+                    p.grad = g
+                else:
+                    p.grad.copy_(g)
+    return loss
+
+
 class _CondSampler:
     """Training-by-sampling: conditional vectors and the real rows that match them, all vectorized."""
 
@@ -527,8 +589,15 @@ class CTGAN(GenerativeModel):
                     G.eval()  # batch statistics would mix the rows' conditions
                     with torch.no_grad():
                         dense, probs, _ = fake(cond)
-                    sum_d += _dp.private_step(row_loss, one, (x[idx], cond, dense, *probs),
-                                              clip, sigma, q * n, gen) / d_steps
+                    if n_emb:
+                        sum_d += _dp.private_step(row_loss, one, (x[idx], cond, dense, *probs),
+                                                  clip, sigma, q * n, gen) / d_steps
+                    else:
+                        with torch.no_grad():
+                            real_in = D.inputs(D.data(x[idx]), cond, None)
+                            fake_in = D.inputs(D.data.from_parts(dense, probs), cond, None)
+                        sum_d += _critic_private_grads(D, real_in, fake_in, clip, sigma, q * n,
+                                                       gen) / d_steps
                     budget.spend(sigma, q)
                     # the gradient penalty between two batches of fakes under public conditions:
                     # it reads no real row, so it is added to the noisy gradient at no cost
