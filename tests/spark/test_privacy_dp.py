@@ -75,14 +75,16 @@ def test_one_budget_for_the_whole_database_split_over_its_tables(spark, tmp_path
     for t, tp in p["tables"].items():
         assert tp["epsilon"] <= 1.0 + 1e-9, t  # five tables, one fifth each
     assert 4.5 < p["epsilon"] <= 5.0 and p["epsilon_budget"] == 5.0
-    # a child table's tenth goes to its child counts: no context, a noisy histogram
+    # a child table's tenth goes to its child counts (no context, a noisy histogram), a
+    # twentieth to each second parent's degree model, the rest to its model
     items = p["tables"]["order_items"]
-    counts = items["models"]["childCounts"]
-    assert counts["epsilon"] == pytest.approx(0.1 * items["epsilon"], rel=0.02)
-    assert items["models"]["model"]["epsilon"] == pytest.approx(0.9 * items["epsilon"], rel=0.02)
+    shares = {k: v["epsilon"] / items["epsilon"] for k, v in items["models"].items()}
+    assert shares == pytest.approx({"childCounts": 0.1, "degree:product_id": 0.05,
+                                    "model": 0.85}, rel=0.03)
     assert any("child counts per orders: the number of children" in c for c in p["covered"])
+    assert any("references of product_id: references per parent" in c for c in p["covered"])
     assert m._card_models["order_items"].core.context_columns == []
-    assert not any("child counts" in c for c in p["not_covered"])
+    assert not any("child counts" in c or "second parents" in c for c in p["not_covered"])
     assert "k x epsilon" in p["parent_context"]
     path = str(tmp_path / "db")
     m.save(path)

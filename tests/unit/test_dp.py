@@ -197,3 +197,20 @@ def test_child_counts_under_epsilon_come_from_a_noisy_histogram_of_fixed_buckets
     assert abs(drawn.mean() - np.mean(counts[1:])) < 0.3
     assert ChildCountModel.from_dict(m.to_dict()).privacy == p
     assert ChildCountModel().fit(None, counts).privacy is None
+
+
+def test_second_parents_references_under_epsilon_keep_the_popularity_curve():
+    from synthohive_spark.relational.keys import DegreeModel
+
+    rng = np.random.default_rng(0)
+    degrees = rng.zipf(1.8, 2000).clip(max=500)  # a few parents referenced very often
+    values, mults = np.unique(degrees, return_counts=True)
+    plain = DegreeModel().fit_runs(values, mults, 100)
+    m = DegreeModel().fit_runs(values, mults, 100, epsilon=1.0, delta=1e-5)
+    p = m.privacy
+    assert 0.9 < p["epsilon"] <= 1.0 and plain.privacy is None
+    head = slice(0, 10)  # the most referenced tenth of the parents carries the same share
+    assert abs(sum(m.state["mass"][head]) - sum(plain.state["mass"][head])) < 0.05
+    assert abs(m.null_share - plain.null_share) < 0.02
+    assert m.state["max_degree"] is None  # the largest degree is not released
+    assert DegreeModel.from_dict(m.to_dict()).privacy == p

@@ -99,9 +99,27 @@ def fit_tables(md: Metadata, frames: dict[str, DataFrame], graph: SchemaGraph,
     return state, table_models, card_models, references
 
 
-#: under epsilon, the share of a child table's budget that its child-count model spends (the
-#: table's model spends the rest)
+#: under epsilon, the share of a child table's budget that its child-count model spends, and
+#: that each of its second parents' degree models spends (the table's model spends the rest)
 COUNT_MODEL_SHARE = 0.1
+DEGREE_MODEL_SHARE = 0.05
+
+
+def table_shares(graph: SchemaGraph, name: str, settings: FitSettings, has_model: bool
+                 ) -> dict[str, tuple[float, float]]:
+    """(epsilon, delta) of each part of table ``name`` that reads its rows under the database's
+    budget: ``childCounts``, ``degree:<foreign key>`` per second parent, ``model`` (the rest);
+    without a model the other parts share the table's whole share."""
+    eps, delta = private_share(graph, settings)
+    shares = {}
+    if graph.driver(name) is not None:
+        shares["childCounts"] = COUNT_MODEL_SHARE
+    for sfk in graph.secondary_fks(name):
+        shares[f"degree:{sfk.column}"] = DEGREE_MODEL_SHARE
+    if has_model:
+        shares["model"] = 1.0 - sum(shares.values())
+    total = sum(shares.values()) or 1.0
+    return {k: (eps * v / total, delta * v / total) for k, v in shares.items()}
 
 
 def private_share(graph: SchemaGraph, settings: FitSettings) -> tuple[float, float]:
@@ -122,7 +140,7 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
     refs = [t for t in graph.order if graph.is_reference(t)]
     not_covered = [f"reference tables {refs}: their real rows are kept as they are"] if refs else []
     not_covered += [
-        "the degree models of second parents and self-references",
+        "the degree models of self-references",
         "which parent columns a child is generated under (dependence measured on a sample), "
         "copied, derived and relative column rules, sequence detection",
         "orphan and null-key shares"]
@@ -397,9 +415,8 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                                     maxTrainingRows=settings.max_training_rows,
                                     seed=settings.seed)
         if settings.epsilon > 0:
-            eps, delta = private_share(graph, settings)
-            share = COUNT_MODEL_SHARE if learned else 1.0
-            card._set(epsilon=eps * share, delta=delta * share)
+            eps, delta = table_shares(graph, name, settings, bool(learned))["childCounts"]
+            card._set(epsilon=eps, delta=delta)
         if not ctx:
             card._set(maxContextCols=1)
         cmodel = card.fit(with_child_counts(pdf.select(fk.parent_column, *ctx), df,
@@ -409,12 +426,17 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                     100 * cmodel.stats["zero_share"])
     tstate["conditionCols"] = cond
 
+    degrees = {}
     for sfk in graph.secondary_fks(name):
         orphans = count_orphans(name, df, sfk, frames[sfk.parent_table], rows)
+        budget = (table_shares(graph, name, settings, bool(learned))[f"degree:{sfk.column}"]
+                  if settings.epsilon > 0 else (None, None))
+        degrees[sfk.column] = fit_secondary(df, sfk.column, frames[sfk.parent_table],
+                                            sfk.parent_column,
+                                            orphans if sfk.orphans == "null" else 0, *budget)
         tstate["secondary"][sfk.column] = {
             "parentTable": sfk.parent_table,
-            "degree": fit_secondary(df, sfk.column, frames[sfk.parent_table], sfk.parent_column,
-                                    orphans if sfk.orphans == "null" else 0).to_dict(),
+            "degree": degrees[sfk.column].to_dict(),
             "orphanShare": orphans / rows if sfk.orphans == "keep" else 0.0,
             "uniqueWithDriver": (tstate["driver"] is not None and
                                  pairs_unique(df, tstate["driver"]["column"], sfk.column)),
@@ -441,30 +463,45 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                 params.pop("epochs")  # the sequence model's own default
         params.update(overrides)
         if settings.epsilon > 0:
-            eps, delta = private_share(graph, settings)
-            share = 1.0 - COUNT_MODEL_SHARE if cmodel is not None else 1.0
-            params["epsilon"], params["delta"] = eps * share, delta * share
+            params["epsilon"], params["delta"] = table_shares(graph, name, settings,
+                                                              True)["model"]
         table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
         stage = TableSynthesizer(seed=settings.seed, tableName=name,
                                  conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
                                  **params, **seq)
         tmodel = stage.fit(frame)
         tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
-        if tmodel.privacy and cmodel is None:
-            tstate["privacy"] = tmodel.privacy
+
         why = ("tableParams" if "model" in overrides else "model param"
                if params["model"] != "auto" else tmodel._state.get("modelChoice", "nothing to learn"))
         logger.info("table %s: model %s (%s)", name, tstate["model"], why)
-    if cmodel is not None and cmodel.privacy:
-        from synthohive_spark.models._dp import composed_statement
+    if settings.epsilon > 0:
+        tstate["privacy"] = _table_statement(graph, name, settings, tmodel, cmodel, degrees)
+    return tstate, tmodel, cmodel
 
-        parts = [("model", "model", tmodel.privacy)] if tmodel is not None and tmodel.privacy \
-            else []
+
+def _table_statement(graph: SchemaGraph, name: str, settings: FitSettings, tmodel: Any,
+                     cmodel: Optional[CardinalityModel], degrees: dict[str, Any]
+                     ) -> Optional[dict[str, Any]]:
+    """The table's DP statement: its model's, its child counts' and its second parents' degree
+    models' (basic composition); the model's own when it is the only part."""
+    from synthohive_spark.models._dp import composed_statement
+
+    parts = []
+    if tmodel is not None and tmodel.privacy:
+        parts.append(("model", "model", tmodel.privacy))
+    if cmodel is not None and cmodel.privacy:
         parts.append(("childCounts", f"child counts per {cmodel.getParentTable()}",
                       cmodel.privacy))
-        tstate["privacy"] = composed_statement(parts, private_share(graph, settings)[0],
-                                               "one row of the table", "models", [])
-    return tstate, tmodel, cmodel
+    for col, deg in degrees.items():
+        if deg.privacy:
+            parts.append((f"degree:{col}", f"references of {col}", deg.privacy))
+    if not parts:
+        return None
+    if len(parts) == 1 and parts[0][0] == "model":
+        return parts[0][2]
+    return composed_statement(parts, private_share(graph, settings)[0], "one row of the table",
+                              "models", [])
 
 
 def eligible_context(md: Metadata, graph: SchemaGraph, table: str) -> list[str]:
@@ -667,9 +704,10 @@ CONTEXT_SAMPLE_ROWS = 20_000
 
 
 def fit_secondary(df: DataFrame, column: str, parent_df: DataFrame, parent_key: str,
-                  orphans_as_nulls: int) -> DegreeModel:
+                  orphans_as_nulls: int, epsilon: Optional[float] = None,
+                  delta: Optional[float] = None) -> DegreeModel:
     """The degree model of a secondary key (``orphans_as_nulls``: orphan rows counted as
-    null keys)."""
+    null keys; ``epsilon``: differentially private, see :meth:`DegreeModel.fit_runs`)."""
     refs = df.where(F.col(column).isNotNull()).groupBy(F.col(column).alias("__k")).agg(
         F.count(F.lit(1)).alias("__deg"))
     keys = parent_df.select(F.col(parent_key).alias("__k")).distinct()
@@ -679,7 +717,7 @@ def fit_secondary(df: DataFrame, column: str, parent_df: DataFrame, parent_key: 
     nulls = int(df.where(F.col(column).isNull()).count()) + int(orphans_as_nulls)
     values = [int(r["__deg"]) for r in hist]
     mults = [int(r["count"]) for r in hist]
-    return DegreeModel().fit_runs(values, mults, nulls)
+    return DegreeModel().fit_runs(values, mults, nulls, epsilon, delta)
 
 def fit_self_reference(name: str, df: DataFrame, column: str, key: str,
                        rows: int) -> tuple[DegreeModel, bool]:

@@ -82,10 +82,13 @@ class DegreeModel:
                       "max_degree": float(ranked.max()) if len(ranked) else 0.0}
         return self
 
-    def fit_runs(self, degrees: Any, multiplicities: Any, n_nulls: int) -> "DegreeModel":
+    def fit_runs(self, degrees: Any, multiplicities: Any, n_nulls: int,
+                 epsilon: Optional[float] = None, delta: Optional[float] = None
+                 ) -> "DegreeModel":
         """Learn from a degree histogram: ``multiplicities[i]`` parents have ``degrees[i]``
         children (zeros included). Small whatever the number of parents: computed in Spark as a
-        group-by of the degrees."""
+        group-by of the degrees. With ``epsilon``, (epsilon, delta)-differentially private
+        (:meth:`_set_private`; ``state["privacy"]`` states it)."""
         d = np.asarray(degrees, dtype="float64")
         m = np.asarray(multiplicities, dtype="float64")
         if d.shape != m.shape or d.ndim != 1 or len(d) == 0 or (m < 0).any() or m.sum() <= 0:
@@ -101,9 +104,36 @@ class DegreeModel:
         edges = np.linspace(0.0, n_parents, bins + 1)
         at = np.interp(edges, knots, cum)  # exact: the degree is constant inside a run
         mass = np.diff(at)
+        if epsilon is not None:
+            return self._set_private(mass, n_nulls, int(n_parents), epsilon, delta)
         mass = mass / total if total > 0 else np.full(bins, 1.0 / bins)
         return self._set_state(mass, n_nulls, int(round(total)), int(n_parents), False,
                                float(d.max()))
+
+    def _set_private(self, mass: np.ndarray, n_nulls: int, parents: int, epsilon: float,
+                     delta: Optional[float]) -> "DegreeModel":
+        """The state from the references per slice of the popularity axis and the null
+        references, released with Gaussian noise. The unit is one child row: a reference adds one
+        to one parent's degree, which moves one place of the sorted degrees by one, so at most
+        two slices (the place straddling their edge) by one together; a null reference adds one
+        to the nulls: L2 sensitivity 1 for the whole vector."""
+        from synthohive_spark.models import _dp
+
+        budget = _dp.Budget(epsilon, delta if delta else _dp.default_delta(parents))
+        sigma = budget.noise_for()
+        budget.spend(sigma)
+        rng = _dp.noise_rng()
+        noisy = np.clip(mass + rng.normal(0.0, sigma, len(mass)), 0.0, None)
+        nulls = max(0.0, float(n_nulls) + float(rng.normal(0.0, sigma)))
+        total = float(noisy.sum())
+        norm = noisy / total if total > 0 else np.full(len(noisy), 1.0 / len(noisy))
+        self._set_state(norm, int(round(nulls)), int(round(total)), parents, False, None)
+        self.state["privacy"] = _dp.privacy_statement(
+            budget, covered=["references per parent (the popularity curve over fixed slices and "
+                             "the null references, Gaussian mechanism)"],
+            not_covered=["the number of parents (the parent table's size)"],
+            mechanism="Gaussian", noise_multiplier=round(sigma, 6), sensitivity="1")
+        return self
 
     def fit_bin_mass(self, mass: Any, n_parents: int, n_nulls: int,
                      ordered: bool = True) -> "DegreeModel":
@@ -123,6 +153,12 @@ class DegreeModel:
                       "ordered": bool(ordered), "parents": int(parents), "references": int(refs),
                       "max_degree": max_degree}
         return self
+
+    @property
+    def privacy(self) -> Optional[dict[str, Any]]:
+        """The DP statement of a fit with epsilon; None otherwise."""
+        self._require()
+        return self.state.get("privacy")
 
     @property
     def null_share(self) -> float:
