@@ -5,7 +5,8 @@
 #   bash scripts/setup.sh            # .venv: the main line, what `pip install synthohive-spark`
 #                                    #   resolves today (pyspark 4, pandas 3, numpy 2), ci-constraints.txt
 #   bash scripts/setup.sh spark35    # .venv-spark35: pyspark 3.5 with Spark Connect, pandas 2,
-#                                    #   numpy 1.26 (ci-constraints-spark35.txt)
+#                                    #   numpy 1.26, Delta Lake (delta-spark 3.3, its jars fetched
+#                                    #   into ~/.ivy2 once) (ci-constraints-spark35.txt)
 #   bash scripts/setup.sh compare    # .venv-compare: the spark35 pins plus sdmetrics (which holds
 #                                    #   pandas below 3), for the comparison tests (-m compare)
 #
@@ -16,8 +17,8 @@ PY=${PYTHON:-python3}
 LINE=${1:-main}
 case "$LINE" in
   main)    VENV=.venv;         CONSTRAINTS=ci-constraints.txt;         EXTRAS="test" ;;
-  spark35) VENV=.venv-spark35; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect" ;;
-  compare) VENV=.venv-compare; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,compare" ;;
+  spark35) VENV=.venv-spark35; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,delta" ;;
+  compare) VENV=.venv-compare; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,compare,delta" ;;
   *) echo "scripts/setup.sh: unknown line '$LINE' (expected main, spark35 or compare)" >&2; exit 2 ;;
 esac
 if [ ! -x "$VENV/bin/python" ]; then
@@ -39,3 +40,20 @@ if wrong:
     sys.exit("scripts/setup.sh: the environment does not match " + sys.argv[1] + ": " + "; ".join(wrong))
 EOF
 python jvm/build_jar.py
+# Delta Lake's jars (the line's delta-spark, where one supports its Spark) into the ivy cache now,
+# so that tests do not fetch them; a second run finds them there and starts no JVM.
+python - <<'EOF'
+import glob, os, sys
+from synthohive_spark.errors import DeltaUnavailableError
+from synthohive_spark.session import delta_package, get_or_create_session
+try:
+    package = delta_package()
+except DeltaUnavailableError as exc:
+    print(f"scripts/setup.sh: no Delta Lake on this line: {exc}")
+    sys.exit(0)
+_, artifact, version = package.split(":")
+if glob.glob(os.path.expanduser(f"~/.ivy2*/jars/io.delta_{artifact}-{version}.jar")):
+    sys.exit(0)
+get_or_create_session(app_name="setup-delta", master="local[1]", delta=True).stop()
+print(f"scripts/setup.sh: fetched {package} into the ivy cache")
+EOF

@@ -11,13 +11,24 @@ os.environ.setdefault("PYSPARK_PYTHON", __import__("sys").executable)
 
 
 @pytest.fixture(scope="session")
-def spark():
-    from synthohive_spark.session import get_or_create_session
+def spark(request):
+    """The shared local session. With Delta Lake when the run holds tests marked ``delta`` and
+    Delta supports the installed Spark (its jars come through spark.jars.packages: they cannot
+    be added to a running session, so the one shared session carries them)."""
+    from synthohive_spark.errors import DeltaUnavailableError
+    from synthohive_spark.session import delta_package, get_or_create_session
 
-    session = get_or_create_session(app_name="synthohive-tests", master="local[2]",
-                                    conf={"spark.sql.shuffle.partitions": "4",
-                                          "spark.default.parallelism": "2",
-                                          "spark.driver.memory": "3g"})
+    conf = {"spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+            "spark.driver.memory": "3g"}
+    delta = any(item.get_closest_marker("delta") for item in request.session.items)
+    if delta:
+        try:
+            delta_package()
+            conf["spark.databricks.delta.snapshotPartitions"] = "2"  # Delta's 50 on 2 cores
+        except DeltaUnavailableError:  # the delta tests skip, saying why
+            delta = False
+    session = get_or_create_session(app_name="synthohive-tests", master="local[2]", conf=conf,
+                                    delta=delta)
     yield session
     session.stop()
 

@@ -14,7 +14,7 @@ __all__ = [
     "SynthohiveError", "ParamError", "MetadataError", "UnknownTableError", "SchemaGraphError", "TransformError",
     "ModelStateError", "CardinalityError", "DegreeModelError", "SchemaError", "ModelLoadError",
     "OutputExistsError", "TableSourceError", "ValidationInputError", "QualityGateError",
-    "CopyRejectionError",
+    "CopyRejectionError", "DeltaUnavailableError", "IncompleteOutputError",
 ]
 
 
@@ -83,6 +83,17 @@ class ModelLoadError(SynthohiveError, ValueError):
 
 class OutputExistsError(SynthohiveError, FileExistsError):
     """An output (table, path or saved model) already exists and overwriting was not asked for."""
+
+
+class IncompleteOutputError(SynthohiveError, ValueError):
+    """A multi-table output whose manifest is missing or says its write did not finish: its tables
+    do not form one generated database (the message names what is there)."""
+
+
+class DeltaUnavailableError(SynthohiveError, RuntimeError):
+    """Delta Lake was asked for where it is not available: the session lacks Delta's jars or SQL
+    extension, the delta-spark package is not installed, or no Delta release supports this Spark
+    (the message says which, and how to add it)."""
 
 
 # ------------------------------------------------------------------ validation

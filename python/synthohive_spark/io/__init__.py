@@ -1,7 +1,11 @@
 """synthohive_spark.io: read tables (DataFrame, catalog name or path) and write generated ones."""
-from synthohive_spark.io.readers import FORMATS, TableSourceError, is_path, read_table
-from synthohive_spark.io.writers import (MODES, OutputExistsError, Target, check_targets,
-                                         read_back, resolve_target, target_exists, write_table)
+from synthohive_spark.io.readers import (FORMATS, TIME_TRAVEL, TableSourceError, is_path,
+                                         read_table, require_delta)
+from synthohive_spark.io.writers import (MANIFEST, MODES, DatabaseWriter, IncompleteOutputError,
+                                         OutputExistsError, Target, check_targets, read_back,
+                                         read_output, resolve_target, target_exists, write_table)
 
-__all__ = ["FORMATS", "MODES", "OutputExistsError", "Target", "TableSourceError", "check_targets",
-           "is_path", "read_back", "read_table", "resolve_target", "target_exists", "write_table"]
+__all__ = ["FORMATS", "MANIFEST", "MODES", "TIME_TRAVEL", "DatabaseWriter", "IncompleteOutputError",
+           "OutputExistsError", "Target", "TableSourceError", "check_targets", "is_path",
+           "read_back", "read_output", "read_table", "require_delta", "resolve_target",
+           "target_exists", "write_table"]

@@ -3,18 +3,38 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from typing import Any, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 
-from synthohive_spark.errors import TableSourceError  # noqa: F401 (re-exported)
+from synthohive_spark._spark import path_exists
+from synthohive_spark.errors import DeltaUnavailableError, TableSourceError  # noqa: F401
 
 logger = logging.getLogger("synthohive_spark.io.readers")
 
-__all__ = ["read_table", "is_path", "TableSourceError", "FORMATS"]
+__all__ = ["read_table", "is_path", "require_delta", "TableSourceError", "FORMATS", "TIME_TRAVEL"]
 
 FORMATS = ("parquet", "delta", "orc", "csv", "json")
 _EXT = {".parquet": "parquet", ".orc": "orc", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+#: Delta's read options for an earlier state of a table
+TIME_TRAVEL = ("versionAsOf", "timestampAsOf")
+#: delta.`/some/path`: Delta's SQL name of the table at a path (a backtick inside is doubled)
+_DELTA_REF = re.compile(r"^delta\.`((?:[^`]|``)+)`$", re.IGNORECASE)
+
+
+def require_delta(spark: SparkSession, what: str) -> None:
+    """Raise :class:`DeltaUnavailableError` naming ``what`` and how to add Delta Lake when
+    ``spark`` cannot read and write Delta tables."""
+    from synthohive_spark.session import delta_available, delta_help
+
+    if not delta_available(spark):
+        raise DeltaUnavailableError(f"{what}: this Spark session has no Delta Lake. "
+                                    + delta_help())
+
+
+def _time_travel(options: Optional[dict[str, Any]]) -> list[str]:
+    return [k for k in (options or {}) if k.lower() in {t.lower() for t in TIME_TRAVEL}]
 
 
 def is_path(location: str) -> bool:
@@ -22,10 +42,13 @@ def is_path(location: str) -> bool:
     return "/" in location or "\\" in location or "://" in location
 
 
-def _guess_format(path: str) -> str:
+def _guess_format(path: str, spark: Optional[SparkSession] = None) -> str:
     local = path[len("file:"):] if path.startswith("file:") else path
     if os.path.isdir(os.path.join(local, "_delta_log")):
         return "delta"
+    if spark is not None and "://" in path and not path.startswith("file:") \
+            and path_exists(spark, path.rstrip("/") + "/_delta_log"):
+        return "delta"  # a Delta table read as parquet would read every version's files
     ext = os.path.splitext(local.rstrip("/"))[1].lower()
     if ext in _EXT:
         return _EXT[ext]
@@ -44,18 +67,32 @@ def read_table(source: Any, spark: Optional[SparkSession] = None, name: str = "t
                fmt: Optional[str] = None, options: Optional[dict[str, str]] = None) -> DataFrame:
     """``source`` as a Spark DataFrame: a DataFrame as it is, a path (format from ``fmt``, a
     ``_delta_log`` folder or the file extension; parquet by default; csv with a header and
-    inferred types) or a catalog table name (``db.table``)."""
+    inferred types), a Delta table at a path as ``delta.`/path```, or a catalog table name
+    (``db.table``). ``options`` go to the reader; Delta's ``versionAsOf`` / ``timestampAsOf``
+    read an earlier state of a Delta table (path or catalog)."""
     if isinstance(source, DataFrame) or (hasattr(source, "schema") and hasattr(source, "mapInPandas")):
         return source
     if not isinstance(source, str) or not source:
         raise TableSourceError(f"table {name!r}: expected a Spark DataFrame, a catalog table name "
                                f"or a path, got {type(source).__name__}")
     spark = spark or SparkSession.active()
-    if is_path(source):
-        fmt = fmt or _guess_format(source)
+    travel = _time_travel(options)
+    ref = _DELTA_REF.match(source.strip())
+    if ref is not None:
+        if fmt not in (None, "delta"):
+            raise TableSourceError(f"table {name!r}: {source!r} names a Delta table, but "
+                                   f"format {fmt!r} was asked for")
+        source, fmt = ref.group(1).replace("``", "`"), "delta"
+    if ref is not None or is_path(source):
+        fmt = fmt or _guess_format(source, spark)
         if fmt not in FORMATS:
             raise TableSourceError(f"table {name!r}: unknown format {fmt!r}; expected one of "
                                    f"{', '.join(FORMATS)}")
+        if travel and fmt != "delta":
+            raise TableSourceError(f"table {name!r}: {', '.join(travel)} reads an earlier "
+                                   f"version of a Delta table; {source!r} is read as {fmt}")
+        if fmt == "delta":
+            require_delta(spark, f"table {name!r} at {source!r}")
         reader = spark.read.format(fmt)
         if fmt == "csv":
             reader = reader.option("header", "true").option("inferSchema", "true")
@@ -64,10 +101,26 @@ def read_table(source: Any, spark: Optional[SparkSession] = None, name: str = "t
         try:
             return reader.load(source)
         except Exception as exc:  # AnalysisException / SparkConnectException: say which table
-            if "PATH_NOT_FOUND" in str(exc) or "does not exist" in str(exc).lower():
+            text = str(exc)
+            if fmt == "delta" and any(m in text for m in ("DELTA_TABLE_NOT_FOUND",
+                                                           "DELTA_MISSING_DELTA_TABLE",
+                                                           "is not a Delta table")):
+                if path_exists(spark, source):
+                    raise TableSourceError(f"table {name!r}: {source!r} is not a Delta table "
+                                           f"(no commit in a _delta_log)") from exc
                 raise TableSourceError(f"table {name!r}: path {source!r} does not exist") from exc
+            if "PATH_NOT_FOUND" in text or "does not exist" in text.lower():
+                raise TableSourceError(f"table {name!r}: path {source!r} does not exist") from exc
+            if travel and ("time travel" in text.lower() or "VersionNotFound" in text):
+                raise TableSourceError(f"table {name!r}: {source!r} has no such version "
+                                       f"({', '.join(f'{k}={options[k]}' for k in travel)}): "
+                                       f"{text.splitlines()[0]}") from exc
             raise
+    if travel:
+        require_delta(spark, f"table {name!r}: {', '.join(travel)} of {source!r}")
     try:
+        if options:
+            return spark.read.options(**{k: str(v) for k, v in options.items()}).table(source)
         return spark.table(source)
     except Exception as exc:
         if "TABLE_OR_VIEW_NOT_FOUND" in str(exc) or "not found" in str(exc).lower():

@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from synthohive_spark.io.readers import read_table
-from synthohive_spark.io.writers import check_targets, read_back, resolve_target, write_table
+from synthohive_spark.io.writers import DatabaseWriter
 from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.errors import ParamError
@@ -333,7 +333,11 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         tables follow from the cardinality models. With ``output`` (a path, or a catalog database)
         each table is written as soon as it is generated (``format``; ``mode`` 'errorifexists' or
         'overwrite') and the returned DataFrames read the written tables; otherwise they are
-        persisted on the executors (call ``unpersist()`` when done).
+        persisted on the executors (call ``unpersist()`` when done). ``format='delta'`` writes
+        each table as one Delta commit (an overwrite is a new version of the table, never a
+        deletion) and, last, a manifest that makes the set complete; the returned DataFrames read
+        the versions written, and ``synthohive_spark.io.read_output(output)`` reads the database
+        back through its manifest.
         """
         spark = spark or SparkSession.active()
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
@@ -353,10 +357,9 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         self._check_sizes(graph, sizes)
         seed = int(self.getSeed() if seed is None else seed)
         guards = self._copy_guards(spark, reference, seed)
-        targets = {}
+        writer = None
         if output is not None:
-            targets = {t: resolve_target(output, t) for t in self.tables}
-            check_targets(spark, list(targets.values()), mode, format)
+            writer = DatabaseWriter(spark, output, self.tables, format, mode)
         generated: dict[str, DataFrame] = {}
         counts: dict[str, int] = {}
         md = self.metadata
@@ -381,8 +384,8 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                             generated[t] = df.persist(StorageLevel.MEMORY_AND_DISK)
                             logger.info("table %s: derived columns computed from %s", t,
                                         sorted(rules_of[t]))
-                        if output is not None and gate == 0:
-                            write_table(generated[t], targets[t], format, mode)
+                        if writer is not None and gate == 0:
+                            writer.write(t, generated[t])
                         final.add(t)
                         progress = True
 
@@ -400,18 +403,18 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             from synthohive_spark.validation import quality_gate
             real = {t: read_table(src, spark, name=t) for t, src in reference.items()}
             quality_gate(real, generated, gate, metadata=self.metadata)
-            if output is not None:
+            if writer is not None:
                 for name in self.tables:
-                    write_table(generated[name], targets[name], format, mode)
-        if output is None:
+                    writer.write(name, generated[name])
+        if writer is None:
             for df in stale:
                 df.unpersist()
             return generated
+        writer.finish()
         out = {}
         for name in self.tables:
-            out[name] = read_back(spark, targets[name], format,
-                                  T.StructType.fromJson(json.loads(
-                                      self._state["tables"][name]["schema"])))
+            out[name] = writer.read_back(name, T.StructType.fromJson(json.loads(
+                self._state["tables"][name]["schema"])))
         for df in [*generated.values(), *stale]:
             df.unpersist()
         return out
