@@ -11,7 +11,7 @@ from torch import nn
 
 pytest.importorskip("opacus")
 
-from synthohive_spark.models import _dp  # noqa: E402
+from synthohive_spark.privacy import dp as _dp  # noqa: E402
 from synthohive_spark.models.copula import GaussianCopula  # noqa: E402
 from synthohive_spark.models.ctgan import CTGAN  # noqa: E402
 from synthohive_spark.models.tvae import TVAE  # noqa: E402

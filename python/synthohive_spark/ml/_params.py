@@ -169,7 +169,7 @@ class HasCopyRejection(Params):
 
 
 class HasPrivacyBudget(Params):
-    """``epsilon`` and ``delta`` of differential privacy (see :mod:`synthohive_spark.models._dp`)."""
+    """``epsilon`` and ``delta`` of differential privacy (see :mod:`synthohive_spark.privacy.dp`)."""
 
     epsilon = Param(Params._dummy(), "epsilon",
                     "differential privacy: the epsilon the fitted model may spend on the real rows "

@@ -134,7 +134,7 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
                      settings: FitSettings) -> dict[str, Any]:
     """The database's privacy statement from its tables' (basic composition: the epsilons and
     deltas add up), with what the relational fit itself reads from the real rows."""
-    from synthohive_spark.models._dp import composed_statement
+    from synthohive_spark.privacy.dp import composed_statement
 
     parts = [(t, t, ts["privacy"]) for t, ts in state["tables"].items() if ts.get("privacy")]
     refs = [t for t in graph.order if graph.is_reference(t)]
@@ -485,7 +485,7 @@ def _table_statement(graph: SchemaGraph, name: str, settings: FitSettings, tmode
                      ) -> Optional[dict[str, Any]]:
     """The table's DP statement: its model's, its child counts' and its second parents' degree
     models' (basic composition); the model's own when it is the only part."""
-    from synthohive_spark.models._dp import composed_statement
+    from synthohive_spark.privacy.dp import composed_statement
 
     parts = []
     if tmodel is not None and tmodel.privacy:

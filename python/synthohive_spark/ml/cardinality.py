@@ -207,7 +207,7 @@ class CardinalityEstimator(Estimator, _CardinalityParams, DefaultParamsReadable,
         if self.getEpsilon() > 0:
             # the context columns still go into the skeleton (the child's model is conditioned on
             # them); the counts are learned without them
-            from synthohive_spark.models._dp import default_delta
+            from synthohive_spark.privacy.dp import default_delta
 
             core.fit_private(pdf[count_col].to_numpy(), self.getEpsilon(),
                              self.getDelta() or default_delta(len(pdf)))

@@ -435,7 +435,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
     def _privacy_hyper(self, rows: int, share: float) -> dict[str, Any]:
         """The epsilon/delta hyperparameters of a model that gets ``share`` of the budget (the
         table's model and its condition model add up: basic composition)."""
-        from synthohive_spark.models._dp import default_delta
+        from synthohive_spark.privacy.dp import default_delta
 
         if self.getEpsilon() <= 0:
             return {}
@@ -446,7 +446,7 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                            labels: dict) -> dict[str, Any]:
         """The table's privacy: its models' statements added up (basic composition), plus what
         the stage itself keeps from the real rows."""
-        from synthohive_spark.models._dp import composed_statement
+        from synthohive_spark.privacy.dp import composed_statement
 
         parts = [(key, label, m.privacy) for key, label, m in
                  (("model", "model", model), ("condition", "condition model", ctx_model))

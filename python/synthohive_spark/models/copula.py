@@ -180,7 +180,7 @@ class GaussianCopula(GenerativeModel):
 
     # ------------------------------------------------------------------ differential privacy
     def _dp_budget(self, n: int, mechanisms: int = 2) -> Any:
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         hp = self._hp
         delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
@@ -791,7 +791,7 @@ class GaussianCopula(GenerativeModel):
     def _private_sums(self, s: np.ndarray, p: int, n: int) -> np.ndarray:
         """``s`` (the sums of the clipped scores' outer products) with Gaussian noise on its upper
         triangle: a row changes it by at most its outer product's Frobenius norm, p * clip^2."""
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         budget = self._dp_budget(n)
         rng = np.random.default_rng([int(self._hp["seed"]), 11])

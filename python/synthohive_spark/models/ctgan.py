@@ -9,7 +9,7 @@ When a context is present, half of each batch trains without a conditional vecto
 uniformly); sampling under a context uses no conditional vector, so that generated values follow the
 context instead of a category forced independently of it.
 
-With ``epsilon`` the critic trains with DP-SGD (:mod:`._dp`): the critic is the only path from real
+With ``epsilon`` the critic trains with DP-SGD (:mod:`synthohive_spark.privacy.dp`): the critic is the only path from real
 rows to the generator. Each real row, drawn by Poisson sampling, is conditioned on one of its own
 categories and paired with a fake row made under that condition; the gradient of the row's critic
 loss (the fake's score minus its own) is clipped, so one row moves the critic by at most
@@ -523,7 +523,7 @@ class CTGAN(GenerativeModel):
         last of a step's critic updates) by a generator step that reads no real row. Stops before
         a critic step would spend more than epsilon; no early stopping (it would read a loss of
         the real rows)."""
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         hp = self._hp
         G, D = self.generator, self.discriminator

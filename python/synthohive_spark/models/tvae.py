@@ -92,7 +92,7 @@ class TVAE(GenerativeModel):
     max_modes, max_onehot, gmm_sample_size, category_embedding_max, sample_batch_size, seed, device,
     column_specs, verbose; epsilon, delta, max_grad_norm (differential privacy: DP-SGD, rows drawn
     by Poisson sampling at batch_size / rows, each row's gradient clipped to max_grad_norm,
-    Gaussian noise sized so that all the epochs spend epsilon; see :mod:`._dp`)."""
+    Gaussian noise sized so that all the epochs spend epsilon; see :mod:`synthohive_spark.privacy.dp`)."""
 
     name = "tvae"
     default_hyperparams: dict[str, Any] = {
@@ -186,7 +186,7 @@ class TVAE(GenerativeModel):
                      steps: int) -> None:
         """DP-SGD over ``epochs`` x ``steps`` Poisson-sampled batches; stops before a step would
         spend more than epsilon (early stopping on a noisy loss would leak: not used)."""
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         hp = self._hp
         n = len(x)

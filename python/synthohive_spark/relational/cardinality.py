@@ -268,7 +268,7 @@ class ChildCountModel:
         :data:`PRIVATE_BUCKETS` change by one (L2 sensitivity sqrt 2; a parent row: one bucket).
         One Gaussian mechanism, the noise from the operating system's entropy; no context, and
         the ``stats`` are those of the noisy histogram. ``state["privacy"]`` states it."""
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         counts = self._checked_counts(counts, "fit_private")
         budget = _dp.Budget(epsilon, delta)

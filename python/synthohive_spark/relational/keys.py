@@ -117,7 +117,7 @@ class DegreeModel:
         to one parent's degree, which moves one place of the sorted degrees by one, so at most
         two slices (the place straddling their edge) by one together; a null reference adds one
         to the nulls: L2 sensitivity 1 for the whole vector."""
-        from synthohive_spark.models import _dp
+        from synthohive_spark.privacy import dp as _dp
 
         budget = _dp.Budget(epsilon, delta if delta else _dp.default_delta(parents))
         sigma = budget.noise_for()

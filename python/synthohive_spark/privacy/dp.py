@@ -1,10 +1,10 @@
-"""Differential privacy of the models (torch and numpy only): the budget, its accounting, and the
-DP-SGD step.
+"""Differential privacy (torch and numpy only): the budget, its accounting, the DP-SGD step and
+the statements, for the models and the relational core's count and degree models.
 
 Every mechanism here is Gaussian: a DP-SGD step (per-row gradients clipped to ``max_grad_norm``,
 summed, Gaussian noise of ``noise_multiplier * max_grad_norm`` added, rows drawn by Poisson
-sampling at rate ``q``), and the noisy statistics of the DP copula (sensitivity stated where they
-are added). They are composed with Renyi DP (opacus' analysis of the subsampled Gaussian
+sampling at rate ``q``), and noisy statistics: the DP copula's, the child counts' and the second
+parents' degrees (sensitivity stated where they are added). They are composed with Renyi DP (opacus' analysis of the subsampled Gaussian
 mechanism, the optional ``privacy`` extra) and converted to an (epsilon, delta) guarantee. The
 unit is one training row (add or remove one row).
 """
