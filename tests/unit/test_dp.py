@@ -3,6 +3,8 @@ TVAE, CTGAN and the copula under epsilon (spent no more than asked, a planted ou
 the statement saved with the model)."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,14 @@ def _table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     df["d"] = 2 * df["a"] + rng.normal(size=n) * 0.3
     df.loc[rng.choice(n, n // 20, replace=False), "c"] = np.nan
     return df
+
+
+@pytest.fixture
+def seeded_noise(monkeypatch):
+    """A DP fit draws its noise from the OS's entropy (privacy.dp.noise_rng); seeded here, so
+    that the checks of what survives the noise repeat."""
+    seeds = itertools.count(100)
+    monkeypatch.setattr(_dp, "noise_rng", lambda: np.random.default_rng(next(seeds)))
 
 
 def _planted(df: pd.DataFrame) -> pd.DataFrame:
@@ -147,7 +157,7 @@ def test_ctgan_under_epsilon_refuses_packs_and_a_context():
         m.fit(df[["a", "c"]], context=df[["b"]])
 
 
-def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier():
+def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier(seeded_noise):
     df = _planted(_table(5000))
     plain = GaussianCopula(seed=1).fit(df).sample(200_000, seed=2)
     assert (plain["b"] == "ONLY-ONE").any() and plain["a"].max() > 1000  # the plain one does
@@ -158,7 +168,8 @@ def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier():
         assert not (out["b"] == "ONLY-ONE").any()
         assert out["a"].max() < 10
         real = df.iloc[1:]
-        assert np.corrcoef(out["a"], out["d"])[0, 1] > 0.9  # real 0.99
+        # real 0.99; 30 fits with fresh noise gave 0.57-0.996 at epsilon 1, 0.976-0.999 at 10
+        assert np.corrcoef(out["a"], out["d"])[0, 1] > (0.5 if eps < 5 else 0.9)
         freq = out["b"].value_counts(normalize=True)
         assert abs(freq["x"] - 0.5) < 0.05 and abs(freq["z"] - 0.2) < 0.05
         assert abs(out["c"].isna().mean() - real["c"].isna().mean()) < 0.03
@@ -168,7 +179,7 @@ def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier():
     pd.testing.assert_frame_equal(m.sample(100, seed=5), again.sample(100, seed=5))
 
 
-def test_a_category_too_rare_to_survive_the_noise_is_dropped_at_epsilon_1():
+def test_a_category_too_rare_to_survive_the_noise_is_dropped_at_epsilon_1(seeded_noise):
     rng = np.random.default_rng(1)
     n = 4000
     b = np.where(np.arange(n) < 12, "rare", rng.choice(["u", "v"], n))  # 12 rows: under the floor

@@ -288,7 +288,9 @@ class GaussianCopula(GenerativeModel):
         numeric = [(c, s) for c, s in self._codecs() if c.kind == "numerical"]
         budget = self._dp_budget(n, 2 + bool(numeric) + (stratum is not None)
                                  + self._orders_needed())
-        rng = np.random.default_rng([int(self._hp["seed"]), 7])
+        from synthohive_spark.privacy import dp as _dp
+
+        rng = _dp.noise_rng()  # never the saved seed: it would let anyone regenerate the noise
         cols = [(c, s) for c, s in self._codecs() if c.kind == "numerical" or c.n_categories >= 2]
         # one more cell: the number of rows (every row adds one), the base of the missing shares
         sd = self._dp_sigma * np.sqrt(len(cols) + 1)
@@ -414,7 +416,9 @@ class GaussianCopula(GenerativeModel):
         if private:
             z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
             sd = self._dp_sigma * _DP_SCORE_CLIP * np.sqrt(z.shape[1] * max(len(ordered), 1))
-            noise = np.random.default_rng([int(self._hp["seed"]), 13])
+            from synthohive_spark.privacy import dp as _dp
+
+            noise = _dp.noise_rng()  # never the saved seed
         for codec, source, role, _ in ordered:
             codes = codec.codes(frames[source][codec.name])
             k = codec.n_categories
@@ -794,7 +798,7 @@ class GaussianCopula(GenerativeModel):
         from synthohive_spark.privacy import dp as _dp
 
         budget = self._dp_budget(n)
-        rng = np.random.default_rng([int(self._hp["seed"]), 11])
+        rng = _dp.noise_rng()  # never the saved seed
         sens = p * _DP_SCORE_CLIP ** 2
         noise = np.triu(rng.normal(0.0, self._dp_sigma * sens, (p, p)))
         noise = noise + np.triu(noise, 1).T
