@@ -202,7 +202,7 @@ def test_child_counts_under_epsilon_come_from_a_noisy_histogram_of_fixed_buckets
         assert all(hi < 4096 for _, hi, _ in hist)
         assert all([lo, hi] in PRIVATE_BUCKETS for lo, hi, _ in hist)
     p = m.privacy
-    assert 0.9 < p["epsilon"] <= 1.0 and p["sensitivity"] == "sqrt(2)"
+    assert 0.9 < p["epsilon"] <= 1.0 and p["sensitivity"] == "sqrt(3)"
     assert abs(m.state["stats"]["mean"] - np.mean(counts[1:])) < 0.3
     drawn = m.sample(pd.DataFrame({"segment": ["a"] * 3000}), seed=1)  # the context is ignored
     assert abs(drawn.mean() - np.mean(counts[1:])) < 0.3

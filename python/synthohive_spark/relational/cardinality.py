@@ -171,14 +171,21 @@ def _private_histogram(counts: np.ndarray, sd: float, rng: np.random.Generator
     los = np.array([b[0] for b in PRIVATE_BUCKETS], dtype=np.int64)
     idx = np.searchsorted(los, counts, side="right") - 1
     raw = np.bincount(idx, minlength=len(los)).astype("float64") + rng.normal(0.0, sd, len(los))
+    # the children in all: the same mechanism (one more cell, one more unit of sensitivity)
+    total = max(float(counts.sum()) + float(rng.normal(0.0, sd)), 0.0)
     noisy = np.where(raw < 4 * sd, 0.0, raw)
     if noisy.any():
         first = int(np.flatnonzero(noisy)[0])
         empty = np.convolve((noisy[first:] == 0).astype(int), np.ones(3, dtype=int), "valid") == 3
         if empty.any():
             noisy[first + int(np.argmax(empty)):] = 0.0
-    else:  # all of it under the threshold: the exact count (0..15) with the largest noisy count
-        noisy[int(np.argmax(raw[:16]))] = 1.0
+    else:  # all of it under the threshold: Poisson counts at the noisy mean
+        from scipy.stats import poisson
+
+        mean = total / max(len(counts), 1)
+        his = np.array([b[1] for b in PRIVATE_BUCKETS], dtype="float64")
+        noisy = np.diff(np.concatenate([[0.0], poisson.cdf(his, mean)]))
+        noisy[noisy < 1e-9] = 0.0
     p = noisy / noisy.sum()
     return [[int(lo), int(hi), float(q)] for (lo, hi), q in zip(PRIVATE_BUCKETS, p) if q > 0]
 
@@ -274,7 +281,9 @@ class ChildCountModel:
     def fit_private(self, counts: Any, epsilon: float, delta: float) -> "ChildCountModel":
         """Learn the counts with (epsilon, delta) differential privacy, the unit one child row
         (or one parent row): a child row moves its parent's count by one, so two buckets of
-        :data:`PRIVATE_BUCKETS` change by one (L2 sensitivity sqrt 2; a parent row: one bucket).
+        :data:`PRIVATE_BUCKETS` change by one, and the total of children by one (L2 sensitivity
+        sqrt 3 for the buckets and the total; a parent row: one bucket). Where no bucket stands out
+        of the noise, Poisson counts at the noisy mean.
         One Gaussian mechanism, the noise from the operating system's entropy; no context, and
         the ``stats`` are those of the noisy histogram. ``state["privacy"]`` states it."""
         from synthohive_spark.privacy import dp as _dp
@@ -283,7 +292,7 @@ class ChildCountModel:
         budget = _dp.Budget(epsilon, delta)
         sigma = budget.noise_for()
         budget.spend(sigma)
-        hist = _private_histogram(counts, sigma * math.sqrt(2.0), _dp.noise_rng())
+        hist = _private_histogram(counts, sigma * math.sqrt(3.0), _dp.noise_rng())
         arr = np.asarray(hist, dtype="float64")
         mean = float((arr[:, 2] * (arr[:, 0] + arr[:, 1]) / 2).sum())
         self.state = {
@@ -299,7 +308,7 @@ class ChildCountModel:
                 budget, covered=["the number of children per parent (a histogram over fixed "
                                  "buckets, Gaussian mechanism)"],
                 not_covered=[], mechanism="Gaussian", noise_multiplier=round(sigma, 6),
-                sensitivity="sqrt(2)", buckets=len(PRIVATE_BUCKETS)),
+                sensitivity="sqrt(3)", buckets=len(PRIVATE_BUCKETS)),
         }
         self._hist = None
         logger.info("child-count model: differentially private, noise multiplier %.3f, %d "
