@@ -94,3 +94,17 @@ def shop_database(seed: int = 0, n_orders: int = 400) -> dict[str, pd.DataFrame]
                            "total": np.round(line.groupby(items["order_id"]).sum().to_numpy(), 2),
                            "tip": np.round(rng.uniform(0, 5, n_orders), 2)})
     return {"menu": menu, "orders": orders, "items": items}
+
+
+@pytest.fixture
+def seeded_noise(monkeypatch):
+    """A DP fit draws its noise from the OS's entropy (privacy.dp.noise_rng); seeded here, so
+    that the checks of what survives the noise repeat."""
+    import itertools
+
+    import numpy as np
+
+    from synthohive_spark.privacy import dp as _dp
+
+    seeds = itertools.count(100)
+    monkeypatch.setattr(_dp, "noise_rng", lambda: np.random.default_rng(next(seeds)))

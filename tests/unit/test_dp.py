@@ -3,8 +3,6 @@ TVAE, CTGAN and the copula under epsilon (spent no more than asked, a planted ou
 the statement saved with the model)."""
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,14 +24,6 @@ def _table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
     df["d"] = 2 * df["a"] + rng.normal(size=n) * 0.3
     df.loc[rng.choice(n, n // 20, replace=False), "c"] = np.nan
     return df
-
-
-@pytest.fixture
-def seeded_noise(monkeypatch):
-    """A DP fit draws its noise from the OS's entropy (privacy.dp.noise_rng); seeded here, so
-    that the checks of what survives the noise repeat."""
-    seeds = itertools.count(100)
-    monkeypatch.setattr(_dp, "noise_rng", lambda: np.random.default_rng(next(seeds)))
 
 
 def _planted(df: pd.DataFrame) -> pd.DataFrame:

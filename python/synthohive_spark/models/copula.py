@@ -85,30 +85,123 @@ def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Gen
     return np.where(hi > lo, u_tie, u_cont)
 
 
-#: the DP copula's numerical histograms: fixed bins of asinh(value) (data-independent edges)
-_DP_EDGES = np.arange(-32.0, 32.0 + 1e-9, 0.02)
-#: the DP copula clips each normal score to this before the correlation sums (sensitivity)
-_DP_SCORE_CLIP = 2.5
-#: the DP copula stratifies (stratify="auto") from this epsilon up: on ratdat's surveys the
-#: strata lifted the quality at epsilon 10 (0.869 against 0.847) and lowered it at 1 (0.749
-#: against 0.778; benchmarks/bench_privacy.py)
-_DP_STRATA_MIN_EPSILON = 5.0
-#: equal bins of a number's (noisy) range in the DP copula's marginal and strata histograms
-_DP_FINE_BINS = 256
+#: the DP copula's numerical range histograms: fixed bins of asinh(value) (data-independent edges)
+_DP_EDGES = np.arange(-32.0, 32.0 + 1e-9, 0.1)
+#: the DP copula clips each normal score to this before the correlation sums (sensitivity:
+#: c^2 per product; 2 keeps 95% of the scores whole and costs 36% less noise than 2.5)
+_DP_SCORE_CLIP = 2.0
+#: the DP copula clips each row's vector of scores to this L2 norm before the per-category sums
+#: that order the categories (sensitivity)
+_DP_ORDER_CLIP = 3.0
+#: the DP copula's Gaussian mechanisms and their shares of the budget. Gaussian mechanisms on the
+#: whole data compose in Renyi DP exactly as one with 1 / sigma^2 = sum of 1 / sigma_i^2, so a
+#: mechanism with share w (of the shares in use) gets noise multiplier sigma / sqrt(w), where
+#: sigma alone spends the whole budget, and all of them together spend epsilon. Most goes to
+#: the 1-way marginals (the category counts and the numbers' histograms: every quality measure
+#: starts from them), the rest to the dependence (strata, correlation) and to what only shapes
+#: it (the numbers' ranges, the categories' orders)
+_DP_SHARES = {"counts": 0.25, "ranges": 0.05, "fine": 0.3, "orders": 0.03, "strata": 0.5,
+              "correlation": 0.2}
+#: bins (a power of 2 in this range, equal in asinh) of a number's (noisy) range in the DP
+#: copula's marginal histograms, unless its values lie on a grid (integers, a step, rounded
+#: decimals) of few points in a range of little spread: then one bin per grid point
+#: (_fine_edges)
+_DP_FINE_BINS = (64, 1024)
+#: ... sized so that an even spread of the rows would put this many noise deviations in a bin
+_DP_BIN_SNR = 2.0
+_DP_GRID_BINS = 4096
+_DP_GRID_FINER = 8
+_DP_GRID_SPAN = 2.5
 #: noise deviations under which a category's count is dropped
 _DP_FLOOR = 4.0
 #: noise deviations under which a window of bins is dropped: thousands of windows are tested,
 #: so a false one (a noise bin far from the data) must be rarer than one in a million
 _DP_WINDOW_FLOOR = 5.5
-#: bins of a window whose sum decides whether its bins are kept
-_DP_WINDOW = 10
+#: bins of the windows whose sums decide a number's range: the narrow ones find a dense bulk's
+#: edge, the wide ones a sparse tail (a tenth of the rows spread over a factor 5 of values)
+_DP_WINDOWS = (2, 8, 32)
+#: the DP histograms' pooling: a block of empty bins stands out of the noise by chance with
+#: probability 1 / (this x bins); about 2 x bins blocks are tested, so a histogram makes up a
+#: block in an empty range about once in 100 fits (a sampled value far from every real one)
+_DP_POOL_TESTS = 200.0
+#: rows the pools leave out go to the bins within 1 / this of the kept bins' span from them (a
+#: tent: the nearer, the more), as far as a coarser histogram sees rows there
+_DP_TAIL_REACH = 4
+#: a number's DP range reaches on either side to the transformer's bound when that lies within
+#: _DP_RANGE_REACH of its widths (at least _DP_RANGE_REACH_MIN, in asinh units: a factor of 20
+#: for large values), else it is padded by _DP_RANGE_PAD of its width
+_DP_RANGE_REACH = 1.0
+_DP_RANGE_REACH_MIN = 3.0
+_DP_RANGE_PAD = 0.1
+#: the DP copula stratifies (stratify="auto") when its strata would have on average at least this
+#: many noisy rows per noise deviation of a stratum's histogram cell: measured on ratdat's
+#: surveys and pizzaplace's order items (see benchmarks/README.md)
+_DP_STRATA_MIN_SNR = 4.0
+#: a correlation is kept only beyond this many noise deviations (positive-part James-Stein
+#: shrinkage: r (1 - (k sd / r)^2)): noise must not make up dependence that is not there
+_DP_CORR_SHRINK = 2.0
 
 
-def _smooth_counts(noisy: np.ndarray, width: int = 8) -> np.ndarray:
-    """A noisy histogram over a range known to hold the data: a moving average over ``width``
-    bins (the noise shrinks by sqrt(width), the shape blurs by a few bins of 256), negatives at
-    0 (post-processing: no privacy cost)."""
-    return np.clip(np.convolve(noisy, np.ones(width) / width, "same"), 0.0, None)
+def _denoise_counts(noisy: np.ndarray, sd: float, total: float | None = None,
+                    prior: np.ndarray | None = None) -> np.ndarray:
+    """A noisy histogram (each bin plus Gaussian noise of deviation ``sd``) pooled where its
+    signal is weak (post-processing: no privacy cost): a bin whose count stands out of its noise
+    keeps it; the others are pooled within dyadic blocks of 2, 4 ... (up to all) bins, and a
+    block's pool that stands out of its noise is spread over its pooled bins (evenly, or for 4
+    bins and more by their noisy counts averaged over a quarter of the block: a sparse tail keeps
+    its mass, a spike keeps its own count and lends none to its empty neighbours); what no
+    block lifts above its noise is empty (the noise of empty ranges is not data). "Stands out":
+    a sum over m bins above tau sd sqrt(m), tau (at least 2) the normal quantile that one in
+    _DP_POOL_TESTS times the number of bins exceeds (about 2 n blocks are tested: a false one
+    in an empty range is rare, however many bins there are). ``total`` (a more exact count of
+    the histogram's rows) and ``prior``: see below."""
+    n = len(noisy)
+    out = np.zeros(n)
+    open_ = np.ones(n, dtype=bool)
+    size = 1
+    tau = max(2.0, float(ndtri(1.0 - 1.0 / (_DP_POOL_TESTS * n))))
+    while size < 2 * n and open_.any():
+        block = np.arange(n) // size
+        sums = np.bincount(block, weights=np.where(open_, noisy, 0.0))
+        m = np.bincount(block, weights=open_.astype(float))
+        lifted = (m > 0) & (sums >= tau * sd * np.sqrt(np.maximum(m, 1.0)))
+        ok = open_ & lifted[block]
+        if size >= 4 and ok.any():
+            # a wide pool's rows go where its bins' noisy counts, averaged over a quarter of
+            # it, are highest (not evenly: a pool reaching from a bulk's edge into a tail would
+            # thicken the tail)
+            k = size // 4
+            local = np.convolve(np.where(open_, noisy, 0.0), np.ones(k), "same")
+            local = np.where(ok, np.clip(local, 0.0, None), 0.0) + 1e-9 * ok
+            per = np.bincount(block, weights=local)[block]
+            out[ok] = (sums[block] * local / np.where(per > 0, per, 1.0))[ok]
+        else:
+            out[ok] = (sums / np.maximum(m, 1.0))[block][ok]
+        open_ &= ~ok
+        size *= 2
+    if total is not None and total > 0 and out.sum() > 0:
+        # the (more exact) total, where it differs from the pools' beyond their noise (the kept
+        # bins' sum carries noise of deviation sd sqrt(kept bins)): what the pools left out (the
+        # bins a pool passed over for their noise, a sparse tail under it) goes where the kept
+        # rows are and next to them (a tent over 1 / _DP_TAIL_REACH of their span), as far as
+        # ``prior`` (a coarser released histogram, which sees a sparse tail sooner) has rows
+        # there: never far out in an empty range, and not all to the tails (that would make the
+        # marginal wider than the data, and the data's scores narrower than normal). An excess
+        # (bins kept for noise that lifted them) is scaled away
+        rest = total - out.sum()
+        if abs(rest) > 2.0 * sd * np.sqrt((~open_).sum() + 1.0):
+            kept_at = np.flatnonzero(~open_)
+            # a tent (the nearer, the more) over a share of the kept bins' span
+            w = max((kept_at[-1] - kept_at[0] + 1) // _DP_TAIL_REACH, 1) if len(kept_at) else 1
+            tent = np.r_[np.arange(1, w + 1), np.arange(w - 1, 0, -1)].astype(float)
+            near = np.convolve(out, tent, "same")
+            if rest > 0 and prior is not None and (near * np.clip(prior, 0.0, None)).sum() > 0:
+                near = near * np.clip(prior, 0.0, None)
+            if rest > 0 and near.sum() > 0:
+                out = out + rest * near / near.sum()
+            elif rest < 0:
+                out = out * (total / out.sum())
+    return out
 
 
 def _hist_quantiles(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -127,12 +220,48 @@ def _hist_quantiles(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> 
     return out
 
 
+def _shrink_to(noisy: np.ndarray, prior: np.ndarray, sd: float) -> np.ndarray:
+    """A noisy histogram (Gaussian noise of deviation ``sd`` per bin) shrunk toward ``prior``
+    (positive-part James-Stein: its departure from the prior kept in the measure it stands out
+    of the noise), negatives at 0 (post-processing: no privacy cost)."""
+    d = noisy - prior
+    ss = float(d @ d)
+    keep = max(0.0, 1.0 - max(len(d) - 2, 1) * sd * sd / ss) if ss > 0 else 0.0
+    return np.clip(prior + keep * d, 0.0, None)
+
+
+def _rake(table: np.ndarray, rows: np.ndarray, cols: np.ndarray, steps: int = 50) -> np.ndarray:
+    """Iterative proportional fitting of a non-negative table to row and column sums (each
+    scaled to the same total; post-processing: no privacy cost). Zero cells stay zero."""
+    t = np.clip(table, 0.0, None).astype(float)
+    rows = np.clip(rows, 0.0, None).astype(float)
+    cols = np.clip(cols, 0.0, None).astype(float)
+    if t.sum() <= 0 or rows.sum() <= 0 or cols.sum() <= 0:
+        return t
+    cols = cols * rows.sum() / cols.sum()
+    for _ in range(steps):
+        c = t.sum(axis=0)
+        t = t * np.where(c > 0, cols / np.where(c > 0, c, 1.0), 1.0)[None, :]
+        r = t.sum(axis=1)
+        t = t * np.where(r > 0, rows / np.where(r > 0, r, 1.0), 1.0)[:, None]
+    return t
+
+
+def _clipped_normal_var(c: float) -> float:
+    """E[min(Z^2, c^2)] of a standard normal Z: the variance of a score clipped to [-c, c]."""
+    phi = float(np.exp(-c * c / 2) / np.sqrt(2 * np.pi))
+    tail = float(1.0 - ndtr(c))
+    return float(2 * ndtr(c) - 1 - 2 * c * phi + 2 * c * c * tail)
+
+
 class GaussianCopula(GenerativeModel):
     """Fast model for small and medium tables. Hyperparameters: n_quantiles (points of each numerical
     marginal), seed, device (accepted for a uniform interface; the copula runs on CPU), column_specs,
-    verbose; epsilon, delta (differential privacy: the marginals from noisy histograms, rare
-    categories and bins dropped below a noise threshold, the correlation from noisy sums of
-    clipped scores, the strata and the categories' orders from noisy tables and sums; no nesting)."""
+    verbose; epsilon, delta (differential privacy: Gaussian mechanisms with their own shares of
+    the budget, composed in Renyi DP; the marginals from noisy histograms, rare categories and
+    bins that do not stand out of the noise dropped, the strata and the categories' orders from
+    noisy tables and sums, the correlation from noisy sums of clipped scores shrunk by their
+    noise; no nesting)."""
 
     name = "gaussian_copula"
     default_hyperparams: dict[str, Any] = {"n_quantiles": 1001, "stratify": "auto", "nest": True,
@@ -165,6 +294,7 @@ class GaussianCopula(GenerativeModel):
         self._dp_present = {}
         if hp.get("epsilon") is not None:
             self._strata, self._nested, self._budget = None, {}, None
+            self._dp_rows = float(len(data))
             self._fit_private_marginals({"data": data, "context": context})
             return
         grid = self._grid
@@ -179,30 +309,46 @@ class GaussianCopula(GenerativeModel):
         self._fit_nesting({"data": data, "context": context})
 
     # ------------------------------------------------------------------ differential privacy
-    def _dp_budget(self, n: int, mechanisms: int = 2) -> Any:
+    def _dp_mechanisms(self, stratified: bool) -> list[str]:
+        """The DP copula's Gaussian mechanisms this table uses (see _DP_SHARES)."""
+        numeric = any(v[2] == "num" for v in self._vars)
+        return (["counts"] + (["ranges", "fine"] if numeric else [])
+                + (["orders"] if self._orders_needed() else [])
+                + (["strata"] if stratified else [])
+                + (["correlation"] if len(self._vars) >= 2 else []))
+
+    def _dp_noise(self, n: int, used: list[str]) -> tuple[float, dict[str, float]]:
+        """delta and each mechanism's noise multiplier: its share of _DP_SHARES among ``used``
+        (sigma / sqrt(share), sigma the one mechanism that spends the whole budget)."""
         from synthohive_spark.privacy import dp as _dp
 
         hp = self._hp
         delta = float(hp["delta"]) if hp.get("delta") is not None else _dp.default_delta(n)
-        if getattr(self, "_budget", None) is None:
-            self._budget = _dp.Budget(float(hp["epsilon"]), delta)
-            # Gaussian mechanisms that share the budget equally: the marginals, the correlation
-            # sums (and the strata's tables when there is a stratifying column)
-            self._dp_sigma = _dp.gaussian_noise_multiplier(float(hp["epsilon"]), delta,
-                                                           mechanisms)
-            self._dp_mechanisms = mechanisms
-        return self._budget
+        sigma = _dp.gaussian_noise_multiplier(float(hp["epsilon"]), delta, 1)
+        total = sum(_DP_SHARES[m] for m in used)
+        # 1 + 1e-9: the shares' 1 / sigma_i^2 add up to 1 / sigma^2 up to rounding, never above
+        return delta, {m: sigma * float(np.sqrt(total / _DP_SHARES[m])) * (1 + 1e-9)
+                       for m in used}
 
-    def _private_stratum_column(self) -> tuple[ColumnCodec, str] | None:
+    def _dp_plan(self, n: int, stratum: tuple[ColumnCodec, str] | None) -> None:
+        """The budget and the noise multiplier of each Gaussian mechanism of the DP copula."""
+        from synthohive_spark.privacy import dp as _dp
+
+        delta, self._dp_sigmas = self._dp_noise(n, self._dp_mechanisms(stratum is not None))
+        self._budget = _dp.Budget(float(self._hp["epsilon"]), delta)
+
+    def _dp_spend(self, mechanism: str) -> None:
+        self._budget.spend(self._dp_sigmas[mechanism])
+
+    def _private_stratum_column(self, n: int) -> tuple[ColumnCodec, str] | None:
         """The DP copula's stratifying column, chosen without reading the data: the one named by
-        ``stratify``, or (``auto``, from epsilon 5 up) the categorical column with the most
-        categories up to 128 (data columns first): a choice by how much it explains would read
-        the rows."""
+        ``stratify``, or (``auto``) the categorical column with the most categories up to 128
+        (data columns first; a choice by how much it explains would read the rows), when its
+        strata would have on average at least _DP_STRATA_MIN_SNR times the noise deviation of a
+        stratum's cell in rows (from the number of rows, the budget and the columns)."""
         want = self._hp.get("stratify", "auto")
         if want == "none" or not any(v[2] == "num" and v[1] == "data" for v in self._vars):
             return None
-        if want == "auto" and float(self._hp["epsilon"]) < _DP_STRATA_MIN_EPSILON:
-            return None  # measured: below it the strata's noise costs more than they bring
         cands = [(c, s) for c, s, role, _ in self._vars if role == "cat"
                  and (c.name == want if want != "auto" else c.n_categories <= _STRATA_MAX_CATEGORIES)]
         if not cands:
@@ -210,21 +356,40 @@ class GaussianCopula(GenerativeModel):
                 raise ValueError(f"GaussianCopula: stratify={want!r} names no categorical column of "
                                  "the data or the context with two or more categories")
             return None
-        return max(cands, key=lambda cs: (cs[0].n_categories, cs[1] == "data"))
+        best = max(cands, key=lambda cs: (cs[0].n_categories, cs[1] == "data"))
+        if want == "auto":
+            _, sigmas = self._dp_noise(n, self._dp_mechanisms(True))
+            sd = sigmas["strata"] * np.sqrt(self._stratum_cells(best[0], best[1]))
+            if n / best[0].n_categories < _DP_STRATA_MIN_SNR * sd:
+                return None  # the strata's noise would cost more than they bring
+        return best
+
+    def _stratum_cells(self, codec: ColumnCodec, source: str) -> int:
+        """Cells a row adds one to in the strata's tables: one per numerical data column, one per
+        other categorical data column, its stratum's row count."""
+        nums = sum(1 for c, s, role, _ in self._vars if role == "num" and s == "data")
+        cats = sum(1 for c, s, role, _ in self._vars if role == "cat" and s == "data"
+                   and not (c.name == codec.name and source == "data"))
+        return nums + cats + 1
 
     def _fit_private_strata(self, frames: dict[str, pd.DataFrame | None], codec: ColumnCodec,
                             source: str, rng: np.random.Generator) -> None:
-        """The strata of the DP copula from one more Gaussian mechanism: per stratum, the
-        histogram (fixed asinh bins and a missing cell) of each numerical data column, the counts
-        of each other categorical data column, and the stratum's rows; a row adds one to one cell
-        of each, so the L2 sensitivity is sqrt(numerical + other categorical columns + 1). Which
-        categories have a stratum of their own comes from the noisy marginal counts (no more
-        budget); a stratum whose noisy rows stay under 50 uses the overall marginals."""
+        """The strata of the DP copula from one more Gaussian mechanism ("strata"): per
+        stratum, the histogram of each numerical data column over its overall DP histogram's
+        bins plus a missing cell, the counts of each other categorical data column, and the
+        stratum's rows; a row adds one to one cell of each, so the L2 sensitivity is
+        sqrt(numerical + other categorical columns + 1). Post-processing only from there: a
+        stratum's histogram is pooled like the overall one (_denoise_counts), shrunk toward the
+        overall shape as far as its noise hides its own (positive-part James-Stein), and the
+        strata together are raked to the overall histogram (as often as each is sampled: they
+        add up to the overall marginal, and never put mass where it has none); a stratum's
+        category counts likewise. Which categories have a stratum of their own comes from the
+        noisy marginal counts; a stratum whose noisy rows stay under 50 uses the overall
+        marginals."""
         nums = [(c, k) for c, s, role, k in self._vars if role == "num" and s == "data"]
         cats = [c for c, s, role, _ in self._vars if role == "cat" and s == "data"
                 and not (c.name == codec.name and source == "data")]
-        sd = self._dp_sigma * np.sqrt(len(nums) + len(cats) + 1)
-        floor = _DP_FLOOR * sd
+        sd = self._dp_sigmas["strata"] * np.sqrt(self._stratum_cells(codec, source))
         n_cat = codec.n_categories
         codes = codec.codes(frames[source][codec.name])
         noisy = self._dp_freq.get(f"{source}/{codec.name}")
@@ -233,119 +398,250 @@ class GaussianCopula(GenerativeModel):
         rows = np.bincount(groups, minlength=n_cat + 1).astype(float)
         rows = rows + rng.normal(0.0, sd, n_cat + 1)
         fitted = rows >= _STRATA_MIN_ROWS
-        grid = np.linspace(0.0, 1.0, _STRATA_GRID)
+        # as fine as the overall tables: a sampled value is read between two table points, and
+        # a step of 1/200 of the rows would spread them across a gap the histogram leaves empty
+        grid = self._grid
         tables = np.full((n_cat + 1, len(nums), len(grid)), np.nan)
         present = np.full((n_cat + 1, len(nums)), np.nan)
         data = frames["data"]
-        # a stratum's histograms have about 20 rows per bin (8 to 256 bins, from its noisy rows:
-        # released before the histograms, so the choice costs nothing more)
-        bins = {g: int(np.clip(2 ** np.floor(np.log2(max(rows[g], 1.0) / 20.0)), 8,
-                               _DP_FINE_BINS)) for g in np.flatnonzero(fitted)}
-        for j, (c, _) in enumerate(nums):
+        fit_g = np.flatnonzero(fitted)
+        # how often each stratum is sampled: its categories' noisy marginal counts
+        counts = np.asarray(noisy[:n_cat], float) if noisy is not None else np.zeros(n_cat)
+        weight = np.append(np.where(own, counts, 0.0), counts[~own].sum())
+        for j, (c, k) in enumerate(nums):
             vals = c.numeric_values(data[c.name])
             null = np.isnan(vals)
-            lo, hi = self._fine_edges(f"data/{c.name}")[[0, -1]]
-            for g, n_bins in bins.items():
+            edges, overall = self._dp_fine[f"data/{c.name}"]
+            hist = np.zeros((len(fit_g), len(edges) - 1))
+            shape = overall / max(overall.sum(), 1e-12)
+            cum = np.cumsum(shape) - shape / 2
+            group = np.minimum((cum * 16).astype(int), 15)  # 16 groups of equal overall mass
+            share_k = np.bincount(group, weights=shape, minlength=16)
+            width_k = np.bincount(group, minlength=16).astype(float)
+            for i, g in enumerate(fit_g):
                 mine = groups == g
-                edges = np.linspace(lo, hi, n_bins + 1)
-                counts = self._fine_hist(vals[mine & ~null], edges)
-                counts = _smooth_counts(counts + rng.normal(0.0, sd, n_bins),
-                                        max(2, n_bins // 32))
+                noisy_h = self._fine_hist(vals[mine & ~null], edges)
+                noisy_h = noisy_h + rng.normal(0.0, sd, len(noisy_h))
                 nulls = min(max(float((mine & null).sum()) + rng.normal(0.0, sd), 0.0), rows[g])
                 present[g, j] = 1.0 - nulls / rows[g]
-                if counts.sum() >= _STRATA_MIN_ROWS:
-                    tables[g, j] = _hist_quantiles(counts, edges, grid)
+                own = _denoise_counts(noisy_h, sd, total=rows[g] - nulls)
+                # toward the overall shape as far as the stratum's departure from it is noise:
+                # positive-part James-Stein on the noisy counts of 16 groups of bins of equal
+                # overall mass (their noise known exactly: sd sqrt(bins in the group))
+                prior = own.sum() * shape
+                counts_k = np.bincount(group, weights=noisy_h, minlength=16)
+                t = (counts_k - max(counts_k.sum(), 0.0) * share_k) / (sd * np.sqrt(width_k))
+                ss = float(t[width_k > 0] @ t[width_k > 0])
+                keep = max(0.0, 1.0 - max(int((width_k > 0).sum()) - 2, 1) / ss) if ss > 0 else 0.0
+                hist[i] = np.clip(prior + keep * (own - prior), 0.0, None)
+            # the strata together, as sampled, follow the (more exact) overall histogram
+            hist = _rake(hist, weight[fit_g] * present[fit_g, j], overall)
+            for i, g in enumerate(fit_g):
+                if hist[i].sum() > 0 and rows[g] * present[g, j] >= _STRATA_MIN_ROWS:
+                    tables[g, j] = _hist_quantiles(hist[i], edges, grid)
         cat_freqs = {}
         for other in cats:
             oc = other.codes(data[other.name])
-            k = other.n_categories
-            freq = np.full((n_cat + 1, k), np.nan)
+            kk = other.n_categories
+            freq = np.full((n_cat + 1, kk), np.nan)
             ok = oc >= 0
-            joint = np.bincount(groups[ok] * k + oc[ok], minlength=(n_cat + 1) * k).astype(float)
-            joint = joint.reshape(n_cat + 1, k)
-            for g in np.flatnonzero(fitted):
-                f = joint[g] + rng.normal(0.0, sd, k)
-                f[f < floor] = 0.0
-                freq[g] = f if f.sum() > 0 else np.nan
+            joint = np.bincount(groups[ok] * kk + oc[ok], minlength=(n_cat + 1) * kk).astype(float)
+            joint = joint.reshape(n_cat + 1, kk)[fit_g] + rng.normal(0.0, sd, (len(fit_g), kk))
+            overall = self._dp_freq.get(f"data/{other.name}")
+            overall = np.zeros(kk) if overall is None else np.asarray(overall[:kk], float)
+            share = overall / max(overall.sum(), 1e-12)
+            for i in range(len(fit_g)):  # toward the overall shares, as far as noise hides it
+                joint[i] = _shrink_to(joint[i], max(joint[i].sum(), 0.0) * share, sd)
+            joint[:, overall <= 0] = 0.0  # a category dropped overall never comes back
+            # the strata's categories together, as sampled, follow the (more exact) overall
+            joint = _rake(joint, weight[fit_g], overall)
+            for i, g in enumerate(fit_g):
+                freq[g] = joint[i] if joint[i].sum() > 0 else np.nan
             cat_freqs[other.name] = freq
         self._strata = {"column": codec.name, "source": source, "tables": tables,
                         "present": present, "nums": [k for _, k in nums], "cats": cat_freqs,
                         "rows": np.where(fitted, rows, np.nan)}
-        self._budget.spend(self._dp_sigma)
+        self._dp_spend("strata")
         self.logger.info("DP copula marginals stratified by %s column %r (%d strata)", source,
                          codec.name, int(fitted.sum()))
 
     def _fit_private_marginals(self, frames: dict[str, pd.DataFrame | None]) -> None:
-        """Every column's marginal from two Gaussian mechanisms. The first: a row adds one to one
-        cell of each column's histogram (numbers: fixed bins of asinh(value) plus a missing cell;
-        categories: their codes plus missing) and to the row count, so the L2 sensitivity is
-        sqrt(columns + 1); categories under four noise deviations are dropped (rare ones), and a
-        number's range is where its windows of bins hold clearly more than noise (an outlier and
-        the noise of empty ranges are left out). The second: each number's histogram over
-        ``_DP_FINE_BINS`` equal bins of that range (sensitivity sqrt(numbers)), its marginal."""
+        """Every column's marginal from three Gaussian mechanisms (each with its own share of
+        the budget, _DP_SHARES).
+
+        * counts: a row adds one to one cell of each categorical column (its category, or
+          missing) and to the row count, so the L2 sensitivity is sqrt(categorical columns + 1);
+          categories under four noise deviations are dropped (rare ones).
+        * ranges: each number's histogram over fixed bins of asinh(value) (a row adds one to one
+          bin per number with a value: sensitivity sqrt(numbers)); its range is where windows of
+          2, 8 or 32 bins hold clearly more than noise (an outlier and the noise of empty
+          ranges are left out), widened toward the transformer's bounds (_padded_range).
+        * fine: each number's histogram over that range (_fine_edges: bins equal in asinh, as
+          many as its noise allows, or one per value of a grid) and its missing cell (a row adds
+          one to one of them: sensitivity sqrt(numbers)), pooled where its signal is weak
+          (_denoise_counts; what the pools leave out of the noisy count of values goes next to
+          the kept rows, where the ranges' histogram sees rows): its marginal and missing
+          share."""
         n = len(frames["data"])
-        stratum = self._private_stratum_column()
+        stratum = self._private_stratum_column(n)
         numeric = [(c, s) for c, s in self._codecs() if c.kind == "numerical"]
-        budget = self._dp_budget(n, 2 + bool(numeric) + (stratum is not None)
-                                 + self._orders_needed())
+        self._dp_plan(n, stratum)
         from synthohive_spark.privacy import dp as _dp
 
         rng = _dp.noise_rng()  # never the saved seed: it would let anyone regenerate the noise
-        cols = [(c, s) for c, s in self._codecs() if c.kind == "numerical" or c.n_categories >= 2]
+        cats = [(c, s) for c, s in self._codecs() if c.kind != "numerical" and c.n_categories >= 2]
         # one more cell: the number of rows (every row adds one), the base of the missing shares
-        sd = self._dp_sigma * np.sqrt(len(cols) + 1)
+        sd = self._dp_sigmas["counts"] * np.sqrt(len(cats) + 1)
         rows = max(float(n) + rng.normal(0.0, sd), 1.0)
+        self._dp_rows = rows
         floor = _DP_FLOOR * sd
+        for codec, source in cats:
+            codes = codec.codes(frames[source][codec.name])
+            k = codec.n_categories  # the missing value's code (when there are any) included
+            counts = np.bincount(codes[codes >= 0], minlength=k).astype(float)[:k]
+            counts = counts + rng.normal(0.0, sd, k)
+            counts[counts < floor] = 0.0
+            if counts.sum() <= 0:
+                counts[int(np.argmax(counts))] = 1.0
+            self._dp_freq[f"{source}/{codec.name}"] = counts
+        self._dp_spend("counts")
+        self._dp_ranges, self._dp_fine = {}, {}
+        if not numeric:
+            self._quantiles = np.zeros((0, len(self._grid)))
+            return
         values: dict[str, np.ndarray] = {}
-        self._dp_ranges = {}
-        for codec, source in cols:
-            series = frames[source][codec.name]
-            key = f"{source}/{codec.name}"
-            if codec.kind == "numerical":
-                vals = codec.numeric_values(series)
-                null = np.isnan(vals)
-                values[key] = vals[~null]
-                t = np.clip(np.arcsinh(vals[~null]), _DP_EDGES[0], _DP_EDGES[-1] - 1e-9)
-                counts = np.bincount(np.searchsorted(_DP_EDGES, t, "right") - 1,
-                                     minlength=len(_DP_EDGES) - 1).astype(float)
-                counts = counts + rng.normal(0.0, sd, len(counts))
-                window = np.convolve(counts, np.ones(_DP_WINDOW), "same")
-                kept = np.flatnonzero(window >= _DP_WINDOW_FLOOR * sd * np.sqrt(_DP_WINDOW))
-                mid = int(np.searchsorted(_DP_EDGES, 0.0)) - 1
-                lo, hi = (kept[0], kept[-1] + 1) if len(kept) else (mid, mid + 1)
-                self._dp_ranges[key] = (float(np.sinh(_DP_EDGES[lo])), float(np.sinh(_DP_EDGES[hi])))
-                nulls = min(max(float(null.sum()) + rng.normal(0.0, sd), 0.0), rows)
-                self._dp_present[key] = 1.0 - nulls / rows
-            else:
-                codes = codec.codes(series)
-                k = codec.n_categories + (1 if codec.has_null else 0)
-                counts = np.bincount(np.where(codes >= 0, codes, k - 1) if codec.has_null
-                                     else codes[codes >= 0], minlength=k).astype(float)[:k]
-                counts = counts + rng.normal(0.0, sd, k)
-                counts[counts < floor] = 0.0
-                if counts.sum() <= 0:
-                    counts[int(np.argmax(counts))] = 1.0
-                self._dp_freq[key] = counts
-        budget.spend(self._dp_sigma)
-        qs = []
-        sd_fine = self._dp_sigma * np.sqrt(max(len(numeric), 1))
+        nulls: dict[str, float] = {}
+        coarse: dict[str, tuple[np.ndarray, float]] = {}
+        sd = self._dp_sigmas["ranges"] * np.sqrt(len(numeric))
         for codec, source in numeric:
             key = f"{source}/{codec.name}"
-            edges = self._fine_edges(key)
-            counts = self._fine_hist(values[key], edges) + rng.normal(0.0, sd_fine, len(edges) - 1)
-            counts = _smooth_counts(counts)
+            vals = codec.numeric_values(frames[source][codec.name])
+            null = np.isnan(vals)
+            values[key] = vals[~null]
+            nulls[key] = float(null.sum())
+            t = np.clip(np.arcsinh(vals[~null]), _DP_EDGES[0], _DP_EDGES[-1] - 1e-9)
+            counts = np.bincount(np.searchsorted(_DP_EDGES, t, "right") - 1,
+                                 minlength=len(_DP_EDGES) - 1).astype(float)
+            counts = counts + rng.normal(0.0, sd, len(counts))
+            coarse[key] = (counts, sd)
+            lo = hi = None
+            for i, w in enumerate(_DP_WINDOWS):
+                window = np.convolve(counts, np.ones(w), "same")
+                kept = np.flatnonzero(window >= _DP_WINDOW_FLOOR * sd * np.sqrt(w))
+                if len(kept):
+                    # the narrowest windows' whole span (a bulk's edge bin alone may be under the
+                    # floor), the wider ones' centres (their span reaches far past a tail)
+                    half = w // 2 if i == 0 else 0
+                    a, b = max(kept[0] - half, 0), min(kept[-1] + 1 + half, len(counts))
+                    lo = a if lo is None else min(lo, a)
+                    hi = b if hi is None else max(hi, b)
+            a = b = None
+            if lo is not None:
+                a, b = float(np.sinh(_DP_EDGES[lo])), float(np.sinh(_DP_EDGES[hi]))
+            self._dp_ranges[key] = self._padded_range(a, b, self._value_bounds(codec))
+        self._dp_spend("ranges")
+        qs = []
+        sd = self._dp_sigmas["fine"] * np.sqrt(len(numeric))
+        for codec, source in numeric:
+            key = f"{source}/{codec.name}"
+            edges = self._fine_edges(codec, key, sd)
+            noisy = self._fine_hist(values[key], edges) + rng.normal(0.0, sd, len(edges) - 1)
+            null = min(max(nulls[key] + rng.normal(0.0, sd), 0.0), rows)
+            self._dp_present[key] = 1.0 - null / rows
+            # where the pools leave rows out, the coarse histogram (asinh bins: a sparse tail
+            # stands out there first) says where they go
+            c_counts, c_sd = coarse[key]
+            c_est = _denoise_counts(c_counts, c_sd)
+            cum = np.concatenate([[0.0], np.cumsum(c_est)])
+            at = np.interp(np.arcsinh(edges), _DP_EDGES, cum)
+            counts = _denoise_counts(noisy, sd, total=rows - null, prior=np.diff(at))
             if counts.sum() <= 0:
                 counts[len(counts) // 2] = 1.0
+            self._dp_fine[key] = (edges, counts)  # the strata's bins and overall counts
             qs.append(_hist_quantiles(counts, edges, self._grid))
-        if numeric:
-            budget.spend(self._dp_sigma)
+        self._dp_spend("fine")
         self._quantiles = np.asarray(qs, dtype=np.float64).reshape(len(qs), len(self._grid))
         if stratum is not None:
             self._fit_private_strata(frames, stratum[0], stratum[1], rng)
 
-    def _fine_edges(self, key: str) -> np.ndarray:
+    @staticmethod
+    def _padded_range(a: float | None, b: float | None,
+                      bounds: tuple[float, float] | None) -> tuple[float, float]:
+        """A number's DP range [a, b] (where its windows stand out of the noise; None when none
+        does), widened where the noise hides a sparse tail, in asinh units (the scale of the
+        windows: a spread over decades is one as much as a spread over units): on each side to
+        the transformer's bound (not covered: see the privacy statement; the sampled values are
+        clipped to it anyway) when that lies within _DP_RANGE_REACH widths of the range, at least
+        _DP_RANGE_REACH_MIN (so an outlier far out never sets it), else by _DP_RANGE_PAD of its
+        width, never past the bound; the bounds themselves when no window stood out (nothing
+        else is known). The pooled histogram leaves what the widening adds empty where nothing
+        stands out of its noise."""
+        if a is None or b is None:
+            return bounds if bounds is not None and bounds[0] < bounds[1] else (-1.0, 1.0)
+        ta, tb = float(np.arcsinh(a)), float(np.arcsinh(b))
+        w = max(tb - ta, 1e-12)
+        reach = max(_DP_RANGE_REACH * w, _DP_RANGE_REACH_MIN)
+        lo, hi = float(np.sinh(ta - _DP_RANGE_PAD * w)), float(np.sinh(tb + _DP_RANGE_PAD * w))
+        if bounds is None:
+            return lo, hi
+        if np.arcsinh(bounds[0]) >= ta - reach:
+            lo = bounds[0]
+        if np.arcsinh(bounds[1]) <= tb + reach:
+            hi = bounds[1]
+        lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
+        return (lo, hi) if lo < hi else (a, b)
+
+    @staticmethod
+    def _value_bounds(codec: ColumnCodec) -> tuple[float, float] | None:
+        """The transformer's [min, max] of a numerical column in its modelled units (offset
+        removed), or None when it has none."""
+        lo, hi = getattr(codec, "min", None), getattr(codec, "max", None)
+        if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+            return None
+        off = float(getattr(codec, "offset", 0.0) or 0.0)
+        return float(lo) - off, float(hi) - off
+
+    def _fine_edges(self, codec: ColumnCodec, key: str, sd: float = 1.0) -> np.ndarray:
+        """Bin edges of a number's DP histogram (from the range, the transformer and released
+        counts: no data read). As many bins as an even spread of the (noisy) rows allows at
+        _DP_BIN_SNR noise deviations ``sd`` per bin (a power of 2 in _DP_FINE_BINS), equal in
+        asinh(value): a long tail (weights, prices, populations over decades) gets bins that
+        widen with the value, so its rows do not thin out under the noise; on the values' grid
+        (``step``, or rounded ``decimals``) a bin is whole grid points. When the range spans
+        little in asinh (_DP_GRID_SPAN) and holds at most _DP_GRID_BINS grid points and
+        _DP_GRID_FINER times those bins: one bin per grid point (spikes, as prices or years,
+        stay exact)."""
         lo, hi = self._dp_ranges[key]
-        return np.linspace(lo, hi if hi > lo else lo + 1.0, _DP_FINE_BINS + 1)
+        if not hi > lo:
+            hi = lo + 1.0
+        rows = max(getattr(self, "_dp_rows", 1.0), 1.0)
+        bins = 2 ** int(np.round(np.log2(max(rows / (_DP_BIN_SNR * max(sd, 1e-12)), 1.0))))
+        bins = int(np.clip(bins, *_DP_FINE_BINS))
+        step = getattr(codec, "step", None)
+        decimals = getattr(codec, "decimals", None)
+        unit, shift = None, 0.0
+        if step:
+            unit = float(step)  # sampled values are multiples of step (offset removed)
+        elif decimals is not None:
+            # sampled values are rounded to decimals with the offset added back
+            unit, shift = 10.0 ** -int(decimals), float(getattr(codec, "offset", 0.0) or 0.0)
+        span = float(np.arcsinh(hi) - np.arcsinh(lo))
+        edges = np.sinh(np.linspace(np.arcsinh(lo), np.arcsinh(hi), bins + 1))
+        if unit and unit > 0:
+            # outward: a grid point whose bin the range reaches keeps its own bin (the values
+            # beyond the range would otherwise pile on the next one)
+            a = np.floor((lo + shift) / unit + 0.5 + 1e-9)
+            b = np.ceil((hi + shift) / unit - 0.5 - 1e-9)
+            few = 1 <= b - a + 1 <= min(_DP_GRID_BINS, _DP_GRID_FINER * bins)
+            if few and span <= _DP_GRID_SPAN:
+                points = np.arange(a, b + 1) * unit - shift
+                return np.concatenate([points - unit / 2, [points[-1] + unit / 2]])
+            # the asinh edges moved to the nearest half-way points between grid values
+            k = np.clip(np.round((edges + shift) / unit - 0.5), a - 1, b)
+            edges = np.unique((k + 0.5) * unit - shift)
+            if len(edges) < 2:
+                edges = np.array([(a - 0.5) * unit - shift, (b + 0.5) * unit - shift])
+        return edges
 
     @staticmethod
     def _fine_hist(vals: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -402,20 +698,25 @@ class GaussianCopula(GenerativeModel):
                     private: bool = False) -> None:
         """Order each categorical variable's intervals along the leading direction of its
         categories' mean numerical scores (weighted by frequency); without numerical variables,
-        or with two categories, the frequency order stays. ``private``: the per-category sums of
-        the (clipped) scores get Gaussian noise, one mechanism for all columns (a row adds its
-        score vector to one category of each: L2 sensitivity clip x sqrt(numbers x columns)), and
+        or with two categories, the frequency order stays. ``private``: the scores of the
+        missing-value variables join the numbers' (a category that goes with missing values, as
+        an animal not weighed, goes to an end), each row's score vector is clipped to L2 norm
+        _DP_ORDER_CLIP, the per-category sums get Gaussian noise, one mechanism for all columns (a
+        row adds its vector to one category of each: L2 sensitivity clip x sqrt(columns)), and
         the counts are the noisy marginal counts."""
         self._orders = {}
         nums = [i for i, v in enumerate(self._vars) if v[2] == "num"]
         if not nums:
             return
+        if private:
+            nums += [i for i, v in enumerate(self._vars) if v[2] == "null"]
         z = np.nan_to_num(self._scores(frames, np.array(nums, dtype=np.int64), rng, stratified=False))
         _, world = _nn.dist_world()
         ordered = [v for v in self._vars if v[2] == "cat" and v[0].n_categories >= 3]
         if private:
-            z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
-            sd = self._dp_sigma * _DP_SCORE_CLIP * np.sqrt(z.shape[1] * max(len(ordered), 1))
+            norm = np.sqrt((z ** 2).sum(axis=1, keepdims=True))
+            z = z * np.minimum(1.0, _DP_ORDER_CLIP / np.maximum(norm, 1e-12))
+            sd = self._dp_sigmas["orders"] * _DP_ORDER_CLIP * np.sqrt(max(len(ordered), 1))
             from synthohive_spark.privacy import dp as _dp
 
             noise = _dp.noise_rng()  # never the saved seed
@@ -447,7 +748,7 @@ class GaussianCopula(GenerativeModel):
                 direction = -direction
             self._orders[f"{source}/{codec.name}"] = np.argsort(means @ direction, kind="stable")
         if private and ordered:
-            self._budget.spend(self._dp_sigma)
+            self._dp_spend("orders")
 
     # ------------------------------------------------------------------ strata
     def _stratum_codec(self, name: str, source: str) -> ColumnCodec:
@@ -754,6 +1055,12 @@ class GaussianCopula(GenerativeModel):
                         left[rows] = np.where(c[rows] > 0, gcum[np.maximum(c[rows] - 1, 0)], 0.0)
                         right[rows] = gcum[c[rows]]
                 u = left + rng.random(n) * (right - left)
+                if self._hp.get("epsilon") is not None:
+                    # a real category the noisy counts dropped (overall or in its stratum) has no
+                    # interval: its rows say nothing about where it lies (a point at an end would
+                    # be a score of +-4.75 and make up a correlation)
+                    empty = known & (right <= left)
+                    u[empty] = rng.random(int(empty.sum()))
                 u = np.where(known, u, 0.5)
             z[:, j] = ndtri(np.clip(u, _EPS, 1 - _EPS))
         return z
@@ -773,12 +1080,12 @@ class GaussianCopula(GenerativeModel):
         if not private or self._orders_needed():
             self._fit_orders(frames, rng, private=private)
         z = self._scores(frames, np.arange(p), rng)
-        if private:  # each row's scores clipped: its outer product adds at most p * clip^2
-            z = np.clip(z, -_DP_SCORE_CLIP, _DP_SCORE_CLIP)
+        if private:
+            self._corr = self._private_correlation(z)
+            self.logger.info("fit a DP Gaussian copula over %d variables on %d rows", p, len(z))
+            return
         s = z.T @ z
         n = float(len(z))
-        if private:
-            s = self._private_sums(s, p, len(data))
         if world > 1:
             import torch.distributed as dist
 
@@ -792,34 +1099,70 @@ class GaussianCopula(GenerativeModel):
         self._corr = self._nearest_pd(corr)
         self.logger.info("fit a Gaussian copula over %d variables on %d rows", p, int(n))
 
-    def _private_sums(self, s: np.ndarray, p: int, n: int) -> np.ndarray:
-        """``s`` (the sums of the clipped scores' outer products) with Gaussian noise on its upper
-        triangle: a row changes it by at most its outer product's Frobenius norm, p * clip^2."""
+    def _private_correlation(self, z: np.ndarray) -> np.ndarray:
+        """The correlation matrix of the DP copula from the rows' normal scores ``z``: each score
+        clipped to [-c, c] (c = _DP_SCORE_CLIP), the sums of the products z_i z_j (i < j) with
+        Gaussian noise: a row changes them by sqrt(sum_{i<j} z_i^2 z_j^2) <= c^2 sqrt(p (p-1) / 2)
+        (L2 sensitivity; the diagonal is not released: a score is standard normal by
+        construction, so a clipped score's variance is known, and noisy diagonal sums would make
+        every correlation their ratio, noisier where it is strongest). Each sum over the noisy
+        row count times that variance is a correlation; one within _DP_CORR_SHRINK noise
+        deviations of 0 shrinks to 0 (positive-part James-Stein: noise makes up no dependence),
+        and the matrix is made positive definite by shrinking it toward the identity
+        (_private_pd: no correlation grows)."""
         from synthohive_spark.privacy import dp as _dp
 
-        budget = self._dp_budget(n)
-        rng = _dp.noise_rng()  # never the saved seed
-        sens = p * _DP_SCORE_CLIP ** 2
-        noise = np.triu(rng.normal(0.0, self._dp_sigma * sens, (p, p)))
-        noise = noise + np.triu(noise, 1).T
-        s = s + noise
-        np.fill_diagonal(s, np.maximum(np.diag(s), 1.0))
-        budget.spend(self._dp_sigma)
+        p = z.shape[1]
+        corr = np.eye(p)
+        if "correlation" in self._dp_sigmas:
+            c = _DP_SCORE_CLIP
+            z = np.clip(z, -c, c)
+            rng = _dp.noise_rng()  # never the saved seed
+            scale = max(self._dp_rows, 1.0) * _clipped_normal_var(c)
+            iu = np.triu_indices(p, 1)
+            sd = self._dp_sigmas["correlation"] * c * c * np.sqrt(p * (p - 1) / 2)
+            sums = (z.T @ z)[iu] + rng.normal(0.0, sd, len(iu[0]))
+            self._dp_spend("correlation")
+            r, sd_r = sums / scale, sd / scale
+            with np.errstate(divide="ignore", invalid="ignore"):
+                shrink = np.clip(1.0 - (_DP_CORR_SHRINK * sd_r / r) ** 2, 0.0, 1.0)
+            r = np.clip(np.nan_to_num(r * shrink), -1.0, 1.0)
+            corr[iu] = r
+            corr[(iu[1], iu[0])] = r
+            corr = self._private_pd(corr)
+        budget = self._budget
         self.privacy = _dp.privacy_statement(
             budget,
             covered=["the marginals (noisy histograms; rare categories and values dropped)",
+                     "the numbers' ranges (noisy histograms of asinh(value))",
                      "missing shares", "the correlation matrix (noisy sums of clipped scores)"]
             + (["the strata's tables (noisy per-category histograms and counts)"]
                if self._strata is not None else [])
             + (["the order of each category's interval (noisy per-category score sums)"]
                if self._orders else []),
             not_covered=["the category lists and numeric bounds of the transformers (min/max, "
-                         "decimals)"],
-            mechanism="Gaussian copula with Gaussian noise", noise_multiplier=self._dp_sigma)
-        self.logger.info("DP copula: %d Gaussian mechanisms at noise multiplier %.3f: epsilon "
-                         "%.3f spent of %.3f (delta %.2e)", self._dp_mechanisms, self._dp_sigma,
-                         budget.spent, budget.epsilon, budget.delta)
-        return s
+                         "decimals; a number's DP range reaches to a bound near it)"],
+            mechanism="Gaussian copula with Gaussian noise",
+            noise_multiplier=round(min(self._dp_sigmas.values()), 6),
+            noise_multipliers={m: round(v, 6) for m, v in self._dp_sigmas.items()})
+        self.logger.info("DP copula: Gaussian mechanisms at noise multipliers %s: epsilon %.3f "
+                         "spent of %.3f (delta %.2e)",
+                         {m: round(v, 3) for m, v in self._dp_sigmas.items()}, budget.spent,
+                         budget.epsilon, budget.delta)
+        return corr
+
+    @staticmethod
+    def _private_pd(corr: np.ndarray) -> np.ndarray:
+        """A noisy correlation matrix made positive definite without any correlation growing:
+        (1 - t) C + t I with the least t that lifts its smallest eigenvalue to 1e-3 (lifting
+        only the negative eigenvalues, the nearest such matrix, can push a small correlation
+        up: dependence the noise made up)."""
+        p = len(corr)
+        w_min = float(np.linalg.eigvalsh(corr)[0]) if p else 1.0
+        if w_min < 1e-3:
+            t = (1e-3 - w_min) / (1.0 - w_min)
+            corr = (1.0 - t) * corr + t * np.eye(p)
+        return corr
 
     @staticmethod
     def _nearest_pd(corr: np.ndarray) -> np.ndarray:
