@@ -124,7 +124,7 @@ def test_params_set_on_the_estimator_reach_the_model_and_its_quality_gate(real):
                     how="left_semi").count() == 0
 
 
-def _copy_metadata(min_dcr=None, tolerance=0.0) -> Metadata:
+def _copy_metadata(min_dcr=None, tolerance=None) -> Metadata:
     cols = {"c1": {"sdtype": "categorical"}, "c2": {"sdtype": "categorical"},
             "c3": {"sdtype": "categorical"}, "v": {"sdtype": "numerical"}}
     return Metadata.from_dict({"tables": {"few": {"columns": cols}},
@@ -145,8 +145,11 @@ def test_the_report_says_whether_the_settings_hold(spark, model, real):
     good = evaluate(real, far, metadata=md).privacy["copy_settings"]["few"]
     assert good["exact_copy_rate"] == 0.0 and good["share_below_min_dcr"] == 0.0
     assert good["holds"] and good["synthetic_sample_rows"] == 600
-    # not set in the metadata: not checked
+    # not set in the metadata: not checked; set to 0 (no copy at all): checked
     assert "copy_settings" not in evaluate(real, plain, metadata=_copy_metadata()).privacy
+    zero = evaluate(real, plain, metadata=_copy_metadata(tolerance=0.0)).privacy
+    assert zero["copy_settings"]["few"]["exact_copy_tolerance"] == 0.0
+    assert not zero["copy_settings"]["few"]["exact_copy_tolerance_holds"]
 
 
 # ------------------------------------------------------------------ a database

@@ -202,6 +202,45 @@ def test_round_trip_keeps_constraints_privacy_and_column_order():
     assert back.tables["customers"].columns["code"].regex == "CUST-[0-9]{6}"
 
 
+def test_exact_copy_tolerance_is_set_or_not_and_old_files_keep_what_they_did(caplog):
+    from synthohive_spark.metadata.schema import METADATA_VERSION
+    from synthohive_spark.ml._copies import copy_settings
+    from synthohive_spark.ml.relational import RelationalSynthesizer
+
+    def reject(md: Metadata) -> bool:
+        return copy_settings("test", RelationalSynthesizer(), md.privacy).reject_copies
+
+    unset = Metadata.from_dict(_two_tables())
+    assert unset.privacy.exact_copy_tolerance is None and not reject(unset)
+    # set to 0: no copy at all; it survives the round trip and turns rejection on
+    data = _two_tables()
+    data["privacy"] = {"exact_copy_tolerance": 0.0}
+    zero = Metadata.from_dict(data)
+    assert zero.to_dict()["version"] == METADATA_VERSION
+    for back in (Metadata.from_yaml(zero.to_yaml()), Metadata.from_json(zero.to_json())):
+        assert back.privacy.exact_copy_tolerance == 0.0 and reject(back)
+    assert Metadata.from_yaml(unset.to_yaml()).privacy.exact_copy_tolerance is None
+    # an explicit stage param still wins over the metadata
+    stage = RelationalSynthesizer(rejectCopies=False)
+    assert not copy_settings("test", stage, zero.privacy).reject_copies
+    # a file dumped before the version key wrote 0.0 as the default (beside every other
+    # setting): read as unset, with a warning
+    old = zero.to_dict()
+    del old["version"]
+    for k in ("epsilon", "delta"):  # version 1 dumps had no DP settings yet
+        del old["privacy"][k]
+    with caplog.at_level("WARNING", logger="synthohive_spark.metadata"):
+        legacy = Metadata.from_dict(old)
+    assert legacy.privacy.exact_copy_tolerance is None and not reject(legacy)
+    assert "exact_copy_tolerance: 0.0" in caplog.text and "version: 2" in caplog.text
+    old["privacy"]["exact_copy_tolerance"] = 0.05  # a real choice, old or not
+    assert Metadata.from_dict(old).privacy.exact_copy_tolerance == 0.05
+    with pytest.raises(MetadataError, match="newer synthohive-spark"):
+        Metadata.from_dict({**zero.to_dict(), "version": METADATA_VERSION + 1})
+    with pytest.raises(MetadataError, match="'version' must be a whole number"):
+        Metadata.from_dict({**zero.to_dict(), "version": "two"})
+
+
 # ------------------------------------------------------------------------------ malformed input
 
 

@@ -6,6 +6,7 @@ Imports no pyspark and no pandas; detection lives in :mod:`synthohive_spark.meta
 from __future__ import annotations
 
 import json
+import logging
 import re
 from enum import Enum
 from pathlib import Path
@@ -303,11 +304,52 @@ class PrivacyConfig(_Model):
     locale: str = "en_US"
     k_anonymity: Optional[int] = Field(default=None, ge=2)
     min_dcr: Optional[float] = Field(default=None, ge=0)
-    exact_copy_tolerance: float = Field(default=0.0, ge=0, le=1)
+    #: the share of generated rows that may copy a real row; set (0 included), generation
+    #: rejects copies beyond it (rejectCopies); None: not set
+    exact_copy_tolerance: Optional[float] = Field(default=None, ge=0, le=1)
     #: differential privacy: the (epsilon, delta) budget of a table's model (``delta`` None: 1/n
     #: of the training rows, at most 1e-5); None: no differential privacy
     epsilon: Optional[float] = Field(default=None, gt=0)
     delta: Optional[float] = Field(default=None, gt=0, lt=1)
+
+
+logger = logging.getLogger("synthohive_spark.metadata")
+
+#: the metadata format written by :meth:`Metadata.to_dict` (its ``version`` key). 2: a privacy
+#: setting left unset is written as null (1, without the key: every default was written, so an
+#: exact_copy_tolerance of 0 could not tell a choice from the default)
+METADATA_VERSION = 2
+#: the privacy settings every version 1 dump wrote (its defaults included)
+_V1_DUMPED = {"pii_strategy", "hmac_key_env", "locale", "k_anonymity", "min_dcr",
+              "exact_copy_tolerance"}
+
+
+def migrate_metadata_dict(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` (metadata as written by :meth:`Metadata.to_dict`, any version) in the current
+    format, without its ``version`` key. A version 1 dump (no ``version``, and a privacy section
+    with every setting version 1 wrote) has ``exact_copy_tolerance: 0.0``, the default every
+    dump carried, which never turned anything on: it is read as unset (with a warning), so old
+    files and saved models keep what they did. A privacy section written by hand (without all
+    of those keys) means what it says. A newer version than this library reads is refused."""
+    out = dict(data)
+    version = out.pop("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise MetadataError(f"metadata 'version' must be a whole number from 1 to "
+                            f"{METADATA_VERSION}, got {version!r}")
+    if version > METADATA_VERSION:
+        raise MetadataError(f"metadata version {version} was written by a newer synthohive-spark; "
+                            f"this one reads versions up to {METADATA_VERSION}: upgrade it")
+    privacy = out.get("privacy")
+    if version == 1 and isinstance(privacy, Mapping) and _V1_DUMPED <= set(privacy) \
+            and privacy.get("exact_copy_tolerance") in (0, 0.0) \
+            and not isinstance(privacy.get("exact_copy_tolerance"), bool):
+        out["privacy"] = {k: v for k, v in privacy.items() if k != "exact_copy_tolerance"}
+        logger.warning("metadata dumped without a 'version' (before version %d) has "
+                       "privacy.exact_copy_tolerance: 0.0, the default every earlier version "
+                       "wrote: read as unset (copies are not rejected). To reject every copy, "
+                       "write 'version: %d' at the top of the metadata and keep the 0.0",
+                       METADATA_VERSION, METADATA_VERSION)
+    return out
 
 
 def _written(text: str, path: Union[str, Path, None]) -> str:
@@ -561,15 +603,17 @@ class Metadata(_Model):
             if table.sequence_index is not None:
                 entry["sequence_index"] = table.sequence_index
             tables[tname] = entry
-        return {"tables": tables, "privacy": self.privacy.model_dump(mode="json")}
+        return {"version": METADATA_VERSION, "tables": tables,
+                "privacy": self.privacy.model_dump(mode="json")}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Metadata":
-        """Build and validate metadata from a dict as written by :meth:`to_dict`."""
+        """Build and validate metadata from a dict as written by :meth:`to_dict` (any version:
+        :func:`migrate_metadata_dict`)."""
         if not isinstance(data, Mapping):
             raise MetadataError(f"metadata must be a mapping with a 'tables' key, got "
                                 f"{type(data).__name__}")
-        return cls(**dict(data))
+        return cls(**migrate_metadata_dict(data))
 
     def to_yaml(self, path: Union[str, Path, None] = None) -> str:
         """YAML text of :meth:`to_dict`; also written to ``path`` when given."""

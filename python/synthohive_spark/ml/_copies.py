@@ -63,13 +63,13 @@ class CopySettings:
 def copy_settings(where: str, stage: Any, privacy: Any = None) -> CopySettings:
     """The settings of ``stage`` (its ``rejectCopies`` and ``minDCR`` params); a param left unset
     takes the metadata's ``privacy`` settings when there are some (``min_dcr``; copies are
-    rejected when ``exact_copy_tolerance`` is above 0: 0 is every metadata's default and cannot
-    tell a choice)."""
-    tolerance = float(getattr(privacy, "exact_copy_tolerance", 0.0) or 0.0)
+    rejected when ``exact_copy_tolerance`` is set, 0 included: no copy at all)."""
+    setting = getattr(privacy, "exact_copy_tolerance", None)
+    tolerance = float(setting or 0.0)
     if stage.isSet(stage.rejectCopies) or privacy is None:
         reject = bool(stage.getRejectCopies())
     else:
-        reject = tolerance > 0
+        reject = setting is not None
     if stage.isSet(stage.minDCR) or privacy is None:
         min_dcr = float(stage.getMinDCR())
     else:

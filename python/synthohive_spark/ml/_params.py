@@ -141,7 +141,7 @@ class HasCopyRejection(Params):
                          "real rows come from sample(..., reference=real rows) (at most 50,000 "
                          "distinct ones, chosen by a hash of their values). A relational stage "
                          "keeps the metadata's privacy.exact_copy_tolerance share of copies and "
-                         "turns this on by itself when that tolerance is above 0",
+                         "turns this on by itself when that tolerance is set (0: no copy)",
                          typeConverter=TypeConverters.toBoolean)
     minDCR = Param(Params._dummy(), "minDCR",
                    "reject generated rows closer than this to a real row (distance to closest "

@@ -104,8 +104,8 @@ def evaluate(
     of a distance-based membership-inference attack) is computed. When the metadata sets
     ``privacy.k_anonymity``, the k-anonymity of each synthetic table over its quasi-identifier
     columns is checked too (``report.privacy["k_anonymity"]``, holdout or not; ``privacy=False``
-    skips it, as the quality gate does); when it sets ``privacy.min_dcr`` or an
-    ``exact_copy_tolerance`` above 0, ``report.privacy["copy_settings"][table]`` says whether
+    skips it, as the quality gate does); when it sets ``privacy.min_dcr`` or
+    ``exact_copy_tolerance``, ``report.privacy["copy_settings"][table]`` says whether
     they hold (the share of sampled synthetic rows whose DCR to the sampled training rows is
     below ``min_dcr``, and the exact-copy rate of all rows against the tolerance; holdout or not). ``model``: the fitted model that generated
     ``synthetic``; when it was fitted with epsilon, its privacy statement (epsilon and delta spent,
@@ -192,12 +192,17 @@ def _k_anonymity_of(metadata: Any) -> int | None:
 
 
 def _copy_settings_of(metadata: Any) -> tuple[float | None, float] | None:
-    """(``privacy.min_dcr``, ``privacy.exact_copy_tolerance``) when the metadata sets either (a
-    tolerance above 0: 0 is every metadata's default), else None."""
+    """(``privacy.min_dcr``, ``privacy.exact_copy_tolerance``: 0 when unset) when the metadata
+    sets either, else None (a mapping is read as :meth:`Metadata.from_dict` reads it)."""
+    if isinstance(metadata, Mapping):
+        from synthohive_spark.metadata.schema import migrate_metadata_dict
+
+        metadata = migrate_metadata_dict(metadata)
     min_dcr = _privacy_setting(metadata, "min_dcr")
-    tolerance = float(_privacy_setting(metadata, "exact_copy_tolerance") or 0.0)
-    if min_dcr is None and tolerance <= 0:
+    setting = _privacy_setting(metadata, "exact_copy_tolerance")
+    if min_dcr is None and setting is None:
         return None
+    tolerance = float(setting or 0.0)
     return (None if min_dcr is None else float(min_dcr)), tolerance
 
 

@@ -54,7 +54,7 @@ class ValidationReport:
     ``membership_inference_auc`` with its sample sizes), ``privacy["membership_inference_auc"]``
     (table -> AUC) and, when the metadata sets ``privacy.k_anonymity``,
     ``privacy["k_anonymity"]`` (table -> smallest class, rows and classes below k); when it sets
-    ``privacy.min_dcr`` or an ``exact_copy_tolerance`` above 0, ``privacy["copy_settings"]``
+    ``privacy.min_dcr`` or ``exact_copy_tolerance``, ``privacy["copy_settings"]``
     (table -> the share of sampled synthetic rows below min_dcr, the exact-copy rate against the
     tolerance, and whether each holds); with
     ``evaluate(..., model=m)`` of a model fitted with epsilon, ``privacy["differential_privacy"]``
