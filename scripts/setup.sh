@@ -57,3 +57,16 @@ if glob.glob(os.path.expanduser(f"~/.ivy2*/jars/io.delta_{artifact}-{version}.ja
 get_or_create_session(app_name="setup-delta", master="local[1]", delta=True).stop()
 print(f"scripts/setup.sh: fetched {package} into the ivy cache")
 EOF
+# The PostgreSQL JDBC driver (tests marked jdbc) into this line's ivy cache (Spark 4 keeps its own,
+# ~/.ivy2.5.2), likewise once.
+python - <<'EOF'
+import os, sys
+import pyspark
+from synthohive_spark.io.jdbc import JDBC_DRIVER_VERSION, jdbc_package
+ivy = "~/.ivy2.5.2" if int(pyspark.__version__.split(".")[0]) >= 4 else "~/.ivy2"
+if os.path.exists(os.path.expanduser(f"{ivy}/jars/org.postgresql_postgresql-{JDBC_DRIVER_VERSION}.jar")):
+    sys.exit(0)
+from synthohive_spark.session import get_or_create_session
+get_or_create_session(app_name="setup-jdbc", master="local[1]", jdbc=True).stop()
+print(f"scripts/setup.sh: fetched {jdbc_package()} into the ivy cache")
+EOF

@@ -27,8 +27,10 @@ def spark(request):
             conf["spark.databricks.delta.snapshotPartitions"] = "2"  # Delta's 50 on 2 cores
         except DeltaUnavailableError:  # the delta tests skip, saying why
             delta = False
+    # the PostgreSQL JDBC driver, likewise a jar of the session's start (tests marked jdbc)
+    jdbc = any(item.get_closest_marker("jdbc") for item in request.session.items)
     session = get_or_create_session(app_name="synthohive-tests", master="local[2]", conf=conf,
-                                    delta=delta)
+                                    delta=delta, jdbc=jdbc)
     yield session
     session.stop()
 

@@ -32,19 +32,63 @@ def split_pair(item: str, what: str = "NAME=LOCATION") -> tuple[str, str]:
     return name, value
 
 
+#: The name under which a bare JDBC URL stands for every table of --jdbc-schema
+ALL_TABLES = "*"
+
+
+def is_jdbc(location: Any) -> bool:
+    return isinstance(location, str) and location.strip().lower().startswith("jdbc:")
+
+
 def table_locations(items: list[str], what: str = "table") -> dict[str, str]:
-    """``name=location`` arguments -> {name: location}, refusing duplicates and JDBC URLs."""
+    """``name=location`` arguments -> {name: location}, refusing duplicates; a bare JDBC URL is
+    every table of its schema (name :data:`ALL_TABLES`)."""
     out: dict[str, str] = {}
     for item in items:
-        name, location = split_pair(item)
+        name, location = (ALL_TABLES, item.strip()) if is_jdbc(item) else split_pair(item)
         if name in out:
             raise ParamError(f"{what} {name!r} is given twice ({out[name]!r} and {location!r})")
-        if location.lower().startswith("jdbc:"):
-            raise ParamError(f"{what} {name!r}: JDBC sources are not supported yet; export the "
-                             f"table to parquet/Delta or register it as a catalog table "
-                             f"(db.table) and give that")
         out[name] = location
+    jdbc = {loc for loc in out.values() if is_jdbc(loc)}
+    if jdbc and (len(jdbc) > 1 or not all(map(is_jdbc, out.values()))
+                 or (ALL_TABLES in out and len(out) > 1)):
+        raise ParamError(f"{what}s from a database: every one from the same database, as "
+                         f"NAME=URL with the same JDBC URL or one bare URL for every table of "
+                         f"--jdbc-schema, not mixed with paths or catalog tables")
     return out
+
+
+def jdbc_properties(args: Any) -> dict[str, str]:
+    """The JDBC connection properties of ``--jdbc-user``, ``--jdbc-password-env`` (the password
+    is read from that environment variable, never from the command line) and ``--jdbc-property``."""
+    props = dict(split_pair(p, "KEY=VALUE") for p in getattr(args, "jdbc_property", None) or [])
+    if getattr(args, "jdbc_user", None):
+        props["user"] = args.jdbc_user
+    env = getattr(args, "jdbc_password_env", None)
+    if env:
+        if env not in os.environ:
+            raise ParamError(f"--jdbc-password-env {env}: the environment variable {env} is not "
+                             f"set")
+        props["password"] = os.environ[env]
+    return props
+
+
+def read_inputs(spark, locations: dict[str, str], fmt: Optional[str], args: Any
+                ) -> tuple[dict[str, Any], Any]:
+    """The tables, and the metadata of their keys when they come from a database: JDBC inputs
+    (tables of ``--jdbc-schema`` of one database: ``NAME=URL`` each, or a bare URL for all of
+    them) are read with their primary and foreign keys from its catalog
+    (:func:`synthohive_spark.io.read_jdbc_schema`); others as :func:`read_tables` reads them,
+    with no metadata (None)."""
+    jdbc = {n: loc for n, loc in locations.items() if is_jdbc(loc)}
+    if not jdbc:
+        return read_tables(spark, locations, fmt), None
+    urls = set(jdbc.values())  # one database: table_locations checked it
+    from synthohive_spark.io import read_jdbc_schema
+
+    names = None if ALL_TABLES in jdbc else list(jdbc)
+    return read_jdbc_schema(spark, urls.pop(), getattr(args, "jdbc_schema", "public"), names,
+                            jdbc_properties(args))
 
 
 def _is_path(location: str) -> bool:
@@ -77,20 +121,26 @@ def needs_delta(locations: list[str], *formats: Optional[str]) -> bool:
     return False
 
 
-def session(args: Any, app: str, delta: bool = False):
+def session(args: Any, app: str, delta: bool = False, jdbc: bool = False):
     """The active Spark session (a Databricks job's, a test's) or a new local one on
-    ``--master`` with the ``--conf`` settings, with Delta Lake when ``delta``."""
+    ``--master`` with the ``--conf`` settings, with Delta Lake when ``delta`` and the
+    PostgreSQL JDBC driver when ``jdbc``."""
     from synthohive_spark.session import get_or_create_session
 
     conf = dict(split_pair(c, "KEY=VALUE") for c in (getattr(args, "conf", None) or []))
     return get_or_create_session(app_name=app, master=args.master, conf=conf or None,
-                                 log_level="WARN" if args.verbose else "ERROR", delta=delta)
+                                 log_level="WARN" if args.verbose else "ERROR", delta=delta,
+                                 jdbc=jdbc)
 
 
 def read_tables(spark, locations: dict[str, str], fmt: Optional[str] = None) -> dict[str, Any]:
     """{name: location} -> {name: DataFrame} (io.read_table: paths, Delta, catalog tables)."""
     from synthohive_spark.io import read_table
 
+    jdbc = [name for name, loc in locations.items() if is_jdbc(loc)]
+    if jdbc:
+        raise ParamError(f"table(s) {jdbc}: JDBC inputs are read by detect, fit and sample "
+                         f"(with --jdbc-* options); give a path or a catalog table here")
     return {name: read_table(resolve_location(loc), spark, name=name, fmt=fmt)
             for name, loc in locations.items()}
 
@@ -104,9 +154,15 @@ def tables_of_output(output: str, names: list[str]) -> dict[str, str]:
     return {n: f"{output}.{n}" for n in names}
 
 
-def output_location(spark, output: str) -> str:
-    """``--output`` as the writers take it: a path as it is; a bare name is a catalog database
-    when one of that name exists, otherwise a folder under the working directory."""
+def output_location(spark, output: str, args: Any = None) -> Any:
+    """``--output`` as the writers take it: a JDBC URL as a JdbcOutput (schema ``--jdbc-schema``),
+    a path as it is; a bare name is a catalog database when one of that name exists, otherwise a
+    folder under the working directory."""
+    if is_jdbc(output):
+        from synthohive_spark.io import JdbcOutput
+
+        return JdbcOutput(output.strip(), getattr(args, "jdbc_schema", None) or "public",
+                          jdbc_properties(args))
     if _is_path(output):
         return output
     if spark.catalog.databaseExists(output):

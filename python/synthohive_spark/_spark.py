@@ -34,6 +34,20 @@ def is_classic(spark: Any) -> bool:
     return getattr(spark, "_jsparkSession", None) is not None
 
 
+def jvm_class(spark: Any, name: str, initialize: bool = False) -> Any:
+    """The class ``name`` as the driver JVM of a classic session loads it (through the thread's
+    context class loader, where ``spark.jars`` and ``spark.jars.packages`` put their jars), or
+    None when it is not on the classpath or ``spark`` has no JVM (Spark Connect)."""
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if is_classic(spark) else None
+    if jvm is None:
+        return None
+    try:
+        return jvm.java.lang.Class.forName(name, initialize,
+                                           jvm.Thread.currentThread().getContextClassLoader())
+    except Exception:  # py4j's Py4JJavaError for ClassNotFoundException
+        return None
+
+
 def hadoop_fs(spark: Any, path: str) -> Optional[tuple[Any, Any]]:
     """(Hadoop FileSystem, Path) for ``path`` through a classic session's JVM; None on Connect."""
     if not is_classic(spark):

@@ -3,7 +3,12 @@
 Subcommands: demo, detect, fit, sample, report, pii-scan (`synthohive <command> --help`).
 Tables are given as NAME=LOCATION: a path (parquet, Delta, ORC, CSV, JSON; the format from a
 `_delta_log` folder or the extension, or `--input-format`), a Delta table as delta.`/path`, or
-a catalog table (db.table: a location without a path separator that is not a local file).
+a catalog table (db.table: a location without a path separator that is not a local file). detect,
+fit and sample also read a PostgreSQL database: NAME=jdbc:postgresql://host/db is table NAME of
+--jdbc-schema, a bare jdbc:postgresql://host/db every table of it, with the keys its catalog
+declares; `sample --output jdbc:postgresql://...` writes the synthetic tables into --jdbc-schema
+with their keys, all at once or none. --jdbc-password-env names the environment variable that
+holds the password (never the command line).
 
 Exit codes: 0 ok, 1 a quality gate failed, 2 bad input (arguments, missing files or tables,
 metadata, an existing output), 3 any other failure. Errors are one line on stderr; `--verbose`
@@ -19,9 +24,10 @@ import sys
 import time
 from typing import Any, Optional
 
-from synthohive_spark._cli_support import (EXIT_OK, Progress, load_metadata, needs_delta,
-                                           output_location, progress_enabled, quiet_warnings,
-                                           read_tables, report_error, session,
+from synthohive_spark._cli_support import (EXIT_OK, Progress, is_jdbc, load_metadata,
+                                           needs_delta, output_location, progress_enabled,
+                                           quiet_warnings, read_inputs, read_tables, report_error,
+                                           session,
                                            split_pair, table_locations, tables_of_output,
                                            user_log_level, write_text)
 from synthohive_spark.errors import OutputExistsError, ParamError
@@ -86,9 +92,11 @@ def _fit_params(args: argparse.Namespace) -> dict[str, Any]:
     return params
 
 
-def _targets(output: str, tables: list[str]) -> dict[str, str]:
-    from synthohive_spark.io import resolve_target
+def _targets(output: Any, tables: list[str]) -> dict[str, str]:
+    from synthohive_spark.io import JdbcOutput, resolve_target
 
+    if isinstance(output, JdbcOutput):
+        return {t: output.location(t) for t in tables}
     return {t: resolve_target(output, t).location for t in tables}
 
 
@@ -218,8 +226,10 @@ def _detect(args: argparse.Namespace) -> int:
 
     locs = table_locations(args.tables)
     fmt = args.input_format
-    spark = session(args, "synthohive-detect", delta=needs_delta(list(locs.values()), fmt))
-    text = Metadata.detect(read_tables(spark, locs, fmt)).to_yaml()
+    spark = session(args, "synthohive-detect", delta=needs_delta(list(locs.values()), fmt),
+                    jdbc=any(map(is_jdbc, locs.values())))
+    frames, declared = read_inputs(spark, locs, fmt, args)  # a database's keys: its catalog's
+    text = (declared or Metadata.detect(frames)).to_yaml()
     if args.output:
         print(f"metadata: {write_text(args.output, text)}")
     else:
@@ -238,12 +248,13 @@ def _fit(args: argparse.Namespace) -> int:
         raise ParamError(f"--epochs must be at least 1, got {args.epochs}")
     model_dir = _model_dir(args.model_dir)
     spark = session(args, "synthohive-fit",
-                    delta=needs_delta(list(locs.values()), args.input_format))
+                    delta=needs_delta(list(locs.values()), args.input_format),
+                    jdbc=any(map(is_jdbc, locs.values())))
     _check_new_model_dir(spark, model_dir, args.overwrite)
-    frames = read_tables(spark, locs, args.input_format)
+    frames, declared = read_inputs(spark, locs, args.input_format, args)
     detected = meta is None
-    if detected:
-        meta = Metadata.detect(frames)
+    if detected:  # a database's keys come from its catalog, the rest is detected
+        meta = declared or Metadata.detect(frames)
     rs = RelationalSynthesizer(metadata=meta, **_fit_params(args))
     meta_out = write_text(args.metadata_out, meta.to_yaml()) if args.metadata_out else None
     with Progress(progress_enabled(args), user_log_level(args), len(meta.tables), "fit"):
@@ -272,21 +283,27 @@ def _sample(args: argparse.Namespace) -> int:
     if args.scale is not None and not args.scale > 0:
         raise ParamError(f"--scale must be a positive number, got {args.scale}")
     model_dir = _model_dir(args.model_dir)
+    to_db = is_jdbc(args.output)
+    if to_db and args.format is not None:
+        raise ParamError(f"--format {args.format}: a JDBC --output is written as database tables; "
+                         f"leave --format out")
+    fmt = "jdbc" if to_db else args.format or "parquet"
     spark = session(args, "synthohive-sample",
-                    delta=needs_delta(list(refs.values()), args.format, args.input_format))
+                    delta=needs_delta(list(refs.values()), fmt, args.input_format),
+                    jdbc=to_db or any(map(is_jdbc, refs.values())))
     model = _load_model(model_dir)
     num_rows = _num_rows(args.rows, model.graph)
-    reference = read_tables(spark, refs, args.input_format) if refs else None
-    output = output_location(spark, args.output)
+    reference = read_inputs(spark, refs, args.input_format, args)[0] if refs else None
+    output = output_location(spark, args.output, args)
     with Progress(progress_enabled(args), user_log_level(args), len(model.tables), "sample"):
         out = model.sample(scale=args.scale if args.scale is not None else 1.0,
-                           numRows=num_rows or None, output=output, format=args.format,
+                           numRows=num_rows or None, output=output, format=fmt,
                            mode="overwrite" if args.overwrite else "errorifexists",
                            seed=args.seed, minQuality=gate or None, reference=reference)
     if gate:
         print(f"quality gate: passed (--min-quality {gate:g})")
     for name, location in _targets(output, list(out)).items():
-        print(f"{name}: {out[name].count()} rows -> {location} ({args.format})")
+        print(f"{name}: {out[name].count()} rows -> {location} ({fmt})")
     return EXIT_OK
 
 
@@ -379,12 +396,17 @@ _EXAMPLES = {
   synthohive fit customers=data/customers.parquet orders=data/orders.parquet \\
       --metadata meta.yaml --model-dir out/model --epochs 100 --seed 7
   synthohive fit customers=sales.customers --model-dir dbfs:/models/customers \\
-      --metadata-out meta.yaml           # a catalog table, metadata detected and kept""",
+      --metadata-out meta.yaml           # a catalog table, metadata detected and kept
+  PGPASSWORD=... synthohive fit jdbc:postgresql://db:5432/shop --jdbc-schema public \\
+      --jdbc-user app --jdbc-password-env PGPASSWORD --model-dir out/model
+  # every table of the schema, with the primary and foreign keys its catalog declares""",
     "sample": """examples:
   synthohive sample --model-dir out/model --scale 2 --output out/synthetic --format parquet
   synthohive sample --model-dir out/model --rows customers=5000 --output synth_db --format delta \\
       --min-quality 0.8 --reference customers=data/customers.parquet orders=data/orders.parquet
-  # exit code 1 when the generated database scores below --min-quality (nothing is written)""",
+  # exit code 1 when the generated database scores below --min-quality (nothing is written)
+  PGPASSWORD=... synthohive sample --model-dir out/model --output jdbc:postgresql://db:5432/shop \\
+      --jdbc-schema synthetic --jdbc-user app --jdbc-password-env PGPASSWORD""",
     "report": """examples:
   synthohive report --real customers=data/customers.parquet orders=data/orders.parquet \\
       --synthetic out/synthetic --metadata meta.yaml -o report.html --json report.json
@@ -425,6 +447,17 @@ def _input_format(p: argparse.ArgumentParser) -> None:
                         "file extension, else parquet)")
 
 
+def _jdbc_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("JDBC (PostgreSQL)")
+    g.add_argument("--jdbc-schema", default="public",
+                   help="the database schema of JDBC tables, read or written [public]")
+    g.add_argument("--jdbc-user", default=None, help="the database user")
+    g.add_argument("--jdbc-password-env", default=None, metavar="VAR",
+                   help="the environment variable that holds the database password")
+    g.add_argument("--jdbc-property", action="append", metavar="KEY=VALUE",
+                   help="a JDBC connection property, e.g. ssl=true (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="synthohive", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -436,8 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_, epilog=_EXAMPLES[name],
                               formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    tables_help = ("tables as NAME=LOCATION: a path, delta.`/path`, or a catalog table db.table "
-                   "(JDBC sources are not supported)")
+    tables_help = ("tables as NAME=LOCATION: a path, delta.`/path`, a catalog table db.table, or "
+                   "NAME=jdbc:postgresql://host/db (table NAME of --jdbc-schema; a bare JDBC URL: "
+                   "every table of it)")
 
     demo = add("demo", "run the whole job on the bundled retail database: detect its metadata, "
                        "replace its PII, fit the whole schema, sample it, validate it, and write "
@@ -470,6 +504,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="format of every input path (default: from the path)")
     det.add_argument("--output", "-o", default=None, help="write the YAML here")
     det.set_defaults(func=_detect)
+    _jdbc_options(det)
     _common(det)
 
     fit = add("fit", "learn tables (one, or a whole schema linked by foreign keys) and save the "
@@ -489,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--overwrite", action="store_true", help="replace an existing --model-dir")
     _input_format(fit)
     fit.set_defaults(func=_fit)
+    _jdbc_options(fit)
     _common(fit)
 
     smp = add("sample", "generate a synthetic database from a model directory and write it")
@@ -500,8 +536,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="rows of a root table (repeatable; a bare N when there is one root "
                            "table); child tables follow from their parents")
     smp.add_argument("--output", "-o", required=True,
-                     help="a folder (one sub-folder per table) or an existing catalog database")
-    smp.add_argument("--format", default="parquet", choices=FORMATS, help="[parquet]")
+                     help="a folder (one sub-folder per table), an existing catalog database, "
+                          "or jdbc:postgresql://host/db (the tables into --jdbc-schema, with "
+                          "their keys, all at once or none)")
+    smp.add_argument("--format", default=None, choices=FORMATS,
+                     help="[parquet; a JDBC --output takes none]")
     smp.add_argument("--seed", type=int, default=None, help="[the model's seed]")
     smp.add_argument("--overwrite", action="store_true", help="replace existing output tables")
     gate = smp.add_argument_group("quality gate")
@@ -512,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the real tables (also what rejectCopies / min_dcr compare with)")
     _input_format(smp)
     smp.set_defaults(func=_sample)
+    _jdbc_options(smp)
     _common(smp)
 
     rep = add("report", "compare synthetic tables with real ones: quality score, HTML and JSON "

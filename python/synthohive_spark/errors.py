@@ -96,6 +96,11 @@ class DeltaUnavailableError(SynthohiveError, RuntimeError):
     (the message says which, and how to add it)."""
 
 
+class HiveUnavailableError(SynthohiveError, RuntimeError):
+    """A Hive metastore was asked for (``get_or_create_session(hive=True)``) where this Spark has
+    no Hive classes (a build without Hive, or a SPARK_HOME without spark-hive's jar)."""
+
+
 # ------------------------------------------------------------------ validation
 class ValidationInputError(SynthohiveError, ValueError):
     """The real and synthetic inputs cannot be compared (names the table/column and the problem)."""

@@ -9,8 +9,8 @@ import sys
 import uuid
 from typing import Mapping, Optional
 
-from synthohive_spark._spark import is_classic
-from synthohive_spark.errors import DeltaUnavailableError
+from synthohive_spark._spark import is_classic, jvm_class
+from synthohive_spark.errors import DeltaUnavailableError, HiveUnavailableError
 
 logger = logging.getLogger("synthohive_spark.session")
 
@@ -184,6 +184,73 @@ def delta_available(spark) -> bool:
     return True
 
 
+# ------------------------------------------------------------------ a Hive metastore
+#: The class Spark instantiates for a session whose catalog is a Hive metastore
+_HIVE_STATE_CLASS = "org.apache.spark.sql.hive.HiveSessionStateBuilder"
+
+
+def _hive_settings(warehouse: Optional[str], conf: Mapping[str, str]) -> dict[str, str]:
+    """The settings of a session whose catalog is a Hive metastore; with ``warehouse``, a local
+    one kept in that folder: managed tables in it, the embedded Derby metastore in
+    ``warehouse/metastore_db`` and Derby's home (its derby.log) the folder itself. Settings
+    named in ``conf`` are left to ``conf``; JVM options are added to the ones ``conf`` gives."""
+    settings = {"spark.sql.catalogImplementation": "hive"}
+    if warehouse is None:
+        return settings
+    local = str(warehouse)[len("file:"):] if str(warehouse).startswith("file:") else str(warehouse)
+    if not isinstance(warehouse, str) or not local.strip() or "://" in local or ";" in local:
+        raise ValueError(f"get_or_create_session(warehouse=...): a local folder for the Hive "
+                         f"warehouse and its embedded Derby metastore, got {warehouse!r}; for a "
+                         f"remote metastore or warehouse leave warehouse out and configure them "
+                         f"(hive-site.xml, or conf={{'spark.hadoop.hive.metastore.uris': ..., "
+                         f"'spark.sql.warehouse.dir': ...}})")
+    folder = os.path.abspath(local)
+    settings.update({
+        "spark.sql.warehouse.dir": folder,
+        "spark.hadoop.javax.jdo.option.ConnectionURL":
+            f"jdbc:derby:;databaseName={os.path.join(folder, 'metastore_db')};create=true"})
+    options = str(conf.get("spark.driver.extraJavaOptions", "")).strip()
+    settings["spark.driver.extraJavaOptions"] = f"{options} -Dderby.system.home={folder}".strip()
+    return settings
+
+
+def _same_folder(a: str, b: str) -> bool:
+    strip = (lambda p: os.path.realpath(p[len("file:"):] if p.startswith("file:") else p))
+    return strip(a).rstrip("/") == strip(b).rstrip("/")
+
+
+def _check_hive(spark, warehouse: Optional[str], started: bool) -> None:
+    """Raise when ``spark``'s catalog is not the Hive metastore asked for: another catalog or
+    warehouse in an active session (ValueError), or Hive's classes missing from the JVM
+    (HiveUnavailableError; a session this call ``started`` is stopped first)."""
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if is_classic(spark) else None
+    # a classic session lacking Hive's classes fails at its first use of spark.conf: read the
+    # static settings from the SparkContext and look for the classes before anything else
+    key = "spark.sql.catalogImplementation"
+    kind = (spark.sparkContext.getConf().get(key, "in-memory") if jvm is not None
+            else spark.conf.get(key, "in-memory"))
+    if kind != "hive":
+        if started:  # conf asked for another catalog
+            spark.stop()
+        raise ValueError(f"get_or_create_session(hive=True): the Spark session's catalog is "
+                         f"{kind!r}, not a Hive metastore (set in conf, or an active session: a "
+                         f"session's catalog cannot change while it runs; stop it first)")
+    if jvm is not None and jvm_class(spark, _HIVE_STATE_CLASS) is None:
+        if started:
+            spark.stop()
+        raise HiveUnavailableError(
+            "get_or_create_session(hive=True): this Spark has no Hive support (the class "
+            f"{_HIVE_STATE_CLASS} is not on its classpath: a Spark built without -Phive, or "
+            "a SPARK_HOME without spark-hive_*.jar). The pyspark package from PyPI includes "
+            "it; otherwise use a Spark distribution built with Hive") from None
+    if warehouse is not None:
+        have = spark.conf.get("spark.sql.warehouse.dir", "")
+        if not _same_folder(have, warehouse):
+            raise ValueError(f"get_or_create_session(warehouse={warehouse!r}): the active Spark "
+                             f"session's warehouse is {have!r} and cannot change while it runs; "
+                             f"stop it first (spark.stop())")
+
+
 def get_or_create_session(
     app_name: str = "synthohive-spark",
     master: str = "local[*]",
@@ -191,6 +258,9 @@ def get_or_create_session(
     log_level: str = "WARN",
     connect: bool = False,
     delta: bool = False,
+    hive: bool = False,
+    warehouse: Optional[str] = None,
+    jdbc: bool = False,
 ):
     """Return the active SparkSession, or start a local one configured for synthohive-spark.
 
@@ -209,9 +279,35 @@ def get_or_create_session(
     delta-spark is missing or does not support this Spark, or when the active session lacks Delta.
     Jars named in ``conf['spark.jars.packages']`` as ``io.delta:...`` are used as they are. With
     ``connect=True`` the local Connect server gets them.
+
+    ``hive=True`` makes the session's catalog a Hive metastore (``enableHiveSupport``): the
+    databases and tables it creates outlive the application. Alone, it is the metastore the
+    environment configures (hive-site.xml, e.g. a cluster's ``hive.metastore.uris``), else Spark's
+    default: an embedded Derby metastore in the current directory. ``warehouse=DIR`` (with
+    ``hive=True``) makes it a local metastore kept in the folder DIR: managed tables under DIR
+    (``spark.sql.warehouse.dir``), the embedded Derby metastore in ``DIR/metastore_db`` and
+    derby.log in DIR, so a later application started with the same ``warehouse`` sees the same
+    tables (one application at a time: embedded Derby allows one). It combines with
+    ``delta=True`` (Delta's catalog wraps the Hive one). Raises ``HiveUnavailableError`` when this Spark
+    has no Hive classes, and ``ValueError`` when the active session's catalog is not Hive or its
+    warehouse is another folder (neither can change while a session runs).
+
+    ``jdbc=True`` adds the PostgreSQL JDBC driver (:func:`synthohive_spark.io.jdbc.jdbc_package`,
+    through ``spark.jars.packages`` likewise) for :func:`synthohive_spark.io.read_jdbc_schema`
+    and JDBC outputs, unless ``conf['spark.jars.packages']`` names ``org.postgresql:...``; an
+    active classic session without the driver raises
+    :class:`~synthohive_spark.errors.TableSourceError` saying how to add it.
     """
     from pyspark.sql import SparkSession
 
+    if warehouse is not None and not hive:
+        raise ValueError("get_or_create_session(warehouse=...) is the folder of a local Hive "
+                         "metastore: pass hive=True with it")
+    if hive and connect:
+        raise ValueError("get_or_create_session(hive=True, connect=True) is not supported: start "
+                         "the Spark Connect server with spark.sql.catalogImplementation=hive and "
+                         "connect to it with SparkSession.builder.remote(...)")
+    hive_settings = _hive_settings(warehouse, conf or {}) if hive else {}
     if connect:
         if not master.startswith("local"):
             raise ValueError(f"get_or_create_session(connect=True) starts a local Spark Connect "
@@ -232,6 +328,15 @@ def get_or_create_session(
         if delta and not delta_available(active):
             raise DeltaUnavailableError("get_or_create_session(delta=True): the active Spark "
                                         "session has no Delta Lake. " + delta_help())
+        if hive:
+            _check_hive(active, warehouse, started=False)
+        if jdbc:
+            from synthohive_spark.errors import TableSourceError
+            from synthohive_spark.io.jdbc import jdbc_available, jdbc_help
+
+            if not jdbc_available(active):
+                raise TableSourceError("get_or_create_session(jdbc=True): the active Spark "
+                                     "session lacks the JDBC driver: " + jdbc_help())
         return active
     delta_settings: dict[str, str] = {}
     if delta:
@@ -267,7 +372,13 @@ def get_or_create_session(
             logger.info("The synthohive-spark jar is not built; JVM stages fall back to Python.")
     if ours is not None:
         settings[list_key] = ours
-    for key, value in delta_settings.items():
+    added = dict(delta_settings)
+    if jdbc and "org.postgresql:" not in str((conf or {}).get("spark.jars.packages", "")):
+        from synthohive_spark.io.jdbc import jdbc_package
+
+        added["spark.jars.packages"] = ",".join(
+            p for p in (added.get("spark.jars.packages"), jdbc_package()) if p)
+    for key, value in added.items():
         settings[key] = f"{settings[key]},{value}" if key in settings else value
     lists = {list_key, "spark.jars.packages", "spark.sql.extensions"}  # comma lists: merged
     for key, value in (conf or {}).items():
@@ -275,6 +386,11 @@ def get_or_create_session(
             known = settings[key].split(",")
             value = ",".join(known + [v for v in str(value).split(",") if v and v not in known])
         settings[key] = str(value)
+    if hive:  # the metastore settings conf names are conf's; JVM options were merged
+        settings.update({key: value for key, value in hive_settings.items()
+                         if key not in (conf or {}) or key == "spark.driver.extraJavaOptions"})
+        if warehouse is not None:
+            os.makedirs(hive_settings["spark.sql.warehouse.dir"], exist_ok=True)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
@@ -289,19 +405,11 @@ def get_or_create_session(
             f"in spark.jars instead): {exc}") from exc
     if not connect:
         spark.sparkContext.setLogLevel(log_level)
+    if hive:
+        _check_hive(spark, warehouse, started=True)
     return spark
 
 
 def jvm_available(spark) -> bool:
     """True when ``spark`` is a classic session whose JVM has the synthohive-spark classes loaded."""
-    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if is_classic(spark) else None
-    if jvm is None:
-        return False
-    try:
-        jvm.java.lang.Class.forName(
-            "com.synthohive.spark.HmacPseudonymizer", True,
-            jvm.Thread.currentThread().getContextClassLoader())
-        return True
-    except Exception as exc:  # py4j raises Py4JJavaError for ClassNotFoundException
-        logger.debug("synthohive-spark JVM classes unavailable: %s", exc)
-        return False
+    return jvm_class(spark, "com.synthohive.spark.HmacPseudonymizer", initialize=True) is not None

@@ -89,8 +89,9 @@ def test_usage_errors_exit_2_with_one_line(capsys, tmp_path):
     assert code == 2 and "--model-dir" in error_line(err)
     code, _, err = run(capsys, "fit", "customers", "--model-dir", str(tmp_path / "m"))
     assert code == 2 and "expected NAME=LOCATION, got 'customers'" in error_line(err)
-    code, _, err = run(capsys, "fit", "a=jdbc:postgresql://db/shop", "--model-dir", "m")
-    assert code == 2 and "JDBC sources are not supported" in error_line(err)
+    code, _, err = run(capsys, "fit", "a=jdbc:postgresql://db/shop", "b=x.parquet",
+                       "--model-dir", "m")
+    assert code == 2 and "not mixed with paths" in error_line(err)
     code, _, err = run(capsys, "fit", "a=x.parquet", "--model-dir", "m",
                        "--metadata", str(tmp_path / "nope.yaml"))
     assert code == 2 and "nope.yaml" in error_line(err) and "does not exist" in error_line(err)

@@ -13,7 +13,8 @@ from synthohive_spark.errors import DeltaUnavailableError, TableSourceError  # n
 
 logger = logging.getLogger("synthohive_spark.io.readers")
 
-__all__ = ["read_table", "is_path", "require_delta", "TableSourceError", "FORMATS", "TIME_TRAVEL"]
+__all__ = ["read_table", "is_path", "require_delta", "TableSourceError", "FORMATS", "TIME_TRAVEL",
+           "name_parts", "session_catalogs", "check_catalog"]
 
 FORMATS = ("parquet", "delta", "orc", "csv", "json")
 _EXT = {".parquet": "parquet", ".orc": "orc", ".csv": "csv", ".json": "json", ".jsonl": "json"}
@@ -40,6 +41,56 @@ def _time_travel(options: Optional[dict[str, Any]]) -> list[str]:
 def is_path(location: str) -> bool:
     """A location with a path separator or a URI scheme is a path; otherwise a catalog name."""
     return "/" in location or "\\" in location or "://" in location
+
+
+def name_parts(name: str) -> list[str]:
+    """The parts of a catalog name: ``['cat', 'db', 'orders']`` of ``cat.db.orders``, a
+    backtick-quoted part taken as it is (``db.`my.table``` has two parts)."""
+    parts, part, quoted, i = [], "", False, 0
+    while i < len(name):
+        ch = name[i]
+        if ch == "`":
+            if quoted and name[i + 1:i + 2] == "`":
+                part, i = part + "`", i + 2
+                continue
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append(part.strip())
+            part = ""
+        else:
+            part += ch
+        i += 1
+    return parts + [part.strip()]
+
+
+def session_catalogs(spark: SparkSession) -> set[str]:
+    """The catalogs a name's first part can name in ``spark``: ``spark_catalog`` and every one
+    configured as ``spark.sql.catalog.<name>`` (or already loaded)."""
+    names = {"spark_catalog"}
+    prefix = "spark.sql.catalog."
+    for row in spark.sql("SET").collect():
+        key = str(row[0])
+        if key.startswith(prefix) and "." not in key[len(prefix):]:
+            names.add(key[len(prefix):])
+    names.update(str(r[0]) for r in spark.sql("SHOW CATALOGS").collect())
+    return names
+
+
+def check_catalog(spark: SparkSession, name: str, parts: int, what: str,
+                  error: type = TableSourceError) -> list[str]:
+    """The parts of ``name``; raises ``error`` (naming ``what``) when it has ``parts`` parts or
+    more and its first one is no catalog of ``spark``: Spark would read it as a namespace of the
+    session catalog, which has one-part namespaces (databases) only."""
+    split = name_parts(name)
+    if len(split) >= parts:
+        catalogs = session_catalogs(spark)
+        first = split[0]
+        if first not in catalogs and first.lower() != "spark_catalog":
+            raise error(f"{what}: {name!r} names catalog {first!r}, and this Spark session has "
+                        f"no catalog of that name (its catalogs: {', '.join(sorted(catalogs))}; "
+                        f"a catalog is configured as spark.sql.catalog.{first}=<class>). A table "
+                        f"is named db.table or catalog.db.table")
+    return split
 
 
 def _guess_format(path: str, spark: Optional[SparkSession] = None) -> str:
@@ -118,6 +169,7 @@ def read_table(source: Any, spark: Optional[SparkSession] = None, name: str = "t
             raise
     if travel:
         require_delta(spark, f"table {name!r}: {', '.join(travel)} of {source!r}")
+    check_catalog(spark, source, 3, f"table {name!r}")
     try:
         if options:
             return spark.read.options(**{k: str(v) for k, v in options.items()}).table(source)

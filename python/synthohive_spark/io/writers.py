@@ -1,9 +1,14 @@
 """Write generated tables to a folder of paths or to a catalog database, one table at a time.
 
-A table is first written under a temporary name and then moved into place (a Hadoop filesystem
-rename for paths, ``ALTER TABLE ... RENAME`` for catalog tables), so a failure never leaves a
-table that looks complete. On Spark Connect, where the filesystem is out of reach, a path is
-written in place and Spark's ``_SUCCESS`` marker (written by the job commit, last) marks it done.
+A table is first written under a temporary name beside its target (a hidden folder for a path,
+a ``_tmp_`` table in the database) and moved into place (a Hadoop filesystem rename, ``ALTER
+TABLE ... RENAME``) only when every table of the database is written (:class:`DatabaseWriter`):
+a failure half way drops the temporary tables and leaves no table of the database in place,
+and a failure while moving them into place moves back the ones already moved (an overwritten
+table is moved aside, not deleted, until the new one is in place). A process killed mid-write
+can leave ``_tmp_`` tables, never a table under its own name. On Spark Connect, where the
+filesystem is out of reach, a path is written in place and Spark's ``_SUCCESS`` marker (written
+by the job commit, last) marks it done.
 
 Delta tables are written in place, each in one Delta commit (an overwrite is a new version of the
 table, never a deletion of its files), and a database written as Delta has a manifest, itself a
@@ -23,7 +28,7 @@ from typing import Optional
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from synthohive_spark.io.readers import FORMATS, is_path, require_delta
+from synthohive_spark.io.readers import FORMATS, check_catalog, is_path, name_parts, require_delta
 from synthohive_spark._spark import hadoop_fs, is_classic, path_exists, quote
 from synthohive_spark.errors import IncompleteOutputError, OutputExistsError  # noqa: F401
 
@@ -61,9 +66,7 @@ def resolve_target(output: str, table: str) -> Target:
 
 
 def target_exists(spark: SparkSession, target: Target) -> bool:
-    if target.kind == "catalog":
-        return bool(spark.catalog.tableExists(target.location))
-    return path_exists(spark, target.location)
+    return _exists(spark, target.kind, target.location)
 
 
 def _delta_ref(target: Target) -> str:
@@ -111,8 +114,9 @@ def check_targets(spark: SparkSession, targets: list[Target], mode: str, fmt: st
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
-    dbs = {t.location.rsplit(".", 1)[0] for t in targets if t.kind == "catalog"}
+    dbs = {_database(t.location) for t in targets if t.kind == "catalog"}
     for db in sorted(dbs):
+        check_catalog(spark, db, 2, f"output database {db!r}", ValueError)
         if not spark.catalog.databaseExists(db):
             raise ValueError(f"output database {db!r} does not exist; create it first "
                              f"(CREATE DATABASE {db}) or give a path")
@@ -174,6 +178,114 @@ def _write_delta(df: DataFrame, target: Target, mode: str, note: str) -> int:
     return version
 
 
+def _database(location: str) -> str:
+    """The database (``db`` or ``catalog.db``) of a catalog table's name."""
+    return location.rsplit(".", 1)[0]
+
+
+def _stageable(spark: SparkSession, target: Target) -> bool:
+    """Whether ``target`` can be written under a temporary name and moved into place: a catalog
+    table always, a path where the filesystem is in reach (a classic session)."""
+    return target.kind == "catalog" or is_classic(spark)
+
+
+def _exists(spark: SparkSession, kind: str, location: str) -> bool:
+    if kind == "catalog":
+        return bool(spark.catalog.tableExists(location))
+    return path_exists(spark, location)
+
+
+def _remove(spark: SparkSession, kind: str, location: str) -> None:
+    if kind == "catalog":
+        spark.sql(f"DROP TABLE IF EXISTS {location}")
+        return
+    fs, path = hadoop_fs(spark, location)
+    if fs.exists(path):
+        fs.delete(path, True)
+
+
+def _move(spark: SparkSession, kind: str, source: str, dest: str) -> None:
+    """Rename a table (``ALTER TABLE ... RENAME TO``, whose new name is given without its
+    catalog: a table never leaves its catalog) or a path (a Hadoop filesystem rename)."""
+    if kind == "catalog":
+        parts = name_parts(dest)
+        new = ".".join(quote(p) for p in parts[1:]) if len(parts) >= 3 else dest
+        spark.sql(f"ALTER TABLE {source} RENAME TO {new}")
+        return
+    fs, src = hadoop_fs(spark, source)
+    _, dst = hadoop_fs(spark, dest)
+    if not fs.rename(src, dst):
+        raise OSError(f"could not move {source} to {dest}")
+
+
+def _beside(target: Target, prefix: str) -> str:
+    """A fresh temporary name beside ``target`` (same database or parent folder)."""
+    name = f"{prefix}_{target.table}_{uuid.uuid4().hex[:12]}"
+    if target.kind == "catalog":
+        return f"{_database(target.location)}.{name}"
+    return f"{os.path.dirname(target.location.rstrip('/'))}/.{name}"
+
+
+def _stage(df: DataFrame, target: Target, fmt: str) -> str:
+    """Write ``df`` under a temporary name beside ``target`` and return that name; nothing is
+    left behind when the write fails."""
+    spark = df.sparkSession
+    tmp = _beside(target, "_tmp")
+    writer = df.write.format(fmt).mode(_ERROR_IF_EXISTS)
+    if fmt == "csv":
+        writer = writer.option("header", "true")
+    try:
+        if target.kind == "catalog":
+            writer.saveAsTable(tmp)
+        else:
+            writer.save(tmp)
+    except BaseException:
+        _remove(spark, target.kind, tmp)
+        raise
+    return tmp
+
+
+def _commit(spark: SparkSession, staged: list[tuple[Target, str]], mode: str) -> None:
+    """Move every staged table into place, or none: a target that appeared meanwhile is an error
+    unless ``mode`` is 'overwrite'; an overwritten table is moved aside and dropped only once
+    every new one is in place; on a failure the moves are undone and the staged tables
+    dropped."""
+    if mode != "overwrite":
+        appeared = [t for t, _ in staged if _exists(spark, t.kind, t.location)]
+        if appeared:
+            for t, tmp in staged:
+                _remove(spark, t.kind, tmp)
+            raise OutputExistsError(
+                "output appeared while it was being generated for table(s) "
+                + ", ".join(f"{t.table!r} at {t.location!r}" for t in appeared)
+                + "; nothing was written (use mode='overwrite' to replace them)")
+    moved: list[Target] = []
+    aside: list[tuple[Target, str]] = []
+    try:
+        for target, tmp in staged:
+            if mode == "overwrite" and _exists(spark, target.kind, target.location):
+                old = _beside(target, "_old")
+                _move(spark, target.kind, target.location, old)
+                aside.append((target, old))
+            _move(spark, target.kind, tmp, target.location)
+            moved.append(target)
+    except BaseException:
+        undo = [(_remove, (t.kind, t.location)) for t in reversed(moved)]
+        undo += [(_move, (t.kind, old, t.location)) for t, old in reversed(aside)]
+        undo += [(_remove, (t.kind, tmp)) for t, tmp in staged]
+        for step, args in undo:
+            try:
+                step(spark, *args)
+            except Exception as exc:  # keep undoing; the first failure is the one raised
+                logger.error("could not undo a partial write (%s %s): %s", step.__name__,
+                             args, exc)
+        raise
+    for target, old in aside:
+        _remove(spark, target.kind, old)
+    for target in moved:
+        logger.info("wrote table %s to %s", target.table, target.location)
+
+
 def write_table(df: DataFrame, target: Target, fmt: str = "parquet",
                 mode: str = "errorifexists", note: Optional[str] = None) -> Optional[int]:
     """Write ``df`` to ``target`` so that it appears complete or not at all. A Delta table is
@@ -181,50 +293,15 @@ def write_table(df: DataFrame, target: Target, fmt: str = "parquet",
     spark = df.sparkSession
     if fmt == "delta":
         return _write_delta(df, target, mode, note or f"synthohive-spark {uuid.uuid4().hex}")
-    tmp_name = f"_tmp_{target.table}_{uuid.uuid4().hex[:12]}"
-    if target.kind == "catalog":
-        db = target.location.rsplit(".", 1)[0]
-        tmp = f"{db}.{tmp_name}"
-        writer = df.write.format(fmt).mode(_ERROR_IF_EXISTS)
-        if fmt == "csv":
-            writer = writer.option("header", "true")
-        try:
-            writer.saveAsTable(tmp)
-            if mode == "overwrite":
-                spark.sql(f"DROP TABLE IF EXISTS {target.location}")
-            elif spark.catalog.tableExists(target.location):
-                raise OutputExistsError(f"table {target.table!r}: {target.location} appeared "
-                                        f"while it was being generated")
-            spark.sql(f"ALTER TABLE {tmp} RENAME TO {target.location}")
-        except BaseException:
-            spark.sql(f"DROP TABLE IF EXISTS {tmp}")
-            raise
-        logger.info("wrote table %s to %s", target.table, target.location)
-        return
+    if _stageable(spark, target):
+        _commit(spark, [(target, _stage(df, target, fmt))], mode)
+        return None
+    # Spark Connect: a path in place; _SUCCESS is written last by the job commit
     writer = df.write.format(fmt)
     if fmt == "csv":
         writer = writer.option("header", "true")
-    if not is_classic(spark):  # Spark Connect: in place; _SUCCESS is written last by the commit
-        writer.mode("overwrite" if mode == "overwrite" else _ERROR_IF_EXISTS).save(target.location)
-        return
-    parent = os.path.dirname(target.location.rstrip("/"))
-    tmp = f"{parent}/.{tmp_name}"
-    fs, tmp_path = hadoop_fs(spark, tmp)
-    try:
-        writer.mode(_ERROR_IF_EXISTS).save(tmp)
-        _, dest = hadoop_fs(spark, target.location)
-        if fs.exists(dest):
-            if mode != "overwrite":
-                raise OutputExistsError(f"table {target.table!r}: {target.location} appeared "
-                                        f"while it was being generated")
-            fs.delete(dest, True)
-        if not fs.rename(tmp_path, dest):
-            raise OSError(f"table {target.table!r}: could not move {tmp} to {target.location}")
-    except BaseException:
-        if fs.exists(tmp_path):
-            fs.delete(tmp_path, True)
-        raise
-    logger.info("wrote table %s to %s", target.table, target.location)
+    writer.mode("overwrite" if mode == "overwrite" else _ERROR_IF_EXISTS).save(target.location)
+    return None
 
 
 def read_back(spark: SparkSession, target: Target, fmt: str,
@@ -247,9 +324,12 @@ def read_back(spark: SparkSession, target: Target, fmt: str,
 
 class DatabaseWriter:
     """Writes the tables of one generated database to ``output`` (a path or a catalog database):
-    checks every target before anything is generated, writes each table when asked
-    (:func:`write_table`), and, for Delta, keeps the manifest: 'writing' before the first table,
-    'complete' with each table's version after the last (:meth:`finish`)."""
+    checks every target before anything is generated and writes each table when asked. Delta:
+    each table is one commit, and the manifest says 'writing' before the first table and
+    'complete' with each table's version after the last (:meth:`finish`). Other formats: each
+    table is written under a temporary name and :meth:`finish` moves them all into place (on
+    Spark Connect a path is written in place). A caller that fails between writes calls
+    :meth:`abort`; a failed :meth:`write` aborts by itself."""
 
     def __init__(self, spark: SparkSession, output: str, tables: list[str], fmt: str = "parquet",
                  mode: str = "errorifexists") -> None:
@@ -261,6 +341,7 @@ class DatabaseWriter:
         self.run_id = uuid.uuid4().hex
         self.versions: dict[str, Optional[int]] = {}
         self._started = False
+        self._staged: list[tuple[Target, str]] = []
 
     def _note(self, status: str) -> str:
         return f"synthohive-spark {status} {self.run_id}"
@@ -269,16 +350,40 @@ class DatabaseWriter:
         if self.fmt == "delta" and not self._started:
             self._manifest("writing")
         self._started = True
-        self.versions[table] = write_table(df, self.targets[table], self.fmt, self.mode,
-                                           note=self._note("table"))
+        target = self.targets[table]
+        if self.fmt == "delta" or not _stageable(self.spark, target):
+            self.versions[table] = write_table(df, target, self.fmt, self.mode,
+                                               note=self._note("table"))
+            return
+        try:
+            self._staged.append((target, _stage(df, target, self.fmt)))
+        except BaseException:
+            self.abort()
+            raise
+        self.versions[table] = None
 
     def finish(self) -> None:
-        """Mark the database complete (Delta: the manifest, written last)."""
+        """Mark the database complete (Delta: the manifest, written last; other formats: every
+        table moved into place)."""
         missing = [t for t in self.targets if t not in self.versions]
         if missing:
+            self.abort()
             raise RuntimeError(f"output {self.output!r}: table(s) {missing} were not written")
         if self.fmt == "delta":
             self._manifest("complete")
+        elif self._staged:
+            staged, self._staged = self._staged, []
+            _commit(self.spark, staged, self.mode)
+
+    def abort(self) -> None:
+        """Drop the tables written under temporary names and not yet moved into place (Delta:
+        nothing to drop; the manifest still says 'writing')."""
+        staged, self._staged = self._staged, []
+        for target, tmp in staged:
+            try:
+                _remove(self.spark, target.kind, tmp)
+            except Exception as exc:
+                logger.error("could not drop the temporary table %s: %s", tmp, exc)
 
     def read_back(self, table: str, schema: Optional[T.StructType] = None) -> DataFrame:
         """The table as written by this writer (Delta: the version it committed)."""

@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from synthohive_spark.io.readers import read_table
-from synthohive_spark.io.writers import DatabaseWriter
+from synthohive_spark.io.jdbc import database_writer
 from synthohive_spark.metadata import Metadata, MetadataError, check_case_distinct
 from synthohive_spark.ml import _generation as gen
 from synthohive_spark.errors import ParamError
@@ -316,7 +316,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         """Generate the database: every table as a Spark DataFrame, in generation order.
 
         With ``rejectCopies`` or ``minDCR`` (by default the metadata's
-        ``privacy.exact_copy_tolerance`` above 0 and ``privacy.min_dcr``), ``reference`` is
+        ``privacy.exact_copy_tolerance``, when set, and ``privacy.min_dcr``), ``reference`` is
         required: each table's generated rows that copy one of its real rows (beyond the
         tolerated share), or come closer than ``minDCR`` to one, are generated again on the
         executors, against at most 50,000 distinct real rows per table chosen by a hash of
@@ -332,12 +332,17 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         Root tables get ``round(real rows * scale)`` rows unless ``numRows`` names them; child
         tables follow from the cardinality models. With ``output`` (a path, or a catalog database)
         each table is written as soon as it is generated (``format``; ``mode`` 'errorifexists' or
-        'overwrite') and the returned DataFrames read the written tables; otherwise they are
+        'overwrite'), under a temporary name moved into place once every table is written (a
+        failure half way leaves none of them; see ``synthohive_spark.io.writers``), and the
+        returned DataFrames read the written tables; otherwise they are
         persisted on the executors (call ``unpersist()`` when done). ``format='delta'`` writes
         each table as one Delta commit (an overwrite is a new version of the table, never a
         deletion) and, last, a manifest that makes the set complete; the returned DataFrames read
         the versions written, and ``synthohive_spark.io.read_output(output)`` reads the database
-        back through its manifest.
+        back through its manifest. ``output=JdbcOutput(url, schema, properties)`` (or a
+        ``jdbc:postgresql:`` URL: schema public) writes the database into a PostgreSQL schema with
+        its primary and foreign keys declared, all tables at once or none
+        (:class:`synthohive_spark.io.JdbcDatabaseWriter`; ``format`` does not apply).
         """
         spark = spark or SparkSession.active()
         if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not scale > 0 \
@@ -359,7 +364,8 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
         guards = self._copy_guards(spark, reference, seed)
         writer = None
         if output is not None:
-            writer = DatabaseWriter(spark, output, self.tables, format, mode)
+            # a path or catalog database (io.writers), or a PostgreSQL schema (io.jdbc)
+            writer = database_writer(spark, output, self.tables, format, mode, self.metadata)
         generated: dict[str, DataFrame] = {}
         counts: dict[str, int] = {}
         md = self.metadata
@@ -389,23 +395,28 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                         final.add(t)
                         progress = True
 
-        for name in self.tables:
-            df, n = self._generate_table(spark, graph, name, generated, counts, sizes, seed,
-                                         numPartitions, guards.get(name))
-            if name not in small:
-                df = apply_copies(df, name, md.tables[name], generated, self._schema(name),
-                                   seed, md.tables[name].primary_key, small)
-            generated[name] = df.persist(StorageLevel.MEMORY_AND_DISK)
-            counts[name] = n
-            logger.info("generated table %s: %d rows", name, n)
-            settle()
-        if gate > 0:
-            from synthohive_spark.validation import quality_gate
-            real = {t: read_table(src, spark, name=t) for t, src in reference.items()}
-            quality_gate(real, generated, gate, metadata=self.metadata)
+        try:  # a failure half way: the tables written so far under temporary names go
+            for name in self.tables:
+                df, n = self._generate_table(spark, graph, name, generated, counts, sizes, seed,
+                                             numPartitions, guards.get(name))
+                if name not in small:
+                    df = apply_copies(df, name, md.tables[name], generated, self._schema(name),
+                                       seed, md.tables[name].primary_key, small)
+                generated[name] = df.persist(StorageLevel.MEMORY_AND_DISK)
+                counts[name] = n
+                logger.info("generated table %s: %d rows", name, n)
+                settle()
+            if gate > 0:
+                from synthohive_spark.validation import quality_gate
+                real = {t: read_table(src, spark, name=t) for t, src in reference.items()}
+                quality_gate(real, generated, gate, metadata=self.metadata)
+                if writer is not None:
+                    for name in self.tables:
+                        writer.write(name, generated[name])
+        except BaseException:
             if writer is not None:
-                for name in self.tables:
-                    writer.write(name, generated[name])
+                writer.abort()
+            raise
         if writer is None:
             for df in stale:
                 df.unpersist()
