@@ -110,3 +110,26 @@ def seeded_noise(monkeypatch):
 
     seeds = itertools.count(100)
     monkeypatch.setattr(_dp, "noise_rng", lambda: np.random.default_rng(next(seeds)))
+
+
+def check_integrity(md, tables: dict, linked: bool = True) -> None:
+    """Every table of ``md`` is there, primary keys are unique and every foreign key has its
+    parent (``linked``: and at least one child row references one), all computed on the frames
+    as read back from a store (Delta, PostgreSQL)."""
+    from pyspark.sql import functions as F
+
+    from synthohive_spark.validation._multi import referential_integrity
+
+    assert set(tables) == set(md.tables)
+    for name, cfg in md.tables.items():
+        df = tables[name]
+        pk = cfg.primary_key
+        rows, keys = df.agg(F.count(F.lit(1)), F.countDistinct(pk) if pk else F.lit(0)).first()
+        assert rows > 0, name
+        if pk:
+            assert keys == rows, f"{name}: primary key {pk} is not unique"
+        for fk in cfg.foreign_keys:
+            ri = referential_integrity(df, fk.column, tables[fk.parent_table], fk.parent_column)
+            assert ri["orphans"] == 0, f"{name}.{fk.column} -> {fk.parent_table}: {ri}"
+            if linked:
+                assert ri["foreign_keys"] > 0, f"{name}.{fk.column}"

@@ -23,7 +23,8 @@ from synthohive_spark.io import (MANIFEST, DatabaseWriter, IncompleteOutputError
 from synthohive_spark.metadata import Metadata
 from synthohive_spark.ml.relational import RelationalSynthesizer
 from synthohive_spark.session import delta_available, delta_package
-from synthohive_spark.validation._multi import referential_integrity
+
+from conftest import check_integrity  # noqa: E402
 
 pytestmark = pytest.mark.delta
 
@@ -53,23 +54,6 @@ def _rows(df) -> list:
 def _same_rows(a, b) -> bool:
     """Same schema and the same rows (as a multiset); one job per side."""
     return a.schema == b.schema and _rows(a) == _rows(b)
-
-
-def _check_integrity(md: Metadata, tables: dict) -> None:
-    """Every table of ``md`` is there, primary keys are unique and every foreign key has its
-    parent, all computed on the frames as read back from the store."""
-    assert set(tables) == set(md.tables)
-    for name, cfg in md.tables.items():
-        df = tables[name]
-        pk = cfg.primary_key
-        rows, keys = df.agg(F.count(F.lit(1)), F.countDistinct(pk) if pk else F.lit(0)).first()
-        assert rows > 0, name
-        if pk:
-            assert keys == rows, f"{name}: primary key {pk} is not unique"
-        for fk in cfg.foreign_keys:
-            ri = referential_integrity(df, fk.column, tables[fk.parent_table], fk.parent_column)
-            assert ri["orphans"] == 0, f"{name}.{fk.column} -> {fk.parent_table}: {ri}"
-            assert ri["foreign_keys"] > 0, f"{name}.{fk.column}"
 
 
 # ------------------------------------------------------------------ every line: the Spark line
@@ -179,7 +163,7 @@ def test_retail_round_trips_through_delta(dspark, retail, retail_store):
     for name, df in retail.items():
         assert _same_rows(back[name], df), name
         assert len(_history(dspark, os.path.join(retail_store, name))) == 1  # one commit
-    _check_integrity(retail_metadata(), back)
+    check_integrity(retail_metadata(), back)
     # a table read by path as delta.`path`, and found as Delta by its _delta_log
     path = os.path.join(retail_store, "orders")
     assert _same_rows(read_table(f"delta.`{path}`", dspark), retail["orders"])
@@ -210,7 +194,7 @@ def test_pizzaplace_round_trips_through_delta(dspark, pizzaplace, tmp_path):
                               "parent_column": "order_id"},
                              {"column": "pizza_id", "parent_table": "menu",
                               "parent_column": "pizza_id"}]}}})
-    _check_integrity(md, back)
+    check_integrity(md, back)
 
 
 def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, retail_store,
@@ -223,7 +207,7 @@ def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, ret
     rows = {"customers": 40, "products": 10, "employees": 5}
     returned = model.sample(numRows=rows, output=out, format="delta")
     back = read_output(out, dspark)
-    _check_integrity(retail_metadata(), back)
+    check_integrity(retail_metadata(), back)
     assert back["customers"].count() == returned["customers"].count() == 40
 
     # an existing output is refused by default, and nothing is committed

@@ -30,7 +30,8 @@ from synthohive_spark.io import (JdbcOutput, catalog_keys, read_jdbc_schema, rea
 from synthohive_spark.io.jdbc import jdbc_available, jdbc_package, metadata_with_keys
 from synthohive_spark.metadata import Metadata
 from synthohive_spark.ml.relational import RelationalSynthesizer
-from synthohive_spark.validation._multi import referential_integrity
+
+from conftest import check_integrity  # noqa: E402
 
 pytestmark = [pytest.mark.jdbc, pytest.mark.spark]
 
@@ -150,22 +151,6 @@ def _keys(md: Metadata) -> tuple[dict, set]:
     return pks, fks
 
 
-def _check_integrity(md: Metadata, tables: dict) -> None:
-    """Every table there, primary keys unique, every foreign key with its parent: computed on the
-    frames read back from the database."""
-    assert set(tables) == set(md.tables)
-    for name, cfg in md.tables.items():
-        df = tables[name]
-        pk = cfg.primary_key
-        rows, keys = df.agg(F.count(F.lit(1)), F.countDistinct(pk) if pk else F.lit(0)).first()
-        assert rows > 0, name
-        if pk:
-            assert keys == rows, f"{name}: primary key {pk} is not unique"
-        for fk in cfg.foreign_keys:
-            ri = referential_integrity(df, fk.column, tables[fk.parent_table], fk.parent_column)
-            assert ri["orphans"] == 0, f"{name}.{fk.column} -> {fk.parent_table}: {ri}"
-
-
 def _constraints(pg: Postgres, schema: str) -> set:
     """(kind, table, columns, parent table) of every constraint in ``schema``, from pg_catalog."""
     out = pg.value(
@@ -237,7 +222,7 @@ def test_retail_round_trips_with_its_keys_from_the_catalog(jspark, postgres, ret
     assert _keys(read_md) == _keys(md)
     for name, df in retail.items():
         assert _same_rows(tables[name], df), name
-    _check_integrity(read_md, tables)
+    check_integrity(read_md, tables, linked=False)
     # key columns are identifiers; the other columns were detected from the data
     assert str(read_md.tables["orders"].columns["account_manager"].sdtype) == "id"
     assert str(read_md.tables["customers"].columns["email"].sdtype) == "email"
@@ -257,7 +242,7 @@ def test_pizzaplace_round_trips_with_its_keys_from_the_catalog(jspark, postgres,
     assert tables["order_items"].count() == 49_574
     for name, df in pizza.items():
         assert _same_rows(tables[name], df), name
-    _check_integrity(read_md, tables)
+    check_integrity(read_md, tables, linked=False)
 
 
 def test_keys_come_from_the_catalog_not_from_detection(jspark, postgres):
@@ -334,7 +319,7 @@ def test_synthetic_retail_is_learned_from_postgres_and_written_back(jspark, post
     assert {t: k[0] for t, k in keys.primary_keys.items()} == _keys(md)[0]
     back = {t: read_jdbc_table(jspark, postgres.url, t, "synth", postgres.props)
             for t in md.tables}
-    _check_integrity(md, back)
+    check_integrity(md, back, linked=False)
     counts = {t: int(postgres.value(f'SELECT count(*) FROM synth."{t}"')) for t in md.tables}
     assert counts == {t: df.count() for t, df in returned.items()}
     assert counts["customers"] == 40 and counts["employees"] == 5
