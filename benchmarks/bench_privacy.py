@@ -18,7 +18,7 @@ real database, in one run.
 The issue's targets: at epsilon 10 the quality within 0.05 of the model without differential
 privacy; at epsilon 1 above the independent-marginals baseline.
 
-    nice -n 10 .venv-compare/bin/python benchmarks/bench_privacy.py [--epsilons 1,3,10,none]
+    nice -n 10 .venv-spark35/bin/python benchmarks/bench_privacy.py [--epsilons 1,3,10,none]
         [--models gaussian_copula,tvae,ctgan] [--epochs 20] [--max-rows 10000]
 """
 from __future__ import annotations

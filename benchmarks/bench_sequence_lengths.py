@@ -15,8 +15,8 @@ one by one under their storm, today's non-sequential child generation), each sam
 ``--scale`` and written to parquet; printed: the child table's rows and the wall time of the
 whole sample, rows/s per core (Spark's default parallelism), and the ratio of the two.
 
-    nice -n 10 .venv-compare/bin/python benchmarks/bench_sequence_lengths.py [--seed 0]
-    nice -n 10 .venv-compare/bin/python benchmarks/bench_sequence_lengths.py --speed --scale 20
+    nice -n 10 .venv-spark35/bin/python benchmarks/bench_sequence_lengths.py [--seed 0]
+    nice -n 10 .venv-spark35/bin/python benchmarks/bench_sequence_lengths.py --speed --scale 20
 """
 from __future__ import annotations
 

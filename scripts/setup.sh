@@ -7,8 +7,9 @@
 #   bash scripts/setup.sh spark35    # .venv-spark35: pyspark 3.5 with Spark Connect, pandas 2,
 #                                    #   numpy 1.26, Delta Lake (delta-spark 3.3, its jars fetched
 #                                    #   into ~/.ivy2 once) (ci-constraints-spark35.txt)
-#   bash scripts/setup.sh compare    # .venv-compare: the spark35 pins plus sdmetrics (which holds
-#                                    #   pandas below 3), for the comparison tests (-m compare)
+#   bash scripts/setup.sh compare    # .venv-spark35 as above plus sdmetrics (which holds pandas
+#                                    #   below 3; nothing in the library imports it), for the
+#                                    #   comparison tests (-m compare): one torch install less
 #
 # Idempotent: re-running only installs what is missing or what the constraints changed.
 set -euo pipefail
@@ -18,7 +19,7 @@ LINE=${1:-main}
 case "$LINE" in
   main)    VENV=.venv;         CONSTRAINTS=ci-constraints.txt;         EXTRAS="test" ;;
   spark35) VENV=.venv-spark35; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,delta" ;;
-  compare) VENV=.venv-compare; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,compare,delta" ;;
+  compare) VENV=.venv-spark35; CONSTRAINTS=ci-constraints-spark35.txt; EXTRAS="test,connect,compare,delta" ;;
   *) echo "scripts/setup.sh: unknown line '$LINE' (expected main, spark35 or compare)" >&2; exit 2 ;;
 esac
 if [ ! -x "$VENV/bin/python" ]; then

@@ -13,9 +13,9 @@ if os.environ.get("SYNTHOHIVE_COMPARE") == "1":
     import sdmetrics  # the comparison job: a missing sdmetrics is an error, not a skip
 else:
     sdmetrics = pytest.importorskip(
-        "sdmetrics", reason="sdmetrics (which holds pandas below 3) is compared in its own "
-        "environment: bash scripts/setup.sh compare && SYNTHOHIVE_COMPARE=1 "
-        ".venv-compare/bin/python -m pytest -q -m compare")
+        "sdmetrics", reason="sdmetrics (which holds pandas below 3) is compared on the Spark "
+        "3.5 line's environment: bash scripts/setup.sh compare && SYNTHOHIVE_COMPARE=1 "
+        ".venv-spark35/bin/python -m pytest -q -m compare")
 
 from sdmetrics.column_pairs import ContingencySimilarity, CorrelationSimilarity  # noqa: E402
 from sdmetrics.reports import QualityReport as MultiQualityReport  # noqa: E402
