@@ -171,7 +171,8 @@ def test_retail_round_trips_through_delta(dspark, retail, retail_store):
     manifest = dspark.read.format("delta").load(os.path.join(retail_store, MANIFEST)).collect()
     assert {r["status"] for r in manifest} == {"complete"}
     assert {r["table"] for r in manifest} == set(retail)
-    assert len(_history(dspark, os.path.join(retail_store, MANIFEST))) == 2  # writing, complete
+    # a first write: the manifest's one commit says 'complete' (an overwrite says 'writing' first)
+    assert len(_history(dspark, os.path.join(retail_store, MANIFEST))) == 1
 
 
 def test_pizzaplace_round_trips_through_delta(dspark, pizzaplace, tmp_path):
@@ -230,8 +231,9 @@ def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, ret
     assert all(os.path.exists(f.replace("file:", "", 1)) for f in files_v0)  # nothing deleted
     old = read_table(os.path.join(out, "orders"), dspark, options={"versionAsOf": 0})
     assert _rows(old) == first["orders"]
-    # the manifest's previous version is the first database, whole
-    earlier = read_output(out, dspark, version=1)
+    # the manifest's first version is the first database, whole (then 1 'writing', 2 complete)
+    assert [h["version"] for h in _history(dspark, os.path.join(out, MANIFEST))] == [0, 1, 2]
+    earlier = read_output(out, dspark, version=0)
     assert _rows(earlier["order_items"]) == first["order_items"]
 
 
@@ -271,8 +273,9 @@ def test_a_failed_write_leaves_no_complete_looking_database(dspark, retail, tmp_
     broken = retail["orders"].withColumn("order_id", explode("order_id"))
     with pytest.raises(Exception, match="generation failed half way"):
         attempt("errorifexists", broken)
-    with pytest.raises(IncompleteOutputError, match="did not finish"):
-        read_output(out, dspark)
+    with pytest.raises(IncompleteOutputError, match="no manifest .* first write did not finish"):
+        read_output(out, dspark)  # a first write writes its manifest last
+    assert not os.path.exists(os.path.join(out, MANIFEST))
     with pytest.raises(TableSourceError, match="not a Delta table"):  # no commit: no table
         read_table(os.path.join(out, "orders"), dspark, fmt="delta")
 
@@ -280,10 +283,11 @@ def test_a_failed_write_leaves_no_complete_looking_database(dspark, retail, tmp_
     complete = read_output(out, dspark)
     with pytest.raises(Exception, match="generation failed half way"):
         attempt("overwrite", broken)
-    # manifest versions: 0 writing (failed), 1 writing, 2 complete, 3 writing (failed)
-    with pytest.raises(IncompleteOutputError, match=r"last complete one is manifest version 2"):
+    # manifest versions: 0 complete, 1 writing (the overwrite that failed)
+    with pytest.raises(IncompleteOutputError,
+                       match=r"did not finish .* last complete one is manifest version 0"):
         read_output(out, dspark)
-    whole = read_output(out, dspark, version=2)
+    whole = read_output(out, dspark, version=0)
     for name in names:
         assert _same_rows(whole[name], complete[name]), name
 
@@ -295,6 +299,14 @@ def test_a_folder_that_is_not_delta_is_never_overwritten(dspark, retail, tmp_pat
         with pytest.raises(OutputExistsError, match="not a Delta table"):
             DatabaseWriter(dspark, out, ["customers"], "delta", mode)
     assert dspark.read.parquet(os.path.join(out, "customers")).count() == retail["customers"].count()
+    # nor is a folder where the manifest goes
+    other = str(tmp_path / "db2")
+    retail["customers"].write.parquet(os.path.join(other, MANIFEST))
+    for mode in ("errorifexists", "overwrite"):
+        with pytest.raises(OutputExistsError, match=f"{MANIFEST}.* not a Delta table"):
+            DatabaseWriter(dspark, other, ["customers"], "delta", mode)
+    assert len(os.listdir(other)) == 1
+    assert dspark.read.parquet(os.path.join(other, MANIFEST)).count() == retail["customers"].count()
 
 
 def test_catalog_database_as_delta(dspark, retail):
@@ -320,3 +332,24 @@ def test_catalog_database_as_delta(dspark, retail):
         assert dspark.catalog.tableExists(f"synth_delta_test.{MANIFEST}")
     finally:
         dspark.sql("DROP DATABASE IF EXISTS synth_delta_test CASCADE")
+
+
+def test_the_version_of_this_writes_commit_is_read_from_the_log(dspark, retail, tmp_path):
+    """_delta_version finds a write's own commit: from the newest commit file when it is ours,
+    through Delta's history when another commit came after it."""
+    from synthohive_spark.io.writers import Target, _delta_version, _latest_commit, _write_delta
+
+    target = Target("customers", "path", str(tmp_path / "customers"))
+    df = retail["customers"]
+    assert _write_delta(df, target, "errorifexists", "first") == 0
+    assert _write_delta(df, target, "overwrite", "second") == 1
+    assert _write_delta(df.limit(5), target, "overwrite", "third", version=False) is None
+    assert _latest_commit(dspark, target) == (2, "third")
+    history = {r["userMetadata"]: r["version"] for r in
+               dspark.sql(f"DESCRIBE HISTORY delta.`{target.location}`").collect()}
+    assert history == {"first": 0, "second": 1, "third": 2}
+    assert [_delta_version(dspark, target, n) for n in ("third", "second", "first")] == [2, 1, 0]
+    assert _delta_version(dspark, target) == 2
+    with pytest.raises(RuntimeError, match="no Delta commit 'fourth'"):
+        _delta_version(dspark, target, "fourth")
+    assert _latest_commit(dspark, Target("t", "path", str(tmp_path / "none"))) is None

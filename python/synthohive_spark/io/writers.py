@@ -12,9 +12,10 @@ by the job commit, last) marks it done.
 
 Delta tables are written in place, each in one Delta commit (an overwrite is a new version of the
 table, never a deletion of its files), and a database written as Delta has a manifest, itself a
-small Delta table beside the tables (``_synthohive_manifest``): it says 'writing' before the first
-table and 'complete', with the version of every table, after the last, so a write that failed half
-way leaves no set of tables that looks complete. :func:`read_output` reads a database through it.
+small Delta table beside the tables (``_synthohive_manifest``): it says 'complete', with the
+version of every table, once the last is written (an overwrite first makes it say 'writing'; a
+first write has none until then), so a write that failed half way leaves no set of tables that
+looks complete. :func:`read_output` reads a database through it.
 """
 from __future__ import annotations
 
@@ -98,6 +99,10 @@ def _delta_state(spark: SparkSession, target: Target) -> str:
 def _delta_version(spark: SparkSession, target: Target, note: Optional[str] = None) -> int:
     """The latest version of a Delta table, or the latest one committed with ``note`` as its
     user metadata (the commit of this write, whatever others committed since)."""
+    if note is not None:
+        latest = _latest_commit(spark, target)
+        if latest is not None and latest[1] == note:
+            return latest[0]
     rows = spark.sql(f"DESCRIBE HISTORY {_delta_ref(target)}").select(
         "version", "userMetadata").collect()
     mine = [int(r[0]) for r in rows if note is None or r[1] == note]
@@ -105,6 +110,44 @@ def _delta_version(spark: SparkSession, target: Target, note: Optional[str] = No
         raise RuntimeError(f"table {target.table!r}: no Delta commit {note!r} in the history of "
                            f"{target.location}")
     return max(mine)
+
+
+def _latest_commit(spark: SparkSession, target: Target) -> Optional[tuple[int, Optional[str]]]:
+    """(version, user metadata) of the newest commit file in a path table's ``_delta_log``, read
+    through the driver's Hadoop filesystem (a listing and the first lines of one small file,
+    where DESCRIBE HISTORY loads the table's snapshot); None where that is out of reach (Spark
+    Connect, a catalog table) or the file is not as expected: the caller asks Delta itself."""
+    import json
+
+    if target.kind != "path":
+        return None
+    fs = hadoop_fs(spark, target.location.rstrip("/") + "/_delta_log")
+    if fs is None:
+        return None
+    try:
+        versions = [int(name[:-5]) for name in
+                    (st.getPath().getName() for st in fs[0].listStatus(fs[1]))
+                    if name.endswith(".json") and name[:-5].isdigit()]
+        if not versions:
+            return None
+        jvm = spark.sparkContext._jvm
+        latest = max(versions)
+        path = jvm.org.apache.hadoop.fs.Path(fs[1], f"{latest:020d}.json")
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs[0].open(path),
+                                                                         "UTF-8"))
+        try:
+            for _ in range(8):  # Delta writes commitInfo among a commit's first actions
+                line = reader.readLine()
+                if line is None:
+                    break
+                action = json.loads(line)
+                if "commitInfo" in action:
+                    return latest, action["commitInfo"].get("userMetadata")
+        finally:
+            reader.close()
+    except Exception as exc:  # a layout this reader does not know: Delta's own history decides
+        logger.debug("could not read the newest Delta commit of %s: %s", target.location, exc)
+    return None
 
 
 def check_targets(spark: SparkSession, targets: list[Target], mode: str, fmt: str) -> None:
@@ -142,9 +185,11 @@ def check_targets(spark: SparkSession, targets: list[Target], mode: str, fmt: st
                 + "; use mode='overwrite' to replace them")
 
 
-def _write_delta(df: DataFrame, target: Target, mode: str, note: str) -> int:
+def _write_delta(df: DataFrame, target: Target, mode: str, note: str,
+                 version: bool = True) -> Optional[int]:
     """One Delta commit (``note`` as its user metadata); an overwrite is Delta's own transaction,
-    a new version of the table. Returns the version committed."""
+    a new version of the table. Returns the version committed (None when ``version`` is False:
+    the caller does not need it)."""
     spark = df.sparkSession
     writer = df.write.format("delta")
     if mode == "overwrite":
@@ -172,10 +217,13 @@ def _write_delta(df: DataFrame, target: Target, mode: str, note: str) -> int:
             raise OutputExistsError(f"table {target.table!r}: {target.location} appeared while "
                                     f"it was being generated") from exc
         raise
-    version = _delta_version(spark, target, note)
+    if not version:
+        logger.info("wrote table %s to %s as Delta", target.table, target.location)
+        return None
+    committed = _delta_version(spark, target, note)
     logger.info("wrote table %s to %s as Delta version %d", target.table, target.location,
-                version)
-    return version
+                committed)
+    return committed
 
 
 def _database(location: str) -> str:
@@ -325,8 +373,9 @@ def read_back(spark: SparkSession, target: Target, fmt: str,
 class DatabaseWriter:
     """Writes the tables of one generated database to ``output`` (a path or a catalog database):
     checks every target before anything is generated and writes each table when asked. Delta:
-    each table is one commit, and the manifest says 'writing' before the first table and
-    'complete' with each table's version after the last (:meth:`finish`). Other formats: each
+    each table is one commit, and the manifest (when one is there from an earlier write) says
+    'writing' before the first table and 'complete' with each table's version after the last
+    (:meth:`finish`). Other formats: each
     table is written under a temporary name and :meth:`finish` moves them all into place (on
     Spark Connect a path is written in place). A caller that fails between writes calls
     :meth:`abort`; a failed :meth:`write` aborts by itself."""
@@ -338,6 +387,20 @@ class DatabaseWriter:
         if MANIFEST in self.targets:
             raise ValueError(f"a table cannot be named {MANIFEST!r}: the manifest of the output")
         check_targets(spark, list(self.targets.values()), mode, fmt)
+        # Delta: a manifest from an earlier write says 'writing' before this one changes any
+        # table, or a failure half way would leave it saying 'complete' over tables of two
+        # writes. Without one (a first write), a failure half way leaves no manifest, which
+        # read_output reports the same way, and the 'writing' commit is skipped.
+        self._had_manifest = False
+        if fmt == "delta":
+            manifest = resolve_target(output, MANIFEST)
+            state = _delta_state(spark, manifest)
+            if state == "other":
+                raise OutputExistsError(
+                    f"output {output!r}: {manifest.location} exists and is not a Delta table; "
+                    f"the manifest of a database written as Delta goes there, and nothing is "
+                    f"deleted to make room: remove it or choose another output")
+            self._had_manifest = state == "delta"
         self.run_id = uuid.uuid4().hex
         self.versions: dict[str, Optional[int]] = {}
         self._started = False
@@ -347,7 +410,7 @@ class DatabaseWriter:
         return f"synthohive-spark {status} {self.run_id}"
 
     def write(self, table: str, df: DataFrame) -> None:
-        if self.fmt == "delta" and not self._started:
+        if self.fmt == "delta" and not self._started and self._had_manifest:
             self._manifest("writing")
         self._started = True
         target = self.targets[table]
@@ -377,7 +440,7 @@ class DatabaseWriter:
 
     def abort(self) -> None:
         """Drop the tables written under temporary names and not yet moved into place (Delta:
-        nothing to drop; the manifest still says 'writing')."""
+        nothing to drop; the manifest still says 'writing', or there is none yet)."""
         staged, self._staged = self._staged, []
         for target, tmp in staged:
             try:
@@ -402,7 +465,8 @@ class DatabaseWriter:
             "format": [self.fmt] * len(names), "version": pd.array(versions, dtype="Int64"),
             "written_at": [now] * len(names)})
         df = self.spark.createDataFrame(rows, _MANIFEST_SCHEMA).coalesce(1)
-        _write_delta(df, resolve_target(self.output, MANIFEST), "overwrite", self._note(status))
+        _write_delta(df, resolve_target(self.output, MANIFEST), "overwrite", self._note(status),
+                     version=False)
 
 
 def read_output(output: str, spark: Optional[SparkSession] = None,
@@ -416,8 +480,8 @@ def read_output(output: str, spark: Optional[SparkSession] = None,
     target = resolve_target(output, MANIFEST)
     if _delta_state(spark, target) != "delta":
         raise IncompleteOutputError(f"output {output!r} has no manifest ({target.location}): it "
-                                    f"was not written as Delta by synthohive-spark, or its write "
-                                    f"never started")
+                                    f"was not written as Delta by synthohive-spark, or its first "
+                                    f"write did not finish")
     rows = read_back(spark, target, "delta", version=version).collect()
     status = {r["status"] for r in rows}
     if status != {"complete"}:
