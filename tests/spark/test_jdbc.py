@@ -245,6 +245,42 @@ def test_pizzaplace_round_trips_with_its_keys_from_the_catalog(jspark, postgres,
     check_integrity(read_md, tables, linked=False)
 
 
+def test_a_jdbc_catalogs_tables_are_read_by_three_part_names(jspark, postgres, retail, retail_db,
+                                                             tmp_path):
+    """A catalog other than the session's (Spark's JDBC catalog over this server): the fit reads
+    catalog.schema.table names; an output there is refused before anything is generated (that
+    catalog creates no table with a format and declares no keys)."""
+    from synthohive_spark.io import read_table
+
+    conf = {"spark.sql.catalog.pgcat":
+            "org.apache.spark.sql.execution.datasources.v2.jdbc.JDBCTableCatalog",
+            "spark.sql.catalog.pgcat.url": postgres.url,
+            "spark.sql.catalog.pgcat.user": postgres.props["user"],
+            "spark.sql.catalog.pgcat.password": postgres.props["password"],
+            "spark.sql.catalog.pgcat.driver": "org.postgresql.Driver"}
+    for k, v in conf.items():
+        jspark.conf.set(k, v)
+    try:
+        for name, df in retail.items():
+            assert _same_rows(read_table(f"pgcat.{retail_db}.{name}", jspark), df), name
+        model = RelationalSynthesizer(metadata=retail_metadata(), model="gaussian_copula",
+                                      seed=2).fit({t: f"pgcat.{retail_db}.{t}" for t in retail})
+        out = str(tmp_path / "from_catalog")
+        model.sample(scale=1.0, output=out)
+        back = {t: jspark.read.parquet(os.path.join(out, t)) for t in retail}
+        check_integrity(retail_metadata(), back)
+        postgres.value("CREATE SCHEMA synth_cat")
+        with pytest.raises(ValueError, match=r"'pgcat.synth_cat': catalog 'pgcat' is Spark's "
+                                             r"JDBC catalog.*output='jdbc:postgresql"):
+            model.sample(scale=1.0, output="pgcat.synth_cat")
+        assert _tables_in(postgres, "synth_cat") == set()
+        with pytest.raises(ValueError, match="names catalog 'nocat'"):
+            model.sample(scale=1.0, output="nocat.synth_cat")
+    finally:
+        for k in conf:
+            jspark.conf.unset(k)
+
+
 def test_keys_come_from_the_catalog_not_from_detection(jspark, postgres):
     """A declared foreign key that nothing in the data names, and a column that detection takes
     for a foreign key but the database does not declare."""

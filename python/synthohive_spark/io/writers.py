@@ -159,7 +159,17 @@ def check_targets(spark: SparkSession, targets: list[Target], mode: str, fmt: st
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     dbs = {_database(t.location) for t in targets if t.kind == "catalog"}
     for db in sorted(dbs):
-        check_catalog(spark, db, 2, f"output database {db!r}", ValueError)
+        parts = check_catalog(spark, db, 2, f"output database {db!r}", ValueError)
+        if len(parts) >= 2 and parts[0].lower() != "spark_catalog":
+            impl = spark.conf.get(f"spark.sql.catalog.{parts[0]}", None) or ""
+            if impl.endswith(".JDBCTableCatalog"):
+                raise ValueError(
+                    f"output database {db!r}: catalog {parts[0]!r} is Spark's JDBC catalog, "
+                    f"which creates no table with a format (CREATE TABLE ... USING {fmt}) and "
+                    f"declares no keys; write to the database with a JDBC output instead "
+                    f"(output='jdbc:postgresql://...' or JdbcOutput(url, schema): its keys "
+                    f"declared and its tables swapped in at once). Reading catalog "
+                    f"{parts[0]!r}'s tables by their three-part names works")
         if not spark.catalog.databaseExists(db):
             raise ValueError(f"output database {db!r} does not exist; create it first "
                              f"(CREATE DATABASE {db}) or give a path")
