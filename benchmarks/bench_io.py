@@ -37,6 +37,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
+from synthohive_spark.io.jdbc import _ident, _qualified  # noqa: E402
 from synthohive_spark.session import get_or_create_session  # noqa: E402
 
 
@@ -91,8 +92,8 @@ def write_ours(spark, df, fmt: str, out: str, jdbc: dict | None) -> None:
 
 def write_plain(spark, df, fmt: str, out: str, jdbc: dict | None, batched: bool = True) -> None:
     if fmt == "jdbc":
-        _sql(spark, jdbc, f'CREATE SCHEMA "{out}"')
-        df.write.jdbc(jdbc["url"], f'"{out}".orders', mode="error",
+        _sql(spark, jdbc, f"CREATE SCHEMA {_ident(out)}")
+        df.write.jdbc(jdbc["url"], _qualified(out, "orders"), mode="error",
                       properties=_jdbc_props(jdbc, batched))
         return
     writer = df.write.format(fmt)
@@ -157,7 +158,7 @@ def main() -> None:
                             write_plain(spark, df, fmt, out, jdbc, batched=who == "plain")
                         best[who] = min(best[who], time.perf_counter() - t0)
                         if fmt == "jdbc":
-                            _sql(spark, jdbc, f'DROP SCHEMA "{out}" CASCADE')
+                            _sql(spark, jdbc, f"DROP SCHEMA {_ident(out)} CASCADE")
                         else:
                             shutil.rmtree(out, ignore_errors=True)
                 r = {"rows": rows, "format": fmt, "ours": rows / best["ours"],

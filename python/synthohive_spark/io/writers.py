@@ -24,7 +24,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
@@ -43,6 +43,10 @@ __all__ = ["Target", "resolve_target", "target_exists", "check_targets", "write_
 MANIFEST = "_synthohive_manifest"
 _MANIFEST_SCHEMA = ("run_id string, status string, table string, location string, "
                     "format string, version long, written_at timestamp")
+
+#: Commit files probed after a table's last checkpoint before its version is left to Delta's
+#: history (Delta checkpoints every 10 commits by default)
+_MAX_COMMIT_PROBES = 100
 
 MODES = ("errorifexists", "overwrite")
 #: Spark's save mode 'errorifexists' as every client spells it (pyspark 3.5's Connect client
@@ -113,38 +117,49 @@ def _delta_version(spark: SparkSession, target: Target, note: Optional[str] = No
 
 
 def _latest_commit(spark: SparkSession, target: Target) -> Optional[tuple[int, Optional[str]]]:
-    """(version, user metadata) of the newest commit file in a path table's ``_delta_log``, read
-    through the driver's Hadoop filesystem (a listing and the first lines of one small file,
-    where DESCRIBE HISTORY loads the table's snapshot); None where that is out of reach (Spark
-    Connect, a catalog table) or the file is not as expected: the caller asks Delta itself."""
+    """(version, user metadata) of the newest commit of a path table, read from its
+    ``_delta_log`` through the driver's Hadoop filesystem: the last checkpoint's version, the
+    commit files after it probed one by one (Delta checkpoints every few commits, so a few
+    probes whatever the table's history), and the first lines of the newest one, where
+    DESCRIBE HISTORY loads the table's snapshot. None where that is out of reach (Spark Connect,
+    a catalog table) or the log is not as expected: the caller asks Delta itself."""
     import json
 
     if target.kind != "path":
         return None
-    fs = hadoop_fs(spark, target.location.rstrip("/") + "/_delta_log")
-    if fs is None:
+    found = hadoop_fs(spark, target.location.rstrip("/") + "/_delta_log")
+    if found is None:
         return None
-    try:
-        versions = [int(name[:-5]) for name in
-                    (st.getPath().getName() for st in fs[0].listStatus(fs[1]))
-                    if name.endswith(".json") and name[:-5].isdigit()]
-        if not versions:
-            return None
-        jvm = spark.sparkContext._jvm
-        latest = max(versions)
-        path = jvm.org.apache.hadoop.fs.Path(fs[1], f"{latest:020d}.json")
-        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs[0].open(path),
+    fs, log = found
+    jvm = spark.sparkContext._jvm
+
+    def file(name: str) -> Any:
+        return jvm.org.apache.hadoop.fs.Path(log, name)
+
+    def first_lines(name: str, n: int) -> list[str]:
+        if not fs.exists(file(name)):
+            return []
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(fs.open(file(name)),
                                                                          "UTF-8"))
         try:
-            for _ in range(8):  # Delta writes commitInfo among a commit's first actions
-                line = reader.readLine()
-                if line is None:
-                    break
-                action = json.loads(line)
-                if "commitInfo" in action:
-                    return latest, action["commitInfo"].get("userMetadata")
+            lines = [reader.readLine() for _ in range(n)]
         finally:
             reader.close()
+        return [line for line in lines if line is not None]
+
+    try:
+        checkpoint = first_lines("_last_checkpoint", 1)
+        version = int(json.loads(checkpoint[0])["version"]) if checkpoint else 0
+        for _ in range(_MAX_COMMIT_PROBES):
+            if not fs.exists(file(f"{version + 1:020d}.json")):
+                break
+            version += 1
+        else:
+            return None
+        for line in first_lines(f"{version:020d}.json", 8):  # commitInfo comes among the first
+            action = json.loads(line)
+            if "commitInfo" in action:
+                return version, action["commitInfo"].get("userMetadata")
     except Exception as exc:  # a layout this reader does not know: Delta's own history decides
         logger.debug("could not read the newest Delta commit of %s: %s", target.location, exc)
     return None
