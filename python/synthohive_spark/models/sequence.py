@@ -22,7 +22,7 @@ consecutive and in sequence order; the context is the parent's, the same on ever
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -346,11 +346,18 @@ class SequenceModel(GenerativeModel):
 
     @staticmethod
     def _num_parts(c: _Column, z: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """(n, 3) features of values ``z`` and their changes ``d`` (NaN: missing / none):
+        standardized value (0 when missing), missing, standardized change (0 when none)."""
+        out = np.empty((len(z), 3), dtype=np.float32)
         null = ~np.isfinite(z)
-        zn = np.where(null, 0.0, (np.nan_to_num(z) - c.mean) / c.std)
-        dn = np.where(np.isfinite(d), (np.nan_to_num(d) - c.dmean) / c.dstd, 0.0)
-        return np.stack([np.clip(zn, -8, 8), null.astype(np.float64), np.clip(dn, -8, 8)],
-                        axis=-1).astype(np.float32)
+        zn = (z - c.mean) / c.std
+        zn[null] = 0.0
+        dn = (d - c.dmean) / c.dstd
+        dn[~np.isfinite(dn)] = 0.0
+        out[:, 0] = np.clip(zn, -8, 8)
+        out[:, 1] = null
+        out[:, 2] = np.clip(dn, -8, 8)
+        return out
 
     # ---------------------------------------------------------------- training
     def _train(self, data: pd.DataFrame, context: pd.DataFrame | None,
@@ -535,18 +542,30 @@ class SequenceModel(GenerativeModel):
         c_out = np.zeros((g, tmax, n_cat), dtype=np.int64)
         alive = np.ones(g, dtype=bool)
         out_len = np.zeros(g, dtype=np.int64)
+        draws = [self._num_draw(col, fast.w2[j], fast.b2[j]) if col.kind == "num" else None
+                 for j, col in enumerate(cols)]
         for t in range(tmax):
-            act = np.flatnonzero(alive[:int((lens > t).sum())])
-            if len(act) == 0:
-                break
-            ti = torch.from_numpy(act)
-            pos = torch.from_numpy(_pos_features(np.full(len(act), t), lens[act],
-                                                 np.full(len(act), known))).to(dev)
+            k_t = int((lens > t).sum())
+            if known:
+                # every sequence runs to its length: the active ones are the first k_t (slices,
+                # not gathers)
+                if k_t == 0:
+                    break
+                act = ti = slice(0, k_t)
+                m = k_t
+            else:
+                act = np.flatnonzero(alive[:k_t])
+                if len(act) == 0:
+                    break
+                ti = torch.from_numpy(act)
+                m = len(act)
+            pos = torch.from_numpy(_pos_features(np.full(m, t), lens[act],
+                                                 np.full(m, known))).to(dev)
             cv = cvec[ti]
             hv = hist[ti]
             base = net.head_input(net.body(torch.cat([hv, pos, cv], dim=-1)), cv, pos)
             pre = torch.addmm(fast.b1, base, fast.w1_base.t())   # every head's first layer at once
-            feats = torch.zeros(len(act), net.feat_dim)   # this row's columns drawn so far
+            feats = torch.zeros(m, net.feat_dim)   # this row's columns drawn so far
             stop = None
             i = k = 0
             for j, col in enumerate(cols):
@@ -560,11 +579,8 @@ class SequenceModel(GenerativeModel):
                     stop = torch.sigmoid(hj @ w2[-1] + b2[-1])
                 if col.kind == "num":
                     pz = prev_z[act, i]
-                    have_prev = np.isfinite(pz)
-                    tok = self._draw(col, hj, w2, b2, have_prev, gen)
-                    z = self._values(col, tok, pz, rng)
-                    d = np.where(have_prev, z - pz, np.nan)
-                    feats[:, lo:lo + 3] = torch.from_numpy(self._num_parts(col, z, d))
+                    z, parts = draws[j](hj, pz, gen, rng)
+                    feats[:, lo:lo + 3] = torch.from_numpy(parts)
                     z_out[act, t, i] = z
                     prev_z[act, i] = z
                     i += 1
@@ -577,7 +593,7 @@ class SequenceModel(GenerativeModel):
             hist[ti] = net.next_history(hv, feats)
             out_len[act] += 1
             if stop is not None:
-                ended = torch.rand(len(act), generator=gen).numpy() < stop.numpy()
+                ended = torch.rand(m, generator=gen).numpy() < stop.numpy()
                 alive[act[ended]] = False
         # rows in sequence order, sequences in their given order
         inv = np.empty(g, dtype=np.int64)
@@ -589,38 +605,47 @@ class SequenceModel(GenerativeModel):
         return frame, seq_id
 
     @staticmethod
-    def _draw(col: _Column, h: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor,
-              have_prev: np.ndarray, gen: torch.Generator) -> np.ndarray:
-        """A numeric column's tokens from its head's hidden layer ``h``: a change (or missing)
-        where the row before has a value, else a value (or missing); only those outputs are
-        computed."""
-        tok = np.empty(len(have_prev), dtype=np.int64)
+    def _num_draw(col: _Column, w2: torch.Tensor, b2: torch.Tensor
+                  ) -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+        """A numeric column's step of sampling: from its head's hidden layer ``h`` (second layer
+        ``w2``, ``b2``) and the rows' previous values ``prev`` (NaN: none or missing), a token
+        per row (a change or missing where there is a previous value, else a value or missing:
+        only those outputs are computed), the value it stands for (uniform within its bin,
+        clipped to the trained range) and the row's features of it (:meth:`_num_parts`). The
+        weights and the tables per token are sliced once per call of ``_generate``."""
         a, v = col.n_abs, col.vocab
-        rows = np.flatnonzero(have_prev)
-        if len(rows):
-            logits = torch.addmm(b2[a:v], h[torch.from_numpy(rows)], w2[a:v].t())
-            tok[rows] = a + _nn.sample_categories(logits, gen).numpy().astype(np.int64)
-        rows = np.flatnonzero(~have_prev)
-        if len(rows):
-            keep = torch.cat([torch.arange(a), torch.tensor([v - 1])])
-            logits = torch.addmm(b2[keep], h[torch.from_numpy(rows)], w2[keep].t())
-            idx = _nn.sample_categories(logits, gen).numpy().astype(np.int64)
-            tok[rows] = np.where(idx == a, v - 1, idx)
-        return tok
+        bins = np.concatenate([col.abs_bins, col.delta_bins, [[0.0, 0.0]]])
+        lo_t, wid_t = bins[:, 0], bins[:, 1] - bins[:, 0]
+        keep = torch.cat([torch.arange(a), torch.tensor([v - 1])])
+        w_first, b_first = w2[keep].t().contiguous(), b2[keep].contiguous()
+        w_next, b_next = w2[a:v].t().contiguous(), b2[a:v].contiguous()
+        first_tok = np.append(np.arange(a), v - 1)
 
-    @staticmethod
-    def _values(col: _Column, tok: np.ndarray, prev: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        null = tok == col.vocab - 1
-        is_delta = (tok >= col.n_abs) & ~null
-        abs_i = np.clip(tok, 0, col.n_abs - 1)
-        del_i = np.clip(tok - col.n_abs, 0, len(col.delta_bins) - 1)
-        u = rng.random(len(tok))
-        lo = np.where(is_delta, col.delta_bins[del_i, 0], col.abs_bins[abs_i, 0])
-        hi = np.where(is_delta, col.delta_bins[del_i, 1], col.abs_bins[abs_i, 1])
-        v = lo + u * (hi - lo)
-        z = np.where(is_delta, np.nan_to_num(prev) + v, v)
-        z = np.clip(z, col.zmin, col.zmax)
-        return np.where(null, np.nan, z)
+        def draw(h: torch.Tensor, prev: np.ndarray, gen: torch.Generator,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            have_prev = ~np.isnan(prev)
+            n_prev = int(have_prev.sum())
+            if n_prev == len(prev):
+                tok = a + _nn.sample_categories(torch.addmm(b_next, h, w_next), gen).numpy()
+            elif n_prev == 0:
+                tok = first_tok[_nn.sample_categories(torch.addmm(b_first, h, w_first), gen).numpy()]
+            else:
+                tok = np.empty(len(prev), dtype=np.int64)
+                rows = np.flatnonzero(have_prev)
+                tok[rows] = a + _nn.sample_categories(
+                    torch.addmm(b_next, h[torch.from_numpy(rows)], w_next), gen).numpy()
+                rows = np.flatnonzero(~have_prev)
+                tok[rows] = first_tok[_nn.sample_categories(
+                    torch.addmm(b_first, h[torch.from_numpy(rows)], w_first), gen).numpy()]
+            u = rng.random(len(tok))
+            z = lo_t[tok] + u * wid_t[tok]
+            change = (tok >= a) & (tok < v - 1)
+            z[change] += prev[change]
+            np.clip(z, col.zmin, col.zmax, out=z)
+            z[tok == v - 1] = np.nan
+            return z, SequenceModel._num_parts(col, z, z - prev)
+
+        return draw
 
     def _decode(self, z: np.ndarray, codes: np.ndarray) -> pd.DataFrame:
         codecs = {c.name: c for c in self.transformer.codecs}
