@@ -18,6 +18,9 @@ real database, in one run.
 The issue's targets: at epsilon 10 the quality within 0.05 of the model without differential
 privacy; at epsilon 1 above the independent-marginals baseline.
 
+The database part scores with SDV's metadata (``pip install sdv -c ci-constraints-spark35.txt``
+into ``.venv-spark35``; ``--no-database`` without it).
+
     nice -n 10 .venv-spark35/bin/python benchmarks/bench_privacy.py [--epsilons 1,3,10,none]
         [--models gaussian_copula,tvae,ctgan] [--epochs 20] [--max-rows 10000]
 """

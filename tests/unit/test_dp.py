@@ -169,6 +169,41 @@ def test_the_dp_copula_keeps_the_bulk_and_never_gives_back_a_planted_outlier(see
     pd.testing.assert_frame_equal(m.sample(100, seed=5), again.sample(100, seed=5))
 
 
+def test_a_sparse_tail_hidden_by_the_noise_is_continued_to_the_data_extremes(monkeypatch):
+    # an exponential tail: the top half percent of 10,000 rows spreads over 115-200, a few rows
+    # per unit, under the noise of every bin and pool at epsilon 10
+    rng = np.random.default_rng(3)
+    n = 10_000
+    df = pd.DataFrame({"x": np.round(10 + rng.exponential(20, n), 1), "g": rng.choice(list("abc"), n)})
+    q995 = float(np.quantile(df["x"], 0.995))
+    for seed in range(3):
+        monkeypatch.setattr(_dp, "noise_rng", lambda s=seed: np.random.default_rng(s))
+        out = GaussianCopula(seed=1, epsilon=10.0).fit(df).sample(n, seed=2)["x"]
+        # reaches the data's extremes (it stopped at 120-159 before the tails were continued),
+        # never past them, with about the real share beyond the 99.5th percentile (0.5%)
+        assert 0.9 * df["x"].max() < out.max() <= df["x"].max()
+        assert 0.001 < (out > q995).mean() < 0.012
+        assert out.min() >= df["x"].min()
+
+
+def test_an_extended_tail_stays_within_the_range_and_the_rows_a_table_this_size_reaches():
+    from synthohive_spark.models.copula import _extend_tails
+
+    edges = np.sinh(np.linspace(np.arcsinh(0.0), np.arcsinh(1000.0), 1025))
+    centres = (edges[:-1] + edges[1:]) / 2
+    full = 10_000 * np.diff(-np.exp(-edges / 20.0))  # an exponential's rows per bin
+    cut = np.where(centres < 100.0, full, 0.0)       # what the noise let through
+    out = _extend_tails(cut, edges)
+    assert np.array_equal(out[centres < 100.0], cut[centres < 100.0])  # the kept bins as they were
+    added = out.sum() - cut.sum()
+    assert 0.25 * full[centres >= 100].sum() < added < 4 * full[centres >= 100].sum()
+    # nothing past where the model's last of the table's rows lies: far short of the range's end
+    assert centres[out > 0].max() < 400.0
+    whole = np.where(centres < 990.0, full + 1.0, 0.0)  # kept up to the range's end: unchanged
+    whole[-1] = 1.0
+    assert np.array_equal(_extend_tails(whole, edges), whole)
+
+
 def test_a_category_too_rare_to_survive_the_noise_is_dropped_at_epsilon_1(seeded_noise):
     rng = np.random.default_rng(1)
     n = 4000

@@ -131,6 +131,12 @@ _DP_TAIL_REACH = 4
 #: _DP_RANGE_REACH of its widths (at least _DP_RANGE_REACH_MIN, in asinh units: a factor of 20
 #: for large values), else it is padded by _DP_RANGE_PAD of its width
 _DP_RANGE_REACH = 1.0
+#: a DP histogram's tails beyond its outermost kept bins (rows too sparse to stand out of the
+#: noise: a few dozen spread over a long stretch) continue as an exponential in asinh(value),
+#: its scale read from the histogram's own quantiles at _DP_TAIL_P and _DP_TAIL_RATIO times it
+#: (an exponential tail has q(1 - p) - q(1 - r p) = scale ln r), as far as the range goes
+_DP_TAIL_P = 0.01
+_DP_TAIL_RATIO = 4.0
 _DP_RANGE_REACH_MIN = 3.0
 _DP_RANGE_PAD = 0.1
 #: the DP copula stratifies (stratify="auto") when its strata would have on average at least this
@@ -201,6 +207,57 @@ def _denoise_counts(noisy: np.ndarray, sd: float, total: float | None = None,
                 out = out + rest * near / near.sum()
             elif rest < 0:
                 out = out * (total / out.sum())
+    return out
+
+
+def _extend_tails(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """A denoised histogram whose empty outer bins (between its outermost kept bins and the
+    ends of its range) get the tail that its own outer quantiles imply (post-processing: no
+    privacy cost): on each side, an exponential in asinh(value) whose scale is the distance
+    between the quantiles at _DP_TAIL_P and _DP_TAIL_RATIO times it over ln(ratio), anchored at
+    the first of them and continued past the last kept bin; what would lie past the range's end
+    is left out (the range never reaches a far outlier: see _padded_range). The noise hides a
+    sparse tail (a few dozen rows over a long stretch) that the data has: without this the
+    synthetic values stop short of the real extremes, and every statistic that bins a column
+    between its minimum and its maximum moves its bins."""
+    total = float(counts.sum())
+    kept = np.flatnonzero(counts > 0)
+    if total <= 0 or len(kept) < 2:
+        return counts
+    t = np.arcsinh(edges)
+    cum = np.concatenate([[0.0], np.cumsum(counts)]) / total
+    out = counts.astype(float).copy()
+    p, r = _DP_TAIL_P, _DP_TAIL_RATIO
+    for side in (1, -1):
+        if side == 1:
+            last = int(kept[-1])
+            if last >= len(counts) - 1:
+                continue
+            qa, qb = np.interp([1.0 - r * p, 1.0 - p], cum, t)
+            scale = (qb - qa) / np.log(r)
+            beyond = t[last + 1:]                        # edges from the kept end outward
+            dist = beyond - qb
+        else:
+            first = int(kept[0])
+            if first <= 0:
+                continue
+            qb, qa = np.interp([p, r * p], cum, t)
+            scale = (qa - qb) / np.log(r)
+            beyond = t[:first + 1][::-1]
+            dist = qb - beyond
+        if not scale > 0 or p * total <= 1.0:
+            continue
+        # the model's mass beyond each outward edge: p exp(-(distance past the anchor) / scale),
+        # up to where the model puts its last of ``total`` rows (its 1 - 1 / total quantile: an
+        # exponential in asinh(value) is a power law in the value, far heavier than most data
+        # far out, so it is not drawn on past the extremes a table of this size would show)
+        reach = scale * np.log(p * total)
+        mass = np.where(dist <= reach, p * np.exp(-np.maximum(dist, 0.0) / scale), 0.0)
+        add = total * (mass[:-1] - mass[1:])
+        if side == 1:
+            out[last + 1:] += add
+        else:
+            out[:first] += add[::-1]
     return out
 
 
@@ -557,6 +614,7 @@ class GaussianCopula(GenerativeModel):
             counts = _denoise_counts(noisy, sd, total=rows - null, prior=np.diff(at))
             if counts.sum() <= 0:
                 counts[len(counts) // 2] = 1.0
+            counts = _extend_tails(counts, edges)
             self._dp_fine[key] = (edges, counts)  # the strata's bins and overall counts
             qs.append(_hist_quantiles(counts, edges, self._grid))
         self._dp_spend("fine")
