@@ -78,6 +78,27 @@ def test_each_group_is_one_sequence_of_its_length(fitted):
     assert (_per_group(out, groups2)["at"].diff().dropna().dt.total_seconds() > 0).all()
 
 
+def test_one_long_history_among_many_short_ones_costs_its_rows_not_a_padded_grid(fitted):
+    import tracemalloc
+
+    model, data, ctx, _ = fitted
+    lengths = np.r_[[1] * 2000, 2000]          # 4,000 rows: 2,001 sequences x 2,000 steps padded
+    groups = np.repeat(np.arange(len(lengths)), lengths)
+    context = pd.DataFrame({"kind": np.where(groups % 2 == 0, "a", "b")})
+    tracemalloc.start()
+    try:
+        out = model.sample(len(groups), context, seed=2, groups=groups)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # a grid of sequences x the longest would hold 2,001 x 2,000 values per column: 32 MB per
+    # numeric column, as much again per categorical one
+    assert peak < 24 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert len(out) == len(groups) and out["at"].notna().all()
+    # the long history is one sequence: it moves forward (up to the trained range's end)
+    assert (out["at"].iloc[-2000:].diff().dropna() >= pd.Timedelta(0)).all()
+
+
 def test_same_seed_same_rows_and_saved_state(fitted):
     model, data, ctx, groups = fitted
     a = model.sample(200, ctx.iloc[:200], seed=9, groups=groups[:200])

@@ -538,8 +538,12 @@ class SequenceModel(GenerativeModel):
         n_cat = len(cols) - n_num
         prev_z = np.full((g, n_num), np.nan)
         tmax = int(lens.max()) if g else 0
-        z_out = np.full((g, tmax, n_num), np.nan)
-        c_out = np.zeros((g, tmax, n_cat), dtype=np.int64)
+        # the drawn rows, each sequence's after one another (sorted order): as many as the
+        # lengths add up to, not sequences x longest (a chunk with one long history and
+        # thousands of short ones stays the chunk's size)
+        first_row = np.cumsum(lens) - lens
+        z_out = np.full((int(lens.sum()), n_num), np.nan)
+        c_out = np.zeros((int(lens.sum()), n_cat), dtype=np.int64)
         alive = np.ones(g, dtype=bool)
         out_len = np.zeros(g, dtype=np.int64)
         draws = [self._num_draw(col, fast.w2[j], fast.b2[j]) if col.kind == "num" else None
@@ -559,6 +563,7 @@ class SequenceModel(GenerativeModel):
                     break
                 ti = torch.from_numpy(act)
                 m = len(act)
+            at = first_row[act] + t                    # the active sequences' rows at step t
             pos = torch.from_numpy(_pos_features(np.full(m, t), lens[act],
                                                  np.full(m, known))).to(dev)
             cv = cvec[ti]
@@ -581,14 +586,14 @@ class SequenceModel(GenerativeModel):
                     pz = prev_z[act, i]
                     z, parts = draws[j](hj, pz, gen, rng)
                     feats[:, lo:lo + 3] = torch.from_numpy(parts)
-                    z_out[act, t, i] = z
+                    z_out[at, i] = z
                     prev_z[act, i] = z
                     i += 1
                 else:
                     logits = torch.addmm(b2[:col.vocab], hj, w2[:col.vocab].t())
                     tok = _nn.sample_categories(logits, gen).long()
                     feats[:, lo:lo + net.widths[j]] = net.embeds[col.name](tok)
-                    c_out[act, t, k] = tok.numpy()
+                    c_out[at, k] = tok.numpy()
                     k += 1
             hist[ti] = net.next_history(hv, feats)
             out_len[act] += 1
@@ -601,7 +606,8 @@ class SequenceModel(GenerativeModel):
         sizes = (out_len if not known else lens)[inv]       # per sequence, in the given order
         seq_id = np.repeat(np.arange(g), sizes)
         step = np.arange(len(seq_id)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        frame = self._decode(z_out[inv[seq_id], step], c_out[inv[seq_id], step])
+        rows = first_row[inv[seq_id]] + step
+        frame = self._decode(z_out[rows], c_out[rows])
         return frame, seq_id
 
     @staticmethod
