@@ -99,6 +99,27 @@ def test_one_long_history_among_many_short_ones_costs_its_rows_not_a_padded_grid
     assert (out["at"].iloc[-2000:].diff().dropna() >= pd.Timedelta(0)).all()
 
 
+def test_training_on_many_short_histories_and_one_long_one_pads_each_batch_only():
+    import tracemalloc
+
+    data, ctx, groups = _tracks(400, seed=4)
+    # 3,000 one-row histories beside one of 400 rows (up to 400 steps are learned)
+    one = data.iloc[np.r_[np.zeros(3000, dtype=int), np.arange(400) % len(data)]].reset_index(drop=True)
+    one["at"] = pd.Timestamp("2021-01-01") + pd.to_timedelta(np.r_[np.zeros(3000), np.arange(400) * 6], unit="h")
+    g = np.r_[np.arange(3000), np.full(400, 3000)]
+    context = pd.DataFrame({"kind": np.where(g % 2 == 0, "a", "b")})
+    tracemalloc.start()
+    try:
+        model = create_model("sequence", seed=1, epochs=1).fit(one, context, groups=g)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # every sequence x the longest: 3,001 x 400 steps of every token, value part and code
+    # (over 100 MiB here); per batch of similar lengths it is the rows themselves
+    assert peak < 40 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+    assert model.fitted
+
+
 def test_same_seed_same_rows_and_saved_state(fitted):
     model, data, ctx, groups = fitted
     a = model.sample(200, ctx.iloc[:200], seed=9, groups=groups[:200])

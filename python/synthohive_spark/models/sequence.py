@@ -399,18 +399,7 @@ class SequenceModel(GenerativeModel):
             ctx = torch.from_numpy(self.context_transformer.transform(
                 context.iloc[starts].reset_index(drop=True), rng, "context"))
         lens = np.minimum(lengths, cap)
-        n_seq, tmax = len(starts), int(lens.max())
-        # padded (sequence, step) arrays
-        idx = starts[:, None] + np.arange(tmax)[None, :]
-        valid = np.arange(tmax)[None, :] < lens[:, None]
-        idx = np.where(valid, idx, 0)
-        tok = torch.from_numpy(tokens[idx])
-        num = torch.from_numpy(nums[idx])
-        cat = torch.from_numpy(cats[idx])
-        mask = torch.from_numpy(valid)
-        last = torch.from_numpy(np.arange(tmax)[None, :] == (lens - 1)[:, None])
-        t_grid = np.broadcast_to(np.arange(tmax)[None, :], (n_seq, tmax))
-        n_grid = np.broadcast_to(lengths[:, None], (n_seq, tmax))
+        n_seq = len(starts)
         net = self.net.to(dev)
         opt = FlatAdam(list(net.parameters()), lr=float(hp["lr"]), betas=(0.9, 0.99), weight_decay=1e-6)
         gen = np.random.default_rng(int(hp["seed"]) + 1)
@@ -437,20 +426,30 @@ class SequenceModel(GenerativeModel):
                 total, count = 0.0, 0
                 for b in gen.permutation(len(batches)):
                     sel = np.asarray(batches[b])
-                    tb = int(lens[sel].max())
                     known = gen.random(len(sel)) >= 0.25
-                    pos = torch.from_numpy(_pos_features(t_grid[sel, :tb], n_grid[sel, :tb],
-                                                         np.broadcast_to(known[:, None], (len(sel), tb))))
-                    loss = self._loss(net, tok[sel, :tb].to(dev), num[sel, :tb].to(dev),
-                                      cat[sel, :tb].to(dev), mask[sel, :tb].to(dev),
-                                      last[sel, :tb].to(dev), pos.to(dev),
-                                      ctx[sel].to(dev) if ctx is not None else None)
+                    # the batch's (sequence, step) arrays, padded to its longest sequence only
+                    # (the batches hold sequences of similar lengths: a grid of every sequence
+                    # x the longest would hold thousands of short histories x one long one)
+                    sl = lens[sel]
+                    tb = int(sl.max())
+                    steps = np.broadcast_to(np.arange(tb)[None, :], (len(sel), tb))
+                    valid = steps < sl[:, None]
+                    idx = np.where(valid, starts[sel][:, None] + steps, 0)
+                    mask = torch.from_numpy(valid)
+                    pos = torch.from_numpy(_pos_features(
+                        steps, np.broadcast_to(lengths[sel][:, None], (len(sel), tb)),
+                        np.broadcast_to(known[:, None], (len(sel), tb))))
+                    loss = self._loss(net, torch.from_numpy(tokens[idx]).to(dev),
+                                      torch.from_numpy(nums[idx]).to(dev),
+                                      torch.from_numpy(cats[idx]).to(dev), mask.to(dev),
+                                      torch.from_numpy(steps == (sl - 1)[:, None]).to(dev),
+                                      pos.to(dev), ctx[sel].to(dev) if ctx is not None else None)
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                     opt.step()
-                    total += float(loss.detach()) * int(mask[sel, :tb].sum())
-                    count += int(mask[sel, :tb].sum())
+                    total += float(loss.detach()) * int(mask.sum())
+                    count += int(mask.sum())
                 if tracker.end(epoch, loss=total / max(count, 1)):
                     break
         finally:
