@@ -162,3 +162,20 @@ def test_the_strata_add_up_to_the_overall_marginal_and_keep_each_categorys_numbe
     # a small table with many categories at a small epsilon is not stratified (too thin)
     small = df.iloc[:800]
     assert GaussianCopula(seed=5, epsilon=0.5).fit(small)._strata is None
+
+
+@pytest.mark.parametrize("unit", ["ns", "us"])
+def test_timestamps_over_years_keep_their_span_in_nano_and_microseconds(unit):
+    # a timestamp is learned as a count of its unit past the earliest: ten years of
+    # nanoseconds is 3e17 (asinh 41), past the fixed range bins that once stopped at asinh 32
+    # (11 hours of nanoseconds): every synthetic time fell within the first 11 hours
+    rng = np.random.default_rng(0)
+    n = 8000
+    ts = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.uniform(0, 3650, n), unit="D")
+    df = pd.DataFrame({"t": ts.astype(f"datetime64[{unit}]"), "c": rng.choice(list("ab"), n)})
+    out = GaussianCopula(seed=0, epsilon=10.0).fit(df).sample(n, seed=1)["t"]
+    days = lambda s: (s - df["t"].min()).dt.total_seconds().to_numpy() / 86400  # noqa: E731
+    real, synth = days(df["t"]), days(out)
+    assert synth.max() > 0.8 * real.max() and synth.max() <= real.max() + 1e-6
+    assert abs(np.median(synth) - np.median(real)) < 0.1 * np.median(real)
+    assert _ks(real, synth) < 0.05
