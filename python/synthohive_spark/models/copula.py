@@ -86,8 +86,8 @@ def _num_to_u(x: np.ndarray, q: np.ndarray, grid: np.ndarray, rng: np.random.Gen
 
 
 #: the DP copula's numerical range histograms: fixed bins of asinh(value) (data-independent
-#: edges) over every value a 64-bit number holds: a timestamp is a count of micro- or nanoseconds
-#: (asinh 31.4 is 261 days of nanoseconds, or two years of microseconds, past its earliest)
+#: edges) over every value a 64-bit number holds (the largest is asinh 44.4): a timestamp is a
+#: count of micro- or nanoseconds past its earliest, and asinh 32 is 11 hours of nanoseconds
 _DP_EDGES = np.arange(-46.0, 46.0 + 1e-9, 0.1)
 #: the DP copula clips each normal score to this before the correlation sums (sensitivity:
 #: c^2 per product; 2 keeps 95% of the scores whole and costs 36% less noise than 2.5)
@@ -133,14 +133,14 @@ _DP_TAIL_REACH = 4
 #: _DP_RANGE_REACH of its widths (at least _DP_RANGE_REACH_MIN, in asinh units: a factor of 20
 #: for large values), else it is padded by _DP_RANGE_PAD of its width
 _DP_RANGE_REACH = 1.0
+_DP_RANGE_REACH_MIN = 3.0
+_DP_RANGE_PAD = 0.1
 #: a DP histogram's tails beyond its outermost kept bins (rows too sparse to stand out of the
 #: noise: a few dozen spread over a long stretch) continue as an exponential in asinh(value),
 #: its scale read from the histogram's own quantiles at _DP_TAIL_P and _DP_TAIL_RATIO times it
 #: (an exponential tail has q(1 - p) - q(1 - r p) = scale ln r), as far as the range goes
 _DP_TAIL_P = 0.01
 _DP_TAIL_RATIO = 4.0
-_DP_RANGE_REACH_MIN = 3.0
-_DP_RANGE_PAD = 0.1
 #: the DP copula stratifies (stratify="auto") when its strata would have on average at least this
 #: many noisy rows per noise deviation of a stratum's histogram cell: measured on ratdat's
 #: surveys and pizzaplace's order items (see benchmarks/README.md)
@@ -221,46 +221,37 @@ def _extend_tails(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     is left out (the range never reaches a far outlier: see _padded_range). The noise hides a
     sparse tail (a few dozen rows over a long stretch) that the data has: without this the
     synthetic values stop short of the real extremes, and every statistic that bins a column
-    between its minimum and its maximum moves its bins."""
+    between its minimum and its maximum moves its bins. The lower tail is the upper tail of the
+    mirrored histogram."""
+    t = np.arcsinh(edges)
+    return (counts + _upper_tail(counts, t)
+            + _upper_tail(counts[::-1], -t[::-1])[::-1]).astype(float)
+
+
+def _upper_tail(counts: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """What :func:`_extend_tails` adds past the last kept bin of ``counts`` (edges ``t`` in
+    asinh units, increasing)."""
+    add = np.zeros(len(counts))
     total = float(counts.sum())
     kept = np.flatnonzero(counts > 0)
-    if total <= 0 or len(kept) < 2:
-        return counts
-    t = np.arcsinh(edges)
-    cum = np.concatenate([[0.0], np.cumsum(counts)]) / total
-    out = counts.astype(float).copy()
     p, r = _DP_TAIL_P, _DP_TAIL_RATIO
-    for side in (1, -1):
-        if side == 1:
-            last = int(kept[-1])
-            if last >= len(counts) - 1:
-                continue
-            qa, qb = np.interp([1.0 - r * p, 1.0 - p], cum, t)
-            scale = (qb - qa) / np.log(r)
-            beyond = t[last + 1:]                        # edges from the kept end outward
-            dist = beyond - qb
-        else:
-            first = int(kept[0])
-            if first <= 0:
-                continue
-            qb, qa = np.interp([p, r * p], cum, t)
-            scale = (qa - qb) / np.log(r)
-            beyond = t[:first + 1][::-1]
-            dist = qb - beyond
-        if not scale > 0 or p * total <= 1.0:
-            continue
-        # the model's mass beyond each outward edge: p exp(-(distance past the anchor) / scale),
-        # up to where the model puts its last of ``total`` rows (its 1 - 1 / total quantile: an
-        # exponential in asinh(value) is a power law in the value, far heavier than most data
-        # far out, so it is not drawn on past the extremes a table of this size would show)
-        reach = scale * np.log(p * total)
-        mass = np.where(dist <= reach, p * np.exp(-np.maximum(dist, 0.0) / scale), 0.0)
-        add = total * (mass[:-1] - mass[1:])
-        if side == 1:
-            out[last + 1:] += add
-        else:
-            out[:first] += add[::-1]
-    return out
+    if total <= 0 or len(kept) < 2 or kept[-1] >= len(counts) - 1 or p * total <= 1.0:
+        return add
+    last = int(kept[-1])
+    cum = np.concatenate([[0.0], np.cumsum(counts)]) / total
+    qa, qb = np.interp([1.0 - r * p, 1.0 - p], cum, t)
+    scale = (qb - qa) / np.log(r)
+    if not scale > 0:
+        return add
+    # the model's mass beyond each outward edge: p exp(-(distance past the anchor) / scale), up
+    # to where the model puts its last of ``total`` rows (its 1 - 1 / total quantile: an
+    # exponential in asinh(value) is a power law in the value, far heavier than most data far
+    # out, so it is not drawn on past the extremes a table of this size would show)
+    dist = t[last + 1:] - qb
+    reach = scale * np.log(p * total)
+    mass = np.where(dist <= reach, p * np.exp(-np.maximum(dist, 0.0) / scale), 0.0)
+    add[last + 1:] = total * (mass[:-1] - mass[1:])
+    return add
 
 
 def _hist_quantiles(counts: np.ndarray, edges: np.ndarray, grid: np.ndarray) -> np.ndarray:
