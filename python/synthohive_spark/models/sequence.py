@@ -621,27 +621,22 @@ class SequenceModel(GenerativeModel):
         a, v = col.n_abs, col.vocab
         bins = np.concatenate([col.abs_bins, col.delta_bins, [[0.0, 0.0]]])
         lo_t, wid_t = bins[:, 0], bins[:, 1] - bins[:, 0]
-        keep = torch.cat([torch.arange(a), torch.tensor([v - 1])])
-        w_first, b_first = w2[keep].t().contiguous(), b2[keep].contiguous()
-        w_next, b_next = w2[a:v].t().contiguous(), b2[a:v].contiguous()
-        first_tok = np.append(np.arange(a), v - 1)
+        # the outputs a row can take (their tokens, and the second layer's rows for them): with
+        # a previous value the changes and missing, without one the values and missing
+        outputs = []
+        for toks in (np.arange(a, v), np.append(np.arange(a), v - 1)):
+            keep = torch.from_numpy(toks)
+            outputs.append((toks, w2[keep].t().contiguous(), b2[keep].contiguous()))
 
         def draw(h: torch.Tensor, prev: np.ndarray, gen: torch.Generator,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             have_prev = ~np.isnan(prev)
-            n_prev = int(have_prev.sum())
-            if n_prev == len(prev):
-                tok = a + _nn.sample_categories(torch.addmm(b_next, h, w_next), gen).numpy()
-            elif n_prev == 0:
-                tok = first_tok[_nn.sample_categories(torch.addmm(b_first, h, w_first), gen).numpy()]
-            else:
-                tok = np.empty(len(prev), dtype=np.int64)
-                rows = np.flatnonzero(have_prev)
-                tok[rows] = a + _nn.sample_categories(
-                    torch.addmm(b_next, h[torch.from_numpy(rows)], w_next), gen).numpy()
-                rows = np.flatnonzero(~have_prev)
-                tok[rows] = first_tok[_nn.sample_categories(
-                    torch.addmm(b_first, h[torch.from_numpy(rows)], w_first), gen).numpy()]
+            tok = np.empty(len(prev), dtype=np.int64)
+            for rows, (toks, w, b) in zip((have_prev, ~have_prev), outputs):
+                n = int(rows.sum())
+                if n:   # all rows at once (most steps) without a gather
+                    hr = h if n == len(prev) else h[torch.from_numpy(np.flatnonzero(rows))]
+                    tok[rows] = toks[_nn.sample_categories(torch.addmm(b, hr, w), gen).numpy()]
             u = rng.random(len(tok))
             z = lo_t[tok] + u * wid_t[tok]
             change = (tok >= a) & (tok < v - 1)
