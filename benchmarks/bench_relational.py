@@ -494,6 +494,29 @@ def pizza_rules(t: dict[str, pd.DataFrame]) -> dict[str, float]:
             "rule_items": float((nitems == ocnt).mean()) if len(orders) else float("nan")}
 
 
+def _timestamps_with_hours(t: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
+    """(table, column) of the real timestamps whose values are not all at midnight."""
+    out = []
+    for name, df in t.items():
+        for c in df.columns:
+            if df[c].dtype.kind == "M" or isinstance(df[c].dtype, pd.DatetimeTZDtype):
+                v = df[c].dropna()
+                if len(v) and (v != v.dt.normalize()).any():
+                    out.append((name, c))
+    return out
+
+
+def hour_of_day(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """1 - total variation distance between the real and synthetic hour-of-day shares, averaged
+    over the real timestamps with times (a shop closed at night stays closed)."""
+    scores = []
+    for name, c in _timestamps_with_hours(real):
+        r = real[name][c].dropna().dt.hour.value_counts(normalize=True)
+        f = pd.to_datetime(synth[name][c]).dropna().dt.hour.value_counts(normalize=True)
+        scores.append(1.0 - 0.5 * float(r.sub(f, fill_value=0.0).abs().sum()))
+    return {"hour_of_day": sum(scores) / len(scores)} if scores else {}
+
+
 def _to_spark_frame(spark, df: pd.DataFrame):
     df = df.copy()
     for c in df.columns:
@@ -801,6 +824,11 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
                 tb = traceback.format_exc()
                 print(f"# {dataset}: rule checks of {r['system']} failed:\n{tb}", flush=True)
                 r["rule_error"] = _err_line(tb)
+        try:
+            r.update(hour_of_day(real, synth))
+        except Exception:
+            tb = traceback.format_exc()
+            print(f"# {dataset}: hour of day of {r['system']} failed:\n{tb}", flush=True)
         if seq:
             try:
                 r.update(sequence_metrics(dataset, real, synth))
@@ -823,6 +851,10 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
     if rules:
         head += ["item price = menu price", "order total = sum(items)", "order items = count"]
     head += [h for _, h, _ in seq_cols]
+    hours = _timestamps_with_hours(real)
+    if hours:
+        head.append("hour of day (1 - TVD)")
+        print("# hour of day: " + ", ".join(f"{t}.{c}" for t, c in hours), flush=True)
     print(f"\n### {dataset}\n")
     print("| " + " | ".join(head) + " |")
     print("|---" * len(head) + "|")
@@ -845,6 +877,8 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
                 cells += [_f(r.get(k), fmt) for k, _, fmt in seq_cols]
                 if "seq_error" in r:
                     cells[-len(seq_cols)] = f"error: {r['seq_error']}"
+            if hours:
+                cells.append(_f(r.get("hour_of_day")))
         print("| " + " | ".join(cells) + " |")
     print(flush=True)
 

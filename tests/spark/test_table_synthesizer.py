@@ -429,6 +429,26 @@ def test_timestamps_keep_their_calendar_step(spark):
     assert len({r.ts for r in rows}) > 50
 
 
+def test_timestamps_keep_their_daily_cycle(spark, tmp_path):
+    """A shop open 11:00-23:00 over four months: the timestamps (with and without a time zone)
+    are learned as a day and a time of day, so no synthetic order comes at night."""
+    rng = np.random.default_rng(3)
+    day = rng.integers(0, 120, 3000)
+    secs = (rng.uniform(11, 23, 3000) * 3600).astype(int)
+    rows = [(dt.datetime(2024, 1, 1) + dt.timedelta(days=int(d), seconds=int(s)),) * 2
+            + (float(s % 11),) for d, s in zip(day, secs)]
+    real = spark.createDataFrame(rows, "at timestamp, at_ntz timestamp_ntz, x double")
+    model = TableSynthesizer(model="gaussian_copula", seed=1, tableName="orders").fit(real)
+    model.write().save(str(tmp_path / "m"))
+    fake = TableSynthesizerModel.load(str(tmp_path / "m")).sample(3000, seed=2)
+    assert fake.schema == real.schema
+    hours = fake.select(F.hour("at").alias("h"), F.hour("at_ntz").alias("h2"),
+                        F.to_date("at").alias("d")).toPandas()
+    for h in (hours.h, hours.h2):
+        assert ((h >= 11) & (h <= 22)).mean() > 0.995  # as one number: a third of them at night
+    assert hours.d.nunique() > 100 and hours.d.min() >= dt.date(2024, 1, 1)
+
+
 def test_a_unique_label_column_stays_unique_and_real_in_a_single_table(spark, tmp_path):
     """A product catalogue: every name is distinct (detected unique); the synthetic catalogue
     uses each real name once, then numbered ones, never a repeat, saved and loaded alike."""

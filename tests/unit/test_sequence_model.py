@@ -68,6 +68,23 @@ def test_steps_positions_and_context_follow_the_real_sequences(fitted):
     assert consistent > 0.9
 
 
+def test_a_drawn_time_takes_a_real_time_of_day(fitted):
+    """Every track starts at 00, 06, 12 or 18 h (a few 3-hour steps come later): a first time
+    drawn uniformly in its bin of a 500-day span would fall there one time in six."""
+    model, data, ctx, groups = fitted
+    out = model.sample(len(data), ctx, seed=7, groups=groups)
+    first = _per_group(out, groups).head(1)["at"]
+    assert (first.dt.hour % 6 == 0).mean() > 0.9
+    assert (first.dt.minute == 0).all()
+    col = next(c for c in model._cols if c.name == "at")
+    assert col.tod_bins is not None and abs(col.tod_bins[:, 2].sum() - 1) < 1e-9
+    assert all(c.tod_bins is None for c in model._cols if c.name != "at")
+    # a model saved before the times of day were learned loads, and draws as before
+    from synthohive_spark.models.sequence import _Column
+    old = {k: v for k, v in col.to_dict().items() if k not in ("day", "day_shift", "tod_bins")}
+    assert _Column.from_dict(old).tod_bins is None
+
+
 def test_each_group_is_one_sequence_of_its_length(fitted):
     model, data, ctx, groups = fitted
     groups2 = np.repeat(np.arange(5), [1, 7, 3, 12, 2])

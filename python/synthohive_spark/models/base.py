@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 
 from synthohive_spark.transform import DataTransformer, TransformError, check_frame
+from synthohive_spark.transform.time_parts import (TimeSplit, join_times, plan_time_splits,
+                                                  public_columns, split_times)
 from synthohive_spark.errors import ModelStateError  # noqa: F401 (re-exported)
 
 logger = logging.getLogger("synthohive_spark.models")
@@ -192,6 +194,8 @@ class GenerativeModel(abc.ABC):
         #: what a differentially private fit guarantees (epsilon spent, delta, what it covers and
         #: what it does not; :func:`._dp.privacy_statement`); None: no differential privacy
         self.privacy: dict[str, Any] | None = None
+        #: timestamp columns learned as a day and a time of day (:mod:`..transform.time_parts`)
+        self.time_splits: list[TimeSplit] = []
 
     def to_device(self, device: str | torch.device) -> bool:
         """Sample on ``device`` from now on; returns whether the model has a network to move there
@@ -237,7 +241,10 @@ class GenerativeModel(abc.ABC):
 
     @property
     def data_columns(self) -> list[str]:
-        return self.transformer.columns if self.transformer is not None else []
+        """The columns the model learns and generates, as the user's frame names them."""
+        if self.transformer is None:
+            return []
+        return public_columns(self.transformer.columns, self.time_splits)
 
     @property
     def context_columns(self) -> list[str]:
@@ -279,7 +286,13 @@ class GenerativeModel(abc.ABC):
             if overlap:
                 raise ValueError(f"columns {overlap} are in both data and context; a column is either "
                                  "learned or given as context")
-        self._fit_transformers(data, context)
+        # a timestamp's daily cycle is learned as a column of its own; not under differential
+        # privacy (the choice reads the data, and each column there costs a share of the budget)
+        # nor in sequences (their order column's steps are the sequence model's own)
+        self.time_splits = []
+        if not self.sequential and self._hp.get("epsilon") is None:
+            self.time_splits = plan_time_splits(data, self._hp.get("column_specs"))
+        self._fit_transformers(split_times(data, self.time_splits, self._hp["seed"]), context)
         self.fitted = False
         return self
 
@@ -303,7 +316,7 @@ class GenerativeModel(abc.ABC):
                                "fit_transformers() first")
         check_frame(data, "data")
         self._check_columns(data, self.data_columns, "data")
-        data = data[self.data_columns]
+        data = split_times(data[self.data_columns], self.time_splits, self._hp["seed"])
         context = self._prepare_context(context, len(data), "train")
         self.training_history = []
         if self.sequential:
@@ -328,11 +341,11 @@ class GenerativeModel(abc.ABC):
         seed = int(self._hp["seed"] if seed is None else seed)
         if n == 0:
             empty = self.transformer.inverse_transform(np.zeros((1, self.transformer.output_width), np.float32))
-            return empty.iloc[:0].reset_index(drop=True)
+            return join_times(empty.iloc[:0].reset_index(drop=True), self.time_splits)
         self._check_groups(groups, n, "sample")
         if self.sequential:
             return self._sample(n, context, seed, groups)
-        return self._sample(n, context, seed)
+        return join_times(self._sample(n, context, seed), self.time_splits)
 
     def _check_groups(self, groups: Any, n: int, stage: str) -> None:
         if groups is None:
@@ -424,6 +437,8 @@ class GenerativeModel(abc.ABC):
         }
         if self.privacy is not None:
             meta["privacy"] = _jsonable(self.privacy)
+        if self.time_splits:
+            meta["time_splits"] = [s.to_state() for s in self.time_splits]
         meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
         return meta, tensors
 
@@ -457,6 +472,7 @@ class GenerativeModel(abc.ABC):
             model.context_transformer = DataTransformer.from_state(ctx) if ctx is not None else None
             model.fitted = bool(meta.get("fitted", True))
             model.privacy = meta.get("privacy")
+            model.time_splits = [TimeSplit.from_state(s) for s in meta.get("time_splits") or []]
             model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
         except (KeyError, TypeError, RuntimeError, TransformError) as exc:
             raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc

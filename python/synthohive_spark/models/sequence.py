@@ -9,7 +9,9 @@ or after a missing value) and of its change from the previous row (every other r
 as they step in the real data, positions move smoothly and values evolve; point masses (a change
 of exactly 0, a six-hour step) are bins of their own. Strictly positive columns that span orders
 of magnitude (a population) are learned on a log scale, their changes as growth rates. A
-category is learned as itself, under its previous value.
+timestamp drawn as a value takes its day from its bin and its time of day from the real times of
+day of the values drawn so (first rows: a storm's track starts at a synoptic hour). A category is
+learned as itself, under its previous value.
 
 The number of rows per parent is given (``sample(groups=...)``: the cardinality model's skeleton)
 and the network sees it (length and rows left), or, with :meth:`sample_sequences`, it is drawn by
@@ -32,6 +34,7 @@ from torch import nn
 from synthohive_spark.models import _nn
 from synthohive_spark.models._optim import FlatAdam
 from synthohive_spark.models.base import GenerativeModel
+from synthohive_spark.transform.time_parts import units_per_day
 
 _LOG_SPAN = 1000.0  # a positive column whose 99th/1st percentiles differ by this is learned on a log scale
 _POS_FEATURES = 6
@@ -102,6 +105,12 @@ class _Column:
     abs_bins: Any = None      # (A, 2) array
     delta_bins: Any = None    # (D, 2) array
     has_null: bool = False
+    # a timestamp with times of day: a day's length in the column's units, where the values'
+    # days start (the offset's time of day), and the times of day as (T, 3) bins (low, high,
+    # share of the values); a value drawn (not a change) takes its time of day from them
+    day: float = 0.0
+    day_shift: float = 0.0
+    tod_bins: Any = None
 
     @property
     def n_abs(self) -> int:
@@ -113,14 +122,18 @@ class _Column:
         if self.kind == "num":
             d["abs_bins"] = self.abs_bins.tolist()
             d["delta_bins"] = self.delta_bins.tolist()
+        if self.tod_bins is not None:
+            d.update(day=self.day, day_shift=self.day_shift, tod_bins=self.tod_bins.tolist())
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "_Column":
-        col = cls(**{k: v for k, v in d.items() if k not in ("abs_bins", "delta_bins")})
+        col = cls(**{k: v for k, v in d.items() if k not in ("abs_bins", "delta_bins", "tod_bins")})
         if col.kind == "num":
             col.abs_bins = np.asarray(d["abs_bins"], dtype=np.float64).reshape(-1, 2)
             col.delta_bins = np.asarray(d["delta_bins"], dtype=np.float64).reshape(-1, 2)
+        if d.get("tod_bins") is not None:  # (a model saved before has none)
+            col.tod_bins = np.asarray(d["tod_bins"], dtype=np.float64).reshape(-1, 3)
         return col
 
 
@@ -305,10 +318,29 @@ class SequenceModel(GenerativeModel):
                               abs_bins=_bins(zf, nb), delta_bins=_bins(df, nd),
                               has_null=bool(codec.has_null))
                 col.vocab = len(col.abs_bins) + len(col.delta_bins) + 1  # + missing
+                # the times of day of the values drawn as values: first rows, rows after a gap
+                self._fit_time_of_day(col, codec, z[np.isfinite(z) & ~np.isfinite(d)], nb)
                 nums.append(col)
             else:
                 cats.append(_Column(codec.name, "cat", max(1, codec.n_categories)))
         self._cols = nums + cats
+
+    @staticmethod
+    def _fit_time_of_day(col: _Column, codec: Any, z: np.ndarray, n_bins: int) -> None:
+        """A timestamp's times of day (its values' bins are too wide to hold a day's rhythm: a
+        storm's first observation at 03:17 instead of a synoptic hour; see
+        :mod:`..transform.time_parts`)."""
+        per_day = units_per_day(str(codec.dtype.get("unit", "")))
+        if codec.dtype.get("family") != "datetime" or per_day is None or col.log or not len(z):
+            return
+        shift = float(codec.offset % per_day)
+        tod = np.mod(z + shift, per_day)
+        if not tod.any():
+            return  # all at midnight: a day's step keeps them there
+        bins = _bins(tod, n_bins)
+        share = np.bincount(_assign(bins, tod), minlength=len(bins)) / len(tod)
+        col.day, col.day_shift = float(per_day), shift
+        col.tod_bins = np.column_stack([bins, share])
 
     def _tokens(self, data: pd.DataFrame, starts: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -627,6 +659,7 @@ class SequenceModel(GenerativeModel):
         for toks in (np.arange(a, v), np.append(np.arange(a), v - 1)):
             keep = torch.from_numpy(toks)
             outputs.append((toks, w2[keep].t().contiguous(), b2[keep].contiguous()))
+        tod_cum = None if col.tod_bins is None else np.cumsum(col.tod_bins[:, 2])
 
         def draw(h: torch.Tensor, prev: np.ndarray, gen: torch.Generator,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -641,6 +674,15 @@ class SequenceModel(GenerativeModel):
             z = lo_t[tok] + u * wid_t[tok]
             change = (tok >= a) & (tok < v - 1)
             z[change] += prev[change]
+            if tod_cum is not None:  # a value drawn: its day from its bin, its time of day real
+                drawn = np.flatnonzero(tok < a)
+                if len(drawn):
+                    t = np.minimum(np.searchsorted(tod_cum, rng.random(len(drawn)), "right"),
+                                   len(tod_cum) - 1)
+                    tod = col.tod_bins[t, 0] + rng.random(len(drawn)) * (col.tod_bins[t, 1]
+                                                                       - col.tod_bins[t, 0])
+                    zd = z[drawn]
+                    z[drawn] = zd - np.mod(zd + col.day_shift, col.day) + tod
             np.clip(z, col.zmin, col.zmax, out=z)
             z[tok == v - 1] = np.nan
             return z, SequenceModel._num_parts(col, z, z - prev)
