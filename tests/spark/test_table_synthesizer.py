@@ -449,6 +449,23 @@ def test_timestamps_keep_their_daily_cycle(spark, tmp_path):
     assert hours.d.nunique() > 100 and hours.d.min() >= dt.date(2024, 1, 1)
 
 
+def test_no_row_ends_before_it_starts(spark):
+    """Start and end timestamps, a low and a high estimate (bounded by the detected metadata):
+    each end is learned as its gap after the start, so no synthetic row contradicts itself."""
+    rng = np.random.default_rng(4)
+    n = 2000
+    rows = []
+    for d, g, low, f in zip(rng.integers(0, 2000, n), rng.gamma(1.5, 20, n),
+                            np.round(rng.lognormal(6, 1, n), 2), rng.uniform(1, 1.5, n)):
+        start = dt.datetime(2019, 1, 1) + dt.timedelta(days=int(d))
+        rows.append((start, start + dt.timedelta(days=float(g)), float(low),
+                     float(round(low * f, 2))))
+    real = spark.createDataFrame(rows, "started timestamp, ended timestamp, low double, high double")
+    fake = TableSynthesizer(model="gaussian_copula", seed=1, tableName="jobs").fit(real).sample(n)
+    assert fake.filter("ended < started OR high < low").count() == 0
+    assert fake.filter("ended > started AND high > low").count() > 0.9 * n
+
+
 def test_a_unique_label_column_stays_unique_and_real_in_a_single_table(spark, tmp_path):
     """A product catalogue: every name is distinct (detected unique); the synthetic catalogue
     uses each real name once, then numbered ones, never a repeat, saved and loaded alike."""

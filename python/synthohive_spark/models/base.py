@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from synthohive_spark.transform import DataTransformer, TransformError, check_frame
+from synthohive_spark.transform.row_order import RowOrder, from_gaps, plan_row_orders, to_gaps
 from synthohive_spark.transform.time_parts import (TimeSplit, join_times, plan_time_splits,
                                                   public_columns, split_times)
 from synthohive_spark.errors import ModelStateError  # noqa: F401 (re-exported)
@@ -196,6 +197,8 @@ class GenerativeModel(abc.ABC):
         self.privacy: dict[str, Any] | None = None
         #: timestamp columns learned as a day and a time of day (:mod:`..transform.time_parts`)
         self.time_splits: list[TimeSplit] = []
+        #: columns learned as their gap over another of their row (:mod:`..transform.row_order`)
+        self.row_orders: list[RowOrder] = []
 
     def to_device(self, device: str | torch.device) -> bool:
         """Sample on ``device`` from now on; returns whether the model has a network to move there
@@ -286,12 +289,16 @@ class GenerativeModel(abc.ABC):
             if overlap:
                 raise ValueError(f"columns {overlap} are in both data and context; a column is either "
                                  "learned or given as context")
-        # a timestamp's daily cycle is learned as a column of its own; not under differential
-        # privacy (the choice reads the data, and each column there costs a share of the budget)
-        # nor in sequences (their order column's steps are the sequence model's own)
-        self.time_splits = []
+        # a column never before another of its row is learned as the gap, a timestamp's daily
+        # cycle as a column of its own; not under differential privacy (the choices read the
+        # data, and each column there costs a share of the budget) nor in sequences (their
+        # order column's steps are the sequence model's own)
+        self.time_splits, self.row_orders = [], []
         if not self.sequential and self._hp.get("epsilon") is None:
-            self.time_splits = plan_time_splits(data, self._hp.get("column_specs"))
+            specs = self._hp.get("column_specs")
+            self.row_orders = plan_row_orders(data, specs, self._hp["seed"])
+            data = to_gaps(data, self.row_orders)
+            self.time_splits = plan_time_splits(data, specs)
         self._fit_transformers(split_times(data, self.time_splits, self._hp["seed"]), context)
         self.fitted = False
         return self
@@ -316,7 +323,8 @@ class GenerativeModel(abc.ABC):
                                "fit_transformers() first")
         check_frame(data, "data")
         self._check_columns(data, self.data_columns, "data")
-        data = split_times(data[self.data_columns], self.time_splits, self._hp["seed"])
+        data = split_times(to_gaps(data[self.data_columns], self.row_orders), self.time_splits,
+                           self._hp["seed"])
         context = self._prepare_context(context, len(data), "train")
         self.training_history = []
         if self.sequential:
@@ -341,11 +349,15 @@ class GenerativeModel(abc.ABC):
         seed = int(self._hp["seed"] if seed is None else seed)
         if n == 0:
             empty = self.transformer.inverse_transform(np.zeros((1, self.transformer.output_width), np.float32))
-            return join_times(empty.iloc[:0].reset_index(drop=True), self.time_splits)
+            return self._join(empty.iloc[:0].reset_index(drop=True))
         self._check_groups(groups, n, "sample")
         if self.sequential:
             return self._sample(n, context, seed, groups)
-        return join_times(self._sample(n, context, seed), self.time_splits)
+        return self._join(self._sample(n, context, seed))
+
+    def _join(self, out: pd.DataFrame) -> pd.DataFrame:
+        """The user's columns from the learned ones (times of day, then gaps)."""
+        return from_gaps(join_times(out, self.time_splits), self.row_orders)
 
     def _check_groups(self, groups: Any, n: int, stage: str) -> None:
         if groups is None:
@@ -439,6 +451,8 @@ class GenerativeModel(abc.ABC):
             meta["privacy"] = _jsonable(self.privacy)
         if self.time_splits:
             meta["time_splits"] = [s.to_state() for s in self.time_splits]
+        if self.row_orders:
+            meta["row_orders"] = [r.to_state() for r in self.row_orders]
         meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
         return meta, tensors
 
@@ -473,6 +487,7 @@ class GenerativeModel(abc.ABC):
             model.fitted = bool(meta.get("fitted", True))
             model.privacy = meta.get("privacy")
             model.time_splits = [TimeSplit.from_state(s) for s in meta.get("time_splits") or []]
+            model.row_orders = [RowOrder.from_state(r) for r in meta.get("row_orders") or []]
             model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
         except (KeyError, TypeError, RuntimeError, TransformError) as exc:
             raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc
