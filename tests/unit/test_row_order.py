@@ -96,3 +96,31 @@ def test_no_gap_under_differential_privacy_or_for_a_model_saved_without():
     assert dp.row_orders == []
     plain = create_model("gaussian_copula", seed=0).fit(real[["budget", "team"]])
     assert plain.row_orders == [] and b"row_orders" not in model_to_blobs(plain)["meta.json"]
+
+
+def test_a_child_never_before_its_parent_learns_the_gap_over_the_context():
+    """Orders (timestamps) placed after their customer's signup (a date, in the context): each
+    order's time is learned as its gap after its own customer's signup."""
+    rng = np.random.default_rng(5)
+    n = 4000
+    signup = [dt.date(2018, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 2000, n)]
+    ctx = pd.DataFrame({"customers__signup": signup,
+                        "customers__tier": rng.choice(["gold", "basic"], n)})
+    placed = (pd.to_datetime(pd.Series(signup)) + pd.to_timedelta(rng.gamma(1.2, 60, n), unit="D"))
+    data = pd.DataFrame({"placed_at": placed.dt.floor("s"),
+                         "amount": np.round(rng.lognormal(3, 1, n), 2)})
+    m = create_model("gaussian_copula", seed=0).fit(data, ctx)
+    assert [(o.after, o.column, o.in_context) for o in m.row_orders] == [
+        ("customers__signup", "placed_at", True)]
+    new_ctx = ctx.sample(frac=1.0, random_state=1).reset_index(drop=True)  # other parents
+    fake = m.sample(n, new_ctx, seed=2)
+    start = pd.to_datetime(new_ctx["customers__signup"])
+    assert (fake["placed_at"] >= start).all()
+    gap = (fake["placed_at"] - start).dt.days
+    real_gap = (data["placed_at"] - pd.to_datetime(ctx["customers__signup"])).dt.days
+    assert abs(gap.median() - real_gap.median()) < 0.2 * real_gap.median()
+    restored = model_from_blobs(model_to_blobs(m))
+    pd.testing.assert_frame_equal(restored.sample(100, new_ctx.iloc[:100], seed=3),
+                                  m.sample(100, new_ctx.iloc[:100], seed=3))
+    with pytest.raises(ValueError, match="customers__signup"):
+        from_gaps(fake, m.row_orders, new_ctx.drop(columns=["customers__signup"]))

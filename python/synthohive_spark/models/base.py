@@ -296,8 +296,8 @@ class GenerativeModel(abc.ABC):
         self.time_splits, self.row_orders = [], []
         if not self.sequential and self._hp.get("epsilon") is None:
             specs = self._hp.get("column_specs")
-            self.row_orders = plan_row_orders(data, specs, self._hp["seed"])
-            data = to_gaps(data, self.row_orders)
+            self.row_orders = plan_row_orders(data, specs, self._hp["seed"], context)
+            data = to_gaps(data, self.row_orders, context)
             self.time_splits = plan_time_splits(data, specs)
         self._fit_transformers(split_times(data, self.time_splits, self._hp["seed"]), context)
         self.fitted = False
@@ -323,9 +323,9 @@ class GenerativeModel(abc.ABC):
                                "fit_transformers() first")
         check_frame(data, "data")
         self._check_columns(data, self.data_columns, "data")
-        data = split_times(to_gaps(data[self.data_columns], self.row_orders), self.time_splits,
-                           self._hp["seed"])
         context = self._prepare_context(context, len(data), "train")
+        data = split_times(to_gaps(data[self.data_columns], self.row_orders, context),
+                           self.time_splits, self._hp["seed"])
         self.training_history = []
         if self.sequential:
             self._train(data, context, groups)
@@ -349,15 +349,17 @@ class GenerativeModel(abc.ABC):
         seed = int(self._hp["seed"] if seed is None else seed)
         if n == 0:
             empty = self.transformer.inverse_transform(np.zeros((1, self.transformer.output_width), np.float32))
-            return self._join(empty.iloc[:0].reset_index(drop=True))
+            return self._join(empty.iloc[:0].reset_index(drop=True),
+                              None if context is None else context.iloc[:0])
         self._check_groups(groups, n, "sample")
         if self.sequential:
             return self._sample(n, context, seed, groups)
-        return self._join(self._sample(n, context, seed))
+        return self._join(self._sample(n, context, seed), context)
 
-    def _join(self, out: pd.DataFrame) -> pd.DataFrame:
-        """The user's columns from the learned ones (times of day, then gaps)."""
-        return from_gaps(join_times(out, self.time_splits), self.row_orders)
+    def _join(self, out: pd.DataFrame, context: pd.DataFrame | None) -> pd.DataFrame:
+        """The user's columns from the learned ones (times of day, then gaps; ``context``: the
+        rows' conditions)."""
+        return from_gaps(join_times(out, self.time_splits), self.row_orders, context)
 
     def _check_groups(self, groups: Any, n: int, stage: str) -> None:
         if groups is None:
