@@ -34,7 +34,7 @@ from torch import nn
 from synthohive_spark.models import _nn
 from synthohive_spark.models._optim import FlatAdam
 from synthohive_spark.models.base import GenerativeModel
-from synthohive_spark.transform.time_parts import units_per_day
+from synthohive_spark.transform.columns import units_per_day
 
 _LOG_SPAN = 1000.0  # a positive column whose 99th/1st percentiles differ by this is learned on a log scale
 _POS_FEATURES = 6

@@ -256,6 +256,12 @@ def from_base(values: np.ndarray, info: dict[str, Any], index: pd.Index | None =
     return pd.Series(vals, index=index, name=name, dtype=object)
 
 
+def units_per_day(unit: str) -> int | None:
+    """How many of a datetime64 ``unit`` make a day (None: a unit this module does not step)."""
+    unit_ns = _UNIT_NS.get(unit)
+    return None if unit_ns is None else _DATETIME_STEPS_NS[0] // unit_ns
+
+
 def _datetime_step(values: np.ndarray, unit: str, days: bool = False) -> float:
     """The coarsest calendar step (day, hour, ..., 1 unit) that every observed value is a multiple of."""
     if days:

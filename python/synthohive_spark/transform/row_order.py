@@ -31,8 +31,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.transform.columns import (TransformError, describe_dtype, float_decimals,
-                                                from_base, to_base)
-from synthohive_spark.transform.time_parts import units_per_day
+                                                from_base, to_base, units_per_day)
 
 logger = logging.getLogger("synthohive_spark.transform")
 
@@ -46,7 +45,6 @@ MAX_CHANCE = 0.95
 _MAX_COLUMNS = 64
 _MAX_ROWS = 50_000
 _NUMBERS = ("int", "float", "nullable_int", "nullable_float")
-_DAY = 86_400
 
 
 @dataclass
@@ -175,27 +173,27 @@ def _bounds(series: pd.Series, info: dict[str, Any], spec: dict[str, Any] | None
     return lo, hi, None if decimals is None else int(decimals)
 
 
-def _gap_series(gap: np.ndarray, info: dict[str, Any], index: pd.Index) -> pd.Series:
-    """A gap in the column's base units as a Series a codec learns with the right step: a
-    duration for timestamps and dates, a float for numbers (NaN: missing)."""
+def _gap_dtype(info: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """How a column's gap is learned, and its base units per the column's: a duration of the
+    timestamp's unit, of seconds for dates (a codec steps it by whole days), a float for numbers."""
     fam = info["family"]
-    if fam in ("datetime", "date"):
-        unit = info["unit"] if fam == "datetime" else "s"
-        scale = 1 if fam == "datetime" else _DAY
-        ints = np.where(np.isnan(gap), 0, np.rint(gap * scale)).astype(np.int64)
-        ints[np.isnan(gap)] = np.iinfo(np.int64).min
-        return pd.Series(ints.view(f"timedelta64[{unit}]"), index=index)
-    return pd.Series(gap, index=index, dtype=np.float64)
+    if fam == "datetime":
+        return {"family": "timedelta", "unit": info["unit"]}, 1
+    if fam == "date":
+        return {"family": "timedelta", "unit": "s"}, units_per_day("s")
+    return {"family": "float", "dtype": "float64"}, 1
+
+
+def _gap_series(gap: np.ndarray, info: dict[str, Any], index: pd.Index) -> pd.Series:
+    """A gap in the column's base units as the Series a codec learns (NaN: missing)."""
+    dtype, scale = _gap_dtype(info)
+    return from_base(gap * scale, dtype, index=index)
 
 
 def _gap_base(series: pd.Series, info: dict[str, Any]) -> np.ndarray:
     """Inverse of :func:`_gap_series`: the gap in the column's base units."""
-    fam = info["family"]
-    if fam in ("datetime", "date"):
-        unit = info["unit"] if fam == "datetime" else "s"
-        out = to_base(series, {"family": "timedelta", "unit": unit})
-        return out / _DAY if fam == "date" else out
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    dtype, scale = _gap_dtype(info)
+    return to_base(series, dtype) / scale
 
 
 def _after(r: RowOrder, frame: pd.DataFrame, context: pd.DataFrame | None) -> np.ndarray:

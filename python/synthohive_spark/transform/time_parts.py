@@ -26,23 +26,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from synthohive_spark.transform.columns import _NAT, describe_dtype, units_per_day
+
 logger = logging.getLogger("synthohive_spark.transform")
 
 __all__ = ["TimeSplit", "plan_time_splits", "split_times", "join_times", "public_columns",
-           "units_per_day", "MIN_DAYS", "MIN_VALUES"]
+           "MIN_DAYS", "MIN_VALUES"]
 
 #: a column is split only when its values fall on at least this many days ...
 MIN_DAYS = 7
 #: ... and take at least this many distinct values (a handful of load times stays one column:
 #: its parts, learned apart, would combine into times that never occurred)
 MIN_VALUES = 20
-_UNIT_PER_DAY = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-_NAT = np.iinfo(np.int64).min
-
-
-def units_per_day(unit: str) -> int | None:
-    """How many of a datetime64 ``unit`` make a day (None: a unit of a day or more)."""
-    return _UNIT_PER_DAY.get(unit)
 
 
 @dataclass
@@ -87,13 +82,12 @@ def plan_time_splits(data: pd.DataFrame, specs: dict[str, Any] | None) -> list[T
         spec = specs.get(name) or {}
         if {"min", "max", "decimals"} & set(spec) or spec.get("sdtype") not in (None, "datetime"):
             continue  # the user bounded it in its own units, or learns it as something else
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            unit, tz = s.dtype.unit, str(s.dtype.tz)
-        elif isinstance(s.dtype, np.dtype) and s.dtype.kind == "M":
-            unit, tz = np.datetime_data(s.dtype)[0], None
-        else:
+        if not (isinstance(s.dtype, pd.DatetimeTZDtype)
+                or isinstance(s.dtype, np.dtype) and s.dtype.kind == "M"):
             continue
-        per_day = _UNIT_PER_DAY.get(unit)
+        info = describe_dtype(name, s)
+        unit, tz = info["unit"], info["tz"]
+        per_day = units_per_day(unit)
         if per_day is None:
             continue
         split = TimeSplit(name, unit, tz, 0, 0)
@@ -128,10 +122,11 @@ def split_times(data: pd.DataFrame, splits: list[TimeSplit], seed: int) -> pd.Da
             continue
         ints = _wall(data[name], sp.unit, sp.tz)
         null = ints == _NAT
-        days, times = np.divmod(np.where(null, 0, ints), _UNIT_PER_DAY[sp.unit])
+        per_day = units_per_day(sp.unit)
+        days, times = np.divmod(np.where(null, 0, ints), per_day)
         if null.any() and not null.all():  # a missing timestamp's time: a real row's, by the seed
             times[null] = rng.choice(times[~null], size=int(null.sum()))
-        day_ints = np.where(null, _NAT, days * _UNIT_PER_DAY[sp.unit])
+        day_ints = np.where(null, _NAT, days * per_day)
         cols[sp.day] = pd.Series(day_ints.view(f"datetime64[{sp.unit}]"), index=data.index)
         cols[sp.time] = pd.Series(times.view(f"timedelta64[{sp.unit}]"), index=data.index)
     return pd.DataFrame(cols, index=data.index)
