@@ -8,8 +8,8 @@ process). Prints one ``RESULT {json}`` line.
         load WORKDIR/model in a new application, sample the same database and write it to
         WORKDIR/NAME through a pass-through step that injects FAULT into partition 1's first
         attempt of every table: "kill" (the Python worker dies after its first batch, mid-write),
-        "fail" (the task raises), "slow" (the task stalls until a speculative copy replaces it),
-        or none.
+        "fail" (the task raises), "slow" (the task stalls until a speculative copy has written
+        its partition), or none.
 
 Every written table is read back for its digest, its primary key's uniqueness and its orphan
 foreign keys, so that the test compares what reached the files.
@@ -28,6 +28,19 @@ SEED, SCALE, PARTITIONS = 5, 1.0, 3
 def digest(df) -> str:
     rows = sorted(repr(tuple(r)) for r in df.collect())
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
+
+
+def _stall_until_copied(marks: str, stage: int, cap: float = 60.0) -> None:
+    """A straggler: stall until a speculative copy of this task has finished its partition
+    (its mark is written), then a little longer, so that the copy is the attempt that completes
+    first (at most ``cap`` seconds: without a copy the test fails on the missing mark)."""
+    end = time.time() + cap
+    while time.time() < end:
+        if any(m.startswith(f"stage{stage}-") and not m.endswith("attempt0")
+               for m in os.listdir(marks)):
+            time.sleep(3)
+            return
+        time.sleep(0.2)
 
 
 def with_fault(df, fault: str | None, marks: str):
@@ -50,7 +63,7 @@ def with_fault(df, fault: str | None, marks: str):
                 if fault == "fail":
                     raise RuntimeError("injected task failure")
                 if fault == "slow":
-                    time.sleep(25)  # a straggler: a speculative copy finishes first (after ~2 s)
+                    _stall_until_copied(marks, ctx.stageId())
         if target:
             with open(os.path.join(marks, f"stage{ctx.stageId()}-attempt{ctx.attemptNumber()}"),
                       "w") as fh:
