@@ -288,3 +288,20 @@ def test_bucket_fallback_agrees_with_bucketizer(spark):
     for row, b in zip(want, got):
         if row["v"] is not None:  # a null value's bucket is never read (nulls are dropped first)
             assert row["b"] == b, (row["v"], row["b"], b)
+
+
+def test_binning_for_pair_trends_is_numpys_digitize(spark):
+    """The SQL expression that bins a continuous column agrees with numpy.digitize on edges of
+    any magnitude and sign (tiny, huge, negative, in exponent notation), on every edge itself and
+    between them, and puts a missing value in the last bin."""
+    from synthohive_spark.validation._pairs import bin_edges, digitize
+
+    rng = np.random.default_rng(0)
+    for lo, hi in ((0.0, 1.0), (-3e-7, 1e-5), (-1.5e22, 7.25e21), (1e300, 1.5e300), (2.0, 2.0)):
+        edges = bin_edges(lo, hi)
+        values = np.concatenate([edges, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf),
+                                 rng.uniform(edges[0], edges[-1], 50), [lo - abs(lo) - 1]])
+        df = spark.createDataFrame(pd.DataFrame({"v w": np.append(values, np.nan)}))
+        got = [int(r[0]) for r in df.select(digitize("v w", edges)).collect()]
+        # NaN reaches Spark as null (Arrow): numpy's digitize puts it past the last edge too
+        assert got == np.digitize(np.append(values, np.nan), edges).tolist(), (lo, hi)

@@ -17,7 +17,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from ._columns import ColumnPlan
+from ._columns import ColumnPlan, quote
 
 logger = logging.getLogger("synthohive_spark.validation.pairs")
 
@@ -47,10 +47,14 @@ def bin_edges(minimum: float | None, maximum: float | None) -> list[float]:
     return [float(x) for x in np.linspace(lo, hi, N_BINS + 1)]
 
 
-def digitize(col: Column, edges: list[float]) -> Column:
-    """numpy.digitize(value, edges) as a Spark expression (null -> len(edges), as NaN in numpy)."""
-    idx = sum((F.when(col >= F.lit(e), F.lit(1)).otherwise(F.lit(0)) for e in edges), F.lit(0))
-    return F.when(col.isNull(), F.lit(len(edges))).otherwise(idx).cast("string")
+def digitize(name: str, edges: list[float]) -> Column:
+    """numpy.digitize(value, edges) of column ``name`` as a Spark expression (null ->
+    len(edges), as NaN in numpy), as a string. Written as one SQL expression: built from Column
+    objects it took a dozen Py4J calls per edge, a tenth of a report's time."""
+    c = quote(name)
+    # repr is the shortest text that reads back as the same double
+    idx = " + ".join(f"IF({c} >= {float(e)!r}D, 1, 0)" for e in edges)
+    return F.expr(f"CAST(IF({c} IS NULL, {len(edges)}, {idx or 0}) AS STRING)")
 
 
 def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
@@ -100,9 +104,9 @@ def discrete_expr(plan: ColumnPlan, internal: str, stats_min: dict[str, Any], st
                   keep: dict[str, list[str]] | None = None) -> Column:
     """The discrete form of a column on one side: binned when continuous, top categories kept
     (others lumped) when the column has too many categories."""
-    col = F.col(internal)
     if plan.kind == "continuous":
-        return digitize(col, bin_edges(stats_min.get(internal), stats_max.get(internal)))
+        return digitize(internal, bin_edges(stats_min.get(internal), stats_max.get(internal)))
+    col = F.col(internal)
     if keep and internal in keep:
         return F.when(col.isNull(), F.lit(None).cast("string")) \
             .when(col.isin(keep[internal]), col).otherwise(F.lit(OTHER))
