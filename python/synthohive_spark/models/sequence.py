@@ -10,8 +10,10 @@ as they step in the real data, positions move smoothly and values evolve; point 
 of exactly 0, a six-hour step) are bins of their own. Strictly positive columns that span orders
 of magnitude (a population) are learned on a log scale, their changes as growth rates. A
 timestamp drawn as a value takes its day from its bin and its time of day from the real times of
-day of the values drawn so (first rows: a storm's track starts at a synoptic hour). A category is
-learned as itself, under its previous value.
+day of the values drawn so (first rows: a storm's track starts at a synoptic hour), and the network
+sees each timestamp's time of day (four harmonics of the day), so that a track returns to its
+hours after an observation between them. A category is learned as itself, under its previous
+value.
 
 The number of rows per parent is given (``sample(groups=...)``: the cardinality model's skeleton)
 and the network sees it (length and rows left), or, with :meth:`sample_sequences`, it is drawn by
@@ -39,6 +41,10 @@ from synthohive_spark.transform.columns import units_per_day
 _LOG_SPAN = 1000.0  # a positive column whose 99th/1st percentiles differ by this is learned on a log scale
 _POS_FEATURES = 6
 _DECAYS = (0.5, 0.9)
+#: a time of day is seen as these harmonics of the day on a circle: once a day, twice (12 h), three
+#: and four times (8 h, 6 h: synoptic hours, shifts); a rhythm within the day is a smooth function
+#: of them, where the day's circle alone would need a sharp one
+_TOD_HARMONICS = (1, 2, 3, 4)
 #: optimizer steps an ``epochs=None`` fit aims at (small tables need many epochs, large ones few)
 TARGET_STEPS = 3000
 _NEIGHBOURS = tuple((o, w / 12.0) for o, w in ((-3, 1), (-2, 2), (-1, 3), (1, 3), (2, 2), (3, 1)))  # the forgetting rates of the two averages of the rows before
@@ -111,6 +117,15 @@ class _Column:
     day: float = 0.0
     day_shift: float = 0.0
     tod_bins: Any = None
+    # the network sees the time of day of each value (sin and cos of each of _TOD_HARMONICS
+    # beside the value's three features), so a track after an odd step returns to its hours;
+    # a model saved before has none
+    tod_features: bool = False
+
+    @property
+    def width(self) -> int:
+        """The numeric features of one value (:meth:`SequenceModel._num_parts`)."""
+        return 3 + 2 * len(_TOD_HARMONICS) if self.tod_features else 3
 
     @property
     def n_abs(self) -> int:
@@ -123,7 +138,8 @@ class _Column:
             d["abs_bins"] = self.abs_bins.tolist()
             d["delta_bins"] = self.delta_bins.tolist()
         if self.tod_bins is not None:
-            d.update(day=self.day, day_shift=self.day_shift, tod_bins=self.tod_bins.tolist())
+            d.update(day=self.day, day_shift=self.day_shift, tod_bins=self.tod_bins.tolist(),
+                     tod_features=self.tod_features)
         return d
 
     @classmethod
@@ -164,7 +180,7 @@ class _Net(nn.Module):
                 self.embeds[c.name] = nn.Embedding(c.vocab + 1, d)  # + "no previous row"
                 widths.append(d)
             else:
-                widths.append(3)  # value, missing, change (standardized)
+                widths.append(c.width)  # value, missing, change (standardized)[, time of day]
         self.widths = widths
         # per numeric column: which value bins are ranges (smoothed in the loss), not points
         self.spread = [torch.as_tensor(c.abs_bins[:, 0] < c.abs_bins[:, 1]) if c.kind == "num"
@@ -192,11 +208,12 @@ class _Net(nn.Module):
         return torch.relu(self.ctx_proj(self.ctx(c)) + self.ctx_bias)
 
     def features(self, nums: torch.Tensor, cats: torch.Tensor) -> torch.Tensor:
-        """Row features from (..., n_num, 3) numeric parts and (..., n_cat) codes (vocab = none)."""
+        """Row features from (..., n_num, P) numeric parts (the first ``width`` of each column's
+        P) and (..., n_cat) codes (vocab = none)."""
         parts, i, k = [], 0, 0
         for c in self.cols:
             if c.kind == "num":
-                parts.append(nums[..., i, :])
+                parts.append(nums[..., i, :c.width])
                 i += 1
             else:
                 parts.append(self.embeds[c.name](cats[..., k]))
@@ -341,16 +358,19 @@ class SequenceModel(GenerativeModel):
         share = np.bincount(_assign(bins, tod), minlength=len(bins)) / len(tod)
         col.day, col.day_shift = float(per_day), shift
         col.tod_bins = np.column_stack([bins, share])
+        col.tod_features = True
 
     def _tokens(self, data: pd.DataFrame, starts: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per row: target tokens (n, J), numeric parts (n, n_num, 3), category codes (n, n_cat)."""
+        """Per row: target tokens (n, J), numeric parts (n, n_num, the widest column's width),
+        category codes (n, n_cat)."""
         n = len(data)
         first = np.zeros(n, dtype=bool)
         first[starts] = True
         codecs = {c.name: c for c in self.transformer.codecs}
         tokens = np.zeros((n, len(self._cols)), dtype=np.int64)
-        nums = np.zeros((n, sum(c.kind == "num" for c in self._cols), 3), dtype=np.float32)
+        width = max([c.width for c in self._cols if c.kind == "num"], default=3)
+        nums = np.zeros((n, sum(c.kind == "num" for c in self._cols), width), dtype=np.float32)
         cats = np.zeros((n, sum(c.kind == "cat" for c in self._cols)), dtype=np.int64)
         i = k = 0
         for j, c in enumerate(self._cols):
@@ -366,7 +386,7 @@ class SequenceModel(GenerativeModel):
                                c.n_abs + _assign(c.delta_bins, np.nan_to_num(d)),
                                _assign(c.abs_bins, np.nan_to_num(z)))
                 tokens[:, j] = np.where(null, c.vocab - 1, tok)
-                nums[:, i] = self._num_parts(c, z, d)
+                nums[:, i, :c.width] = self._num_parts(c, z, d)
                 i += 1
             else:
                 codes = codec.codes(data[c.name])
@@ -378,9 +398,11 @@ class SequenceModel(GenerativeModel):
 
     @staticmethod
     def _num_parts(c: _Column, z: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """(n, 3) features of values ``z`` and their changes ``d`` (NaN: missing / none):
-        standardized value (0 when missing), missing, standardized change (0 when none)."""
-        out = np.empty((len(z), 3), dtype=np.float32)
+        """(n, width) features of values ``z`` and their changes ``d`` (NaN: missing / none):
+        standardized value (0 when missing), missing, standardized change (0 when none), and for
+        a timestamp with ``tod_features`` its time of day as harmonics of the day (0 when
+        missing)."""
+        out = np.empty((len(z), c.width), dtype=np.float32)
         null = ~np.isfinite(z)
         zn = (z - c.mean) / c.std
         zn[null] = 0.0
@@ -389,6 +411,11 @@ class SequenceModel(GenerativeModel):
         out[:, 0] = np.clip(zn, -8, 8)
         out[:, 1] = null
         out[:, 2] = np.clip(dn, -8, 8)
+        if c.tod_features:
+            angle = (2 * np.pi / c.day) * np.mod(np.where(null, 0.0, z) + c.day_shift, c.day)
+            for q, k in enumerate(_TOD_HARMONICS):
+                out[:, 3 + 2 * q] = np.where(null, 0.0, np.sin(k * angle))
+                out[:, 4 + 2 * q] = np.where(null, 0.0, np.cos(k * angle))
         return out
 
     # ---------------------------------------------------------------- training
@@ -616,7 +643,7 @@ class SequenceModel(GenerativeModel):
                 if col.kind == "num":
                     pz = prev_z[act, i]
                     z, parts = draws[j](hj, pz, gen, rng)
-                    feats[:, lo:lo + 3] = torch.from_numpy(parts)
+                    feats[:, lo:lo + col.width] = torch.from_numpy(parts)
                     z_out[at, i] = z
                     prev_z[act, i] = z
                     i += 1
