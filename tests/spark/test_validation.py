@@ -303,5 +303,5 @@ def test_binning_for_pair_trends_is_numpys_digitize(spark):
                                  rng.uniform(edges[0], edges[-1], 50), [lo - abs(lo) - 1]])
         df = spark.createDataFrame(pd.DataFrame({"v w": np.append(values, np.nan)}))
         got = [int(r[0]) for r in df.select(digitize("v w", edges)).collect()]
-        # NaN reaches Spark as null (Arrow): numpy's digitize puts it past the last edge too
+        # the missing value (NaN in pandas) lands past the last edge, as numpy puts NaN
         assert got == np.digitize(np.append(values, np.nan), edges).tolist(), (lo, hi)

@@ -127,6 +127,10 @@ class _Column:
         """The numeric features of one value (:meth:`SequenceModel._num_parts`)."""
         return 3 + 2 * len(_TOD_HARMONICS) if self.tod_features else 3
 
+    def time_of_day(self, z: np.ndarray) -> np.ndarray:
+        """Each value's time of day, in the column's units (a timestamp with ``tod_bins``)."""
+        return np.mod(z + self.day_shift, self.day)
+
     @property
     def n_abs(self) -> int:
         return len(self.abs_bins)
@@ -412,7 +416,7 @@ class SequenceModel(GenerativeModel):
         out[:, 1] = null
         out[:, 2] = np.clip(dn, -8, 8)
         if c.tod_features:
-            angle = (2 * np.pi / c.day) * np.mod(np.where(null, 0.0, z) + c.day_shift, c.day)
+            angle = (2 * np.pi / c.day) * c.time_of_day(np.where(null, 0.0, z))
             for q, k in enumerate(_TOD_HARMONICS):
                 out[:, 3 + 2 * q] = np.where(null, 0.0, np.sin(k * angle))
                 out[:, 4 + 2 * q] = np.where(null, 0.0, np.cos(k * angle))
@@ -709,7 +713,7 @@ class SequenceModel(GenerativeModel):
                     tod = col.tod_bins[t, 0] + rng.random(len(drawn)) * (col.tod_bins[t, 1]
                                                                        - col.tod_bins[t, 0])
                     zd = z[drawn]
-                    z[drawn] = zd - np.mod(zd + col.day_shift, col.day) + tod
+                    z[drawn] = zd - col.time_of_day(zd) + tod
             np.clip(z, col.zmin, col.zmax, out=z)
             z[tok == v - 1] = np.nan
             return z, SequenceModel._num_parts(col, z, z - prev)

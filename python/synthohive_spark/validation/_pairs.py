@@ -48,13 +48,13 @@ def bin_edges(minimum: float | None, maximum: float | None) -> list[float]:
 
 
 def digitize(name: str, edges: list[float]) -> Column:
-    """numpy.digitize(value, edges) of column ``name`` as a Spark expression (null ->
-    len(edges), as NaN in numpy), as a string. Written as one SQL expression: built from Column
+    """numpy.digitize(value, edges) of column ``name`` (one or more edges) as a Spark
+    expression (null -> len(edges), as NaN in numpy), as a string. Written as one SQL expression: built from Column
     objects it took a dozen Py4J calls per edge, a tenth of a report's time."""
     c = quote(name)
     # repr is the shortest text that reads back as the same double
     idx = " + ".join(f"IF({c} >= {float(e)!r}D, 1, 0)" for e in edges)
-    return F.expr(f"CAST(IF({c} IS NULL, {len(edges)}, {idx or 0}) AS STRING)")
+    return F.expr(f"CAST(IF({c} IS NULL, {len(edges)}, {idx}) AS STRING)")
 
 
 def contingency(real: DataFrame, syn: DataFrame, pairs: list[PairSpec],
