@@ -131,6 +131,47 @@ def test_a_track_returns_to_its_hours_after_an_odd_step():
     pd.testing.assert_frame_equal(again.sample(len(data), seed=1, groups=groups), out)
 
 
+@pytest.mark.parametrize("patience, rows, expected", [
+    ("auto", 2_000, 80),       # 4 steps an epoch: 320 steps' worth of epochs, not 8 epochs (32 steps)
+    ("auto", 40_000, 8),       # 80 steps an epoch: at least 8 epochs
+    (3, 2_000, 3),             # an int counts epochs
+    (None, 2_000, None),       # never
+])
+def test_early_stop_patience_counts_optimizer_steps(monkeypatch, patience, rows, expected):
+    """A small table has few optimizer steps an epoch: its default patience is counted in steps,
+    so that it is not stopped after a few dozen of them; a given number counts epochs."""
+    from synthohive_spark.models import base
+
+    seen = []
+    real_init = base._EpochTracker.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        seen.append(self.patience)
+
+    monkeypatch.setattr(base._EpochTracker, "__init__", spy)
+    lengths = np.full(rows // 10, 10)
+    groups = np.repeat(np.arange(len(lengths)), lengths)
+    data = pd.DataFrame({"v": np.random.default_rng(0).normal(size=rows).round(2)})
+    create_model("sequence", seed=0, epochs=1, batch_size=500,
+                 early_stopping_patience=patience).fit(data, groups=groups)
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, "8", True])
+def test_a_patience_that_is_not_auto_an_int_or_none_is_refused(bad):
+    with pytest.raises(ValueError, match="early_stopping_patience"):
+        create_model("sequence", early_stopping_patience=bad)
+
+
+def test_a_small_table_is_not_stopped_after_a_few_dozen_steps():
+    """The fixture of odd observations (5 optimizer steps an epoch) learns its return to the hours
+    when training is not stopped after 8 epochs without a better loss."""
+    data, groups = _synoptic_tracks()
+    model = create_model("sequence", seed=0, epochs=120).fit(data, groups=groups)
+    assert len(model.training_history) == 120   # with a patience of 8 epochs: stopped at 80
+
+
 def test_a_model_saved_before_the_time_of_day_features_keeps_its_inputs(monkeypatch):
     """A model saved before the network saw times of day (its columns say nothing of them) reads
     the three features per value it was trained on, and samples."""

@@ -257,17 +257,20 @@ class GenerativeModel(abc.ABC):
     def logger(self) -> logging.Logger:
         return logging.getLogger(f"synthohive_spark.models.{self.name or type(self).__name__.lower()}")
 
-    def _epochs(self, monitor: str, what: str, total: int | None = None) -> "_EpochTracker":
+    def _epochs(self, monitor: str, what: str, total: int | None = None,
+                patience: Any = "hyperparameter") -> "_EpochTracker":
         """Bookkeeping of a neural model's epochs (``total``, by default the ``epochs``
         hyperparameter): history, log line, progress bar, early stop on ``monitor`` (one of the
-        losses passed to ``end``; ``what`` names it in the log)."""
+        losses passed to ``end``; ``what`` names it in the log) after ``patience`` epochs without a
+        better one (by default the ``early_stopping_patience`` hyperparameter; None: never)."""
         from tqdm.auto import tqdm
 
         total = int(self._hp["epochs"] if total is None else total)
         enabled = bool(self._hp.get("verbose")) and sys.stderr.isatty()
         bar = tqdm(total=total, desc=self.name, disable=not enabled, leave=False)
-        return _EpochTracker(self.training_history, total, bar, monitor, what,
-                             self._hp.get("early_stopping_patience"),
+        if patience == "hyperparameter":
+            patience = self._hp.get("early_stopping_patience")
+        return _EpochTracker(self.training_history, total, bar, monitor, what, patience,
                              self.logger)
 
     # ---------------------------------------------------------------- fit

@@ -47,6 +47,10 @@ _DECAYS = (0.5, 0.9)
 _TOD_HARMONICS = (1, 2, 3, 4)
 #: optimizer steps an ``epochs=None`` fit aims at (small tables need many epochs, large ones few)
 TARGET_STEPS = 3000
+#: optimizer steps without a better training loss that stop an ``early_stopping_patience="auto"``
+#: fit (at least 8 epochs): counted in epochs, a small table (gapminder: 4 steps an epoch) stopped
+#: after a few dozen steps, long before it had learned its sequences' rules
+PATIENCE_STEPS = 320
 _NEIGHBOURS = tuple((o, w / 12.0) for o, w in ((-3, 1), (-2, 2), (-1, 3), (1, 3), (2, 2), (3, 1)))  # the forgetting rates of the two averages of the rows before
 
 
@@ -273,7 +277,8 @@ class SequenceModel(GenerativeModel):
     """An autoregressive model of sequences of rows under a parent context (see the module's
     docstring). Hyperparameters: epochs, batch_size (rows per step), hidden_dim, bins (value bins
     per numeric column), delta_bins (change bins), lr, max_sequence_length (longer histories are
-    truncated at fit), early_stopping_patience, category_embedding_max, max_modes
+    truncated at fit), early_stopping_patience ("auto": epochs worth PATIENCE_STEPS optimizer
+    steps, at least 8; an int: epochs; None: never), category_embedding_max, max_modes
     and max_onehot (of the context's encoding), threads (CPU threads of training), seed, device,
     column_specs, verbose."""
 
@@ -287,7 +292,9 @@ class SequenceModel(GenerativeModel):
         "delta_bins": 100,
         "lr": 2e-3,
         "max_sequence_length": 500,
-        "early_stopping_patience": 8,
+        # "auto": about PATIENCE_STEPS optimizer steps' worth of epochs (at least 8); an int:
+        # that many epochs; None: no early stop
+        "early_stopping_patience": "auto",
         "category_embedding_max": 16,
         "max_modes": 4,
         "max_onehot": 32,
@@ -297,6 +304,11 @@ class SequenceModel(GenerativeModel):
 
     def _validate_hyperparams(self) -> None:
         epochs = self._hp.get("epochs")
+        patience = self._hp.get("early_stopping_patience")
+        if not (patience is None or patience == "auto"
+                or (isinstance(patience, int) and not isinstance(patience, bool) and patience >= 1)):
+            raise ValueError(f"{type(self).__name__}: hyperparameter early_stopping_patience must be "
+                             f"'auto', a positive int (epochs) or None (no early stop), got {patience!r}")
         if epochs is None:
             self._hp["epochs"] = 1  # validated as a positive int below, then put back
         try:
@@ -468,11 +480,15 @@ class SequenceModel(GenerativeModel):
         gen = np.random.default_rng(int(hp["seed"]) + 1)
         rows_per_step = int(hp["batch_size"])
         epochs = self._hp["epochs"]
+        per_epoch = max(1, int(np.ceil(lens.sum() / rows_per_step)))
         if epochs is None:
-            per_epoch = max(1, int(np.ceil(lens.sum() / rows_per_step)))
             epochs = int(np.clip(np.ceil(TARGET_STEPS / per_epoch), 20, 300))
-            self.logger.info("training %d epochs of about %d steps", epochs, per_epoch)
-        tracker = self._epochs("loss", "the training loss", total=epochs)
+        patience = hp["early_stopping_patience"]
+        if patience == "auto":
+            patience = max(8, int(np.ceil(PATIENCE_STEPS / per_epoch)))
+        self.logger.info("training %d epochs of about %d steps (early stop after %s epochs without a "
+                         "better loss)", epochs, per_epoch, patience)
+        tracker = self._epochs("loss", "the training loss", total=epochs, patience=patience)
         try:
             for epoch in range(epochs):
                 # batches of sequences of similar length, about batch_size rows each, in random order
