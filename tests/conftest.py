@@ -98,6 +98,28 @@ def shop_database(seed: int = 0, n_orders: int = 400) -> dict[str, pd.DataFrame]
     return {"menu": menu, "orders": orders, "items": items}
 
 
+def members_database(seed: int = 0, n_members: int = 200) -> dict[str, pd.DataFrame]:
+    """Members and their visits: a member's ``first_visit`` is the time of its earliest visit and
+    its ``best_score`` its visits' greatest score (a tenth of the members have no visit yet:
+    their first visit is missing, their best score 0); ``plan`` is unrelated to the visits."""
+    rng = np.random.default_rng(seed)
+    n_visits = np.where(rng.random(n_members) < 0.1, 0, rng.integers(2, 9, n_members))
+    member = np.repeat(np.arange(1, n_members + 1), n_visits)
+    start = pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 700, n_members), unit="D")
+    at = start[member - 1] + pd.to_timedelta(rng.integers(0, 90 * 24 * 60, len(member)), unit="min")
+    visits = pd.DataFrame({"visit_id": np.arange(1, len(member) + 1), "member_id": member,
+                           "at": at, "score": rng.integers(1, 100, len(member)),
+                           "minutes": np.round(rng.gamma(3.0, 15.0, len(member)), 1)})
+    visits = visits.sort_values(["member_id", "at"], kind="stable").reset_index(drop=True)
+    visits["visit_id"] = np.arange(1, len(visits) + 1)
+    g = visits.groupby("member_id")
+    members = pd.DataFrame({"member_id": np.arange(1, n_members + 1),
+                            "plan": rng.choice(["basic", "plus", "pro"], n_members)})
+    members["first_visit"] = members["member_id"].map(g["at"].min())
+    members["best_score"] = members["member_id"].map(g["score"].max()).fillna(0).astype("int64")
+    return {"members": members, "visits": visits}
+
+
 @pytest.fixture
 def seeded_noise(monkeypatch):
     """A DP fit draws its noise from the OS's entropy (privacy.dp.noise_rng); seeded here, so

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import shop_database
+from conftest import members_database, shop_database
 from synthohive_spark.metadata import Metadata
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.relational import RelationalSynthesizer, RelationalSynthesizerModel
@@ -115,6 +115,40 @@ def test_a_declared_derived_rule_that_does_not_hold_fails_at_fit(spark, real):
     frames = {t: spark.createDataFrame(df) for t, df in real.items()}
     with pytest.raises(SchemaError, match=r"Table 'orders', column 'tip': declared derived as the "
                                           r"sum of price .* \(100\.0%\) break the rule"):
+        RelationalSynthesizer(metadata=Metadata.from_dict(data)).fit(frames)
+
+
+def test_a_least_time_and_a_greatest_number_are_their_generated_childrens(spark):
+    real = members_database(seed=2, n_members=150)
+    md = Metadata.detect(real)
+    assert md.tables["members"].columns["first_visit"].derived.aggregate == "min"
+    frames = {t: spark.createDataFrame(df) for t, df in real.items()}
+    m = RelationalSynthesizer(metadata=md, seed=3,
+                              tableParams={"visits": {"model": "gaussian_copula"}}).fit(frames)
+    # the visits are drawn under the member's best score and first visit (kept as context: a
+    # least or greatest value is not a sum that siblings drawn alone would have to add up to)
+    cond = m._state["tables"]["visits"]["conditionCols"]
+    assert any(c.endswith("best_score") for c in cond)
+    assert any(c.endswith("first_visit") for c in cond)
+    for seed in (1, 2):
+        out = _pandas(m.sample(scale=1.5, seed=seed))
+        members, visits = out["members"], out["visits"]
+        g = visits.groupby("member_id")
+        j = members.set_index("member_id").join(
+            pd.DataFrame({"first": g["at"].min(), "best": g["score"].max(), "n": g.size()}))
+        has = j["n"].notna()
+        assert 0.5 < has.mean() < 1.0                  # some members got no visit
+        assert (j.loc[has, "first_visit"] == j.loc[has, "first"]).all()
+        assert (j.loc[has, "best_score"] == j.loc[has, "best"]).all()
+        # a member without visits keeps the value generated for it
+        assert j.loc[~has, "best_score"].notna().all()
+        # the members' own columns still look like the real ones
+        real_best = real["members"]["best_score"]
+        assert abs(j["best_score"].mean() - real_best.mean()) < 0.15 * real_best.mean()
+    data = md.to_dict()
+    data["tables"]["members"]["columns"]["best_score"]["derived"]["aggregate"] = "min"
+    with pytest.raises(SchemaError, match=r"Table 'members', column 'best_score': declared "
+                                          r"derived as the least score"):
         RelationalSynthesizer(metadata=Metadata.from_dict(data)).fit(frames)
 
 

@@ -11,6 +11,7 @@ from synthohive_spark.metadata import Metadata, MetadataError, SDType
 from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.relational.rules import find_copies, find_derived, find_relative
 
+from conftest import members_database
 from conftest import shop_database as _shop
 
 GENRES = ["Rock", "Jazz", "Metal", "Alternative & Punk", "Rock And Roll", "Blues", "Latin",
@@ -154,6 +155,48 @@ def test_no_derived_rule_when_one_child_per_parent_or_no_rule_holds():
     rng = np.random.default_rng(0)
     children = pd.DataFrame({"fk": rng.integers(0, 100, 400), "a": rng.random(400)})
     assert find_derived(parents, "pk", ["v", "w"], {"v": 2, "w": 0}, children, "fk", ["a"]) == []
+
+
+def test_a_least_time_and_a_greatest_number_of_the_children_are_derived():
+    md = Metadata.detect(members_database())
+    first = md.tables["members"].columns["first_visit"]
+    best = md.tables["members"].columns["best_score"]
+    assert (first.derived.aggregate, first.derived.table, first.derived.columns) == \
+        ("min", "visits", ["at"])
+    assert first.sdtype == SDType.DATETIME
+    assert (best.derived.aggregate, best.derived.columns) == ("max", ["score"])
+    assert md.tables["members"].columns["plan"].derived is None
+    assert Metadata.from_yaml(md.to_yaml()).tables["members"].columns["first_visit"].derived \
+        == first.derived
+
+
+def test_no_least_or_greatest_rule_by_chance_or_from_single_children():
+    db = members_database()
+    members, visits = db["members"], db["visits"]
+    # the same values given to other members: nothing aggregates
+    rng = np.random.default_rng(1)
+    shuffled = members.assign(first_visit=rng.permutation(members["first_visit"].to_numpy()),
+                              best_score=rng.permutation(members["best_score"].to_numpy()))
+    md = Metadata.detect({"members": shuffled, "visits": visits})
+    assert all(c.derived is None for c in md.tables["members"].columns.values())
+    # one visit per member: its score is the member's copy, not a greatest value
+    one = visits.groupby("member_id", as_index=False).head(1).reset_index(drop=True)
+    found = find_derived(members, "member_id", ["best_score"], {"best_score": 0},
+                         one, "member_id", ["score"])
+    assert found == []
+
+
+@pytest.mark.parametrize("rule, message", [
+    ({"aggregate": "max", "columns": ["score", "minutes"]}, "'max' rule reads one child column"),
+    ({"aggregate": "min", "columns": ["minutes"]}, "cannot be a datetime column"),
+    ({"aggregate": "sum", "columns": ["score"]}, "derived sum column is numerical"),
+])
+def test_a_least_or_greatest_rule_of_the_wrong_kind_is_refused(rule, message):
+    data = Metadata.detect(members_database()).to_dict()
+    data["tables"]["members"]["columns"]["first_visit"]["derived"] = {
+        "table": "visits", "foreign_key": "member_id", **rule}
+    with pytest.raises(MetadataError, match=message):
+        Metadata.from_dict(data)
 
 
 # ----------------------------------------------------------------------------- natural keys

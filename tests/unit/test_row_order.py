@@ -124,3 +124,27 @@ def test_a_child_never_before_its_parent_learns_the_gap_over_the_context():
                                   m.sample(100, new_ctx.iloc[:100], seed=3))
     with pytest.raises(ValueError, match="customers__signup"):
         from_gaps(fake, m.row_orders, new_ctx.drop(columns=["customers__signup"]))
+
+
+def test_a_child_of_a_parent_generated_without_its_value_keeps_one():
+    """Every real order has its customer's signup; a generated customer may come without one.
+    Its orders still get a time (its gap after a typical customer's signup), not a missing one."""
+    rng = np.random.default_rng(6)
+    n = 2000
+    signup = pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 2000, n), unit="D")
+    ctx = pd.DataFrame({"customers__signup": signup})
+    placed = pd.Series(signup + pd.to_timedelta(rng.gamma(1.2, 60, n), unit="D")).dt.floor("s")
+    data = pd.DataFrame({"placed_at": placed, "amount": np.round(rng.lognormal(3, 1, n), 2)})
+    m = create_model("gaussian_copula", seed=0).fit(data, ctx)
+    assert [o.in_context for o in m.row_orders] == [True]
+    holes = ctx.copy()
+    holes.loc[holes.index % 4 == 0, "customers__signup"] = pd.NaT
+    fake = m.sample(n, holes, seed=2)
+    assert fake["placed_at"].notna().all()
+    lo, hi = data["placed_at"].min(), data["placed_at"].max()
+    assert fake["placed_at"].between(lo, hi).all()
+    has = holes["customers__signup"].notna()
+    assert (fake.loc[has, "placed_at"] >= holes.loc[has, "customers__signup"]).all()
+    # those rows are spread like the others, not piled up at one end of the range
+    days = (fake.loc[~has, "placed_at"] - lo).dt.days
+    assert 0.25 < days.median() / (hi - lo).days < 0.75

@@ -150,10 +150,12 @@ class CopyRule(_Model):
 
 class DerivedRule(_Model):
     """A parent column that aggregates its children in ``table`` (linked by that table's foreign
-    key ``foreign_key``): ``count`` of children, or ``sum`` of ``columns`` (one column, or the
-    product of two: unit price x quantity). Generation computes it from the generated children."""
+    key ``foreign_key``): ``count`` of children, ``sum`` of ``columns`` (one column, or the
+    product of two: unit price x quantity), or ``min`` / ``max`` of one column (a customer's
+    first order time, a storm's peak category: numbers or datetimes). Generation computes it from
+    the generated children; a parent without children keeps its own generated value."""
 
-    aggregate: Literal["count", "sum"]
+    aggregate: Literal["count", "sum", "min", "max"]
     table: str
     foreign_key: str
     columns: list[str] = Field(default_factory=list)
@@ -164,6 +166,9 @@ class DerivedRule(_Model):
             raise ValueError("a 'count' rule counts child rows and takes no columns")
         if self.aggregate == "sum" and len(self.columns) not in (1, 2):
             raise ValueError(f"a 'sum' rule adds one child column or the product of two, got "
+                             f"{len(self.columns)} columns")
+        if self.aggregate in ("min", "max") and len(self.columns) != 1:
+            raise ValueError(f"a {self.aggregate!r} rule reads one child column, got "
                              f"{len(self.columns)} columns")
         return self
 
@@ -506,9 +511,21 @@ class Metadata(_Model):
                     if bad:
                         errors.append(f"{where}: derived from columns {bad}, which are not "
                                       f"columns of {rule.table!r}")
-                if str(col.sdtype) != "numerical":
-                    errors.append(f"{where}: a derived column is numerical, got sdtype "
-                                  f"{col.sdtype.value!r}")
+                    elif rule.aggregate in ("min", "max"):
+                        cc = child.columns[rule.columns[0]]
+                        same = (str(cc.sdtype) == "datetime" if str(col.sdtype) == "datetime"
+                                else str(cc.sdtype) == "numerical"
+                                or (str(cc.sdtype) == "categorical" and cc.integer))
+                        if not same:
+                            errors.append(f"{where}: the {rule.aggregate} of "
+                                          f"{rule.table}.{rule.columns[0]} (sdtype "
+                                          f"{cc.sdtype.value!r}) cannot be a {col.sdtype.value} "
+                                          f"column; expected a child column of the same kind")
+                kinds = ("numerical", "datetime") if rule.aggregate in ("min", "max") \
+                    else ("numerical",)
+                if str(col.sdtype) not in kinds:
+                    errors.append(f"{where}: a derived {rule.aggregate} column is "
+                                  f"{' or '.join(kinds)}, got sdtype {col.sdtype.value!r}")
         if table.reference and table.pii_columns:
             errors.append(f"table {tname!r}: is marked reference (kept as it is) but holds "
                           f"personal data in {_fmt_list(table.pii_columns)}; a reference table "

@@ -21,7 +21,7 @@ from pyspark.sql.window import Window
 
 from synthohive_spark._spark import qcol
 from synthohive_spark.metadata import PII_KINDS, Metadata
-from synthohive_spark.ml._relational_gen import aggregate_children
+from synthohive_spark.ml._relational_gen import aggregate_children, derived_value
 from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
@@ -185,13 +185,15 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             parent = frames[pname]
             agg = aggregate_children(frames[rule.table], rule)
             decimals = 0 if cc.integer else cc.decimals
-            value = F.coalesce(F.col("__dv"), F.lit(0.0))
-            if decimals is not None:
-                value = F.round(value, decimals)
+            extreme = rule.aggregate in ("min", "max")
+            # datetimes compare as seconds; a least or greatest value is judged where there is one
+            value = derived_value(rule, F.lit(None), decimals).cast("double")
             pk = pcfg.primary_key
             j = parent.select(qcol(pk).alias("__pk"), qcol(col).cast("double").alias("__pv")) \
                 .where(F.col("__pv").isNotNull()) \
                 .join(agg, F.col("__pk") == F.col("__dk"), "left")
+            if extreme:
+                j = j.where(F.col("__dv").isNotNull())
             bad_expr = F.abs(F.col("__pv") - value) > F.lit(tolerance(decimals)) \
                 + F.lit(1e-9) * F.abs(value)
             st = j.agg(F.count(F.lit(1)).alias("n"),
@@ -199,6 +201,8 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             n, bad = int(st["n"] or 0), int(st["bad"] or 0)
             if n and bad / n > 1.0 - DERIVED_MIN_SHARE:
                 what = ("the count of its rows" if rule.aggregate == "count" else
+                        f"the {'least' if rule.aggregate == 'min' else 'greatest'} "
+                        f"{rule.columns[0]}" if extreme else
                         "the sum of " + " x ".join(rule.columns))
                 raise SchemaError(
                     f"Table {pname!r}, column {col!r}: declared derived as {what} in "
@@ -339,14 +343,18 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         # is computed from the children after they exist: the count model may read it, the
         # children's own model does not condition on it (it would pull each sibling
         # towards a total that the siblings, drawn independently, never add up to)
+        # (a least or greatest value is kept: children drawn under a storm's peak category
+        # reach about it, and the peak is then theirs exactly)
         derived_here = {c for c in ctx if ctx_override is None and c not in used
                         and pcfg.columns[c].derived is not None
-                        and pcfg.columns[c].derived.table == name}
+                        and pcfg.columns[c].derived.table == name
+                        and pcfg.columns[c].derived.aggregate in ("count", "sum")}
         cond = [prefix + c for c in ctx if c not in derived_here]
         # a secondary parent's column derived from this table does not exist yet either
         sec_ctx = {c: v for c, v in sec_ctx.items()
                    if ctx_override is not None or md.tables[v[1]].columns[v[2]].derived is None
-                   or md.tables[v[1]].columns[v[2]].derived.table != name}
+                   or md.tables[v[1]].columns[v[2]].derived.table != name
+                   or md.tables[v[1]].columns[v[2]].derived.aggregate in ("min", "max")}
         cond += list(sec_ctx)
         null_fk = int(df.where(F.col(fk.column).isNull()).count())
         if null_fk:

@@ -30,17 +30,34 @@ logger = logging.getLogger("synthohive_spark.ml.relational")
 
 
 def aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
-    """``__dk`` (the parent key) and ``__dv`` (the rule's aggregate) per parent with children."""
+    """``__dk`` (the parent key), ``__dv`` (the rule's aggregate: a double, or for ``min`` /
+    ``max`` the child column's own type, null where the parent's children have no value) and
+    ``__dn`` (the number of children) per parent with children."""
     if rule.aggregate == "count":
-        value = F.count(F.lit(1))
+        value = F.count(F.lit(1)).cast("double")
+    elif rule.aggregate in ("min", "max"):
+        value = getattr(F, rule.aggregate)(qcol(rule.columns[0]))
     else:
         term = qcol(rule.columns[0]).cast("double")
         for c in rule.columns[1:]:
             term = term * qcol(c).cast("double")
-        value = F.sum(term)
+        value = F.sum(term).cast("double")
     return (child.where(qcol(rule.foreign_key).isNotNull())
             .groupBy(qcol(rule.foreign_key).alias("__dk"))
-            .agg(value.cast("double").alias("__dv")))
+            .agg(value.alias("__dv"), F.count(F.lit(1)).alias("__dn")))
+
+
+def derived_value(rule: Any, own: Any, decimals: Optional[int]) -> Any:
+    """The column a derived rule gives a parent row joined with :func:`aggregate_children`: a
+    count or sum (0 without children, rounded to ``decimals``), or the least or greatest value
+    of its children (a parent without children keeps ``own``, its generated value)."""
+    if rule.aggregate in ("min", "max"):
+        value = F.when(F.col("__dn").isNotNull(), F.col("__dv")).otherwise(own)
+    else:
+        value = F.coalesce(F.col("__dv"), F.lit(0.0))
+    if decimals is not None:
+        value = F.round(value, decimals)
+    return value
 
 
 def row_uniform(seed: int, what: str, columns: list[str]) -> Any:
@@ -87,7 +104,8 @@ def apply_copies(df: DataFrame, table: str, cfg: Any, generated: dict[str, DataF
 def apply_derived(df: DataFrame, cfg: Any, generated: dict[str, DataFrame],
                    schema: T.StructType) -> DataFrame:
     """Parent columns that aggregate their children, computed from the generated children (one
-    aggregation and join per rule); a parent without children gets 0."""
+    aggregation and join per rule); a parent without children gets 0 (a count or sum) or keeps
+    its own value (a least or greatest one)."""
     names = schema.fieldNames()
     pk = cfg.primary_key
     for col, cc in cfg.columns.items():
@@ -95,10 +113,7 @@ def apply_derived(df: DataFrame, cfg: Any, generated: dict[str, DataFrame],
         if rule is None:
             continue
         agg = aggregate_children(generated[rule.table], rule)
-        value = F.coalesce(F.col("__dv"), F.lit(0.0))
-        decimals = 0 if cc.integer else cc.decimals
-        if decimals is not None:
-            value = F.round(value, decimals)
+        value = derived_value(rule, qcol(col), 0 if cc.integer else cc.decimals)
         df = (df.join(agg, qcol(pk) == F.col("__dk"), "left")
               .withColumn(col, value.cast(schema[col].dataType))
               .select(*[qcol(c) for c in names]))

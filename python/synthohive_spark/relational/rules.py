@@ -3,7 +3,9 @@
 * A **copied** column: a child column equal to a column of its parent row (an invoice's billing
   country is its customer's country; an item's price is its menu pizza's price).
 * A **derived** column: a parent column that aggregates its children (an order's item count, its
-  total = the sum of its items' prices, or of unit price x quantity).
+  total = the sum of its items' prices, or of unit price x quantity; a customer's first order
+  time = the least of its orders' times, a storm's peak category = the greatest of its
+  observations').
 * A **relative** column: a child number that follows a number of its parent row up to a factor
   or an offset that varies much less than the number itself (an order line's price is its
   product's list price, sometimes discounted; a reading is its station's baseline plus a small
@@ -47,8 +49,8 @@ class CopyFinding:
 @dataclass
 class DerivedFinding:
     column: str               # the parent's column
-    aggregate: str            # "count" | "sum"
-    columns: tuple[str, ...]  # child columns summed (two: their product)
+    aggregate: str            # "count" | "sum" | "min" | "max"
+    columns: tuple[str, ...]  # child columns summed (two: their product), or the one of min / max
     share: float              # share of parent rows where the rule holds
 
 
@@ -203,46 +205,83 @@ def _holds(parent_values: np.ndarray, derived: np.ndarray, decimals: Optional[in
         return np.abs(parent_values - _round_to(derived, decimals)) <= tol + 1e-9 * np.abs(derived)
 
 
+def as_numbers(s: pd.Series) -> np.ndarray:
+    """A column as float64 (missing: NaN): datetimes as seconds since the epoch (in UTC)."""
+    if s.dtype.kind == "M":
+        since = s - pd.Timestamp("1970-01-01", tz=getattr(s.dt, "tz", None))
+        return (since / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
 def aggregate_children(children: pd.DataFrame, fk: str, columns: Sequence[str],
-                       pairs: Sequence[tuple[str, str]] = ()) -> pd.DataFrame:
-    """Per parent key: ``__count`` of children, ``__sum/<c>`` of each column and ``__sum/<a>*<b>``
-    of each pair's product."""
+                       pairs: Sequence[tuple[str, str]] = (),
+                       extremes: Sequence[str] = ()) -> pd.DataFrame:
+    """Per parent key: ``__count`` of children, ``__sum/<c>`` of each column, ``__sum/<a>*<b>``
+    of each pair's product, and ``__min/<c>``, ``__max/<c>`` of each of ``extremes`` (NaN where
+    a parent's children have none; datetimes as seconds)."""
     data = {"__key": children[fk], "__count": np.ones(len(children))}
     for c in columns:
-        data[f"__sum/{c}"] = pd.to_numeric(children[c], errors="coerce").to_numpy(dtype="float64")
+        data[f"__sum/{c}"] = as_numbers(children[c])
     for a, b in pairs:
-        data[f"__sum/{a}*{b}"] = (pd.to_numeric(children[a], errors="coerce").to_numpy(dtype="float64")
-                                  * pd.to_numeric(children[b], errors="coerce").to_numpy(dtype="float64"))
+        data[f"__sum/{a}*{b}"] = as_numbers(children[a]) * as_numbers(children[b])
     frame = pd.DataFrame(data)
+    for c in extremes:
+        frame[f"__x/{c}"] = as_numbers(children[c])
     frame = frame[frame["__key"].notna()]
-    return frame.groupby("__key", sort=False).sum(min_count=0)
+    groups = frame.groupby("__key", sort=False)
+    out = groups[[k for k in data if k != "__key"]].sum(min_count=0)
+    for c in extremes:
+        out[f"__min/{c}"] = groups[f"__x/{c}"].min()
+        out[f"__max/{c}"] = groups[f"__x/{c}"].max()
+    return out
 
 
 def find_derived(parents: pd.DataFrame, pk: str, parent_columns: Sequence[str],
                  decimals: dict[str, Optional[int]], children: pd.DataFrame, fk: str,
-                 child_columns: Sequence[str]) -> list[DerivedFinding]:
+                 child_columns: Sequence[str],
+                 extremes: Optional[Sequence[str]] = None) -> list[DerivedFinding]:
     """Parent columns (numbers) that equal the count of their children, the sum of one child
-    column or the sum of the product of two. ``children`` holds every child of the parents given
-    (a parent without children counts 0 and sums 0). The simplest rule that holds wins."""
+    column or the sum of the product of two, and parent numbers or datetimes that equal the
+    least or greatest value of one child column of their kind. ``children`` holds every child of
+    the parents given (a parent without children counts 0 and sums 0; a least or greatest value
+    is judged on the parents that have one; ``extremes``: the child columns whose least or
+    greatest value is tried, by default all). The simplest rule that holds wins."""
     out: list[DerivedFinding] = []
     if len(parents) < MIN_ROWS or not parent_columns:
         return out
-    pairs = [(a, b) for i, a in enumerate(child_columns) for b in child_columns[i + 1:]]
-    agg = aggregate_children(children, fk, child_columns, pairs)
-    agg = agg.reindex(parents[pk].to_numpy()).fillna(0.0)
-    n_children = agg["__count"].to_numpy()
+    times = [c for c in child_columns if _family(children[c]) == "time"]
+    numbers = [c for c in child_columns if c not in times]
+    pairs = [(a, b) for i, a in enumerate(numbers) for b in numbers[i + 1:]]
+    extremes = list(child_columns if extremes is None else extremes)
+    agg = aggregate_children(children, fk, numbers, pairs, extremes)
+    agg = agg.reindex(parents[pk].to_numpy())
+    n_children = agg["__count"].fillna(0.0).to_numpy()
     if np.all(n_children == n_children[0]):
         return out  # one child per parent everywhere: any copy would look like a sum
     for col in parent_columns:
-        values = pd.to_numeric(parents[col], errors="coerce").to_numpy(dtype="float64")
+        values = as_numbers(parents[col])
         ok = ~np.isnan(values)
         if ok.sum() < MIN_ROWS or np.unique(values[ok]).size < 3:
             continue
-        candidates = [("count", ())] + [("sum", (c,)) for c in child_columns] \
-            + [("sum", p) for p in pairs]
+        if _family(parents[col]) == "time":
+            candidates = [(a, (c,)) for c in times if c in extremes for a in ("min", "max")]
+        else:
+            candidates = [("count", ())] + [("sum", (c,)) for c in numbers] \
+                + [("sum", p) for p in pairs] \
+                + [(a, (c,)) for c in numbers if c in extremes for a in ("max", "min")]
         for aggregate, cols in candidates:
-            key = "__count" if aggregate == "count" else "__sum/" + "*".join(cols)
-            share = float(_holds(values[ok], agg[key].to_numpy()[ok], decimals.get(col)).mean())
+            if aggregate in ("min", "max"):
+                derived = agg[f"__{aggregate}/{cols[0]}"].to_numpy()
+                have = ok & ~np.isnan(derived)
+                if have.sum() < MIN_ROWS or have.sum() < 0.5 * ok.sum():
+                    continue
+                if np.all(n_children[have] <= 1):
+                    continue  # one child each: the least and the greatest are a copy
+                share = float(_holds(values[have], derived[have], decimals.get(col)).mean())
+            else:
+                key = "__count" if aggregate == "count" else "__sum/" + "*".join(cols)
+                derived = agg[key].fillna(0.0).to_numpy()
+                share = float(_holds(values[ok], derived[ok], decimals.get(col)).mean())
             if share >= DERIVED_MIN_SHARE:
                 out.append(DerivedFinding(col, aggregate, tuple(cols), share))
                 break

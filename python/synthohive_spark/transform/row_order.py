@@ -236,6 +236,13 @@ def from_gaps(frame: pd.DataFrame, orders: list[RowOrder],
         ready = [r for r in pending if r.in_context or r.after not in gapped]
         for r in ready:
             after = _after(r, out, context)
+            missing = np.isnan(after)
+            if r.in_context and missing.any():
+                # a parent generated without the value its children never come before (a
+                # member's first visit), though every real child had one: the gap is taken from
+                # a typical parent's, the median of the others' (the row keeps its value)
+                have = after[~missing]
+                after = np.where(missing, np.median(have) if len(have) else r.lo, after)
             base = after + _gap_base(out[r.column], r.dtype)
             # within the real range, unless the row's other value is past it (the real rows
             # there had no value: an end where a late start had none yet); the order wins

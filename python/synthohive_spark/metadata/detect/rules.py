@@ -82,6 +82,11 @@ def _detect_rules(profiles: dict[str, _Profile], out: dict[str, Any],
         return [c for c in plain(t) if cols[c]["sdtype"] == SDType.NUMERICAL
                 or (cols[c]["sdtype"] == SDType.CATEGORICAL and cols[c].get("integer"))]
 
+    def times(t: str) -> list[str]:  # datetimes Spark and pandas hold as such (not as text)
+        cols = out[t]["columns"]
+        return [c for c in plain(t) if cols[c]["sdtype"] == SDType.DATETIME
+                and dtype_family(cols[c].get("dtype") or "") in ("date", "timestamp")]
+
     for e in edges:
         if e.child == e.parent:
             continue
@@ -101,16 +106,20 @@ def _detect_rules(profiles: dict[str, _Profile], out: dict[str, Any],
             logger.info("%s.%s copies %s.%s (%.1f%% of rows agree)", e.child, f.column,
                         e.parent, f.parent_column, 100 * f.agreement)
         pcfg = out[e.parent]["columns"]
-        dcols = [c for c in numbers(e.parent) if "derived" not in pcfg[c]
+        dcols = [c for c in numbers(e.parent) + times(e.parent) if "derived" not in pcfg[c]
                  and "copy_of" not in pcfg[c]]
         if not dcols:
             continue
         decimals = {c: (0 if pcfg[c].get("integer") else pcfg[c].get("decimals")) for c in dcols}
+        kids = numbers(e.child)[:8] + times(e.child)[:4]
+        # a child column copied from this parent is its value again, not what it aggregates
+        extremes = [c for c in kids if "copy_of" not in ccfg[c]]
         for f in find_derived(parents, e.parent_column, dcols, decimals, children, e.column,
-                              numbers(e.child)[:8]):
+                              kids, extremes):
             pcfg[f.column]["derived"] = {"aggregate": f.aggregate, "table": e.child,
                                          "foreign_key": e.column, "columns": list(f.columns)}
-            pcfg[f.column]["sdtype"] = SDType.NUMERICAL  # a count with few values is still one
+            if pcfg[f.column]["sdtype"] != SDType.DATETIME:
+                pcfg[f.column]["sdtype"] = SDType.NUMERICAL  # a count with few values is one
             logger.info("%s.%s is the %s of its %s rows%s (holds on %.1f%%)", e.parent, f.column,
                         f.aggregate, e.child,
                         f" ({' x '.join(f.columns)})" if f.columns else "", 100 * f.share)
