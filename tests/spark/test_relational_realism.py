@@ -152,6 +152,25 @@ def test_a_least_time_and_a_greatest_number_are_their_generated_childrens(spark)
         RelationalSynthesizer(metadata=Metadata.from_dict(data)).fit(frames)
 
 
+@pytest.mark.parametrize("as_dates", [False, True])
+def test_a_declared_least_or_greatest_rule_is_checked_on_times_and_dates(spark, as_dates):
+    from synthohive_spark.ml._relational_fit import check_derived_rules
+
+    real = members_database(seed=4, n_members=80)
+    if as_dates:  # the day of each visit, and of the first one
+        real["visits"]["at"] = real["visits"]["at"].dt.date
+        real["members"]["first_visit"] = real["members"]["first_visit"].dt.date
+    md = Metadata.detect(real)
+    assert md.tables["members"].columns["first_visit"].derived.aggregate == "min"
+    frames = {t: spark.createDataFrame(df) for t, df in real.items()}
+    check_derived_rules(md, frames)   # holds
+    data = md.to_dict()
+    data["tables"]["members"]["columns"]["first_visit"]["derived"]["aggregate"] = "max"
+    with pytest.raises(SchemaError, match=r"Table 'members', column 'first_visit': declared "
+                                          r"derived as the greatest at .* break the rule"):
+        check_derived_rules(Metadata.from_dict(data), frames)
+
+
 def test_unique_labels_stay_unique_and_real(spark):
     rng = np.random.default_rng(0)
     first = ["Iron", "Led", "Pink", "Black", "Deep", "Blue", "Red", "Green", "Dead", "Gold"]

@@ -172,6 +172,13 @@ def fit_reference(name: str, df: DataFrame) -> tuple[dict, pd.DataFrame]:
             "conditionCols": []}, pdf
 
 
+def _seconds(column: Any, dtype: T.DataType) -> Any:
+    """A number, timestamp (seconds since the epoch) or date (its midnight's) as a double."""
+    if isinstance(dtype, T.DateType):
+        column = column.cast("timestamp")
+    return column.cast("double")
+
+
 def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
     """Every derived column must hold in the real data (on DERIVED_MIN_SHARE of its rows): a rule
     that does not is refused, naming the table, the column and the share that breaks it."""
@@ -186,10 +193,13 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             agg = aggregate_children(frames[rule.table], rule)
             decimals = 0 if cc.integer else cc.decimals
             extreme = rule.aggregate in ("min", "max")
-            # datetimes compare as seconds; a least or greatest value is judged where there is one
-            value = derived_value(rule, F.lit(None), decimals).cast("double")
+            # datetimes compare as seconds (a date at its midnight); a least or greatest value is
+            # judged where there is one
+            value = _seconds(derived_value(rule, F.lit(None), decimals),
+                             agg.schema["__dv"].dataType)
             pk = pcfg.primary_key
-            j = parent.select(qcol(pk).alias("__pk"), qcol(col).cast("double").alias("__pv")) \
+            pv = _seconds(qcol(col), parent.schema[col].dataType)
+            j = parent.select(qcol(pk).alias("__pk"), pv.alias("__pv")) \
                 .where(F.col("__pv").isNotNull()) \
                 .join(agg, F.col("__pk") == F.col("__dk"), "left")
             if extreme:

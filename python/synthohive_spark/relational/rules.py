@@ -18,6 +18,7 @@ what two independent columns with the same value frequencies would give.
 """
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -146,13 +147,21 @@ def _chance(a: pd.Series, b: pd.Series) -> float:
     return float((pa[common] * pb[common]).sum())
 
 
+def _holds_dates(s: pd.Series) -> bool:
+    """Whether an object column holds dates (python ``date`` objects: Spark's DateType)."""
+    if s.dtype != object:
+        return False
+    head = s.dropna().iloc[:50]
+    return len(head) > 0 and all(isinstance(v, datetime.date) for v in head)
+
+
 def _family(s: pd.Series) -> str:
     kind = s.dtype.kind
     if kind in "iuf":
         return "number"
     if kind == "b":
         return "bool"
-    if kind == "M":
+    if kind == "M" or _holds_dates(s):
         return "time"
     return "other"
 
@@ -206,7 +215,10 @@ def _holds(parent_values: np.ndarray, derived: np.ndarray, decimals: Optional[in
 
 
 def as_numbers(s: pd.Series) -> np.ndarray:
-    """A column as float64 (missing: NaN): datetimes as seconds since the epoch (in UTC)."""
+    """A column as float64 (missing: NaN): datetimes as seconds since the epoch (in UTC), dates
+    as their midnight's."""
+    if _holds_dates(s):
+        s = pd.to_datetime(s)
     if s.dtype.kind == "M":
         since = s - pd.Timestamp("1970-01-01", tz=getattr(s.dt, "tz", None))
         return (since / pd.Timedelta(seconds=1)).to_numpy(dtype="float64", na_value=np.nan)
