@@ -160,6 +160,11 @@ class DerivedRule(_Model):
     foreign_key: str
     columns: list[str] = Field(default_factory=list)
 
+    @property
+    def extreme(self) -> bool:
+        """A least or greatest value (one child's), not a count or sum over the siblings."""
+        return self.aggregate in ("min", "max")
+
     @model_validator(mode="after")
     def _arity(self) -> "DerivedRule":
         if self.aggregate == "count" and self.columns:
@@ -167,7 +172,7 @@ class DerivedRule(_Model):
         if self.aggregate == "sum" and len(self.columns) not in (1, 2):
             raise ValueError(f"a 'sum' rule adds one child column or the product of two, got "
                              f"{len(self.columns)} columns")
-        if self.aggregate in ("min", "max") and len(self.columns) != 1:
+        if self.extreme and len(self.columns) != 1:
             raise ValueError(f"a {self.aggregate!r} rule reads one child column, got "
                              f"{len(self.columns)} columns")
         return self
@@ -511,7 +516,7 @@ class Metadata(_Model):
                     if bad:
                         errors.append(f"{where}: derived from columns {bad}, which are not "
                                       f"columns of {rule.table!r}")
-                    elif rule.aggregate in ("min", "max"):
+                    elif rule.extreme:
                         cc = child.columns[rule.columns[0]]
                         same = (str(cc.sdtype) == "datetime" if str(col.sdtype) == "datetime"
                                 else str(cc.sdtype) == "numerical"
@@ -521,8 +526,7 @@ class Metadata(_Model):
                                           f"{rule.table}.{rule.columns[0]} (sdtype "
                                           f"{cc.sdtype.value!r}) cannot be a {col.sdtype.value} "
                                           f"column; expected a child column of the same kind")
-                kinds = ("numerical", "datetime") if rule.aggregate in ("min", "max") \
-                    else ("numerical",)
+                kinds = ("numerical", "datetime") if rule.extreme else ("numerical",)
                 if str(col.sdtype) not in kinds:
                     errors.append(f"{where}: a derived {rule.aggregate} column is "
                                   f"{' or '.join(kinds)}, got sdtype {col.sdtype.value!r}")

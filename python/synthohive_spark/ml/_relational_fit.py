@@ -192,7 +192,6 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             parent = frames[pname]
             agg = aggregate_children(frames[rule.table], rule)
             decimals = 0 if cc.integer else cc.decimals
-            extreme = rule.aggregate in ("min", "max")
             # datetimes compare as seconds (a date at its midnight); a least or greatest value is
             # judged where there is one
             value = _seconds(derived_value(rule, F.lit(None), decimals),
@@ -202,7 +201,7 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             j = parent.select(qcol(pk).alias("__pk"), pv.alias("__pv")) \
                 .where(F.col("__pv").isNotNull()) \
                 .join(agg, F.col("__pk") == F.col("__dk"), "left")
-            if extreme:
+            if rule.extreme:
                 j = j.where(F.col("__dv").isNotNull())
             bad_expr = F.abs(F.col("__pv") - value) > F.lit(tolerance(decimals)) \
                 + F.lit(1e-9) * F.abs(value)
@@ -212,7 +211,7 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             if n and bad / n > 1.0 - DERIVED_MIN_SHARE:
                 what = ("the count of its rows" if rule.aggregate == "count" else
                         f"the {'least' if rule.aggregate == 'min' else 'greatest'} "
-                        f"{rule.columns[0]}" if extreme else
+                        f"{rule.columns[0]}" if rule.extreme else
                         "the sum of " + " x ".join(rule.columns))
                 raise SchemaError(
                     f"Table {pname!r}, column {col!r}: declared derived as {what} in "
@@ -358,13 +357,13 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
         derived_here = {c for c in ctx if ctx_override is None and c not in used
                         and pcfg.columns[c].derived is not None
                         and pcfg.columns[c].derived.table == name
-                        and pcfg.columns[c].derived.aggregate in ("count", "sum")}
+                        and not pcfg.columns[c].derived.extreme}
         cond = [prefix + c for c in ctx if c not in derived_here]
         # a secondary parent's column derived from this table does not exist yet either
         sec_ctx = {c: v for c, v in sec_ctx.items()
                    if ctx_override is not None or md.tables[v[1]].columns[v[2]].derived is None
                    or md.tables[v[1]].columns[v[2]].derived.table != name
-                   or md.tables[v[1]].columns[v[2]].derived.aggregate in ("min", "max")}
+                   or md.tables[v[1]].columns[v[2]].derived.extreme}
         cond += list(sec_ctx)
         null_fk = int(df.where(F.col(fk.column).isNull()).count())
         if null_fk:

@@ -35,7 +35,7 @@ def aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
     ``__dn`` (the number of children) per parent with children."""
     if rule.aggregate == "count":
         value = F.count(F.lit(1)).cast("double")
-    elif rule.aggregate in ("min", "max"):
+    elif rule.extreme:
         value = getattr(F, rule.aggregate)(qcol(rule.columns[0]))
     else:
         term = qcol(rule.columns[0]).cast("double")
@@ -51,7 +51,7 @@ def derived_value(rule: Any, own: Any, decimals: Optional[int]) -> Any:
     """The column a derived rule gives a parent row joined with :func:`aggregate_children`: a
     count or sum (0 without children, rounded to ``decimals``), or the least or greatest value
     of its children (a parent without children keeps ``own``, its generated value)."""
-    if rule.aggregate in ("min", "max"):
+    if rule.extreme:
         value = F.when(F.col("__dn").isNotNull(), F.col("__dv")).otherwise(own)
     else:
         value = F.coalesce(F.col("__dv"), F.lit(0.0))

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.errors import CardinalityError  # noqa: F401 (re-exported)
+from synthohive_spark.relational.rules import as_numbers
 
 logger = logging.getLogger("synthohive_spark.relational.cardinality")
 
@@ -47,9 +48,7 @@ def _as_float(series: pd.Series, kind: str) -> np.ndarray:
         return series.map(lambda v: np.nan if v is None or v is pd.NA else float(bool(v))) \
             .to_numpy(dtype="float64")
     if kind == "datetime":
-        s = pd.to_datetime(series, utc=True)
-        out = (s - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype="float64")
-        return out
+        return as_numbers(pd.to_datetime(series, utc=True))
     if kind == "date":
         return series.map(lambda v: np.nan if v is None or v is pd.NA or v != v
                           else float(v.toordinal())).to_numpy(dtype="float64")
