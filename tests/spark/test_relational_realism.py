@@ -191,6 +191,9 @@ def test_unique_labels_stay_unique_and_real(spark):
     assert len(two) == 300 and two["name"].is_unique
     base = two["name"].str.replace(r" \((2|3)\)$", "", regex=True)
     assert set(base) == set(names)
+    # under differential privacy the labels are still the real values: the statement says so
+    dp = RelationalSynthesizer(metadata=md, seed=1, epsilon=3.0).fit(frames)
+    assert "unique labels {'artists': ['name']}: their real values are kept" in dp.privacy["not_covered"]
 
 
 def test_an_address_copied_from_the_parent_takes_the_generated_parent_value(spark):

@@ -466,6 +466,37 @@ def test_no_row_ends_before_it_starts(spark):
     assert fake.filter("ended > started AND high > low").count() > 0.9 * n
 
 
+def test_free_text_is_fresh_text_of_the_columns_common_words(spark):
+    """A review (free text) is never learned as values: fresh text of the reviews' common words
+    (a vote count is no word; no real review comes back); under differential privacy filler
+    words (the length profile only)."""
+    rng = np.random.default_rng(5)
+    n = 300
+    phrases = ["a slow start", "the ending surprised me", "great acting all round",
+               "too long by half", "the music stays with you", "worth seeing twice"]
+    genre = rng.choice(["drama", "comedy", "horror", "documentary"], n)
+    pdf = pd.DataFrame({
+        "film_id": range(1, n + 1), "genre": genre,
+        "rating": np.round(np.where(genre == "documentary", 7.5, 6.0) + rng.normal(0, 0.5, n), 1),
+        "review": [f"{phrases[a].capitalize()}, {phrases[b]} ({i} votes)."
+                   for i, (a, b) in enumerate(rng.integers(0, len(phrases), (n, 2)))]})
+    df = spark.createDataFrame(pdf).repartition(3)
+    model = TableSynthesizer(model="gaussian_copula", tableName="films", seed=2,
+                             keyCols=["film_id"]).fit(df)
+    assert model._state["tableConfig"]["columns"]["review"]["sdtype"] == "text"
+    assert "review" not in model._state["learnedCols"]
+    words = set(model._state["piiSpecs"]["review"]["fmt"]["words"])
+    assert {"ending", "surprised", "music", "twice"} <= words and not any(w.isdigit() for w in words)
+    fake = model.sample(n, numPartitions=3).toPandas()
+    assert fake["review"].str.findall(r"[^\W\d_]+").map(lambda ws: {w.lower() for w in ws} <= words).all()
+    assert not fake["review"].isin(pdf["review"]).any()
+    dp = TableSynthesizer(model="gaussian_copula", tableName="films", seed=2, epsilon=5.0,
+                          keyCols=["film_id"]).fit(df)
+    assert "words" not in dp._state["piiSpecs"]["review"]["fmt"]   # the length profile only
+    dp_words = set(" ".join(dp.sample(n).toPandas()["review"]).lower().replace(".", "").split())
+    assert len(dp_words - words) > 0.8 * len(dp_words)
+
+
 def test_a_unique_label_column_stays_unique_and_real_in_a_single_table(spark, tmp_path):
     """A product catalogue: every name is distinct (detected unique); the synthetic catalogue
     uses each real name once, then numbered ones, never a repeat, saved and loaded alike."""

@@ -356,3 +356,69 @@ def test_metadata_vocabulary_lives_in_privacy():
     assert word_hints(("customer", "name")) == ["name"] and word_hints(("product", "name")) == []
     assert is_phone_text("(555) 123-4567 x89") and not is_phone_text("12-34")
     assert "anna" in known_names()[0] and is_full_name("Dr. Anna Schmidt")
+
+
+# -- free text ------------------------------------------------------------------------------------
+
+def _reviews(n: int = 600, seed: int = 0) -> pd.Series:
+    """Product reviews in English and German, built from shared phrases, with a few rows that
+    hold a customer's name, e-mail and phone number (rare words: in one row each)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    en = ["Great product", "The delivery was fast", "Not worth the price", "Arrived late but works",
+          "The colour is as shown", "Customer support was helpful", "Would buy again"]
+    de = ["Die Lieferung kam schnell", "Sehr gute Qualität", "Der Preis ist zu hoch",
+          "Würde ich wieder kaufen", "Die Farbe passt zur Küche"]
+    out = []
+    for i in range(n):
+        pool = de if rng.random() < 0.4 else en
+        k = int(rng.integers(1, 4))
+        out.append(". ".join(pool[j] for j in rng.choice(len(pool), k, replace=False)) + ".")
+    for i, who in enumerate(["Zbigniew Wojciechowski", "Oluwaseun Adeyemi", "Ingeborg Fältskog"]):
+        out[i * 7] = f"Please call {who} on 0171 5550{i}23 or mail {who.split()[0].lower()}@example.org"
+    return pd.Series(out)
+
+
+def test_free_text_is_made_of_the_column_s_common_words_never_its_rare_ones():
+    from synthohive_spark.privacy.text import TEXT_MIN_ROWS, _WORD, generate_text, text_format
+
+    real = _reviews()
+    fmt = text_format(real)
+    json.dumps(fmt)  # saved with the model as JSON
+    vocab = set(fmt["words"])
+    assert {"delivery", "fast", "Lieferung", "Qualität", "Küche", "wieder"} <= vocab  # nouns of German stay capitalised
+    assert not {"zbigniew", "Zbigniew", "adeyemi", "Adeyemi", "example", "mail"} & vocab
+    assert min(fmt["word_rows"]) >= TEXT_MIN_ROWS and min(p[2] for p in fmt["pairs"]) >= TEXT_MIN_ROWS
+    fake = generate_text(3000, 11, fmt=fmt)
+    assert fake.equals(generate_text(3000, 11, fmt=fmt)) and not fake.equals(generate_text(3000, 12, fmt=fmt))
+    words = [[w for w in _WORD.findall(t)] for t in fake]
+    flat = [w for ws in words for w in ws]
+    assert {w if w in vocab else w.lower() for w in flat} <= vocab | {"i"}
+    assert not re.search(r"\d|@", " ".join(fake))
+    # consecutive words are real neighbours, not a bag of words
+    real_pairs = {(fmt["words"][a], fmt["words"][b]) for a, b, _ in fmt["pairs"]}
+    pairs = [(a, b) for ws in words for a, b in zip(ws, ws[1:])]
+    lowered = {(a.lower(), b.lower()) for a, b in real_pairs}
+    assert sum((a.lower(), b.lower()) in lowered for a, b in pairs) / len(pairs) > 0.95
+    # the texts' word counts follow the real ones
+    real_counts = real.str.split().str.len()
+    fake_counts = fake.str.split().str.len()
+    assert abs(fake_counts.median() - real_counts.median()) <= 1
+    assert fake.str[0].str.isupper().all() and fake.str.endswith(".").all()
+
+
+def test_free_text_without_a_vocabulary_is_filler_of_the_locale():
+    """Under differential privacy (``vocabulary=False``), or where no word is common, the
+    column gets filler words: nothing of the real words."""
+    from synthohive_spark.privacy.text import generate_text, text_format
+
+    real = _reviews()
+    fmt = text_format(real, vocabulary=False)
+    assert "words" not in fmt and "pairs" not in fmt
+    rare = text_format(pd.Series([f"note {i} about case {i * 7}" for i in range(4)]))
+    assert "words" not in rare   # four rows: no word is common
+    real_words = {w.lower() for t in real for w in re.findall(r"\w+", t)}
+    fake = generate_text(500, 3, fmt=fmt)
+    fake_words = {w.lower() for t in fake for w in re.findall(r"\w+", t)}
+    assert len(fake_words - real_words) > 0.8 * len(fake_words)

@@ -139,6 +139,9 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
     parts = [(t, t, ts["privacy"]) for t, ts in state["tables"].items() if ts.get("privacy")]
     refs = [t for t in graph.order if graph.is_reference(t)]
     not_covered = [f"reference tables {refs}: their real rows are kept as they are"] if refs else []
+    labels = {t: sorted(ts["labels"]) for t, ts in state["tables"].items() if ts.get("labels")}
+    if labels:
+        not_covered.append(f"unique labels {labels}: their real values are kept")
     not_covered += [
         "the degree models of self-references",
         "which parent columns a child is generated under (dependence measured on a sample), "

@@ -53,15 +53,17 @@ def column_specs_of(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dic
 
 
 def infer_pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.StructType, table: str,
-               exclude: set[str]) -> dict[str, dict]:
+               exclude: set[str], vocabulary: bool = True) -> dict[str, dict]:
     """PII columns (marked in the metadata, or detected) and free-text columns are never learned:
     at sample time they are generated fresh in the real column's format (PII) or length profile
-    (text). Only the format is kept, never a value."""
+    and common words (text; ``vocabulary=False``, under differential privacy: the length profile
+    only). Only the format is kept, never a value."""
     from synthohive_spark.ml._generation import UNIQUE_PII_KINDS
     from synthohive_spark.privacy import GENERATED_KINDS, infer_format
 
     specs: dict[str, dict] = {}
     from synthohive_spark.privacy import text_format
+    from synthohive_spark.privacy.text import TEXT_MIN_ROWS
 
     for col, cc in (table_cfg.get("columns") or {}).items():
         if col in exclude:
@@ -70,8 +72,12 @@ def infer_pii_specs(table_cfg: dict[str, Any], pdf: pd.DataFrame, schema: T.Stru
                 and isinstance(schema[col].dataType, T.StringType)):
             # free text is never learned either: a model would copy real sentences verbatim
             values = pdf[col]
-            specs[col] = {"kind": "text", "fmt": text_format(values), "spark_type": "string",
+            fmt = text_format(values, vocabulary)
+            specs[col] = {"kind": "text", "fmt": fmt, "spark_type": "string",
                           "null_share": float(values.isna().mean()) if len(values) else 0.0}
+            logger.info("table %s: free-text column %s: fresh text of %s", table, col,
+                        f"its {len(fmt['words'])} common words (each in at least "
+                        f"{TEXT_MIN_ROWS} rows)" if fmt.get("words") else "filler words")
             continue
         if not cc.get("pii"):
             continue

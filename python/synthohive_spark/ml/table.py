@@ -301,7 +301,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
             raise SchemaError(f"Table {table!r}: columns {overlap} cannot be both keys and conditionCols.")
         key_specs = {k: infer_key_spec(pdf[k], schema[k].dataType, table, k) for k in keys}
         given = set(conds) | ({seq_key} if seq_key else set())  # taken from the input rows
-        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | given)
+        pii_specs = infer_pii_specs(table_cfg, pdf, schema, table, exclude=set(keys) | given,
+                                    vocabulary=self.getEpsilon() <= 0)
         attach_pii_context(pii_specs, pdf, [c for c in schema.fieldNames()
                                                 if c not in keys and c not in pii_specs], table)
         learned = [c for c in schema.fieldNames()

@@ -8,7 +8,8 @@
 - :mod:`.generate`: :func:`generate_pii` and :func:`infer_format` for synthetic tables;
 - :mod:`.contextual`: :func:`generate_contextual`, all PII columns of a row as one persona in the
   locale and formats of the row's country (:func:`attach_country_context` at fit);
-- :mod:`.text`: filler text with a free-text column's length profile (text is never learned);
+- :mod:`.text`: fresh text of a free-text column's common words and length profile (its values are
+  never learned);
 - :mod:`.dp`: differential privacy's budget, accountant (opacus, the ``privacy`` extra), DP-SGD
   step and statements (imported on use, not here: opacus is optional).
 """
