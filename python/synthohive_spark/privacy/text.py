@@ -26,14 +26,18 @@ TEXT_MIN_ROW_SHARE = 0.001
 #: the most common words (and word pairs) a vocabulary keeps
 TEXT_MAX_WORDS = 2000
 TEXT_MAX_PAIRS = 20000
+#: the texts a vocabulary is counted on: the first of the (random) training sample, up to this
+#: many characters in all (a couple of seconds of counting)
+TEXT_VOCABULARY_CHARS = 2_000_000
 #: a word: letters of any script, joined by an apostrophe or a hyphen (no digits)
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 
 
 def text_format(values: pd.Series, vocabulary: bool = True) -> dict[str, Any]:
     """A JSON-able profile of a free-text column: word-count quantiles, maximum length, null
-    share and (``vocabulary``) its common words and word pairs (:data:`TEXT_MIN_ROWS`), each with
-    the number of rows that hold it. Holds no rare word and no whole value."""
+    share and (``vocabulary``) its common words and word pairs (:data:`TEXT_MIN_ROWS`, counted on
+    the first texts, :data:`TEXT_VOCABULARY_CHARS` characters), each with the number of rows
+    that hold it. Holds no rare word and no whole value."""
     total = len(values)
     present = values.dropna().astype(str)
     words = present.str.split().str.len().fillna(0).to_numpy(dtype=float)
@@ -44,7 +48,8 @@ def text_format(values: pd.Series, vocabulary: bool = True) -> dict[str, Any]:
         "max_length": int(present.str.len().max()) if len(present) else 0,
     }
     if vocabulary:
-        out.update(_vocabulary(present.tolist()))
+        upto = int(np.searchsorted(present.str.len().cumsum().to_numpy(), TEXT_VOCABULARY_CHARS))
+        out.update(_vocabulary(present.iloc[:upto + 1].tolist()))
     return out
 
 
@@ -65,8 +70,10 @@ def _vocabulary(texts: list[str]) -> dict[str, Any]:
         for m in _WORD.finditer(text):
             w = m.group(0)
             low = w.lower()
-            before = text[:m.start()].rstrip()
-            if before and before[-1] not in ".!?":
+            j = m.start() - 1
+            while j >= 0 and text[j].isspace():
+                j -= 1
+            if j >= 0 and text[j] not in ".!?":   # inside a sentence
                 inner[low] += 1
                 upper[low] += w[:1].isupper()
                 forms[low, w] += 1
