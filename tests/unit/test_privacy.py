@@ -375,6 +375,8 @@ def _reviews(n: int = 600, seed: int = 0) -> pd.Series:
         pool = de if rng.random() < 0.4 else en
         k = int(rng.integers(1, 4))
         out.append(". ".join(pool[j] for j in rng.choice(len(pool), k, replace=False)) + ".")
+    for i in range(0, n, 10):   # a support agent's handle and a link, in many rows
+        out[i] = out[i][:-1] + " via @shopbot_helga, see https://shop.example.com/r/help."
     for i, who in enumerate(["Zbigniew Wojciechowski", "Oluwaseun Adeyemi", "Ingeborg Fältskog"]):
         out[i * 7] = f"Please call {who} on 0171 5550{i}23 or mail {who.split()[0].lower()}@example.org"
     return pd.Series(out)
@@ -389,6 +391,9 @@ def test_free_text_is_made_of_the_column_s_common_words_never_its_rare_ones():
     vocab = set(fmt["words"])
     assert {"delivery", "fast", "Lieferung", "Qualität", "Küche", "wieder"} <= vocab  # nouns of German stay capitalised
     assert not {"zbigniew", "Zbigniew", "adeyemi", "Adeyemi", "example", "mail"} & vocab
+    # glued to an @, a slash, a dot or '://': an address, a handle or a URL, whatever its count
+    assert {"via", "see"} <= vocab and not {"shopbot", "helga", "https", "shop", "com", "r", "help"} & vocab
+    assert ["via", "see"] not in [[fmt["words"][a], fmt["words"][b]] for a, b, _ in fmt["pairs"]]
     assert min(fmt["word_rows"]) >= TEXT_MIN_ROWS and min(p[2] for p in fmt["pairs"]) >= TEXT_MIN_ROWS
     fake = generate_text(3000, 11, fmt=fmt)
     assert fake.equals(generate_text(3000, 11, fmt=fmt)) and not fake.equals(generate_text(3000, 12, fmt=fmt))

@@ -31,6 +31,10 @@ TEXT_MAX_PAIRS = 20000
 TEXT_VOCABULARY_CHARS = 2_000_000
 #: a word: letters of any script, joined by an apostrophe or a hyphen (no digits)
 _WORD = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+#: letters glued to these (before or after) belong to an e-mail address, a handle (@name), a
+#: path or a URL (https://t.co/x), a file or host name, a code (A_1): left out of the vocabulary
+_GLUED_BEFORE = frozenset("@/\\._:=&%+#~")
+_GLUED_AFTER = frozenset("@/\\_=&%+~")
 
 
 def text_format(values: pd.Series, vocabulary: bool = True) -> dict[str, Any]:
@@ -68,6 +72,11 @@ def _vocabulary(texts: list[str]) -> dict[str, Any]:
     for text in texts:
         toks = []
         for m in _WORD.finditer(text):
+            a, b = m.start(), m.end()
+            if ((a and text[a - 1] in _GLUED_BEFORE) or text[b:b + 1] in _GLUED_AFTER
+                    or text[b:b + 3] == "://"):
+                toks.append(None)  # part of an address, a handle, a path or a URL: never a
+                continue           # word, nor the neighbour that makes a pair
             w = m.group(0)
             low = w.lower()
             j = m.start() - 1
@@ -79,7 +88,7 @@ def _vocabulary(texts: list[str]) -> dict[str, Any]:
                 forms[low, w] += 1
             toks.append(low)
         tokenised.append(toks)
-        rows.update(set(toks))
+        rows.update(set(toks) - {None})
     common = sorted((w for w, c in rows.items() if c >= need), key=lambda w: (-rows[w], w))
     common = common[:TEXT_MAX_WORDS]
     if not common:
