@@ -480,9 +480,11 @@ class GaussianCopula(GenerativeModel):
                 # overall mass (their noise known exactly: sd sqrt(bins in the group))
                 prior = own.sum() * shape
                 counts_k = np.bincount(group, weights=noisy_h, minlength=16)
-                t = (counts_k - max(counts_k.sum(), 0.0) * share_k) / (sd * np.sqrt(width_k))
-                ss = float(t[width_k > 0] @ t[width_k > 0])
-                keep = max(0.0, 1.0 - max(int((width_k > 0).sum()) - 2, 1) / ss) if ss > 0 else 0.0
+                live = width_k > 0   # groups that hold bins (an empty one has no noise)
+                t = ((counts_k[live] - max(counts_k.sum(), 0.0) * share_k[live])
+                     / (sd * np.sqrt(width_k[live])))
+                ss = float(t @ t)
+                keep = max(0.0, 1.0 - max(int(live.sum()) - 2, 1) / ss) if ss > 0 else 0.0
                 hist[i] = np.clip(prior + keep * (own - prior), 0.0, None)
             # the strata together, as sampled, follow the (more exact) overall histogram
             hist = _rake(hist, weight[fit_g] * present[fit_g, j], overall)
