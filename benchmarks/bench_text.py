@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 from collections import Counter
@@ -35,11 +34,12 @@ sys.path.insert(0, os.path.join(ROOT, "python"))
 COLUMNS = [("dslabs", "trump_tweets", "text"), ("Ecdat", "breaches", "Summary"),
            ("Ecdat", "breaches", "Name_of_Covered_Entity"),
            ("openintro", "ucla_textbooks_f18", "course")]
-_WORDS = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORDS.findall(text)]
+    from synthohive_spark.privacy.text import _WORD  # the library's own notion of a word
+
+    return [w.lower() for w in _WORD.findall(text)]
 
 
 def run(package: str, table: str, column: str, seed: int) -> list[dict]:
@@ -56,8 +56,9 @@ def run(package: str, table: str, column: str, seed: int) -> list[dict]:
     cut = int(0.8 * len(values))
     train, hold = values[order[:cut]], values[order[cut:]]
     train = train.iloc[:5000]
-    rows = Counter(w for t in train for w in set(_words(t)))
-    pairs = {p for t in train for p in zip(_words(t), _words(t)[1:])}
+    tokens = [_words(t) for t in train]
+    rows = Counter(w for ws in tokens for w in set(ws))
+    pairs = {p for ws in tokens for p in zip(ws, ws[1:])}
     real_set = set(train)
     out = []
     for how, vocab in (("filler words", False), ("common words", True)):

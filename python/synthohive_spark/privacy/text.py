@@ -45,14 +45,15 @@ def text_format(values: pd.Series, vocabulary: bool = True) -> dict[str, Any]:
     total = len(values)
     present = values.dropna().astype(str)
     words = present.str.split().str.len().fillna(0).to_numpy(dtype=float)
+    lengths = present.str.len()
     qs = np.linspace(0, 1, 11)
     out: dict[str, Any] = {
         "null_share": float(1 - len(present) / total) if total else 0.0,
         "word_quantiles": [float(q) for q in np.quantile(words, qs)] if len(words) else [1.0] * 11,
-        "max_length": int(present.str.len().max()) if len(present) else 0,
+        "max_length": int(lengths.max()) if len(present) else 0,
     }
     if vocabulary:
-        upto = int(np.searchsorted(present.str.len().cumsum().to_numpy(), TEXT_VOCABULARY_CHARS))
+        upto = int(np.searchsorted(lengths.cumsum().to_numpy(), TEXT_VOCABULARY_CHARS))
         out.update(_vocabulary(present.iloc[:upto + 1].tolist()))
     return out
 
@@ -79,7 +80,7 @@ def _vocabulary(texts: list[str]) -> dict[str, Any]:
                 continue           # word, nor the neighbour that makes a pair
             w = m.group(0)
             low = w.lower()
-            j = m.start() - 1
+            j = a - 1
             while j >= 0 and text[j].isspace():
                 j -= 1
             if j >= 0 and text[j] not in ".!?":   # inside a sentence
@@ -178,17 +179,16 @@ def generate_text(n: int, seed: int, locale: str = "en_US",
             out = out.map(lambda t: t if len(t) < max_len else
                           (t[:max_len].rsplit(" ", 1)[0] if " " in t[:max_len] else t)[:max_len - 1])
         return out.str[:1].str.upper() + out.str[1:] + "."   # "Paris" stays capitalised
-    else:  # filler words of the locale
-        from faker import Faker
+    from faker import Faker  # filler words of the locale
 
-        fk = Faker(locale)
-        fk.seed_instance(int(rng.integers(0, 2**63 - 1)))
-        pool = np.array(fk.words(nb=min(_POOL, max(64, n)), unique=False), dtype=object)
-        counts = _word_counts(qs, rng, n)
-        picks = pool[rng.integers(0, len(pool), counts.sum())]
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        texts = [" ".join(picks[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-        out = pd.Series(texts, dtype=object).str.capitalize() + "."
+    fk = Faker(locale)
+    fk.seed_instance(int(rng.integers(0, 2**63 - 1)))
+    pool = np.array(fk.words(nb=min(_POOL, max(64, n)), unique=False), dtype=object)
+    counts = _word_counts(qs, rng, n)
+    picks = pool[rng.integers(0, len(pool), counts.sum())]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    texts = [" ".join(picks[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    out = pd.Series(texts, dtype=object).str.capitalize() + "."
     max_len = int(fmt.get("max_length") or 0)
     if max_len > 0:
         out = out.str.slice(0, max_len)
