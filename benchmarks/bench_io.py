@@ -13,10 +13,12 @@ printed on its own). Each write goes to a new location:
 * ``ours``: what ``RelationalSynthesizerModel.sample(output=...)`` does, :class:`DatabaseWriter`
   with one table: the targets checked first, the table written under a temporary name and moved
   into place (parquet, CSV, JSON, ORC), one Delta commit and the manifest before and after it
-  (Delta), a staging schema swapped in at the end in one transaction (JDBC);
+  (Delta), a staging schema loaded with COPY (the library's jar) and swapped in at the end in one
+  transaction (JDBC; in its own column, the same write loading with batched inserts,
+  ``bulk='insert'``);
 * ``plain``: ``df.write.format(fmt).save(path)`` (Delta: ``.format("delta")``; JDBC:
-  ``df.write.jdbc`` into a new table with the same batched inserts as ours, and, in its own
-  column, with Spark's defaults).
+  ``df.write.jdbc`` into a new table with the same batched inserts as ``bulk='insert'``, and, in
+  its own column, with Spark's defaults).
 
 JDBC needs a PostgreSQL server the script can create schemas in (``--jdbc-url``, the password in
 the environment variable ``--jdbc-password-env`` names); each write goes to a new schema, dropped
@@ -76,12 +78,12 @@ def _jdbc_props(jdbc: dict, batched: bool) -> dict:
     return props
 
 
-def write_ours(spark, df, fmt: str, out: str, jdbc: dict | None) -> None:
+def write_ours(spark, df, fmt: str, out: str, jdbc: dict | None, bulk: str = "auto") -> None:
     if fmt == "jdbc":
         from synthohive_spark.io.jdbc import JdbcOutput, write_jdbc_tables
 
-        write_jdbc_tables({"orders": df}, JdbcOutput(jdbc["url"], out, _jdbc_props(jdbc, False)),
-                          _orders_metadata())
+        write_jdbc_tables({"orders": df}, JdbcOutput(jdbc["url"], out, _jdbc_props(jdbc, False),
+                                                     bulk=bulk), _orders_metadata())
         return
     from synthohive_spark.io.writers import DatabaseWriter
 
@@ -145,15 +147,17 @@ def main() -> None:
             print(f"# {rows} rows sampled at {sample_rate:,.0f} rows/s "
                   f"({args.master}, {args.partitions} partitions)", flush=True)
             for fmt in formats:
-                best = {"ours": float("inf"), "plain": float("inf"), "default": float("inf")}
-                runs = ["ours", "plain"] + (["default"] if fmt == "jdbc" else [])
+                best = {"ours": float("inf"), "plain": float("inf"), "default": float("inf"),
+                        "inserts": float("inf")}
+                runs = ["ours", "plain"] + (["default", "inserts"] if fmt == "jdbc" else [])
                 for rep in range(args.repeats):
                     for who in (runs if rep % 2 == 0 else runs[::-1]):
                         out = (f"bench_{who}_{uuid.uuid4().hex[:8]}" if fmt == "jdbc"
                                else os.path.join(workdir, f"{who}_{fmt}_{uuid.uuid4().hex[:8]}"))
                         t0 = time.perf_counter()
-                        if who == "ours":
-                            write_ours(spark, df, fmt, out, jdbc)
+                        if who in ("ours", "inserts"):
+                            write_ours(spark, df, fmt, out, jdbc,
+                                       bulk="insert" if who == "inserts" else "auto")
                         else:
                             write_plain(spark, df, fmt, out, jdbc, batched=who == "plain")
                         best[who] = min(best[who], time.perf_counter() - t0)
@@ -163,19 +167,21 @@ def main() -> None:
                             shutil.rmtree(out, ignore_errors=True)
                 r = {"rows": rows, "format": fmt, "ours": rows / best["ours"],
                      "plain": rows / best["plain"],
-                     "default": rows / best["default"] if fmt == "jdbc" else None}
+                     "default": rows / best["default"] if fmt == "jdbc" else None,
+                     "inserts": rows / best["inserts"] if fmt == "jdbc" else None}
                 r["ratio"] = r["ours"] / r["plain"]
                 results.append(r)
                 print("#", r, flush=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\n| rows | format | ours rows/s | plain Spark rows/s | ratio | plain JDBC, Spark's "
-          "default batches |")
-    print("|---|---|---|---|---|---|")
+    print("\n| rows | format | ours rows/s | plain Spark rows/s | ratio | ours with batched "
+          "inserts (ratio) | plain JDBC, Spark's default batches |")
+    print("|---|---|---|---|---|---|---|")
     for r in results:
         default = f"{r['default']:,.0f}" if r["default"] else ""
+        inserts = f"{r['inserts']:,.0f} ({r['inserts'] / r['plain']:.2f})" if r["inserts"] else ""
         print(f"| {r['rows']:,} | {r['format']} | {r['ours']:,.0f} | {r['plain']:,.0f} | "
-              f"{r['ratio']:.2f} | {default} |")
+              f"{r['ratio']:.2f} | {inserts} | {default} |")
 
 
 if __name__ == "__main__":

@@ -424,6 +424,154 @@ def test_a_write_that_fails_half_way_leaves_nothing(jspark, postgres, retail):
     assert _staging_schemas(postgres) == []
 
 
+# ------------------------------------------------------------------ COPY
+_AWKWARD = ['plain', '', None, 'with "quotes", commas', 'two\nlines\r\nand a CR', '\\.',
+            'back\\slash', '  spaces  ', 'Müller 中文 🙂', 'NULL', '"', ',']
+
+
+def _awkward_frame(spark):
+    """Every column type a synthetic table has, with the values a text format gets wrong."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pyspark.sql import types as T
+
+    schema = T.StructType([
+        T.StructField("id", T.LongType()), T.StructField("s", T.StringType()),
+        T.StructField("i", T.IntegerType()), T.StructField("b", T.BooleanType()),
+        T.StructField("x", T.DoubleType()), T.StructField("f", T.FloatType()),
+        T.StructField("d", T.DecimalType(18, 4)), T.StructField("day", T.DateType()),
+        T.StructField("at", T.TimestampType()), T.StructField("wall", T.TimestampNTZType()),
+        T.StructField("raw", T.BinaryType())])
+    doubles = [0.1, -2.5e-300, 1.7976931348623157e308, float("nan"), float("inf"),
+               float("-inf"), None, 123456789.123456789]
+    days = [dt.date(2024, 2, 29), dt.date(1900, 1, 1), None, dt.date(2038, 1, 19)]
+    times = [dt.datetime(2024, 3, 31, 1, 59, 59, 999999), dt.datetime(1970, 1, 1),
+             None, dt.datetime(2021, 10, 31, 2, 30, 0, 123), dt.datetime(1901, 12, 13, 20, 45)]
+    rows = []
+    for k in range(60):
+        rows.append((k, _AWKWARD[k % len(_AWKWARD)], None if k % 7 == 3 else (-1) ** k * k * 10**7,
+                     None if k % 5 == 4 else k % 2 == 0, doubles[k % len(doubles)],
+                     None if k % 6 == 5 else float(k) / 3,
+                     None if k % 9 == 8 else Decimal(k * 1234567) / Decimal(10000) * (-1) ** k,
+                     days[k % len(days)], times[k % len(times)], times[(k + 1) % len(times)],
+                     None if k % 4 == 3 else bytes([0, 255, k % 256, 10, 34, 44])))
+    return spark.createDataFrame(rows, schema).repartition(3)
+
+
+def _loaded(df) -> list:
+    """The rows as comparable values (NaN as a string: NaN != NaN)."""
+    return sorted((tuple("nan" if isinstance(v, float) and v != v else v for v in r)
+                   for r in df.collect()), key=repr)
+
+
+def test_copy_loads_the_values_spark_inserts_would(jspark, postgres):
+    """COPY (the library's jar, on the executors) and Spark's batched inserts write the same
+    table: every type, and the values a CSV stream gets wrong (quotes, separators, line breaks,
+    empty against missing strings, NaN and infinities, binary, times around clock changes)."""
+    from synthohive_spark.io.jdbc import JdbcDatabaseWriter
+
+    df = _awkward_frame(jspark)
+    back = {}
+    for bulk in ("copy", "insert"):
+        writer = JdbcDatabaseWriter(jspark, JdbcOutput(postgres.url, f"bulk_{bulk}",
+                                                       postgres.props, bulk=bulk), ["t"])
+        assert writer.bulk == bulk
+        writer.write("t", df)
+        writer.finish()
+        back[bulk] = writer.read_back("t", df.schema)
+    assert _loaded(back["copy"]) == _loaded(back["insert"]) == _loaded(df)
+    # the database holds what a reader sees: empty and missing strings apart, bytes exact
+    assert postgres.value("SELECT count(*) FROM bulk_copy.t WHERE s = ''") == "5"
+    assert postgres.value("SELECT count(*) FROM bulk_copy.t WHERE s IS NULL") == "5"
+    assert postgres.value("SELECT encode(raw, 'hex') FROM bulk_copy.t WHERE id = 1") == \
+        "00ff010a222c"
+    assert postgres.value("SELECT count(*) FROM bulk_copy.t WHERE x = 'NaN'") == "8"
+    types = "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM " \
+            "information_schema.columns WHERE table_schema = '{}' AND table_name = 't'"
+    assert postgres.value(types.format("bulk_copy")) == postgres.value(types.format("bulk_insert"))
+    # auto takes COPY where the jar is (this session has it)
+    auto = JdbcDatabaseWriter(jspark, JdbcOutput(postgres.url, "bulk_auto", postgres.props),
+                              ["t"])
+    assert auto.bulk == "copy"
+    with pytest.raises(ValueError, match="bulk must be one of"):
+        JdbcOutput(postgres.url, "x", bulk="fast")
+
+
+def test_copy_writes_the_wall_times_of_a_zone_with_clock_changes(postgres):
+    """In a process of its own whose JVM runs in New York (clock changes twice a year, local mean
+    time before 1883): COPY and batched inserts store the same instants and read back the
+    timestamps that were written."""
+    code = textwrap.dedent(f"""
+        import datetime as dt, os
+        from pyspark.sql import types as T
+        from synthohive_spark.io import JdbcOutput
+        from synthohive_spark.io.jdbc import JdbcDatabaseWriter
+        from synthohive_spark.session import get_or_create_session
+        spark = get_or_create_session(master="local[1]", jdbc=True, conf={{
+            "spark.driver.extraJavaOptions": "-Duser.timezone=America/New_York",
+            "spark.sql.session.timeZone": "America/New_York"}})
+        assert spark.sparkContext._jvm.java.util.TimeZone.getDefault().getID() == \
+            "America/New_York"
+        props = {{"user": {postgres.props["user"]!r}, "password": os.environ["PGPW"]}}
+        url = {postgres.url!r}
+        # (naive datetimes are read in this Python process's zone: UTC under CI)
+        start = dt.datetime(2021, 3, 14, 0, 0)   # New York springs forward at 07:00 UTC
+        times = [(k, start + dt.timedelta(minutes=17 * k)) for k in range(400)]
+        times += [(1000, dt.datetime(2021, 11, 7, 5, 30)), (1001, dt.datetime(2021, 11, 7, 6, 30)),
+                  (1002, dt.datetime(1883, 1, 1, 12)), (1003, None)]  # 01:30 twice; before 1883
+        df = spark.createDataFrame(times, "id long, at timestamp")
+        back = {{}}
+        for bulk in ("copy", "insert"):
+            writer = JdbcDatabaseWriter(spark, JdbcOutput(url, "ny_" + bulk, props, bulk=bulk),
+                                        ["t"])
+            assert writer.bulk == bulk
+            writer.write("t", df)
+            writer.finish()
+            back[bulk] = sorted(map(tuple, writer.read_back("t", df.schema).collect()))
+        assert back["copy"] == back["insert"]
+        # Spark 3.5 declares a timestamp column without zone: the repeated 01:30 (row 1000)
+        # folds into one wall time there, through Spark's own writer as through COPY
+        assert [r for r in back["copy"] if r[0] != 1000] == \
+            [r for r in sorted(map(tuple, df.collect())) if r[0] != 1000]
+        print("SAME TIMES")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PGPW": postgres.props["password"]})
+    assert done.returncode == 0 and "SAME TIMES" in done.stdout, \
+        done.stdout + done.stderr[-4000:]
+    assert postgres.value("SELECT count(*) FROM ny_copy.t c JOIN ny_insert.t i USING (id) "
+                          "WHERE c.at IS NOT DISTINCT FROM i.at") == "404"
+
+
+def test_a_session_without_the_librarys_jar_loads_with_inserts_or_refuses_copy(postgres):
+    """In a process of its own: a session with the JDBC driver but not the library's jar. 'auto'
+    loads with batched inserts (the same rows); 'copy' is refused and says how to add the jar."""
+    code = textwrap.dedent(f"""
+        import os, pytest
+        from pyspark.sql import SparkSession
+        from synthohive_spark.errors import TableSourceError
+        from synthohive_spark.io import JdbcOutput, read_jdbc_table
+        from synthohive_spark.io.jdbc import JdbcDatabaseWriter, jdbc_package
+        spark = (SparkSession.builder.master("local[1]")
+                 .config("spark.jars.packages", jdbc_package()).getOrCreate())
+        props = {{"user": {postgres.props["user"]!r}, "password": os.environ["PGPW"]}}
+        url = {postgres.url!r}
+        with pytest.raises(TableSourceError, match=r"bulk='copy'.*spark.jars=.*synthohive-spark_"):
+            JdbcDatabaseWriter(spark, JdbcOutput(url, "nojar", props, bulk="copy"), ["t"])
+        writer = JdbcDatabaseWriter(spark, JdbcOutput(url, "nojar", props), ["t"])
+        assert writer.bulk == "insert", writer.bulk
+        writer.write("t", spark.range(1000).selectExpr("id", "cast(id * 3 as string) AS s"))
+        writer.finish()
+        back = read_jdbc_table(spark, url, "t", "nojar", props)
+        assert sorted(map(tuple, back.collect())) == [(i, str(i * 3)) for i in range(1000)]
+        print("INSERTED")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PGPW": postgres.props["password"]})
+    assert done.returncode == 0 and "INSERTED" in done.stdout, done.stdout + done.stderr[-4000:]
+
+
 # ------------------------------------------------------------------ errors
 def test_errors_name_the_table_and_the_problem(jspark, postgres, retail_db):
     with pytest.raises(TableSourceError, match=r"\['nope'\] are not tables of schema 'retail'"):

@@ -15,8 +15,10 @@ Writing (:class:`JdbcDatabaseWriter`, :func:`write_jdbc_tables`,
 ``RelationalSynthesizerModel.sample(output=JdbcOutput(...))``) needs a classic session: the DDL runs
 on a ``java.sql`` connection of the driver JVM. Nothing reaches the target schema until every
 table is there: the tables are loaded into a staging schema of their own (Spark's JDBC writer from
-the executors, the PostgreSQL driver's rewritten multi-row inserts in batches of
-``batchsize`` rows), their primary keys, unique and foreign key constraints are added there (one
+the executors: PostgreSQL's ``COPY ... FROM STDIN``, one statement per partition, through the
+library's jar (:data:`COPY_CLASS`); ``bulk='insert'``, or a session without that jar, loads with
+Spark's JDBC writer and the driver's rewritten multi-row inserts in batches of ``batchsize``
+rows; the tables themselves are created by Spark's JDBC writer either way), their primary keys, unique and foreign key constraints are added there (one
 validation per constraint, not one check per row), and one transaction moves them into the target
 schema (PostgreSQL's DDL is transactional) and drops the staging schema. A failure at any step
 rolls back and drops the staging schema: the target is as it was. Existing target tables are an
@@ -63,6 +65,11 @@ JDBC_DRIVER = "org.postgresql.Driver"
 JDBC_DRIVER_VERSION = "42.7.14"
 #: Rows per batched INSERT (the driver rewrites a batch into multi-row INSERT statements)
 WRITE_BATCH_ROWS = 50_000
+#: The loader of the library's jar that runs ``COPY ... FROM STDIN`` on the executors
+COPY_CLASS = "com.synthohive.spark.PostgresCopy"
+#: How a written table's rows are loaded: 'copy' (PostgreSQL's COPY, needs the library's jar in
+#: the session), 'insert' (Spark's JDBC writer, batched inserts), 'auto' (copy where the jar is)
+BULK_METHODS = ("auto", "copy", "insert")
 #: Rows per fetch of a read (without it the PostgreSQL driver holds a whole result in memory)
 READ_FETCH_ROWS = 10_000
 #: Spark's own JDBC options: not passed on as connection properties of the driver JVM's connection
@@ -118,6 +125,13 @@ def _props(properties: Optional[Mapping[str, Any]], **defaults: str) -> dict[str
         if k.lower() not in given:
             out[k] = v
     return out
+
+
+def _connection_props(properties: Optional[Mapping[str, Any]]) -> dict[str, str]:
+    """The properties of a connection the driver opens itself: ``properties`` without Spark's
+    own JDBC options."""
+    return {str(k): str(v) for k, v in (properties or {}).items()
+            if str(k).lower() not in _SPARK_OPTIONS and v is not None}
 
 
 def _ident(name: str) -> str:
@@ -526,16 +540,22 @@ def metadata_with_keys(metadata: Metadata, primary_keys: Mapping[str, Optional[s
 @dataclass(frozen=True)
 class JdbcOutput:
     """Where a generated database goes: a schema of a PostgreSQL database. ``properties``: the
-    connection properties (``user``, ``password``...) and Spark JDBC options (``batchsize``)."""
+    connection properties (``user``, ``password``...) and Spark JDBC options (``batchsize``,
+    ``numPartitions``). ``bulk``: how rows are loaded (:data:`BULK_METHODS`): 'copy' with
+    PostgreSQL's COPY (the library's jar must be in the session: an error otherwise), 'insert'
+    with batched inserts, 'auto' (the default) COPY where the jar is, else inserts."""
 
     url: str
     schema: str = "public"
     properties: Mapping[str, Any] = field(default_factory=dict)
+    bulk: str = "auto"
 
     def __post_init__(self) -> None:
         _check_url(self.url)
         if not isinstance(self.schema, str) or not self.schema:
             raise ValueError(f"JdbcOutput: schema must be a non-empty name, got {self.schema!r}")
+        if self.bulk not in BULK_METHODS:
+            raise ValueError(f"JdbcOutput: bulk must be one of {BULK_METHODS}, got {self.bulk!r}")
 
     def __repr__(self) -> str:  # never the password
         return f"JdbcOutput({_redact(self.url)!r}, schema={self.schema!r})"
@@ -572,9 +592,8 @@ class _Connection:
         if cls is None:
             raise TableSourceError(f"writing to {_redact(url)}: {jdbc_help()}")
         props = jvm.java.util.Properties()
-        for k, v in properties.items():
-            if k.lower() not in _SPARK_OPTIONS and v is not None:
-                props.setProperty(str(k), str(v))
+        for k, v in _connection_props(properties).items():
+            props.setProperty(k, v)
         try:
             self.conn = cls.newInstance().connect(url, props)
         except Exception as exc:
@@ -624,13 +643,16 @@ class JdbcDatabaseWriter:
     ``metadata`` gives the primary keys and foreign keys to declare. A foreign key whose orphans
     are kept (``orphans: keep``: references to no parent, on purpose) gets no constraint, with a
     warning; a non-key parent column a foreign key points at gets a unique constraint.
-    ``batchsize``: rows per batched insert. ``fail_before``: a test hook, the name of a table
-    whose load raises before it starts (to show that a failure half way changes nothing).
+    ``bulk``: how the rows are loaded (:data:`BULK_METHODS`; default the output's own, see
+    :class:`JdbcOutput`); :attr:`bulk` says the method chosen. ``batchsize``: rows per batched
+    insert. ``fail_before``: a test hook, the name of a table whose load raises before it starts
+    (to show that a failure half way changes nothing).
     """
 
     def __init__(self, spark: SparkSession, output: Union[JdbcOutput, str], tables: Sequence[str],
                  mode: str = "errorifexists", metadata: Optional[Metadata] = None,
-                 batchsize: int = WRITE_BATCH_ROWS, fail_before: Optional[str] = None) -> None:
+                 batchsize: int = WRITE_BATCH_ROWS, fail_before: Optional[str] = None,
+                 bulk: Optional[str] = None) -> None:
         from synthohive_spark.io.writers import MODES
 
         target = as_jdbc_output(output)
@@ -662,6 +684,7 @@ class JdbcDatabaseWriter:
                 "output already exists for table(s) "
                 + ", ".join(f"{t!r} at {target.location(t)}" for t in existing)
                 + "; use mode='overwrite' to replace them")
+        self.bulk = _bulk_method(spark, target.bulk if bulk is None else bulk)
 
     # ------------------------------------------------------------------ the steps
     def _existing(self, conn: _Connection) -> list[str]:
@@ -695,11 +718,18 @@ class JdbcDatabaseWriter:
             raise RuntimeError(f"fail_before={table!r}: failing before the load of {table!r}")
         df = self.frames[table]
         start = time.time()
-        (df.write.format("jdbc").options(**self._options()).option("url", self.target.url)
-         .option("dbtable", _qualified(self.staging, table)).mode("error").save())
+        name = _qualified(self.staging, table)
+        if self.bulk == "copy":  # Spark's JDBC writer creates the table (its column types)
+            df.limit(0).write.format("jdbc").options(**self._options()).option(
+                "url", self.target.url).option("dbtable", name).mode("error").save()
+            _copy_rows(self.spark, df, self.target, name)
+        else:
+            (df.write.format("jdbc").options(**self._options()).option("url", self.target.url)
+             .option("dbtable", name).mode("error").save())
         self.loaded[table] = time.time() - start
-        logger.info("loaded table %s into %s (%.1fs)", table,
-                    f"{self.staging}.{table}", self.loaded[table])
+        logger.info("loaded table %s into %s with %s (%.1fs)", table,
+                    f"{self.staging}.{table}", "COPY" if self.bulk == "copy" else
+                    "batched inserts", self.loaded[table])
 
     def _constraints(self) -> list[tuple[str, str]]:
         """(table, DDL) of every constraint, parents' keys before the foreign keys to them."""
@@ -821,6 +851,53 @@ class JdbcDatabaseWriter:
             return df
         return df.select(*[qcol(f.name).cast(f.dataType).alias(f.name) if f.name in df.columns
                            else qcol(f.name) for f in schema.fields])
+
+
+def _bulk_method(spark: SparkSession, bulk: str) -> str:
+    """'copy' or 'insert': how a writer of ``spark`` loads rows when asked for ``bulk``."""
+    if bulk not in BULK_METHODS:
+        raise ValueError(f"bulk must be one of {BULK_METHODS}, got {bulk!r}")
+    if bulk == "insert":
+        return "insert"
+    if jvm_class(spark, COPY_CLASS) is not None:
+        return "copy"
+    from synthohive_spark.session import bundled_jar
+
+    jar = bundled_jar()
+    how = (f"add the library's jar to the session before it starts (spark.jars={jar}), or "
+           f"start it with get_or_create_session()" if jar else
+           "build the library's jar (python jvm/build_jar.py) and start the session with "
+           "get_or_create_session()")
+    if bulk == "copy":
+        raise TableSourceError(f"bulk='copy': PostgreSQL's COPY runs through the library's jar "
+                               f"({COPY_CLASS}), which this session does not have: {how}; or "
+                               f"load with batched inserts (bulk='insert')")
+    logger.info("loading rows with batched inserts: COPY, several times faster, needs the "
+                "library's jar (%s) in the session: %s", COPY_CLASS, how)
+    return "insert"
+
+
+def _copy_rows(spark: SparkSession, df: DataFrame, target: JdbcOutput, table: str) -> int:
+    """Load ``df`` into the existing ``table`` (qualified) with COPY on the executors
+    (:data:`COPY_CLASS`), one statement per partition (at most ``numPartitions`` of the
+    properties, as Spark's writer); returns the rows loaded."""
+    props = _props(target.properties)
+    parts = next((v for k, v in props.items() if k.lower() == "numpartitions"), None)
+    if parts is not None:
+        if not str(parts).isdigit() or int(parts) < 1:
+            raise ValueError(f"JDBC option numPartitions must be a positive integer, got "
+                             f"{parts!r}")
+        if df.rdd.getNumPartitions() > int(parts):
+            df = df.coalesce(int(parts))
+    jvm = spark.sparkContext._jvm
+    jprops = jvm.java.util.HashMap()
+    for k, v in _connection_props(target.properties).items():
+        jprops.put(k, v)
+    driver = next(v for k, v in props.items() if k.lower() == "driver")
+    columns = ", ".join(_ident(c) for c in df.columns)
+    sql = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+    return int(jvm.com.synthohive.spark.PostgresCopy.load(df._jdf, target.url, jprops, driver,
+                                                          sql))
 
 
 def write_jdbc_tables(tables: Mapping[str, DataFrame], output: Union[JdbcOutput, str],
