@@ -231,10 +231,19 @@ def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, ret
     assert all(os.path.exists(f.replace("file:", "", 1)) for f in files_v0)  # nothing deleted
     old = read_table(os.path.join(out, "orders"), dspark, options={"versionAsOf": 0})
     assert _rows(old) == first["orders"]
-    # the manifest's first version is the first database, whole (then 1 'writing', 2 complete)
-    assert [h["version"] for h in _history(dspark, os.path.join(out, MANIFEST))] == [0, 1, 2]
+    # the manifest's first version is the first database, whole (then 1 'writing', 2 complete):
+    # each write appends its rows, the newest commit says which are the database's
+    manifest_history = _history(dspark, os.path.join(out, MANIFEST))
+    assert [h["version"] for h in manifest_history] == [0, 1, 2]
+    assert {h["operationParameters"]["mode"] for h in manifest_history} == {"Append"}
+    rows = dspark.read.format("delta").load(os.path.join(out, MANIFEST)).collect()
+    assert len({r["run_id"] for r in rows}) == 2 and len(rows) == 3 * len(model.tables)
+    latest = read_output(out, dspark)
+    assert latest["customers"].count() == 25
+    assert _rows(latest["order_items"]) == _rows(again["order_items"])
     earlier = read_output(out, dspark, version=0)
     assert _rows(earlier["order_items"]) == first["order_items"]
+    assert earlier["customers"].count() == 40
 
 
 def test_time_travel_by_version_and_timestamp(dspark, tmp_path):

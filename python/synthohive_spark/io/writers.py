@@ -12,10 +12,13 @@ by the job commit, last) marks it done.
 
 Delta tables are written in place, each in one Delta commit (an overwrite is a new version of the
 table, never a deletion of its files), and a database written as Delta has a manifest, itself a
-small Delta table beside the tables (``_synthohive_manifest``): it says 'complete', with the
-version of every table, once the last is written (an overwrite first makes it say 'writing'; a
-first write has none until then), so a write that failed half way leaves no set of tables that
-looks complete. :func:`read_output` reads a database through it.
+small Delta table beside the tables (``_synthohive_manifest``): each write appends its rows, one
+per table, and the manifest's newest commit (its user metadata names the status and the write)
+says 'complete', with the version of every table, once the last is written (an overwrite first
+appends 'writing'; a first write has no manifest until then), so a write that failed half way
+leaves no set of tables that looks complete. Appends, not overwrites: an overwrite of the small
+table cost two to three times an append (its snapshot is read to remove the old rows).
+:func:`read_output` reads a database through it.
 """
 from __future__ import annotations
 
@@ -219,6 +222,8 @@ def _write_delta(df: DataFrame, target: Target, mode: str, note: str,
     writer = df.write.format("delta")
     if mode == "overwrite":
         writer = writer.mode("overwrite").option("overwriteSchema", "true")
+    elif mode == "append":
+        writer = writer.mode("append")
     else:
         writer = writer.mode(_ERROR_IF_EXISTS)
     try:
@@ -490,7 +495,7 @@ class DatabaseWriter:
             "format": [self.fmt] * len(names), "version": pd.array(versions, dtype="Int64"),
             "written_at": [now] * len(names)})
         df = self.spark.createDataFrame(rows, _MANIFEST_SCHEMA).coalesce(1)
-        _write_delta(df, resolve_target(self.output, MANIFEST), "overwrite", self._note(status),
+        _write_delta(df, resolve_target(self.output, MANIFEST), "append", self._note(status),
                      version=False)
 
 
@@ -507,19 +512,27 @@ def read_output(output: str, spark: Optional[SparkSession] = None,
         raise IncompleteOutputError(f"output {output!r} has no manifest ({target.location}): it "
                                     f"was not written as Delta by synthohive-spark, or its first "
                                     f"write did not finish")
+    history = spark.sql(f"DESCRIBE HISTORY {_delta_ref(target)}").select(
+        "version", "userMetadata").collect()
+    upto = [r for r in history if version is None or int(r[0]) <= version]
+    note = str(max(upto, key=lambda r: int(r[0]))[1] or "").split() if upto else []
     rows = read_back(spark, target, "delta", version=version).collect()
-    status = {r["status"] for r in rows}
-    if status != {"complete"}:
-        history = spark.sql(f"DESCRIBE HISTORY {_delta_ref(target)}").select(
-            "version", "userMetadata").collect()
+    if len(note) == 3 and note[0] == "synthohive-spark":
+        # the rows the newest commit appended: its write, with its status (a manifest of an
+        # earlier release, overwritten each time, holds those rows alone)
+        status = note[1]
+        rows = [r for r in rows if r["run_id"] == note[2] and r["status"] == status]
+    else:
+        statuses = {str(r["status"]) for r in rows}
+        status = statuses.pop() if len(statuses) == 1 else ", ".join(sorted(statuses)) or "empty"
+    if status != "complete" or not rows:
         done = sorted(int(r[0]) for r in history
                       if str(r[1] or "").startswith("synthohive-spark complete "))
         earlier = [v for v in done if version is None or v < version]
         hint = (f"; the last complete one is manifest version {earlier[-1]} "
                 f"(read_output({output!r}, version={earlier[-1]}))" if earlier else "")
         raise IncompleteOutputError(
-            f"output {output!r}: its write did not finish (manifest status "
-            f"{', '.join(sorted(map(str, status))) or 'empty'}, tables "
+            f"output {output!r}: its write did not finish (manifest status {status}, tables "
             f"{sorted(r['table'] for r in rows)}){hint}")
     return {r["table"]: read_back(spark, Target(r["table"], target.kind, r["location"]), "delta",
                                   version=int(r["version"])) for r in rows}
