@@ -14,11 +14,11 @@ them, or ``unmodelled_keys='drop'`` leaves them out with a warning.
 Writing (:class:`JdbcDatabaseWriter`, :func:`write_jdbc_tables`,
 ``RelationalSynthesizerModel.sample(output=JdbcOutput(...))``) needs a classic session: the DDL runs
 on a ``java.sql`` connection of the driver JVM. Nothing reaches the target schema until every
-table is there: the tables are loaded into a staging schema of their own (Spark's JDBC writer from
-the executors: PostgreSQL's ``COPY ... FROM STDIN``, one statement per partition, through the
-library's jar (:data:`COPY_CLASS`); ``bulk='insert'``, or a session without that jar, loads with
-Spark's JDBC writer and the driver's rewritten multi-row inserts in batches of ``batchsize``
-rows; the tables themselves are created by Spark's JDBC writer either way), their primary keys, unique and foreign key constraints are added there (one
+table is there: the tables are loaded into a staging schema of their own (created by Spark's
+JDBC writer, loaded from the executors with PostgreSQL's ``COPY ... FROM STDIN``, one statement per
+partition, through the library's jar (:data:`COPY_CLASS`); ``bulk='insert'``, or a session without
+that jar, loads with Spark's JDBC writer and the driver's rewritten multi-row inserts in batches of
+``batchsize`` rows), their primary keys, unique and foreign key constraints are added there (one
 validation per constraint, not one check per row), and one transaction moves them into the target
 schema (PostgreSQL's DDL is transactional) and drops the staging schema. A failure at any step
 rolls back and drops the staging schema: the target is as it was. Existing target tables are an
@@ -722,14 +722,14 @@ class JdbcDatabaseWriter:
         if self.bulk == "copy":  # Spark's JDBC writer creates the table (its column types)
             df.limit(0).write.format("jdbc").options(**self._options()).option(
                 "url", self.target.url).option("dbtable", name).mode("error").save()
-            _copy_rows(self.spark, df, self.target, name)
+            how = f"COPY ({_copy_rows(self.spark, df, self.target, name)} rows)"
         else:
             (df.write.format("jdbc").options(**self._options()).option("url", self.target.url)
              .option("dbtable", name).mode("error").save())
+            how = "batched inserts"
         self.loaded[table] = time.time() - start
         logger.info("loaded table %s into %s with %s (%.1fs)", table,
-                    f"{self.staging}.{table}", "COPY" if self.bulk == "copy" else
-                    "batched inserts", self.loaded[table])
+                    f"{self.staging}.{table}", how, self.loaded[table])
 
     def _constraints(self) -> list[tuple[str, str]]:
         """(table, DDL) of every constraint, parents' keys before the foreign keys to them."""
