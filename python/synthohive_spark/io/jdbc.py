@@ -540,8 +540,9 @@ def metadata_with_keys(metadata: Metadata, primary_keys: Mapping[str, Optional[s
 @dataclass(frozen=True)
 class JdbcOutput:
     """Where a generated database goes: a schema of a PostgreSQL database. ``properties``: the
-    connection properties (``user``, ``password``...) and Spark JDBC options (``batchsize``,
-    ``numPartitions``). ``bulk``: how rows are loaded (:data:`BULK_METHODS`): 'copy' with
+    connection properties (``user``, ``password``...) and Spark JDBC options (``numPartitions``:
+    at most that many connections load a table; ``batchsize``: rows per batched insert, when
+    rows are inserted). ``bulk``: how rows are loaded (:data:`BULK_METHODS`): 'copy' with
     PostgreSQL's COPY (the library's jar must be in the session: an error otherwise), 'insert'
     with batched inserts, 'auto' (the default) COPY where the jar is, else inserts."""
 
