@@ -405,9 +405,27 @@ def get_or_create_session(
             f"in spark.jars instead): {exc}") from exc
     if not connect:
         spark.sparkContext.setLogLevel(log_level)
+        _ship_package_jars(spark)
     if hive:
         _check_hive(spark, warehouse, started=True)
     return spark
+
+
+def _ship_package_jars(spark) -> None:
+    """Give a cluster's executors the jars of ``spark.jars.packages`` (the JDBC driver, Delta).
+    spark-submit resolves them onto the driver's class path (``spark.repl.local.jars``) and
+    into ``spark.jars``, but a SparkContext started from Python takes ``spark.jars`` as the
+    session's own configuration names it (here: the library's jar), so executors in JVMs of
+    their own never got them. A local session's one JVM has them already."""
+    sc = spark.sparkContext
+    if sc.master.startswith("local") and not sc.master.startswith("local-cluster"):
+        return
+    jsc = sc._jsc.sc()
+    shipped = {os.path.basename(j) for j in str(jsc.listJars().mkString(",")).split(",") if j}
+    for jar in str(sc.getConf().get("spark.repl.local.jars", "") or "").split(","):
+        if jar and os.path.basename(jar) not in shipped:
+            jsc.addJar(jar)
+            shipped.add(os.path.basename(jar))
 
 
 def jvm_available(spark) -> bool:

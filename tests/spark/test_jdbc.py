@@ -499,17 +499,19 @@ def test_copy_loads_the_values_spark_inserts_would(jspark, postgres):
 
 
 def test_copy_writes_the_wall_times_of_a_zone_with_clock_changes(postgres):
-    """In a process of its own whose JVM runs in New York (clock changes twice a year, local mean
-    time before 1883): COPY and batched inserts store the same instants and read back the
-    timestamps that were written."""
+    """In a process of its own, on a local cluster (an executor in a JVM of its own: the JDBC
+    driver's jar reaches it from spark.jars.packages) whose JVMs run in New York (clock changes
+    twice a year, local mean time before 1883): COPY and batched inserts store the same
+    instants and read back the timestamps that were written."""
     code = textwrap.dedent(f"""
         import datetime as dt, os
         from pyspark.sql import types as T
         from synthohive_spark.io import JdbcOutput
         from synthohive_spark.io.jdbc import JdbcDatabaseWriter
         from synthohive_spark.session import get_or_create_session
-        spark = get_or_create_session(master="local[1]", jdbc=True, conf={{
-            "spark.driver.extraJavaOptions": "-Duser.timezone=America/New_York",
+        zone = "-Duser.timezone=America/New_York"
+        spark = get_or_create_session(master="local-cluster[1,1,1024]", jdbc=True, conf={{
+            "spark.driver.extraJavaOptions": zone, "spark.executor.extraJavaOptions": zone,
             "spark.sql.session.timeZone": "America/New_York"}})
         assert spark.sparkContext._jvm.java.util.TimeZone.getDefault().getID() == \
             "America/New_York"
