@@ -238,6 +238,8 @@ def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, ret
     assert {h["operationParameters"]["mode"] for h in manifest_history} == {"Append"}
     rows = dspark.read.format("delta").load(os.path.join(out, MANIFEST)).collect()
     assert len({r["run_id"] for r in rows}) == 2 and len(rows) == 3 * len(model.tables)
+    dspark.sql(f"OPTIMIZE delta.`{os.path.join(out, MANIFEST)}`")  # a commit naming no write
+    assert _history(dspark, os.path.join(out, MANIFEST))[-1]["operation"] == "OPTIMIZE"
     latest = read_output(out, dspark)
     assert latest["customers"].count() == 25
     assert _rows(latest["order_items"]) == _rows(again["order_items"])

@@ -460,9 +460,8 @@ def _awkward_frame(spark):
 
 
 def _loaded(df) -> list:
-    """The rows as comparable values (NaN as a string: NaN != NaN)."""
-    return sorted((tuple("nan" if isinstance(v, float) and v != v else v for v in r)
-                   for r in df.collect()), key=repr)
+    """:func:`_rows` as comparable values (NaN as a string: NaN != NaN)."""
+    return [tuple("nan" if isinstance(v, float) and v != v else v for v in r) for r in _rows(df)]
 
 
 def test_copy_loads_the_values_spark_inserts_would(jspark, postgres):

@@ -512,22 +512,25 @@ def read_output(output: str, spark: Optional[SparkSession] = None,
         raise IncompleteOutputError(f"output {output!r} has no manifest ({target.location}): it "
                                     f"was not written as Delta by synthohive-spark, or its first "
                                     f"write did not finish")
-    history = spark.sql(f"DESCRIBE HISTORY {_delta_ref(target)}").select(
-        "version", "userMetadata").collect()
-    upto = [r for r in history if version is None or int(r[0]) <= version]
-    note = str(max(upto, key=lambda r: int(r[0]))[1] or "").split() if upto else []
+    # the manifest's commits by this library: version -> (status, write); each appended the
+    # rows of its write (a manifest of an earlier release, overwritten each time, holds the
+    # newest write's rows alone); a commit of anyone else (OPTIMIZE) names no write
+    ours = {}
+    for r in spark.sql(f"DESCRIBE HISTORY {_delta_ref(target)}").select(
+            "version", "userMetadata").collect():
+        note = str(r[1] or "").split()
+        if len(note) == 3 and note[0] == "synthohive-spark":
+            ours[int(r[0])] = (note[1], note[2])
+    upto = [v for v in ours if version is None or v <= version]
     rows = read_back(spark, target, "delta", version=version).collect()
-    if len(note) == 3 and note[0] == "synthohive-spark":
-        # the rows the newest commit appended: its write, with its status (a manifest of an
-        # earlier release, overwritten each time, holds those rows alone)
-        status = note[1]
-        rows = [r for r in rows if r["run_id"] == note[2] and r["status"] == status]
+    if upto:
+        status, run = ours[max(upto)]
+        rows = [r for r in rows if r["run_id"] == run and r["status"] == status]
     else:
         statuses = {str(r["status"]) for r in rows}
         status = statuses.pop() if len(statuses) == 1 else ", ".join(sorted(statuses)) or "empty"
     if status != "complete" or not rows:
-        done = sorted(int(r[0]) for r in history
-                      if str(r[1] or "").startswith("synthohive-spark complete "))
+        done = sorted(v for v, (st, _) in ours.items() if st == "complete")
         earlier = [v for v in done if version is None or v < version]
         hint = (f"; the last complete one is manifest version {earlier[-1]} "
                 f"(read_output({output!r}, version={earlier[-1]}))" if earlier else "")
