@@ -358,6 +358,22 @@ def test_metadata_vocabulary_lives_in_privacy():
     assert "anna" in known_names()[0] and is_full_name("Dr. Anna Schmidt")
 
 
+def test_the_sanitizers_name_check_knows_names_beyond_its_fake_locale():
+    from synthohive_spark.privacy.validators import name_sets, person_name_kind
+
+    us_first, us_last = name_sets("en_US")
+    # a Polish, a Turkish and a Danish customer, in a run that writes American fakes
+    for value, first in (("Katarzyna Wróblewska", "katarzyna"), ("Mehmet Yılmaz", "mehmet"),
+                         ("Søren Kjærgaard", "søren")):
+        assert first not in us_first
+        assert person_name_kind(value, "en_US") == "name", value
+    assert person_name_kind("Mehmet", "en_US") == "first_name"
+    assert person_name_kind('Edward "Edd" Kimber', "en_US") == "name"  # a nickname in quotes
+    assert person_name_kind("Sanne de Vries", "en_US") == "name"        # a particle
+    for other in ("Chocolate Orange Cake", "chocolate", "Unit 12B", "Lemon and Ginger"):
+        assert person_name_kind(other, "en_US") is None, other
+
+
 # -- free text ------------------------------------------------------------------------------------
 
 def _reviews(n: int = 600, seed: int = 0) -> pd.Series:

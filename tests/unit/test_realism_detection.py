@@ -305,6 +305,71 @@ def test_compound_pii_names_are_found_by_metadata_detection():
     assert not cols["total"].pii
 
 
+# People of many countries, most with a surname no name list holds; a nickname, particles, a title
+_FULL_NAMES = ["Annetha Mills", "Jasminder Randhawa", 'Edward "Edd" Kimber', "Sanne de Vries",
+               "Mehmet Yılmaz", "Katarzyna Wróblewska", "Søren Kjærgaard", "Chidi Okonkwo",
+               "Priya Raghunathan", "João Gonçalves", "Ingrid Bergström", "Lucía Fernández",
+               "Tomasz Zieliński", "Oluwaseun Adeyemi", "Mirela Popescu", "Pieter van den Berg",
+               "Astrid Lindqvist", "Ahmet Öztürk", "Nguyễn Thị Lan", "Dr. Hannah Brimelow"]
+
+
+def test_person_names_are_found_from_their_values_whatever_the_column_is_called():
+    rng = np.random.default_rng(0)
+    n = 240
+    firsts = [v.replace('"Edd" ', "").replace("Dr. ", "").split()[0] for v in _FULL_NAMES]
+    lasts = ["Mills", "Randhawa", "Kimber", "Vries", "Yılmaz", "Wróblewska", "Kjærgaard",
+             "Okonkwo", "Raghunathan", "Gonçalves", "Bergström", "Fernández", "Zieliński",
+             "Adeyemi", "Popescu", "Berg", "Lindqvist", "Öztürk", "Brimelow", "Chambers",
+             "Harris", "Shepherd", "Whaite", "Hussain"]
+    # capitalised words that are not people: a few of them are first names (May, June, Victoria,
+    # Milton, Chelsea), far fewer than in a column of names
+    months = ["January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December"]
+    bakes = ["Chocolate Orange Cake", "Lemon Drizzle Loaf", "Victoria Sponge", "Carrot Cake",
+             "Black Forest Gateau", "Bakewell Tart", "Eccles Cakes", "Chelsea Buns",
+             "Battenberg", "Treacle Tart", "Swiss Roll", "Madeira Cake"]
+    towns = ["Milton Keynes", "St Albans", "Bradford", "Durham", "Leeds", "Harrogate", "Kent",
+             "Barton-upon-Humber", "Wigan", "Ayr", "Cheltenham", "Sutton Coldfield"]
+    df = pd.DataFrame({"entry": range(1, n + 1),
+                       "winner": rng.choice(_FULL_NAMES, n), "contestant": rng.choice(firsts, n),
+                       "family": rng.choice(lasts, n), "month": rng.choice(months, n),
+                       "bake": rng.choice(bakes, n), "origin": rng.choice(towns, n)})
+    cols = Metadata.detect({"entries": df}).tables["entries"].columns
+    assert cols["winner"].sdtype == SDType.NAME and cols["winner"].pii
+    assert cols["contestant"].sdtype == SDType.FIRST_NAME and cols["contestant"].pii
+    assert cols["family"].sdtype == SDType.LAST_NAME and cols["family"].pii
+    for c in ("month", "bake", "origin"):
+        assert cols[c].sdtype == SDType.CATEGORICAL and not cols[c].pii, c
+
+
+def test_name_words_take_the_shape_of_a_name_only():
+    from synthohive_spark.privacy.validators import name_words
+
+    assert name_words('Edward "Edd" Kimber') == ["edward", "kimber"]
+    assert name_words("Pieter van den Berg") == ["pieter", "berg"]
+    assert name_words("Dr. Hannah Brimelow") == ["hannah", "brimelow"]
+    assert name_words("Kim-Joy O'Hewlett") == ["kim-joy", "o'hewlett"]
+    for other in ("chocolate cake", "Flat 3", "Unit 12B", "A B C D E", "Lemon and Ginger"):
+        assert name_words(other) is None, other
+
+
+def test_a_column_named_after_a_table_is_not_a_nameless_reference_to_another():
+    # ten series numbered 1-10, each with its episodes numbered 1-n: every episode number is a
+    # series number too, by chance; the episodes of a series are not rows of the series table
+    series = pd.DataFrame({"series": range(1, 11), "channel": ["BBC Two"] * 4 + ["BBC One"] * 3
+                           + ["Channel 4"] * 3})
+    lengths = [6, 8] + [10] * 8
+    episodes = pd.DataFrame({"series": np.repeat(range(1, 11), lengths),
+                             "episode": np.concatenate([np.arange(1, k + 1) for k in lengths]),
+                             "viewers": np.round(np.linspace(2.2, 15.9, sum(lengths)), 2)})
+    results = episodes.loc[episodes.index.repeat(3), ["series", "episode"]].reset_index(drop=True)
+    results["result"] = np.tile(["IN", "OUT", "STAR BAKER"], len(episodes))
+    md = Metadata.detect({"series": series, "episodes": episodes, "results": results})
+    for table in ("episodes", "results"):
+        fks = {(fk.column, fk.parent_table) for fk in md.tables[table].foreign_keys}
+        assert fks == {("series", "series")}, table
+
+
 def test_numpy_string_scalars_in_an_object_column_are_strings():
     values = np.array(["Berlin", "Hamburg", "Oslo"], dtype=object)
     df = pd.DataFrame({"id": [1, 2, 3],

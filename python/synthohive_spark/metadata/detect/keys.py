@@ -257,7 +257,7 @@ def _pick_foreign_key(cp: _Profile, column: str, cands: list[_Candidate], unique
     for c in named:
         if contained(c):
             return c
-    if not measure and not unique:
+    if not measure and not unique and not _names_a_table(column, profiles):
         nameless = [c for c in cands if c.name_score <= 1 and c.parent != c.child
                     and c.distinct >= _NAMELESS_MIN_DISTINCT
                     and (c.p_spread >= _NAMELESS_MIN_P or c.coverage >= _NAMELESS_MIN_COVERAGE)]
@@ -270,6 +270,16 @@ def _pick_foreign_key(cp: _Profile, column: str, cands: list[_Candidate], unique
         if contained(c):
             return c
     return None
+
+
+def _names_a_table(column: str, tables: Any) -> bool:
+    """Whether ``column`` is named after a table of the database (its own included), with or
+    without a key suffix (``episode``, ``episode_no``): it refers to that table's rows (or is
+    the row's own number, ``flights.flight``), so a nameless match of its values with another
+    table's key is chance (episode numbers 1-10 against ten series numbered 1-10)."""
+    toks = tuple(_tokens(column))
+    entity = toks[:-1] if (len(toks) > 1 and toks[-1] in _FK_SUFFIXES) else toks
+    return bool(entity) and any(entity in _forms(t) for t in tables)
 
 
 def _break_cycles(chosen: list[_Candidate]) -> list[_Candidate]:
