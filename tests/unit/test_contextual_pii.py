@@ -117,6 +117,42 @@ def test_a_second_set_of_name_columns_is_a_second_person():
     assert all(ascii_fold(f) in m for f, m in zip(out["contact_first"], out["contact_mail"]))
 
 
+def test_name_columns_that_hold_one_person_in_the_real_rows_get_one_person():
+    from synthohive_spark.privacy.contextual import _assign_persons
+
+    rng = np.random.default_rng(0)
+    firsts = ["Annetha", "David", "Edward", "Jasminder", "Jonathan", "Louise", "Miranda", "Ruth",
+              "Holly", "Mary-Anne", "Sanne", "Mehmet"]
+    lasts = ["Mills", "Chambers", "Kimber", "Randhawa", "Shepherd", "Brimelow", "Browne",
+             "Clemens", "Bell", "Boermans", "Vries", "Yılmaz"]
+    n = 120
+    f, last = rng.choice(firsts, n), rng.choice(lasts, n)
+    real = pd.DataFrame({
+        "baker_full": [f"{a} {b}" for a, b in zip(f, last)],
+        "baker": f,                                        # the full name's first word
+        "baker_last": [b if i % 10 else "Smith" for i, b in enumerate(last)],  # 90% agree
+        "judge": rng.choice(firsts, n),                    # another person
+        "email": [f"{a.lower()}@example.com" for a in f]})
+    specs = {"baker_full": {"kind": "name"}, "baker": {"kind": "first_name"},
+             "baker_last": {"kind": "last_name"}, "judge": {"kind": "first_name"},
+             "email": {"kind": "email"}}
+    report = attach_country_context(specs, real, [])
+    assert sorted(report["columns"]) == sorted(specs)
+    assert {c: s["person"] for c, s in specs.items()} == {
+        "baker_full": 0, "baker": 0, "baker_last": 0, "judge": 1, "email": 0}
+    out = generate_contextual(list(specs.items()), 200, 5)
+    assert (out["baker_full"] == out["baker"] + " " + out["baker_last"]).all()
+    assert all(ascii_fold(a) in m for a, m in zip(out["baker"], out["email"]))
+    assert (out["judge"] != out["baker"]).mean() > 0.9
+    # a second first name that repeats the first one in the real rows is the same person
+    real["judge"] = real["baker"]
+    specs = {c: {"kind": s["kind"]} for c, s in specs.items()}
+    attach_country_context(specs, real, [])
+    assert specs["judge"]["person"] == 0
+    out = generate_contextual(list(specs.items()), 50, 5)
+    assert (out["judge"] == out["baker"]).all()
+
+
 # -- locale and formats per row ------------------------------------------------------------------
 
 def test_each_row_gets_its_countrys_locale_and_learned_formats():

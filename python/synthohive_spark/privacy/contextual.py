@@ -2,7 +2,8 @@
 
 - Persona: first name, last name, full name and e-mail of a row come from ONE drawn person (the
   e-mail's local part is that person's name, ASCII-folded); a second set of name columns (a
-  contact person) is a second person.
+  contact person) is a second person, unless its real values are the first person's (a
+  ``baker`` that is the first word of ``baker_full``: :func:`_assign_persons`).
 - Country: a non-PII column of the table that holds countries (names in English and in the
   languages phonenumbers knows, ISO-2 or ISO-3 codes) gives each row a Faker locale; its city,
   address, postal code, phone and names come from that locale. A country Faker does not cover
@@ -28,6 +29,7 @@ import pandas as pd
 from synthohive_spark.privacy.generate import (_apply_case, _fill_patterns, _fit_email,
                                                infer_format, username_values)
 from synthohive_spark.privacy.strategies import check_locale
+from synthohive_spark.privacy.validators import name_part
 
 __all__ = ["PERSONA_KINDS", "LOCATION_KINDS", "CONTEXT_KINDS", "MIN_COUNTRY_ROWS",
            "country_code", "country_locale", "is_country_column_name", "pick_country_column",
@@ -440,6 +442,52 @@ def _contextual_kinds(specs: Mapping[str, dict], with_country: bool) -> list[str
     return [c for c, s in specs.items() if s.get("kind") in kinds]
 
 
+#: Two person columns of a row name one person when they agree on this share of the rows that
+#: hold both (a first name that is the first word of the full name, a second copy of it)
+SAME_PERSON_SHARE = 0.8
+_NAME_PARTS = {"first_name": "first", "last_name": "last", "name": "both"}
+
+
+def _same_person(pdf: pd.DataFrame, a: str, kind_a: str, b: str, kind_b: str) -> bool:
+    """Whether name columns ``a`` and ``b`` hold one person's name in most real rows: equal
+    values of one kind, or a first / last name that is the full name's first / last word."""
+    part = {("first_name", "name"): "first", ("last_name", "name"): "last"}.get(
+        (kind_a, kind_b)) or {("name", "first_name"): "first", ("name", "last_name"): "last"}.get(
+        (kind_a, kind_b)) or (_NAME_PARTS[kind_a] if kind_a == kind_b else None)
+    if part is None:
+        return False
+    both = pdf[[a, b]].dropna()
+    if len(both) < 10:
+        return False
+    agree = sum(x is not None and x == y for x, y in
+                zip((name_part(v, part) for v in both[a]), (name_part(v, part) for v in both[b])))
+    return agree >= SAME_PERSON_SHARE * len(both)
+
+
+def _assign_persons(specs: dict[str, dict], pdf: pd.DataFrame) -> None:
+    """Gives every persona spec its ``person`` (0, 1, ...): a name column that holds the same
+    person as an earlier one in most real rows (:func:`_same_person`: a ``baker`` that is the
+    first word of ``baker_full``, a ``first_name`` and a ``given_name``) joins that person;
+    any other column goes to the first person without a column of its kind (the n-th e-mail is
+    the n-th person's, a second set of name columns a second person)."""
+    persons: list[set[str]] = []
+    assigned: dict[str, int] = {}
+    for col in _contextual_kinds(specs, False):
+        kind = specs[col]["kind"]
+        slot = None
+        if kind in _NAME_PARTS and col in pdf.columns:
+            slot = next((assigned[o] for o in assigned if specs[o]["kind"] in _NAME_PARTS
+                         and o in pdf.columns
+                         and _same_person(pdf, o, specs[o]["kind"], col, kind)), None)
+        if slot is None:
+            slot = next((i for i, kinds in enumerate(persons) if kind not in kinds), len(persons))
+            if slot == len(persons):
+                persons.append(set())
+        persons[slot].add(kind)
+        assigned[col] = slot
+        specs[col]["person"] = slot
+
+
 def attach_country_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates: Iterable[str],
                            default_locale: str = "en_US") -> dict[str, Any]:
     """Marks the PII ``specs`` (``{column: spec}``, edited in place) that are generated together.
@@ -466,6 +514,7 @@ def attach_country_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates
         if len(persona) >= 2:
             for c in persona:
                 specs[c]["contextual"] = True
+            _assign_persons(specs, pdf)
             report["columns"] = persona
         return report
     check_locale(default_locale, "attach_country_context: ")
@@ -494,6 +543,7 @@ def attach_country_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates
                 if patterns:
                     fmts[code] = {"patterns": patterns, "rows": int(len(rows))}
             spec["country_fmts"] = fmts
+    _assign_persons(specs, pdf)
     report["columns"] = marked
     return report
 
@@ -634,14 +684,15 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
     row_locale = np.array([known.get(c) or live.get(c) or fallback if c else fallback
                            for c in codes], dtype=object)
 
-    # person slot of each person column: the n-th column of a kind belongs to the n-th person
+    # person of each person column: as fitted (``person``, see _assign_persons); specs of
+    # older models carry none: the n-th column of a kind belongs to the n-th person
     slot: dict[str, int] = {}
     seen: dict[str, int] = {}
     for col, spec in items:
         if spec["kind"] in PERSONA_KINDS:
-            slot[col] = seen.get(spec["kind"], 0)
-            seen[spec["kind"]] = slot[col] + 1
-    persons = max(seen.values(), default=0)
+            slot[col] = int(spec["person"]) if "person" in spec else seen.get(spec["kind"], 0)
+            seen[spec["kind"]] = seen.get(spec["kind"], 0) + 1
+    persons = max(slot.values(), default=-1) + 1
 
     out = {c: np.empty(n, dtype=object) for c in cols}
     keys = sorted({(c or "", loc) for c, loc in zip(codes, row_locale)})

@@ -18,6 +18,7 @@ __all__ = [
     "is_credit_card", "luhn_ok", "is_ipv4", "is_ipv6", "is_ip", "is_iban", "iban_ok",
     "is_date_of_birth", "is_phone_number", "person_name_kind", "name_sets", "MAX_LENGTH",
     "is_phone_text", "NAME_LOCALES", "known_names", "is_full_name", "name_words",
+    "name_part",
 ]
 
 # Bits of the mask :func:`classify` returns (the same numbers in Scala's PIIRules).
@@ -353,6 +354,15 @@ def _names_for_detection(locale: str) -> tuple[frozenset[str], frozenset[str]]:
     firsts, lasts = name_sets(locale)
     known_first, known_last = known_names()
     return firsts | known_first, lasts | known_last
+
+
+def name_part(value: object, part: str) -> Optional[str]:
+    """The ``"first"`` or ``"last"`` word of a person's name, or ``"both"`` (the whole name),
+    lowercase (:func:`name_words`); None when ``value`` is not shaped like a name."""
+    words = name_words(str(value))
+    if not words:
+        return None
+    return {"first": words[0], "last": words[-1], "both": " ".join(words)}[part]
 
 
 def person_name_kind(value: str, locale: str) -> Optional[str]:

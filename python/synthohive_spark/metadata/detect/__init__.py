@@ -13,7 +13,7 @@ from synthohive_spark.errors import MetadataError
 from synthohive_spark.metadata.detect._profile import (PANDAS_TIMESTAMP_BOUNDS, _is_pandas_frame,
                                                        _is_spark_frame, _PandasProfile, _Profile,
                                                        _SparkProfile, check_case_distinct)
-from synthohive_spark.metadata.detect.columns import _infer_column
+from synthohive_spark.metadata.detect.columns import _infer_column, _name_parts_of_names
 from synthohive_spark.metadata.detect.keys import _depths, _detect_foreign_keys, _detect_primary_key
 from synthohive_spark.metadata.detect.rules import _detect_rules, _reference_tables
 from synthohive_spark.metadata.detect.sequences import _detect_sequences, _history_parents
@@ -53,6 +53,8 @@ def detect_metadata(tables: Mapping[str, Any], sample_rows: int = 100_000, seed:
                             "DataFrames, not a mix")
 
     guesses = {t: {c: _infer_column(p, c) for c in p.dtypes} for t, p in profiles.items()}
+    for t, p in profiles.items():
+        _name_parts_of_names(p, guesses[t])
     pks = {t: _detect_primary_key(p, guesses[t]) for t, p in profiles.items()}
     edges = _detect_foreign_keys(profiles, pks, guesses)
     depth = _depths(list(profiles), edges)

@@ -13,7 +13,7 @@ from synthohive_spark.metadata.schema import PII_KINDS, SDType, _Bound, _decimal
 from synthohive_spark.privacy.detect import WEAK_HINT_NAMES, name_hint, normalize_name, word_hints
 from synthohive_spark.privacy.validators import (is_credit_card, is_email, is_full_name, is_iban,
                                                  is_ip, is_phone_text, is_ssn, known_names,
-                                                 name_words)
+                                                 name_part, name_words)
 
 _ID_NAME_SUFFIXES = {"id", "uuid", "guid", "key", "pk", "fk"}
 #: Names of counts and amounts: an integer column so named stays numerical with few values.
@@ -120,6 +120,39 @@ def _person_from_values(values: list[str]) -> Optional[SDType]:
         if n >= _LAST_NAME_MIN_DISTINCT and sum(w in last for w in single) >= _LAST_NAME_SHARE * n:
             return SDType.LAST_NAME
     return None
+
+
+#: a column is the first or last name of a full-name column of its table when it equals that
+#: word of the full name in this share of the sampled rows holding both (at least 10 rows)
+_NAME_PART_SHARE = 0.8
+
+
+def _name_parts_of_names(p: _Profile, guesses: dict[str, "_ColumnGuess"]) -> None:
+    """Marks the string columns that repeat the first or last word of a full-name column of the
+    table (``baker_last`` beside ``baker_full``, a last name too rare for the name lists) as
+    that first or last name: personal data, like the full name (``guesses`` edited in place)."""
+    names = [c for c, g in guesses.items() if g.config.get("sdtype") == SDType.NAME]
+    if not names:
+        return
+    for column, guess in guesses.items():
+        cfg = guess.config
+        if (cfg.get("sdtype") not in (SDType.CATEGORICAL, SDType.TEXT)
+                or dtype_family(cfg["dtype"]) != "string"):
+            continue
+        for name in names:
+            both = p.sample[[name, column]].dropna()
+            if len(both) < 10:
+                continue
+            own = [str(v).strip().lower() for v in both[column]]
+            for kind, part in ((SDType.FIRST_NAME, "first"), (SDType.LAST_NAME, "last")):
+                parts = [name_part(v, part) for v in both[name]]
+                if sum(a is not None and a == b for a, b in zip(parts, own)) >= \
+                        _NAME_PART_SHARE * len(both):
+                    guesses[column] = _ColumnGuess(
+                        {"dtype": cfg["dtype"], "nullable": cfg["nullable"], "sdtype": kind}, None)
+                    break
+            if guesses[column] is not guess:
+                break
 
 
 def _pii_from_name(toks: list[str], values: list[str], column: Optional[str] = None
