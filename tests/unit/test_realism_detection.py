@@ -420,6 +420,17 @@ def test_user_names_are_personal_data_unique_when_distinct_and_never_copied():
     assert cols["username"].sdtype == SDType.USERNAME and cols["username"].pii
     assert cols["username"].unique
     assert cols["login_attempts"].sdtype != SDType.USERNAME  # a count, not a login
+    # a "nickname" of episode titles (blanks inside) is no account; one of handles is
+    words = ["Drag", "Dime", "Girl", "Group", "Queens", "Media", "School", "Charm", "Ball", "Snatch"]
+    episodes = pd.DataFrame({"episode": range(1, 61),
+                             "nickname": [f"{words[i % 10]} on a {words[(i * 7) % 10]} {i}"
+                                          for i in range(60)],
+                             "handle": users["username"]})
+    cols = Metadata.detect({"episodes": episodes}).tables["episodes"].columns
+    assert cols["nickname"].sdtype != SDType.USERNAME and not cols["nickname"].pii
+    episodes = episodes.rename(columns={"nickname": "title", "handle": "nickname"})
+    assert Metadata.detect({"episodes": episodes}).tables["episodes"].columns[
+        "nickname"].sdtype == SDType.USERNAME
     fmt = infer_format("username", users["username"])
     fake = generate_pii("username", 500, 2, "en_US", fmt)
     assert not set(fake) & set(users["username"])

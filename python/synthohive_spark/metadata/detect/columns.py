@@ -171,6 +171,8 @@ def _pii_from_name(toks: list[str], values: list[str], column: Optional[str] = N
         SDType.IBAN: lambda: loose(is_iban),
         SDType.CREDIT_CARD: lambda: loose(lambda v: 13 <= digits(v) <= 19),
         SDType.IP: lambda: loose(is_ip),
+        # a user name is one word: a "nickname" of titles ("Drag on a Dime") is not an account
+        SDType.USERNAME: lambda: loose(lambda v: not any(ch.isspace() for ch in v.strip()), 0.8),
     }
     if column is not None:
         hint = name_hint(column)
