@@ -349,6 +349,36 @@ def test_person_names_are_found_from_their_values_whatever_the_column_is_called(
         assert cols[c].sdtype == SDType.CATEGORICAL and not cols[c].pii, c
 
 
+def test_names_in_scripts_without_blanks_or_case_are_personal_data_and_places_are_not():
+    rng = np.random.default_rng(1)
+    n = 200
+    people = {
+        "zh": ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周杰", "吴昊",
+               "徐静", "孙悦"],
+        "ja": ["佐藤 健", "鈴木 花子", "高橋 大輔", "田中 美咲", "伊藤 翔太", "渡辺 陽菜",
+               "山本 蓮", "中村 結衣", "小林 悠真", "加藤 さくら"],
+        "ko": ["김민준", "이서연", "박지훈", "최수아", "정도윤", "강하은", "조예준", "윤지우",
+               "장서준", "임하윤"],
+        "ru": ["Иван Петров", "Ольга Смирнова", "Дмитрий Кузнецов", "Анна Соколова",
+               "Сергей Попов", "Мария Лебедева", "Алексей Козлов", "Елена Новикова",
+               "Андрей Морозов", "Наталья Волкова"],
+        "ar": ["محمد العلي", "فاطمة الزهراء", "أحمد حسن", "علي رضا", "مريم يوسف", "حسين كريمي",
+               "زينب أحمدي", "يوسف سعيد", "عمر خالد", "سارة محمود"]}
+    places = {
+        "where_zh": ["北京", "上海", "广州", "深圳", "天津", "重庆", "成都", "武汉", "杭州", "南京",
+                    "西安", "苏州"],
+        "item_zh": ["苹果手机", "华为平板", "小米电视", "联想电脑", "格力空调", "海尔冰箱",
+                       "美的微波炉", "李宁运动鞋", "安踏外套", "王老吉凉茶", "周黑鸭", "张小泉剪刀"],
+        "where_ru": ["Москва", "Санкт-Петербург", "Новосибирск", "Екатеринбург", "Казань",
+                    "Нижний Новгород", "Челябинск", "Самара", "Омск", "Ростов-на-Дону"]}
+    df = pd.DataFrame({c: rng.choice(v, n) for c, v in {**people, **places}.items()})
+    cols = Metadata.detect({"clients": df}).tables["clients"].columns
+    for c in people:
+        assert cols[c].sdtype == SDType.NAME and cols[c].pii, c
+    for c in places:
+        assert not cols[c].pii, c
+
+
 def test_name_words_take_the_shape_of_a_name_only():
     from synthohive_spark.privacy.validators import name_words
 
@@ -356,6 +386,9 @@ def test_name_words_take_the_shape_of_a_name_only():
     assert name_words("Pieter van den Berg") == ["pieter", "berg"]
     assert name_words("Dr. Hannah Brimelow") == ["hannah", "brimelow"]
     assert name_words("Kim-Joy O'Hewlett") == ["kim-joy", "o'hewlett"]
+    assert name_words("王伟") == ["伟", "王"] and name_words("山田 太郎") == ["太郎", "山田"]
+    assert name_words("Иван Петров") == ["иван", "петров"]
+    assert name_words("北京") == ["北京"]  # no family name it starts with: one word
     for other in ("chocolate cake", "Flat 3", "Unit 12B", "A B C D E", "Lemon and Ginger"):
         assert name_words(other) is None, other
 

@@ -12,8 +12,8 @@ from synthohive_spark.metadata.detect._profile import _Profile, _unsupported
 from synthohive_spark.metadata.schema import PII_KINDS, SDType, _Bound, _decimal_scale, dtype_family
 from synthohive_spark.privacy.detect import WEAK_HINT_NAMES, name_hint, normalize_name, word_hints
 from synthohive_spark.privacy.validators import (is_credit_card, is_email, is_full_name, is_iban,
-                                                 is_ip, is_phone_text, is_ssn, known_names,
-                                                 name_part, name_words)
+                                                 is_ip, is_phone_text, is_ssn, known_full_name,
+                                                 known_names, name_part, name_words)
 
 _ID_NAME_SUFFIXES = {"id", "uuid", "guid", "key", "pk", "fk"}
 #: Names of counts and amounts: an integer column so named stays numerical with few values.
@@ -110,7 +110,7 @@ def _person_from_values(values: list[str]) -> Optional[SDType]:
     n = len(distinct)
     full = [w for w in shaped if len(w) >= 2]
     if len(full) >= _FULL_NAME_SHAPE * n:
-        if sum(w[0] in first for w in full) >= _FULL_NAME_FIRST * n:
+        if sum(known_full_name(w, first, last) for w in full) >= _FULL_NAME_FIRST * n:
             return SDType.NAME
         return None
     single = [w[0] for w in shaped if len(w) == 1]
