@@ -374,6 +374,36 @@ def test_the_sanitizers_name_check_knows_names_beyond_its_fake_locale():
         assert person_name_kind(other, "en_US") is None, other
 
 
+def test_fake_names_and_places_are_written_in_the_script_of_the_real_ones():
+    import unicodedata
+
+    from synthohive_spark.privacy import generate_pii, infer_format
+    from synthohive_spark.privacy.contextual import generate_contextual
+
+    def script(v: str) -> set[str]:
+        return {unicodedata.name(c).split()[0] for c in v if c.isalpha()}
+
+    cases = {"name": (["王伟", "李娜", "张敏", "刘洋", "陈静"], "zh_CN", {"CJK"}),
+             "first_name": (["Иван", "Ольга", "Дмитрий"], "ru_RU", {"CYRILLIC"}),
+             "last_name": (["العلي", "حسن", "الزهراء"], "ar_AA", {"ARABIC"}),
+             "city": (["Αθήνα", "Πάτρα", "Βόλος"], "el_GR", {"GREEK"})}
+    for kind, (real, locale, scripts) in cases.items():
+        fmt = infer_format(kind, pd.Series(real))
+        assert fmt["locale"] == locale
+        fake = generate_pii(kind, 50, 3, "en_US", fmt)
+        assert all(script(v) <= scripts and script(v) for v in fake), (kind, list(fake[:5]))
+    chinese = generate_pii("name", 50, 3, "en_US", infer_format("name", pd.Series(["王伟", "李娜"])))
+    assert (chinese.str.len() <= 2).all() and not chinese.str.contains(" ").any()  # 王伟, not 伟 王
+    assert "locale" not in infer_format("name", pd.Series(["Anna Smith", "Jan Nowak"]))
+    # a persona of Japanese name columns, without a country column: Japanese, family name first
+    fmt = infer_format("name", pd.Series(["佐藤 健", "鈴木 花子", "田中 さくら"]))
+    out = generate_contextual([("full", {"kind": "name", "contextual": True, "fmt": fmt}),
+                               ("mail", {"kind": "email", "contextual": True})], 20, 1)
+    japanese = ("CJK", "HIRAGANA", "KATAKANA", "IDEOGRAPHIC")  # 々: an ideographic mark
+    assert all(w.startswith(japanese) for v in out["full"] for w in script(v))
+    assert out["mail"].str.fullmatch(r"[a-z._]+\d*@example\.[a-z]+").all()  # romanized
+
+
 # -- free text ------------------------------------------------------------------------------------
 
 def _reviews(n: int = 600, seed: int = 0) -> pd.Series:

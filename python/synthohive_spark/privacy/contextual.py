@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.privacy.generate import (_apply_case, _fill_patterns, _fit_email,
-                                               infer_format, username_values)
+                                               full_names, infer_format, username_values)
 from synthohive_spark.privacy.strategies import check_locale
 from synthohive_spark.privacy.validators import name_part
 
@@ -305,9 +305,6 @@ ZW ZWE Zimbabwe
 _PREFERRED_LOCALE = {"BA": "bs_BA", "BD": "bn_BD", "BE": "nl_BE", "CA": "en_CA", "CH": "de_CH",
                      "DK": "da_DK", "DZ": "ar_DZ", "IE": "en_IE", "IN": "en_IN", "LU": "lb_LU",
                      "NG": "en_NG", "PH": "en_PH", "TH": "th_TH"}
-
-# Languages that write the family name first, and the separator they use.
-_FAMILY_FIRST = {"hu": " ", "ja": " ", "ko": "", "zh": ""}
 
 _CYRILLIC = dict(zip(
     "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґђјљњћџѓќѕў",
@@ -599,9 +596,7 @@ def _group_values(kind: str, spec: dict, fk: Any, locale: str, rng: np.random.Ge
         elif kind == "last_name":
             values = list(last)
         else:
-            sep = _FAMILY_FIRST.get(locale.split("_")[0])
-            values = ([f"{b}{sep}{a}" for a, b in zip(first, last)] if sep is not None
-                      else [f"{a} {b}" for a, b in zip(first, last)])
+            values = full_names(first, last, locale)
         return _truncate(_apply_case(values, fmt.get("case")), fmt)
     if kind == "email":
         style = rng.integers(0, 4, k)
@@ -665,8 +660,13 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
         if spec.get("kind") not in CONTEXT_KINDS:
             raise ValueError(f"generate_contextual: column {col!r} has kind {spec.get('kind')!r}; "
                              f"expected one of {', '.join(CONTEXT_KINDS)}.")
-    fallback = default_locale or next((s["locale"] for s in specs.values() if s.get("locale")),
-                                      "en_US")
+    # rows without a country: the given default, else the script the real names were written
+    # in (infer_format), else the specs' locale
+    fallback = (default_locale
+                or next((s["fmt"]["locale"] for s in specs.values()
+                         if s.get("kind") in PERSONA_KINDS and (s.get("fmt") or {}).get("locale")),
+                        None)
+                or next((s["locale"] for s in specs.values() if s.get("locale")), "en_US"))
     check_locale(fallback, "generate_contextual: ")
     known: dict[str, str] = {}
     for s in specs.values():

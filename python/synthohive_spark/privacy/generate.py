@@ -77,6 +77,58 @@ def _case_of(values: list[str]) -> str:
     return "mixed"
 
 
+#: Faker locales for names and places written in a script other than Latin
+_SCRIPT_LOCALES = {"CJK": "zh_CN", "KANA": "ja_JP", "HANGUL": "ko_KR", "CYRILLIC": "ru_RU",
+                   "GREEK": "el_GR", "ARABIC": "ar_AA", "HEBREW": "he_IL",
+                   "DEVANAGARI": "hi_IN", "THAI": "th_TH"}
+#: kinds whose fakes follow the script of the real values (Faker's Arabic cities and Japanese
+#: and Arabic street addresses are half Latin, so those stay with the table's locale)
+_SCRIPT_KINDS = ("name", "first_name", "last_name", "city")
+_SCRIPT_CITY_LOCALES = ("zh_CN", "ja_JP", "ko_KR", "ru_RU", "el_GR", "he_IL", "hi_IN", "th_TH")
+
+
+def _script(value: str) -> Optional[str]:
+    """The script of a value's letters: LATIN, CYRILLIC, ..., CJK, or KANA when it holds
+    Japanese kana anywhere; None without letters."""
+    first = None
+    for c in value:
+        if not c.isalpha():
+            continue
+        name = unicodedata.name(c, "")
+        if name.startswith(("HIRAGANA", "KATAKANA")):
+            return "KANA"
+        first = first or name.split(" ")[0]
+    return first
+
+
+def script_locale(values: list[str], share: float = 0.8) -> Optional[str]:
+    """The Faker locale of the script most ``values`` are written in, when that share of them is
+    in one script other than Latin (Chinese with some kana is Japanese), else None."""
+    scripts = Counter(_script(v) for v in values)
+    scripts.pop(None, None)
+    total = sum(scripts.values())
+    if not total:
+        return None
+    kana = scripts.get("KANA", 0)
+    if kana >= 0.1 * total and kana + scripts.get("CJK", 0) >= share * total:
+        return "ja_JP"
+    top, count = scripts.most_common(1)[0]
+    return _SCRIPT_LOCALES.get(top) if count >= share * total else None
+
+
+# Languages that write the family name first, and the separator they use.
+_FAMILY_FIRST = {"hu": " ", "ja": " ", "ko": "", "zh": ""}
+
+
+def full_names(firsts: Any, lasts: Any, locale: str) -> list[str]:
+    """Full names from given and family names, in the order and with the separator of
+    ``locale``'s language (王伟, 山田 太郎, Nagy Anna; else "Anna Smith")."""
+    sep = _FAMILY_FIRST.get(locale.split("_")[0])
+    if sep is not None:
+        return [f"{b}{sep}{a}" for a, b in zip(firsts, lasts)]
+    return [f"{a} {b}" for a, b in zip(firsts, lasts)]
+
+
 def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
     """A JSON-able description of how ``kind`` values look in the real column (never real values):
 
@@ -88,7 +140,9 @@ def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
     - email: ``numbered_share`` (share of local parts with digits); username: the same, of the
       names;
     - date_of_birth: ``date_format`` (strftime), ``min_year``, ``max_year``;
-    - ip: ``ipv6_share``; iban: ``countries`` ``[[code, share], ...]``, ``grouped`` (spaces).
+    - ip: ``ipv6_share``; iban: ``countries`` ``[[code, share], ...]``, ``grouped`` (spaces);
+    - names and cities written in a script other than Latin: ``locale``, a Faker locale of that
+      script (:func:`script_locale`), which their fakes use.
     """
     if kind not in GENERATED_KINDS:
         raise ValueError(f"infer_format: unknown PII kind {kind!r}; expected one of "
@@ -110,6 +164,10 @@ def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
         "case": _case_of(values),
         "null_share": round(1 - len(present) / total, 6) if total else 0.0,
     }
+    if kind in _SCRIPT_KINDS:
+        local = script_locale(values)
+        if local is not None and (kind != "city" or local in _SCRIPT_CITY_LOCALES):
+            fmt["locale"] = local
     if kind in _SHAPE_KINDS:
         shapes = [_phone_shape(v) if kind == "phone" else _shape(v.strip()) for v in values]
         fmt["patterns"] = _common(shapes, len(values))
@@ -233,8 +291,9 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
                          f"{', '.join(GENERATED_KINDS)}.")
     if n < 0:
         raise ValueError(f"generate_pii: n must be >= 0, got {n}.")
-    check_locale(locale, "generate_pii: ")
     fmt = dict(fmt or {})
+    locale = fmt.get("locale") or locale  # the real values' script (infer_format)
+    check_locale(locale, "generate_pii: ")
     if n == 0:
         return pd.Series([], dtype=object)
     from faker import Faker
@@ -254,7 +313,7 @@ def generate_pii(kind: str, n: int, seed: int, locale: str = "en_US",
         else:
             f = firsts[rng.integers(0, pool_n, n)]
             last = lasts[rng.integers(0, pool_n, n)]
-            values = [a + " " + b for a, b in zip(f, last)]
+            values = full_names(f, last, locale)
         values = _apply_case(values, fmt.get("case"))
     elif kind == "email":
         firsts = [_ascii(v) or "user" for v in _pool(fk, "first_name", pool_n)]
