@@ -26,6 +26,8 @@ import pandas as pd
 import torch
 
 from synthohive_spark.transform import DataTransformer, TransformError, check_frame
+from synthohive_spark.transform.row_formula import (RowFormula, apply_formulas, drop_formulas,
+                                                    plan_row_formulas, with_formula_columns)
 from synthohive_spark.transform.row_order import RowOrder, from_gaps, plan_row_orders, to_gaps
 from synthohive_spark.transform.time_parts import (TimeSplit, join_times, plan_time_splits,
                                                   public_columns, split_times)
@@ -199,6 +201,8 @@ class GenerativeModel(abc.ABC):
         self.time_splits: list[TimeSplit] = []
         #: columns learned as their gap over another of their row (:mod:`..transform.row_order`)
         self.row_orders: list[RowOrder] = []
+        #: columns computed from two others of their row (:mod:`..transform.row_formula`)
+        self.row_formulas: list[RowFormula] = []
 
     def to_device(self, device: str | torch.device) -> bool:
         """Sample on ``device`` from now on; returns whether the model has a network to move there
@@ -247,7 +251,8 @@ class GenerativeModel(abc.ABC):
         """The columns the model learns and generates, as the user's frame names them."""
         if self.transformer is None:
             return []
-        return public_columns(self.transformer.columns, self.time_splits)
+        return with_formula_columns(public_columns(self.transformer.columns, self.time_splits),
+                                    self.row_formulas)
 
     @property
     def context_columns(self) -> list[str]:
@@ -292,13 +297,16 @@ class GenerativeModel(abc.ABC):
             if overlap:
                 raise ValueError(f"columns {overlap} are in both data and context; a column is either "
                                  "learned or given as context")
-        # a column never before another of its row is learned as the gap, a timestamp's daily
-        # cycle as a column of its own; not under differential privacy (the choices read the
-        # data, and each column there costs a share of the budget) nor in sequences (their
-        # order column's steps are the sequence model's own)
-        self.time_splits, self.row_orders = [], []
+        # a column that is a sum, difference, product or ratio of two others of its row is
+        # computed, not learned; a column never before another of its row is learned as the
+        # gap, a timestamp's daily cycle as a column of its own; not under differential privacy
+        # (the choices read the data, and each column there costs a share of the budget) nor in
+        # sequences (their order column's steps are the sequence model's own)
+        self.time_splits, self.row_orders, self.row_formulas = [], [], []
         if not self.sequential and self._hp.get("epsilon") is None:
             specs = self._hp.get("column_specs")
+            self.row_formulas = plan_row_formulas(data, specs, self._hp["seed"])
+            data = drop_formulas(data, self.row_formulas)
             self.row_orders = plan_row_orders(data, specs, self._hp["seed"], context)
             data = to_gaps(data, self.row_orders, context)
             self.time_splits = plan_time_splits(data, specs)
@@ -327,7 +335,8 @@ class GenerativeModel(abc.ABC):
         check_frame(data, "data")
         self._check_columns(data, self.data_columns, "data")
         context = self._prepare_context(context, len(data), "train")
-        data = split_times(to_gaps(data[self.data_columns], self.row_orders, context),
+        data = split_times(to_gaps(drop_formulas(data[self.data_columns], self.row_formulas),
+                                   self.row_orders, context),
                            self.time_splits, self._hp["seed"])
         self.training_history = []
         if self.sequential:
@@ -362,7 +371,8 @@ class GenerativeModel(abc.ABC):
     def _join(self, out: pd.DataFrame, context: pd.DataFrame | None) -> pd.DataFrame:
         """The user's columns from the learned ones (times of day, then gaps; ``context``: the
         rows' conditions)."""
-        return from_gaps(join_times(out, self.time_splits), self.row_orders, context)
+        return apply_formulas(from_gaps(join_times(out, self.time_splits), self.row_orders,
+                                        context), self.row_formulas)
 
     def _check_groups(self, groups: Any, n: int, stage: str) -> None:
         if groups is None:
@@ -458,6 +468,8 @@ class GenerativeModel(abc.ABC):
             meta["time_splits"] = [s.to_state() for s in self.time_splits]
         if self.row_orders:
             meta["row_orders"] = [r.to_state() for r in self.row_orders]
+        if self.row_formulas:
+            meta["row_formulas"] = [f.to_state() for f in self.row_formulas]
         meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
         return meta, tensors
 
@@ -493,6 +505,8 @@ class GenerativeModel(abc.ABC):
             model.privacy = meta.get("privacy")
             model.time_splits = [TimeSplit.from_state(s) for s in meta.get("time_splits") or []]
             model.row_orders = [RowOrder.from_state(r) for r in meta.get("row_orders") or []]
+            model.row_formulas = [RowFormula.from_state(f)
+                                  for f in meta.get("row_formulas") or []]
             model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
         except (KeyError, TypeError, RuntimeError, TransformError) as exc:
             raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc
