@@ -82,3 +82,25 @@ def test_an_integer_ratio_over_a_generated_zero_stays_an_integer():
     out = apply_formulas(pd.DataFrame({"total": [6, 6, 7], "units": [3, 0, 2]}), [per])
     assert list(out.columns) == ["total", "units", "per_unit"]
     assert out["per_unit"].dtype == np.int64 and out["per_unit"].tolist() == [2, 0, 4]
+
+
+def test_a_column_the_relational_rules_set_after_sampling_is_in_no_formula():
+    from synthohive_spark.ml._table_fit import column_specs_of
+
+    table = {"columns": {
+        "price": {"sdtype": "numerical", "copy_of": {"foreign_key": "product_id",
+                                                      "column": "list_price", "agreement": 1.0}},
+        "qty": {"sdtype": "numerical"}, "amount": {"sdtype": "numerical"},
+        "tax": {"sdtype": "numerical"},
+        "total": {"sdtype": "numerical", "derived": {"aggregate": "sum", "table": "items",
+                                                      "columns": ["amount"]}}}}
+    specs = column_specs_of(table, ["price", "qty", "amount", "tax", "total"])
+    assert specs["price"]["overridden"] and specs["total"]["overridden"]
+    assert "overridden" not in specs["qty"]
+    # the copied price is replaced after sampling: an amount computed from the model's price
+    # would not be the copied price times the quantity, so the amount stays learned
+    data = _lines()[["price", "qty", "amount", "tax", "total"]]
+    assert {f.column for f in plan_row_formulas(data, None, 0)} == {"amount", "total"}
+    assert plan_row_formulas(data, specs, 0) == []
+    fitted = create_model("gaussian_copula", seed=0, column_specs=specs).fit(data)
+    assert fitted.row_formulas == [] and "amount" in fitted.transformer.columns

@@ -48,6 +48,8 @@ def column_specs_of(table_cfg: dict[str, Any], cols: list[str]) -> dict[str, dic
             v = constraints.get(k)  # (an infinite bound is left to the column's own check)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
                 spec[k] = v
+        if cc.get("copy_of") or cc.get("derived"):
+            spec["overridden"] = True  # set after sampling from the parent or the children
         specs[c] = spec
     return specs
 

@@ -30,7 +30,9 @@ from synthohive_spark.errors import TransformError  # noqa: F401 (re-exported)
 logger = logging.getLogger("synthohive_spark.transform.columns")
 
 SDTYPES = ("numerical", "categorical", "boolean", "datetime", "id", "text")
-SPEC_KEYS = ("sdtype", "min", "max", "integer", "decimals")
+#: ``overridden``: the column's generated value is replaced after sampling (copied from the
+#: parent row, aggregated from the children: the relational rules), so no row formula reads it
+SPEC_KEYS = ("sdtype", "min", "max", "integer", "decimals", "overridden")
 
 # dtype families whose base representation is a float64 array (NaN = missing)
 _NUMBER_FAMILIES = (

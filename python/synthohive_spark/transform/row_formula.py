@@ -1,15 +1,17 @@
 """Columns that are a sum, difference, product or ratio of two others of their row: computed, not
 learned (pandas/numpy only).
 
-An order line's amount is its price times its quantity, a total is a subtotal plus tax, a BMI is
-a weight over a height squared, a balance is a credit minus a debit. A model that learns such a
+An order line's amount is its price times its quantity, a total is a subtotal plus tax, a
+density is a population over an area, a balance is a credit minus a debit. A model that learns such a
 column as a column of its own draws rows whose amount is not their price times their quantity:
 the totals do not add up. When every real row (all but :data:`MAX_MISS` of them) has
 ``c == a op b`` to ``c``'s own precision, ``c`` is left out of what the model learns and computed
 after sampling from the generated ``a`` and ``b``, rounded to its real decimals, in its dtype.
 
 Which columns (:func:`plan_row_formulas`): numbers learned as such (no sdtype but numerical),
-taking more than one value, read on at most :data:`_MAX_ROWS` rows; ``op`` one of ``+``, ``-``,
+taking more than one value, and not ``overridden`` (a column the relational rules set after
+sampling: a price copied from the parent's, a total of the children's, which a formula computed
+before them would contradict), read on at most :data:`_MAX_ROWS` rows; ``op`` one of ``+``, ``-``,
 ``*``, ``/`` (sums and products first, later columns first; ``a * b**-2`` is not searched),
 ``a`` and ``b`` learned columns or computed ones (a total of a computed amount and a tax), never
 computed from ``c``, ``b`` not a neutral constant (0 for ``+``/``-``, 1 for ``*``/
@@ -73,7 +75,8 @@ def _numbers(frame: pd.DataFrame, rows: np.ndarray, specs: dict[str, Any]
     orders' candidates that are numbers), at most _MAX_COLUMNS."""
     out = {}
     for name, info, base, _ in _candidates(frame, rows, specs, False):
-        if info["family"] in _NUMBERS and len(out) < _MAX_COLUMNS:
+        if (info["family"] in _NUMBERS and len(out) < _MAX_COLUMNS
+                and not (specs.get(name) or {}).get("overridden")):
             out[name] = (info, base.astype("float64"))
     return out
 
