@@ -144,6 +144,13 @@ def test_name_columns_that_hold_one_person_in_the_real_rows_get_one_person():
     assert (out["baker_full"] == out["baker"] + " " + out["baker_last"]).all()
     assert all(ascii_fold(a) in m for a, m in zip(out["baker"], out["email"]))
     assert (out["judge"] != out["baker"]).mean() > 0.9
+    # a first name column narrower than a drawn name (Christopher in 7 characters) gets names
+    # that fit, so the full name beside it still starts with it
+    narrow = {c: dict(s, fmt={**(s.get("fmt") or {}), "max_length": 7}) if c == "baker" else s
+              for c, s in specs.items()}
+    out = generate_contextual(list(narrow.items()), 300, 5)
+    assert (out["baker"].str.len() <= 7).all()
+    assert (out["baker_full"] == out["baker"] + " " + out["baker_last"]).all()
     # a second first name that repeats the first one in the real rows is the same person
     real["judge"] = real["baker"]
     specs = {c: {"kind": s["kind"]} for c, s in specs.items()}

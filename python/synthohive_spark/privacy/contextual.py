@@ -637,6 +637,18 @@ def _group_values(kind: str, spec: dict, fk: Any, locale: str, rng: np.random.Ge
     return _fill_patterns(rng, k, patterns, first_digit_min=2 if kind == "phone" else 0)
 
 
+def _fitting(pool: tuple[np.ndarray, np.ndarray], form: int, idx: np.ndarray,
+             width: Optional[int]) -> np.ndarray:
+    """``pool[form][idx]`` (form 0: as shown, 1: ASCII) drawn among the names of at most
+    ``width`` characters when some are that short (else as drawn: the column cuts them)."""
+    if width is None:
+        return pool[form][idx]
+    fits = np.flatnonzero(np.fromiter((len(v) <= width for v in pool[0]), bool, len(pool[0])))
+    if len(fits) == 0 or len(fits) == len(pool[0]):
+        return pool[form][idx]
+    return pool[form][fits[idx % len(fits)]]
+
+
 def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
                         countries: Optional[pd.Series] = None,
                         default_locale: Optional[str] = None) -> pd.DataFrame:
@@ -694,6 +706,17 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
             seen[spec["kind"]] = seen.get(spec["kind"], 0) + 1
     persons = max(slot.values(), default=-1) + 1
 
+    # the widest first / last name each person's own first_name / last_name columns hold (a
+    # "Christopher" in a column of at most 10 characters would be cut, while the full name
+    # column beside it holds it whole): names are drawn among those that fit
+    widths: list[dict[str, Optional[int]]] = [{"first": None, "last": None}
+                                              for _ in range(persons)]
+    for col, spec in items:
+        part = {"first_name": "first", "last_name": "last"}.get(spec["kind"])
+        width = (spec.get("fmt") or {}).get("max_length")
+        if part and width and col in slot:
+            have = widths[slot[col]][part]
+            widths[slot[col]][part] = int(width) if have is None else min(have, int(width))
     out = {c: np.empty(n, dtype=object) for c in cols}
     keys = sorted({(c or "", loc) for c, loc in zip(codes, row_locale)})
     key_arr = np.array([f"{c or ''}|{loc}" for c, loc in zip(codes, row_locale)], dtype=object)
@@ -708,15 +731,15 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
             size = min(k, _PERSON_POOL)
             pools = {(g, p): _names(fk, locale, g, p, size)
                      for g in ("male", "female") for p in ("first", "last")}
-            for _ in range(persons):
+            for p_i in range(persons):
                 female = rng.random(k) < 0.5
                 fi = rng.integers(0, size, k)
                 li = rng.integers(0, size, k)
                 person = {}
                 for part, idx in (("first", fi), ("last", li)):
                     for j, form in enumerate(("", "_ascii")):
-                        male_v = pools[("male", part)][j][idx]
-                        female_v = pools[("female", part)][j][idx]
+                        male_v = _fitting(pools[("male", part)], j, idx, widths[p_i][part])
+                        female_v = _fitting(pools[("female", part)], j, idx, widths[p_i][part])
                         person[part + form] = np.where(female, female_v, male_v)
                 people.append(person)
         for col, spec in items:
