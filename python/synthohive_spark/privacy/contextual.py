@@ -448,9 +448,10 @@ _NAME_PARTS = {"first_name": "first", "last_name": "last", "name": "both"}
 def _same_person(pdf: pd.DataFrame, a: str, kind_a: str, b: str, kind_b: str) -> bool:
     """Whether name columns ``a`` and ``b`` hold one person's name in most real rows: equal
     values of one kind, or a first / last name that is the full name's first / last word."""
-    part = {("first_name", "name"): "first", ("last_name", "name"): "last"}.get(
-        (kind_a, kind_b)) or {("name", "first_name"): "first", ("name", "last_name"): "last"}.get(
-        (kind_a, kind_b)) or (_NAME_PARTS[kind_a] if kind_a == kind_b else None)
+    # the part both columns hold: the same kind's whole value, or the full name's first / last
+    part = (_NAME_PARTS[kind_a] if kind_a == kind_b
+            else _NAME_PARTS[kind_b] if kind_a == "name"
+            else _NAME_PARTS[kind_a] if kind_b == "name" else None)
     if part is None:
         return False
     both = pdf[[a, b]].dropna()
@@ -637,16 +638,15 @@ def _group_values(kind: str, spec: dict, fk: Any, locale: str, rng: np.random.Ge
     return _fill_patterns(rng, k, patterns, first_digit_min=2 if kind == "phone" else 0)
 
 
-def _fitting(pool: tuple[np.ndarray, np.ndarray], form: int, idx: np.ndarray,
-             width: Optional[int]) -> np.ndarray:
-    """``pool[form][idx]`` (form 0: as shown, 1: ASCII) drawn among the names of at most
+def _fitting(shown: np.ndarray, idx: np.ndarray, width: Optional[int]) -> np.ndarray:
+    """The drawn positions ``idx`` of a name pool, moved among the names (``shown``) of at most
     ``width`` characters when some are that short (else as drawn: the column cuts them)."""
     if width is None:
-        return pool[form][idx]
-    fits = np.flatnonzero(np.fromiter((len(v) <= width for v in pool[0]), bool, len(pool[0])))
-    if len(fits) == 0 or len(fits) == len(pool[0]):
-        return pool[form][idx]
-    return pool[form][fits[idx % len(fits)]]
+        return idx
+    fits = np.flatnonzero(np.fromiter((len(v) <= width for v in shown), bool, len(shown)))
+    if len(fits) == 0 or len(fits) == len(shown):
+        return idx
+    return fits[idx % len(fits)]
 
 
 def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
@@ -737,10 +737,11 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
                 li = rng.integers(0, size, k)
                 person = {}
                 for part, idx in (("first", fi), ("last", li)):
+                    male, fem = pools[("male", part)], pools[("female", part)]
+                    male_i = _fitting(male[0], idx, widths[p_i][part])
+                    fem_i = _fitting(fem[0], idx, widths[p_i][part])
                     for j, form in enumerate(("", "_ascii")):
-                        male_v = _fitting(pools[("male", part)], j, idx, widths[p_i][part])
-                        female_v = _fitting(pools[("female", part)], j, idx, widths[p_i][part])
-                        person[part + form] = np.where(female, female_v, male_v)
+                        person[part + form] = np.where(female, fem[j][fem_i], male[j][male_i])
                 people.append(person)
         for col, spec in items:
             person = people[slot[col]] if col in slot else {}

@@ -132,22 +132,22 @@ def _name_parts_of_names(p: _Profile, guesses: dict[str, "_ColumnGuess"]) -> Non
     table (``baker_last`` beside ``baker_full``, a last name too rare for the name lists) as
     that first or last name: personal data, like the full name (``guesses`` edited in place)."""
     names = [c for c, g in guesses.items() if g.config.get("sdtype") == SDType.NAME]
-    if not names:
-        return
+    # each full name's first and last word, per sampled row, read once
+    words = {n: {part: p.sample[n].map(lambda v, part=part: None if v is None or v != v
+                                       else name_part(v, part))
+                 for part in ("first", "last")} for n in names}
     for column, guess in guesses.items():
         cfg = guess.config
         if (cfg.get("sdtype") not in (SDType.CATEGORICAL, SDType.TEXT)
                 or dtype_family(cfg["dtype"]) != "string"):
             continue
         for name in names:
-            both = p.sample[[name, column]].dropna()
-            if len(both) < 10:
+            rows = p.sample[[name, column]].dropna().index
+            if len(rows) < 10:
                 continue
-            own = [str(v).strip().lower() for v in both[column]]
+            own = p.sample.loc[rows, column].astype(str).str.strip().str.lower()
             for kind, part in ((SDType.FIRST_NAME, "first"), (SDType.LAST_NAME, "last")):
-                parts = [name_part(v, part) for v in both[name]]
-                if sum(a is not None and a == b for a, b in zip(parts, own)) >= \
-                        _NAME_PART_SHARE * len(both):
+                if (words[name][part].loc[rows] == own).sum() >= _NAME_PART_SHARE * len(rows):
                     guesses[column] = _ColumnGuess(
                         {"dtype": cfg["dtype"], "nullable": cfg["nullable"], "sdtype": kind}, None)
                     break
