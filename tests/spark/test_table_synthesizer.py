@@ -466,6 +466,33 @@ def test_no_row_ends_before_it_starts(spark):
     assert fake.filter("ended > started AND high > low").count() > 0.9 * n
 
 
+def test_numbers_of_a_rows_dates_agree_with_them(spark, tmp_path):
+    """An order's date, its shipping date, the days between, its month and the hour of its
+    timestamp, as a warehouse table keeps them: the days, the month and the hour are computed from
+    the generated dates (also after a save and load), so no row says March beside a February
+    date or two days beside a week."""
+    rng = np.random.default_rng(6)
+    n = 2000
+    rows = []
+    for d, m, wait in zip(rng.integers(0, 900, n), rng.integers(6 * 60, 22 * 60, n),
+                          rng.integers(0, 12, n)):
+        at = dt.datetime(2022, 1, 1) + dt.timedelta(days=int(d), minutes=int(m))
+        rows.append((at, at.date(), at.date() + dt.timedelta(days=int(wait)), int(wait),
+                     at.month, at.hour, float(round(rng.gamma(2.0, 30.0), 2))))
+    real = spark.createDataFrame(rows, "ordered_at timestamp, ordered date, shipped date, "
+                                       "days_to_ship int, order_month int, order_hour int, "
+                                       "amount double")
+    model = TableSynthesizer(model="gaussian_copula", seed=1, tableName="orders").fit(real)
+    model.write().save(str(tmp_path / "m"))
+    for m in (model, TableSynthesizerModel.load(str(tmp_path / "m"))):
+        fake = m.sample(n, seed=3).cache()
+        assert fake.schema == real.schema
+        assert fake.filter("datediff(shipped, ordered) != days_to_ship OR month(ordered_at) "
+                           "!= order_month OR hour(ordered_at) != order_hour").count() == 0
+        assert fake.select("days_to_ship").distinct().count() > 5
+        fake.unpersist()
+
+
 def test_free_text_is_fresh_text_of_the_columns_common_words(spark):
     """A review (free text) is never learned as values: fresh text of the reviews' common words
     (a vote count is no word; no real review comes back); under differential privacy filler

@@ -104,3 +104,99 @@ def test_a_column_the_relational_rules_set_after_sampling_is_in_no_formula():
     assert plan_row_formulas(data, specs, 0) == []
     fitted = create_model("gaussian_copula", seed=0, column_specs=specs).fit(data)
     assert fitted.row_formulas == [] and "amount" in fitted.transformer.columns
+
+
+def _stays(n: int = 1500, seed: int = 0) -> pd.DataFrame:
+    """Hotel stays as a warehouse table keeps them: the booking's time, its check-in and
+    check-out dates, the nights between, the booking's year, month (a category of twelve values)
+    and day of the week, the guest's birth date and age at check-in in whole years."""
+    import datetime as dt
+
+    rng = np.random.default_rng(seed)
+    booked = (pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 700 * 24 * 60, n),
+                                                          unit="min"))
+    lead = rng.integers(0, 90, n)
+    nights = rng.integers(1, 15, n)
+    checkin = [(b + pd.Timedelta(days=int(d))).date() for b, d in zip(booked, lead)]
+    checkout = [c + dt.timedelta(days=int(k)) for c, k in zip(checkin, nights)]
+    born = [dt.date(1950, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 18000, n)]
+    age = [c.year - b.year - ((c.month, c.day) < (b.month, b.day)) for c, b in zip(checkin, born)]
+    return pd.DataFrame({
+        "booked_at": booked.as_unit("us"), "checkin": checkin, "checkout": checkout,
+        "nights": nights, "booked_year": booked.year.astype("int64"),
+        "booked_month": booked.month.astype("int64"),
+        "booked_weekday": booked.day_of_week.astype("int64"),
+        "rate": np.round(rng.gamma(3.0, 40.0, n), 2), "born": born,
+        "age": np.asarray(age, dtype="int64"),
+        "hours_to_checkin": [((pd.Timestamp(c) - b) / pd.Timedelta(hours=1))
+                             for c, b in zip(checkin, booked)]})
+
+
+def test_numbers_of_a_date_of_their_row_are_found_as_parts_and_spans():
+    data = _stays()
+    specs = {"booked_month": {"sdtype": "categorical"}}
+    found = {f.column: (f.op, f.unit, f.left, f.right) for f in plan_row_formulas(data, specs, 0)}
+    assert found == {
+        "nights": ("span", "days", "checkout", "checkin"),
+        "booked_year": ("part", "year", "booked_at", ""),
+        "booked_month": ("part", "month", "booked_at", ""),  # learned as a category: counts
+        "booked_weekday": ("part", "weekday", "booked_at", ""),
+        "age": ("span", "whole years", "checkin", "born"),
+        "hours_to_checkin": ("span", "hours", "checkin", "booked_at")}
+
+
+def test_no_date_formula_by_chance_nor_where_a_tenth_of_the_rows_disagree():
+    data = _stays()
+    rng = np.random.default_rng(5)
+    n = len(data)
+    off = rng.random(n) < 0.1
+    frame = pd.DataFrame({
+        "booked_at": data["booked_at"], "checkin": data["checkin"],
+        # a month that is the booking's in nine rows of ten: not computed (it would lose the
+        # tenth); a number of the same range drawn on its own: nothing to compute
+        "month_mostly": np.where(off, rng.integers(1, 13, n), data["booked_month"]),
+        "score": rng.integers(1, 13, n), "weekday_noise": rng.integers(0, 7, n),
+        # a near constant that a shuffled date gives as well: says nothing
+        "era": np.where(rng.random(n) < 0.999, 2000, 1999)})
+    assert plan_row_formulas(frame, None, 0) == []
+
+
+def test_a_model_computes_the_numbers_of_its_dates_and_keeps_them_through_its_state():
+    data = _stays()
+    fitted = create_model("gaussian_copula", seed=0).fit(data)
+    assert {f.column for f in fitted.row_formulas} >= {"nights", "booked_month", "age"}
+    assert "nights" not in fitted.transformer.columns
+    out = fitted.sample(600, seed=2)
+    assert list(out.columns) == list(data.columns)
+    checkin, checkout = pd.to_datetime(out["checkin"]), pd.to_datetime(out["checkout"])
+    assert ((checkout - checkin).dt.days == out["nights"]).all()
+    booked = out["booked_at"]
+    assert (booked.dt.month == out["booked_month"]).all()
+    assert (booked.dt.year == out["booked_year"]).all()
+    assert (booked.dt.day_of_week == out["booked_weekday"]).all()
+    born = pd.to_datetime(out["born"])
+    age = (checkin.dt.year - born.dt.year
+           - ((checkin.dt.month * 100 + checkin.dt.day) < (born.dt.month * 100 + born.dt.day)))
+    assert (age == out["age"]).all()
+    assert np.allclose(out["hours_to_checkin"], (checkin - booked) / pd.Timedelta(hours=1))
+    for c in data.columns:
+        assert out[c].dtype == data[c].dtype, c
+    again = GenerativeModel.from_state(*fitted.to_state())
+    pd.testing.assert_frame_equal(again.sample(600, seed=2), out)
+
+
+def test_the_parts_of_a_timestamp_with_a_time_zone_are_its_local_ones():
+    rng = np.random.default_rng(3)
+    n = 800
+    utc = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, n),
+                                                                 unit="min")
+    local = pd.Series(utc).dt.tz_convert("America/New_York")
+    frame = pd.DataFrame({"at": local, "hour": local.dt.hour.astype("int64"),
+                          "utc_hour": pd.Series(utc).dt.hour.astype("int64")})
+    found = {f.column: f.unit for f in plan_row_formulas(frame, None, 0)}
+    assert found == {"hour": "hour"}  # the hour in UTC is no part of the New York time
+    from synthohive_spark.transform.row_formula import RowFormula
+
+    old = RowFormula("total", "+", "a", "b", {"family": "int", "dtype": "int64"}, 2, 0).to_state()
+    old.pop("unit")  # a model saved before the dates' formulas loads as it was
+    assert RowFormula.from_state(old).unit is None
