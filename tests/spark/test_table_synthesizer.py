@@ -493,6 +493,35 @@ def test_numbers_of_a_rows_dates_agree_with_them(spark, tmp_path):
         fake.unpersist()
 
 
+def test_a_fake_birth_date_agrees_with_the_age_and_birth_year_of_its_row(spark):
+    """A birth date is PII (faked, never learned); the age at the visit and the birth year are
+    learned. Each fake is drawn within what its row's age and birth year allow, so that no row
+    says 1970 beside a 30-year-old seen in 1990."""
+    rng = np.random.default_rng(8)
+    n = 1500
+    rows = []
+    for b, v, w in zip(rng.integers(0, 25_000, n), rng.integers(0, 3_000, n),
+                       rng.normal(75, 12, n)):
+        born = dt.date(1930, 1, 1) + dt.timedelta(days=int(b))
+        seen = dt.date(2015, 1, 1) + dt.timedelta(days=int(v))
+        age = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
+        rows.append((born, seen, age, born.year, float(round(w, 1))))
+    real = spark.createDataFrame(rows, "date_of_birth date, visit date, age int, birth_year int, "
+                                       "weight double")
+    model = TableSynthesizer(model="gaussian_copula", seed=1, tableName="visits").fit(real)
+    assert model._state["piiSpecs"]["date_of_birth"]["anchors"]
+    fake = model.sample(n, seed=2).cache()
+    assert fake.schema == real.schema
+    wrong = fake.filter("""year(date_of_birth) != birth_year OR age != year(visit)
+        - year(date_of_birth) - CASE WHEN month(visit) * 100 + dayofmonth(visit)
+        < month(date_of_birth) * 100 + dayofmonth(date_of_birth) THEN 1 ELSE 0 END""").count()
+    assert wrong == 0
+    real_keys = {r[0] for r in real.select("date_of_birth").collect()}
+    made = [r[0] for r in fake.select("date_of_birth").collect()]
+    assert len(set(made)) > 0.5 * n and len(set(made) & real_keys) < 0.2 * n  # drawn, not copied
+    fake.unpersist()
+
+
 def test_free_text_is_fresh_text_of_the_columns_common_words(spark):
     """A review (free text) is never learned as values: fresh text of the reviews' common words
     (a vote count is no word; no real review comes back); under differential privacy filler

@@ -264,7 +264,10 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
     Columns marked ``contextual`` at fit are generated together, one persona per row in the locale
     of the row's country (``columns[spec["country_col"]]``, the row's generated or given values);
     the others one by one with :func:`pii_series` under ``seed_for(column)``, as before. Columns
-    whose spec is ``unique`` are made distinct by the rows' global ``positions``."""
+    whose spec is ``unique`` are made distinct by the rows' global ``positions``. A birth date
+    with ``anchors`` (fit: :func:`..privacy.birth_dates.birth_anchors`) is drawn within what its
+    row's age and birth year allow, and the row's birth month or day (its parts) are returned
+    recomputed from it, to replace the learned ones."""
     from synthohive_spark.privacy.contextual import contextual_items, generate_contextual
 
     out: dict[str, pd.Series] = {}
@@ -282,6 +285,13 @@ def pii_frame(items: list[tuple[str, dict]], n: int, seed_for: Callable[[str], i
     for col, spec in items:
         if col not in out:
             out[col] = pii_series(spec, col, n, seed_for(col))
+        if spec.get("anchors"):  # a birth date drawn to agree with its row's age, birth year...
+            from synthohive_spark.privacy.birth_dates import anchor_birth_dates
+
+            rng = np.random.default_rng(row_seed(seed_for(col), "pii-anchors/" + col))
+            out[col], parts = anchor_birth_dates(out[col], spec["anchors"], columns, rng,
+                                                 spec.get("fmt"))
+            out.update(parts)
         if spec.get("unique"):
             if positions is None:
                 raise ValueError(f"column {col!r} is unique: its values need the rows' positions")

@@ -287,11 +287,20 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     if rows == 0:
         raise SchemaError(f"Table {name!r}: the DataFrame is empty; nothing to learn")
     if pii:  # the real format of each PII column (from a bounded sample), never a value
-        from synthohive_spark.ml._table_fit import attach_pii_context, infer_pii_specs
+        from synthohive_spark.ml._table_fit import (attach_birth_anchors, attach_pii_context,
+                                                    infer_pii_specs)
         from synthohive_spark.privacy.contextual import is_country_column_name
 
         countries = [c for c in learned if is_country_column_name(c)]  # may drive the PII
-        sample = df.select(*pii, *countries).limit(5000).toPandas()
+        # the learned numbers and dates a birth date may give in its row (an age at a visit),
+        # none that the relational rules set after sampling (a copied date, a children's total)
+        anchored = [c for c in learned if c not in countries
+                    and any(p["sdtype"] == "date_of_birth" for p in pii.values())
+                    and settings.epsilon <= 0  # a choice that reads the rows: not under DP
+                    and cfg.columns[c].copy_of is None and cfg.columns[c].derived is None
+                    and isinstance(schema[c].dataType, (T.NumericType, T.DateType,
+                                                        T.TimestampType, T.TimestampNTZType))]
+        sample = df.select(*pii, *countries, *anchored).limit(5000).toPandas()
         cfg_cols = {c: {"sdtype": p["sdtype"], "pii": True, "unique": p["unique"]}
                     for c, p in pii.items()}
         specs = infer_pii_specs({"columns": cfg_cols}, sample, schema, name, exclude=set())
@@ -300,6 +309,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
             specs[c]["locale"] = privacy.locale
             pii[c] = specs[c]
         attach_pii_context(pii, sample, countries, name, privacy.locale)
+        attach_birth_anchors(pii, sample, anchored, name)
     tstate: dict[str, Any] = {
         "schema": schema.json(), "columns": schema.fieldNames(), "learned": learned,
         "pii": pii, "dropped": dropped, "primaryKey": pk, "pkSpec": None, "realRows": rows,

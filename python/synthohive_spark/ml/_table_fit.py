@@ -19,7 +19,7 @@ from synthohive_spark.ml._spark_schema import SchemaError
 
 logger = logging.getLogger("synthohive_spark.ml.table")
 
-__all__ = ["LABELS_MAX", "attach_pii_context", "column_specs_of", "fit_distributed", "fit_labels",
+__all__ = ["LABELS_MAX", "attach_birth_anchors", "attach_pii_context", "column_specs_of", "fit_distributed", "fit_labels",
            "infer_pii_specs", "sequence_sample", "training_sample"]
 
 
@@ -143,6 +143,26 @@ def attach_pii_context(specs: dict[str, dict], pdf: pd.DataFrame, candidates: li
     elif report["columns"]:
         logger.info("Table %r: PII columns %s are generated as one person per row", table,
                     report["columns"])
+
+
+def attach_birth_anchors(specs: dict[str, dict], pdf: pd.DataFrame, candidates: list[str],
+                         table: str) -> None:
+    """Records on each faked date of birth the learned ``candidates`` (generated in the same row,
+    never set after sampling) its real values give in their row (an age at a visit, a birth
+    year: ``privacy.birth_dates``), so that its fakes agree with them."""
+    from synthohive_spark.privacy.birth_dates import birth_anchors
+    from synthohive_spark.transform.row_formula import RowFormula
+
+    for col, spec in specs.items():
+        if spec.get("kind") != "date_of_birth" or col not in pdf.columns:
+            continue
+        rows = pdf[[c for c in candidates if c in pdf.columns and c != col]]
+        anchors = birth_anchors(col, pdf[col], rows, spec.get("fmt"))
+        if anchors:
+            spec["anchors"] = anchors
+            logger.info("Table %r: the fake birth dates of column %r agree with their row: %s",
+                        table, col, "; ".join(RowFormula.from_state(a).describe()
+                                              for a in anchors))
 
 
 #: a unique label column keeps at most this many real values (more are learned as a category)

@@ -30,9 +30,9 @@ from synthohive_spark.ml._params import (DEFAULT_SEED, HasCopyRejection, HasPriv
 from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage, Record, SavedStage,
                                           json_blob, state_to_saved)
 from synthohive_spark.ml._spark_schema import SchemaError, check_columns, check_supported
-from synthohive_spark.ml._table_fit import (attach_pii_context, column_specs_of, fit_distributed,
-                                            fit_labels, infer_pii_specs, sequence_sample,
-                                            training_sample)
+from synthohive_spark.ml._table_fit import (attach_birth_anchors, attach_pii_context,
+                                            column_specs_of, fit_distributed, fit_labels,
+                                            infer_pii_specs, sequence_sample, training_sample)
 from synthohive_spark.errors import ParamError
 from synthohive_spark.transform import TransformError
 
@@ -305,6 +305,10 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                                     vocabulary=self.getEpsilon() <= 0)
         attach_pii_context(pii_specs, pdf, [c for c in schema.fieldNames()
                                                 if c not in keys and c not in pii_specs], table)
+        if self.getEpsilon() <= 0:  # a choice that reads the rows, like the row formulas
+            attach_birth_anchors(pii_specs, pdf, [c for c in schema.fieldNames() if c not in keys
+                                                  and c not in pii_specs and c not in given],
+                                 table)
         learned = [c for c in schema.fieldNames()
                    if c not in keys and c not in given and c not in pii_specs]
         # a unique label (a product's name): its real values, each once, by row position

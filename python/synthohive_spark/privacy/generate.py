@@ -179,6 +179,9 @@ def infer_format(kind: str, sample_values: pd.Series) -> dict[str, Any]:
     elif kind == "date_of_birth":
         layouts = Counter(date_layout(v) for v in values)
         fmt["date_format"] = layouts.most_common(1)[0][0] if layouts else "%Y-%m-%d"
+        if fmt["date_format"] == "%m/%d/%Y" and any(
+                v.strip()[:2].isdigit() and int(v.strip()[:2]) > 12 for v in values):
+            fmt["date_format"] = "%d/%m/%Y"  # day first (25/12/1980): most of the world's
         years = sorted(int(m.group(0)) for v in values
                        for m in [re.search(r"[0-9]{4}", v)] if m)
         if len(years) >= _MIN_COUNT:

@@ -328,10 +328,11 @@ def _decimals(c: str, values: np.ndarray, specs: dict[str, Any]) -> int | None:
     return int(d) if d is not None else float_decimals(values[np.isfinite(values)][:10_000])
 
 
-def plan_row_formulas(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int
-                      ) -> list[RowFormula]:
+def plan_row_formulas(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int,
+                      log: bool = True) -> list[RowFormula]:
     """The columns of ``data`` to compute from two others of their row (see the module
-    docstring), in column order."""
+    docstring), in column order (logged unless ``log`` is false: a caller that only reads
+    them)."""
     specs = specs or {}
     rng = np.random.default_rng([int(seed), 47])
     rows = np.arange(len(data))
@@ -374,7 +375,7 @@ def plan_row_formulas(data: pd.DataFrame, specs: dict[str, Any] | None, seed: in
     for f in _plan_times(data, rows, specs, scan, perm, set(targets)):
         targets[f.column] = f
     out = sorted(targets.values(), key=lambda f: f.position)
-    for f in out:
+    for f in out if log else ():
         logger.info("column %r is %s in %.1f%% of its rows; computed from them, not learned",
                     f.column, f.describe().split(" = ", 1)[1], 100 * f.agreement)
     return out
