@@ -317,8 +317,9 @@ class PrivacyConfig(_Model):
     #: the share of generated rows that may copy a real row; set (0 included), generation
     #: rejects copies beyond it (rejectCopies); None: not set
     exact_copy_tolerance: Optional[float] = Field(default=None, ge=0, le=1)
-    #: differential privacy: the (epsilon, delta) budget of a table's model (``delta`` None: 1/n
-    #: of the training rows, at most 1e-5); None: no differential privacy
+    #: differential privacy: the (epsilon, delta) budget of a table's model (``delta`` None:
+    #: 1/(n ln n) of its n training rows, at most 1e-5: ``privacy.dp.default_delta``); None: no
+    #: differential privacy
     epsilon: Optional[float] = Field(default=None, gt=0)
     delta: Optional[float] = Field(default=None, gt=0, lt=1)
 
