@@ -257,12 +257,15 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     schema = df.schema
     keys = graph.key_columns(name)
     pii, learned, dropped, labels, unique_ids = {}, [], [], [], []
+    kept = set()  # PII the database's strategy keeps: learned, told so to the table's stage
     privacy = md.privacy
     for col, cc in cfg.columns.items():
         if col in keys:
             continue
         strategy = cc.pii_strategy or privacy.pii_strategy
         is_pii = cc.pii or str(cc.sdtype) in PII_KINDS
+        if is_pii and strategy == "keep":
+            kept.add(col)
         if is_pii and strategy != "keep":
             if strategy == "drop":
                 dropped.append(col)
@@ -336,6 +339,8 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
     cmodel: Optional[CardinalityModel] = None
     sec_ctx: dict[str, tuple[str, str, str]] = {}
     col_cfgs = {c: cfg.columns[c].model_dump(mode="json") for c in learned}
+    for c in kept & set(col_cfgs):
+        col_cfgs[c]["pii_strategy"] = "keep"  # else the stage fakes it by its own default
     for rfk in graph.reference_fks(name):  # a key to a lookup table is one of its categories
         col_cfgs[rfk.column] = {"sdtype": "categorical", "dtype": cfg.columns[rfk.column].dtype,
                                 "nullable": cfg.columns[rfk.column].nullable}
