@@ -176,6 +176,30 @@ def test_pii_sanitizer_checks_its_output(spark):
     assert model.k_anonymity(out, 10, quasi_identifiers=["gender"])["satisfied"]
 
 
+def test_a_sanitizer_from_metadata_checks_the_metadatas_k_and_fakes_in_its_locale(spark):
+    import unicodedata
+
+    from synthohive_spark.metadata import Metadata
+
+    rows = [(f"{n} Smith", z, a, g) for n, (z, a, g) in zip(
+        ["Anna", "James", "Maria", "Peter", "Linda", "David", "Sarah", "Tom"] * 5,
+        ([("10115", 30, "F")] * 4 + [("10117", 41, "M")] * 3 + [("10119", 52, "F")]) * 5)]
+    df = spark.createDataFrame(rows, "full_name string, zip_code string, age int, gender string")
+    md = Metadata.detect({"people": df.toPandas()})
+    md.tables["people"].columns["full_name"].pii = True
+    md.privacy.k_anonymity = 10
+    md.privacy.locale = "ja_JP"
+    model = PIISanitizer.fromMetadata(md, "people", sampleFraction=1.0,
+                                      key="a-long-random-test-secret").fit(df)
+    out = model.transform(df)
+    r = model.k_anonymity(out)  # k from the metadata
+    assert r["k"] == 10 and (r["smallest_class"], r["rows_below_k"]) == (5, 5)
+    names = [x[0] for x in out.select("full_name").collect()]
+    assert all(any(unicodedata.name(ch, "").startswith("CJK") for ch in v) for v in names)
+    with pytest.raises(ValueError, match="no k passed and none set"):
+        PIISanitizer(sampleFraction=1.0, defaultStrategy="mask").fit(df).k_anonymity(out)
+
+
 def _members(n, seed):
     rng = np.random.default_rng(seed)
     age = rng.normal(40, 10, n).round()

@@ -125,12 +125,18 @@ class _PIISanitizerParams(HasDefaultSeed, HasSecretKey, HasKeyEnv):
         "current year at fit)", typeConverter=TypeConverters.toInt)
     engine: "Param[str]" = Param(Params._dummy(), "engine", "auto, jvm or python",
                                  typeConverter=TypeConverters.toString)
+    kAnonymity: "Param[int]" = Param(
+        Params._dummy(), "kAnonymity", "k of the k-anonymity check of sanitized output "
+        "(PIISanitizerModel.k_anonymity) when none is passed; 0: none (fromMetadata: the "
+        "metadata's privacy.k_anonymity)", typeConverter=TypeConverters.toInt)
+
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         self._setDefault(sampleFraction=0.05, maxSampleRows=100_000, maxCheckValues=1000,
                          locale="en_US", strategies={}, defaultStrategy="fake",
                          redactToken=S.DEFAULT_REDACT_TOKEN, minHitRate=0.6,
-                         minConfidence=0.5, piiColumns={}, nonPiiColumns=[], engine="auto")
+                         minConfidence=0.5, piiColumns={}, nonPiiColumns=[], engine="auto",
+                         kAnonymity=0)
 
     def getSampleFraction(self) -> float:
         return self.getOrDefault(self.sampleFraction)
@@ -166,6 +172,9 @@ class _PIISanitizerParams(HasDefaultSeed, HasSecretKey, HasKeyEnv):
         check_unit_interval(_STAGE, self, ("sampleFraction",), open_low=True)
         check_at_least_one(_STAGE, self, ("maxSampleRows",))
         check_unit_interval(_STAGE, self, ("minHitRate", "minConfidence"))
+        if self.getOrDefault(self.kAnonymity) < 0:
+            raise ValueError(f"{_STAGE}: kAnonymity must be >= 0 (0: none), got "
+                             f"{self.getOrDefault(self.kAnonymity)}.")
         if self.getEngine() not in ENGINES:
             raise ValueError(f"{_STAGE}: engine must be one of {', '.join(ENGINES)}, got "
                              f"{self.getEngine()!r}.")
@@ -215,7 +224,8 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
                  piiColumns: Optional[Union[Mapping[str, str], Sequence[str]]] = None,
                  nonPiiColumns: Optional[Sequence[str]] = None, refYear: Optional[int] = None,
                  engine: str = "auto", keyId: Optional[str] = None,
-                 keyEnv: Optional[str] = None, key: Optional[str] = None) -> None:
+                 keyEnv: Optional[str] = None, key: Optional[str] = None,
+                 kAnonymity: int = 0) -> None:
         super().__init__()
         self._init_key()
         kwargs = self._input_kwargs
@@ -233,7 +243,8 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
                   piiColumns: Optional[Union[Mapping[str, str], Sequence[str]]] = None,
                   nonPiiColumns: Optional[Sequence[str]] = None, refYear: Optional[int] = None,
                   engine: str = "auto", keyId: Optional[str] = None,
-                  keyEnv: Optional[str] = None, key: Optional[str] = None) -> "PIISanitizer":
+                  keyEnv: Optional[str] = None, key: Optional[str] = None,
+                  kAnonymity: int = 0) -> "PIISanitizer":
         """Sets params (and the key, when given)."""
         kwargs = dict(self._input_kwargs)
         self._input_kwargs = {}
@@ -266,8 +277,12 @@ class PIISanitizer(Estimator, _PIISanitizerParams, DefaultParamsReadable, Defaul
             default = getattr(metadata.privacy, "pii_strategy", None)
         if default is not None:
             kwargs["defaultStrategy"] = default
-        if "keyEnv" not in kwargs and getattr(metadata, "privacy", None) is not None:
-            kwargs["keyEnv"] = metadata.privacy.hmac_key_env  # the key's variable, when none given
+        privacy = getattr(metadata, "privacy", None)
+        if privacy is not None:  # the database's settings, where the call names none
+            kwargs.setdefault("keyEnv", privacy.hmac_key_env)  # the key's variable
+            kwargs.setdefault("locale", privacy.locale)  # the fakes' locale
+            if privacy.k_anonymity:
+                kwargs.setdefault("kAnonymity", int(privacy.k_anonymity))
         return cls(piiColumns=forced, nonPiiColumns=non_pii, strategies=strategies, **kwargs)
 
     def copy(self, extra: Optional[dict] = None) -> "PIISanitizer":
@@ -445,14 +460,21 @@ class PIISanitizerModel(Model, _PIISanitizerParams, PersistentStage):
     def piiColumns_(self) -> list[str]:
         return [f.column for f in self._findings if f.is_pii]
 
-    def k_anonymity(self, df_out: DataFrame, k: int,
+    def k_anonymity(self, df_out: DataFrame, k: Optional[int] = None,
                     quasi_identifiers: Optional[Sequence[str]] = None) -> dict[str, Any]:
         """k-anonymity of sanitized output ``df_out`` (this model's ``transform``) over
         ``quasi_identifiers``, as :func:`synthohive_spark.validation.k_anonymity` reports it.
-        Default: the columns of ``df_out`` whose finding is a quasi-identifier kind (city, zip,
+        ``k``: the stage's ``kAnonymity`` when none is passed (from the metadata's
+        ``privacy.k_anonymity`` with ``PIISanitizer.fromMetadata``). Default quasi-identifiers:
+        the columns of ``df_out`` whose finding is a quasi-identifier kind (city, zip,
         date_of_birth) or whose name says age, gender, sex, job or occupation."""
         from synthohive_spark.validation import k_anonymity
 
+        if k is None:
+            k = self.getOrDefault(self.kAnonymity) or None
+        if k is None:
+            raise ValueError(f"{_STAGE}Model.k_anonymity: no k passed and none set (kAnonymity, "
+                             "or privacy.k_anonymity in the metadata given to fromMetadata).")
         if quasi_identifiers is None:
             kinds = {f.column: f.kind for f in self._findings}
             quasi_identifiers = [c for c in df_out.columns if is_quasi_identifier(c, kinds.get(c))]
