@@ -3,6 +3,8 @@ copy a real row, or come too close to one, are generated again on the executors 
 rows given at sample time; the report checks the settings."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,6 +66,18 @@ def test_copies_without_rejection_and_none_with_it(model, real):
     # rows that were not copies are kept: most rows equal the plain sample's
     same = (out.toPandas()[COLS].to_numpy() == plain[COLS].to_numpy()).all(axis=1)
     assert same.mean() > 0.4 and not same.all()
+
+
+def test_a_dp_model_that_rejects_copies_says_the_check_is_outside_its_epsilon(real, caplog):
+    pytest.importorskip("opacus")
+    dp = TableSynthesizer(model="gaussian_copula", seed=3, tableName="few", epsilon=5.0).fit(real)
+    with caplog.at_level(logging.WARNING, logger="synthohive_spark.ml.copies"):
+        dp.copy().setRejectCopies(True).sample(200, reference=real).count()
+    assert "outside the model's differential privacy" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="synthohive_spark.ml.copies"):
+        dp.sample(200).count()  # no check, nothing to say
+    assert "outside the model's differential privacy" not in caplog.text
 
 
 def test_min_dcr_keeps_every_row_that_far_from_the_real_rows(model, real):

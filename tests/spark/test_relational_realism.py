@@ -89,6 +89,20 @@ def test_each_table_gets_a_model_and_the_fit_log_says_which_and_why(spark, real,
     assert m.tableModel("items").getModel() == "tvae"
 
 
+def test_under_dp_the_kept_reference_rows_and_the_rules_are_stated_as_not_covered(spark, real):
+    """The menu is kept as it is and the order's total is a rule read from the real rows: under
+    epsilon neither is differentially private, and the statement says so."""
+    md = Metadata.detect(real)
+    assert md.tables["menu"].reference
+    assert any(c.derived is not None or c.copy_of is not None
+               for t in md.tables.values() for c in t.columns.values())
+    frames = {t: spark.createDataFrame(df) for t, df in real.items()}
+    p = RelationalSynthesizer(metadata=md, seed=5, epsilon=5.0).fit(frames).privacy
+    assert p["epsilon"] <= 5.0 and "menu" not in p["tables"]
+    assert "reference tables ['menu']: their real rows are kept as they are" in p["not_covered"]
+    assert any("copied, derived and relative column rules" in c for c in p["not_covered"])
+
+
 def test_a_saved_model_keeps_the_reference_rows_and_the_rules(fitted, real, tmp_path):
     path = str(tmp_path / "shop")
     fitted.save(path)

@@ -250,3 +250,26 @@ def test_second_parents_references_under_epsilon_keep_the_popularity_curve():
     assert abs(m.null_share - plain.null_share) < 0.02
     assert m.state["max_degree"] is None  # the largest degree is not released
     assert DegreeModel.from_dict(m.to_dict()).privacy == p
+
+
+@pytest.mark.parametrize("model", ["tvae", "ctgan"])
+def test_dp_sgd_stops_at_the_budget_when_its_steps_would_spend_more(monkeypatch, model):
+    """The noise is calibrated so that the planned steps spend the budget; with less noise than
+    that (here 0.85 of it) the steps run out of budget early, and training stops there: never a
+    step past epsilon."""
+    calibrated = _dp.Budget.noise_for  # the calibration both models' noise comes from
+    monkeypatch.setattr(_dp.Budget, "noise_for",
+                        lambda self, *a, **k: 0.85 * calibrated(self, *a, **k))
+    df = _table(1500)
+    if model == "tvae":
+        m = TVAE(epochs=4, batch_size=150, epsilon=2.0, seed=3, compress_dims=[32],
+                 decompress_dims=[32], embedding_dim=16).fit(df)
+        planned = 40
+    else:
+        m = CTGAN(epochs=2, epsilon=2.0, batch_size=150, seed=3, generator_dim=[32],
+                  discriminator_dim=[32], embedding_dim=16).fit(df)
+        planned = 20
+    p = m.privacy
+    assert 0 < p["steps"] < planned
+    assert 1.8 < p["epsilon"] <= 2.0  # spent up to the budget, not past it
+    assert m.sample(20, seed=1).shape == (20, 4)  # what was trained is a model

@@ -118,11 +118,12 @@ class CopyGuard:
 
 def build_guard(table: str, reference: Any, columns: list[str], schema: Any,
                 configs: Mapping[str, Any], settings: CopySettings, seed: int,
-                how: str = "reference") -> Optional[CopyGuard]:
+                how: str = "reference", private: bool = False) -> Optional[CopyGuard]:
     """The guard of ``table`` against the real rows of ``reference`` (a Spark DataFrame) over
     ``columns`` (compared as their ``configs``' sdtype, or ``schema``'s types, say), or None
     when nothing is to be rejected or compared (``how``: where the real rows came from, for
-    messages). Two Spark jobs: the ranges of the number and
+    messages; ``private``: the model is differentially private, which the check is not: said
+    in the log). Two Spark jobs: the ranges of the number and
     date columns over all the real rows, and the hash-chosen distinct rows, collected."""
     from pyspark.sql import functions as F
 
@@ -130,6 +131,10 @@ def build_guard(table: str, reference: Any, columns: list[str], schema: Any,
 
     if not settings.active:
         return None
+    if private:
+        logger.warning("table %s: %s reads real rows at sample time: which generated rows are "
+                       "kept depends on them, outside the model's differential privacy (its "
+                       "epsilon covers the model, not this check)", table, settings.describe())
     if not columns:
         logger.info("table %s: no learned column to compare with the real rows (%s)", table,
                     settings.describe())

@@ -452,7 +452,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                              f"(it has {sorted(reference)}).")
         return {t: build_guard(t, read_table(reference[t], spark, name=t), cols, self._schema(t),
                                self.metadata.tables[t].columns, settings, seed,
-                               f"reference[{t!r}]")
+                               f"reference[{t!r}]", private=self.privacy is not None)
                 for t, cols in compared.items()}
 
     def _compared_columns(self, table: str) -> list[str]:

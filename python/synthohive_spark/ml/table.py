@@ -665,7 +665,8 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
             raise needs_reference(where, settings, how)
         return build_guard(self.getTableName(), reference, list(self._state.get("learnedCols", [])),
                            self.schema, (self._state.get("tableConfig") or {}).get("columns") or {},
-                           settings, int(self.getOrDefault(self.seed)), how)
+                           settings, int(self.getOrDefault(self.seed)), how,
+                           private=self.privacy is not None)
 
     def _sample_conditions(self, spark: SparkSession, n: int, parts: int) -> DataFrame:
         conds = list(self.getConditionCols())
