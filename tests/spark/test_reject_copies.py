@@ -225,3 +225,17 @@ def test_relational_sample_rejects_copies_per_table_from_the_metadata(database):
     assert sales.join(shops, "shop_id", "left_anti").count() == 0
     again = model.sample(reference=database)["sales"]
     assert sorted(sales.collect()) == sorted(again.collect())
+
+
+def test_relational_sample_keeps_the_metadatas_min_dcr(database):
+    """privacy.min_dcr alone (no exact_copy_tolerance) drives generation: refused without the
+    real rows, and every generated sale at least that far from the closest real one."""
+    md = Metadata.from_dict({**REL, "privacy": {"min_dcr": 0.3}})
+    model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=5).fit(database)
+    with pytest.raises(ValueError, match=r"minDCR=0.3 rejects"):
+        model.sample()
+    out = model.sample(reference=database)
+    # three categories per sale: 0.3 means at least one differs from every real sale
+    assert _copy_share(out["sales"], database["sales"], ["item", "channel", "size"]) == 0
+    plain = model.copy().setMinDCR(0.0).sample()
+    assert _copy_share(plain["sales"], database["sales"], ["item", "channel", "size"]) > 0.2
