@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.transform.columns import from_base
-from synthohive_spark.transform.row_formula import (SPANS, RowFormula, apply_formulas,
+from synthohive_spark.transform.row_formula import (SPANS, RowFormula, _floats, apply_formulas,
                                                     plan_row_formulas)
 
 logger = logging.getLogger("synthohive_spark.privacy")
@@ -179,10 +179,6 @@ def anchor_birth_dates(values: pd.Series, anchors: list[dict[str, Any]],
             new = _floats(done[f.column])
             recomputed[f.column] = from_base(np.where(np.isfinite(new), new, old), f.dtype)
     return _render(born, values, fmt), recomputed
-
-
-def _floats(values: Any) -> np.ndarray:
-    return pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _times(values: Any) -> pd.Series:
