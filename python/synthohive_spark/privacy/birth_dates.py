@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from synthohive_spark.transform.columns import from_base
-from synthohive_spark.transform.row_formula import (SPANS, RowFormula, _floats, apply_formulas,
+from synthohive_spark.transform.row_formula import (SPANS, RowFormula, as_floats, apply_formulas,
                                                     plan_row_formulas)
 
 logger = logging.getLogger("synthohive_spark.privacy")
@@ -150,10 +150,10 @@ def anchor_birth_dates(values: pd.Series, anchors: list[dict[str, Any]],
     for f in formulas:
         if f.op == "span" and f.left in columns and f.column in columns:
             later = _days(_times(columns[f.left]))
-            narrow(*_span_bounds(f, later, _floats(columns[f.column])))
+            narrow(*_span_bounds(f, later, as_floats(columns[f.column])))
     for f in formulas:
         if f.op == "part" and f.unit == "year" and f.column in columns:
-            year = _floats(columns[f.column])
+            year = as_floats(columns[f.column])
             narrow(_ymd(year, np.ones(n), np.ones(n)), _ymd(year, np.full(n, 12.0),
                                                             np.full(n, 31.0)))
     bounded = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(fake)
@@ -175,8 +175,8 @@ def anchor_birth_dates(values: pd.Series, anchors: list[dict[str, Any]],
         done = apply_formulas(frame, [RowFormula(**{**f.to_state(), "position": len(frame.columns)})
                                       for f in used])
         for f in used:
-            old = _floats(columns[f.column])
-            new = _floats(done[f.column])
+            old = as_floats(columns[f.column])
+            new = as_floats(done[f.column])
             recomputed[f.column] = from_base(np.where(np.isfinite(new), new, old), f.dtype)
     return _render(born, values, fmt), recomputed
 

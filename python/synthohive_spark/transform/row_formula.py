@@ -149,7 +149,8 @@ def _verify(c: str, op: str, a: str, b: str, nums: dict[str, tuple[dict[str, Any
     return _agreement(cv, pred, chance, np.isfinite(av) & np.isfinite(bv), decimals)
 
 
-def _floats(values: Any) -> np.ndarray:
+def as_floats(values: Any) -> np.ndarray:
+    """Values as a float64 array, missing ones (None, NA, NaT) as NaN."""
     return pd.Series(values).to_numpy(dtype="float64", na_value=np.nan)
 
 
@@ -171,20 +172,20 @@ def _time_value(op: str, unit: str, a: pd.Series, b: pd.Series | None) -> np.nda
     if op == "part":
         dt = a.dt
         if unit == "week":
-            return _floats(dt.isocalendar().week)
+            return as_floats(dt.isocalendar().week)
         if unit in ("weekday", "isoweekday", "dayofweek"):
-            day = _floats(dt.day_of_week)  # Monday 0
+            day = as_floats(dt.day_of_week)  # Monday 0
             return {"weekday": day, "isoweekday": day + 1, "dayofweek": (day + 1) % 7 + 1}[unit]
-        return _floats(dt.day_of_year if unit == "dayofyear" else getattr(dt, unit))
+        return as_floats(dt.day_of_year if unit == "dayofyear" else getattr(dt, unit))
     assert b is not None
     if unit in ("years", "whole years"):
-        years = _floats(a.dt.year) - _floats(b.dt.year)
+        years = as_floats(a.dt.year) - as_floats(b.dt.year)
         if unit == "whole years":  # one less where the later date's day of the year is earlier
             with np.errstate(invalid="ignore"):
-                years -= (_floats(a.dt.month * 100 + a.dt.day)
-                          < _floats(b.dt.month * 100 + b.dt.day))
+                years -= (as_floats(a.dt.month * 100 + a.dt.day)
+                          < as_floats(b.dt.month * 100 + b.dt.day))
         return years
-    span = _floats((a - b).dt.total_seconds()) / SPANS[unit.removeprefix("whole ")]
+    span = as_floats((a - b).dt.total_seconds()) / SPANS[unit.removeprefix("whole ")]
     return np.floor(span) if unit.startswith("whole ") else span
 
 
