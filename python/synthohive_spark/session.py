@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import uuid
+import weakref
 from typing import Mapping, Optional
 
 from synthohive_spark._spark import is_classic, jvm_class
@@ -172,16 +173,29 @@ def delta_available(spark) -> bool:
     """Whether ``spark`` (classic or Connect) reads and writes Delta tables with Delta's SQL: the
     history of a path that does not exist is Delta's 'not a Delta table' there; without Delta the
     same text is Spark's ``DESCRIBE`` of a table named HISTORY, which does not exist either."""
+    try:
+        if _HAS_DELTA.get(spark):
+            return True
+    except TypeError:  # a session object that takes no weak reference: probe each time
+        pass
     probe = f"/__synthohive_delta_probe_{uuid.uuid4().hex}"
     try:
         spark.sql(f"DESCRIBE HISTORY delta.`{probe}`").collect()
     except Exception as exc:  # AnalysisException / SparkConnectGrpcException
         text = str(exc)
-        if "DELTA_" in text or "not a Delta table" in text:
-            return True
-        logger.debug("Delta Lake unavailable in this session: %s", text.splitlines()[0])
-        return False
+        if "DELTA_" not in text and "not a Delta table" not in text:
+            logger.debug("Delta Lake unavailable in this session: %s", text.splitlines()[0])
+            return False
+    try:
+        _HAS_DELTA[spark] = True
+    except TypeError:
+        pass
     return True
+
+
+#: Sessions found to have Delta Lake (its SQL extension is a static setting: a session that has
+#: it keeps it), so that each write does not probe again (a failed query: 0.05-0.1 s)
+_HAS_DELTA: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------ a Hive metastore

@@ -90,9 +90,9 @@ def state(spark, md, db: str, fmt: str, version=None, kinds: bool = True) -> dic
 
 def last_complete(spark, db: str) -> int:
     """The version of ``db``'s Delta manifest that its last finished write committed."""
-    history = spark.sql(f"DESCRIBE HISTORY {db}._synthohive_manifest").collect()
-    return max(int(r["version"]) for r in history
-               if str(r["userMetadata"] or "").startswith("synthohive-spark complete"))
+    from synthohive_spark.io import read_manifest
+
+    return read_manifest(db, spark)["complete_versions"][-1]
 
 
 def lap(out: dict, clock: list, what: str) -> None:

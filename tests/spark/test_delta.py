@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 from synthohive_spark.errors import DeltaUnavailableError
 from synthohive_spark.examples import retail_metadata, retail_spark
 from synthohive_spark.io import (MANIFEST, DatabaseWriter, IncompleteOutputError,
-                                 OutputExistsError, TableSourceError, read_output, read_table)
+                                 OutputExistsError, TableSourceError, read_manifest, read_output,
+                                 read_table)
 from synthohive_spark.metadata import Metadata
 from synthohive_spark.ml.relational import RelationalSynthesizer
 from synthohive_spark.session import delta_available, delta_package
@@ -168,11 +169,16 @@ def test_retail_round_trips_through_delta(dspark, retail, retail_store):
     path = os.path.join(retail_store, "orders")
     assert _same_rows(read_table(f"delta.`{path}`", dspark), retail["orders"])
     assert read_table(path, dspark).inputFiles() == back["orders"].inputFiles()
-    manifest = dspark.read.format("delta").load(os.path.join(retail_store, MANIFEST)).collect()
-    assert {r["status"] for r in manifest} == {"complete"}
-    assert {r["table"] for r in manifest} == set(retail)
-    # a first write: the manifest's one commit says 'complete' (an overwrite says 'writing' first)
-    assert len(_history(dspark, os.path.join(retail_store, MANIFEST))) == 1
+    manifest = read_manifest(retail_store, dspark)
+    assert manifest["status"] == "complete" and manifest["complete_versions"] == [0]
+    assert {t["table"]: t["version"] for t in manifest["tables"]} == {t: 0 for t in retail}
+    assert {t["location"] for t in manifest["tables"]} == {os.path.join(retail_store, t)
+                                                           for t in retail}
+    # a first write: the manifest's one commit creates it saying 'complete' (an overwrite says
+    # 'writing' first); no data: the manifest is its table property
+    history = _history(dspark, os.path.join(retail_store, MANIFEST))
+    assert [h["operation"] for h in history] == ["CREATE TABLE"]
+    assert dspark.read.format("delta").load(os.path.join(retail_store, MANIFEST)).count() == 0
 
 
 def test_pizzaplace_round_trips_through_delta(dspark, pizzaplace, tmp_path):
@@ -231,15 +237,21 @@ def test_synthetic_retail_is_learned_from_delta_and_written_as_delta(dspark, ret
     assert all(os.path.exists(f.replace("file:", "", 1)) for f in files_v0)  # nothing deleted
     old = read_table(os.path.join(out, "orders"), dspark, options={"versionAsOf": 0})
     assert _rows(old) == first["orders"]
-    # the manifest's first version is the first database, whole (then 1 'writing', 2 complete):
-    # each write appends its rows, the newest commit says which are the database's
+    # the manifest's first version is the first database, whole (then 1 'writing', 2 complete),
+    # each a change of its property, no data written
     manifest_history = _history(dspark, os.path.join(out, MANIFEST))
-    assert [h["version"] for h in manifest_history] == [0, 1, 2]
-    assert {h["operationParameters"]["mode"] for h in manifest_history} == {"Append"}
-    rows = dspark.read.format("delta").load(os.path.join(out, MANIFEST)).collect()
-    assert len({r["run_id"] for r in rows}) == 2 and len(rows) == 3 * len(model.tables)
-    dspark.sql(f"OPTIMIZE delta.`{os.path.join(out, MANIFEST)}`")  # a commit naming no write
-    assert _history(dspark, os.path.join(out, MANIFEST))[-1]["operation"] == "OPTIMIZE"
+    assert [h["operation"] for h in manifest_history] == ["CREATE TABLE", "SET TBLPROPERTIES",
+                                                          "SET TBLPROPERTIES"]
+    states = [read_manifest(out, dspark, version=v) for v in (0, 1, 2)]
+    assert [m["status"] for m in states] == ["complete", "writing", "complete"]
+    assert states[1]["run_id"] == states[2]["run_id"] != states[0]["run_id"]
+    assert {t["version"] for t in states[1]["tables"]} == {None}
+    assert {t["table"]: t["version"] for t in states[2]["tables"]} == {t: 1 for t in model.tables}
+    # commits naming no write: another property, an OPTIMIZE
+    dspark.sql(f"ALTER TABLE delta.`{os.path.join(out, MANIFEST)}` "
+               f"SET TBLPROPERTIES ('delta.logRetentionDuration' = 'interval 60 days')")
+    dspark.sql(f"OPTIMIZE delta.`{os.path.join(out, MANIFEST)}`")
+    assert read_manifest(out, dspark)["version"] == 2
     latest = read_output(out, dspark)
     assert latest["customers"].count() == 25
     assert _rows(latest["order_items"]) == _rows(again["order_items"])
@@ -303,6 +315,49 @@ def test_a_failed_write_leaves_no_complete_looking_database(dspark, retail, tmp_
         assert _same_rows(whole[name], complete[name]), name
 
 
+def test_a_manifest_of_an_earlier_release_still_reads(dspark, retail, tmp_path):
+    """A manifest whose rows name the tables (each commit's user metadata the status and the
+    write), as earlier releases wrote it: read as before, and a new write on top of it is read
+    through its property while the old version stays readable."""
+    from synthohive_spark.io.writers import _MANIFEST_SCHEMA
+
+    out = str(tmp_path / "older")
+    names = ["customers", "products"]
+    for name in names:
+        retail[name].write.format("delta").save(os.path.join(out, name))
+    rows = pd.DataFrame({"run_id": ["r0"] * 2, "status": ["complete"] * 2, "table": names,
+                         "location": [os.path.join(out, n) for n in names],
+                         "format": ["delta"] * 2, "version": [0, 0],
+                         "written_at": [pd.Timestamp("2026-11-01")] * 2})
+    (dspark.createDataFrame(rows, _MANIFEST_SCHEMA).write.format("delta")
+     .option("userMetadata", "synthohive-spark complete r0").save(os.path.join(out, MANIFEST)))
+    old = read_manifest(out, dspark)
+    assert (old["status"], old["run_id"], old["complete_versions"]) == ("complete", "r0", [0])
+    for name, df in read_output(out, dspark).items():
+        assert _same_rows(df, retail[name]), name
+
+    writer = DatabaseWriter(dspark, out, names, "delta", "overwrite")
+    writer.write("customers", retail["customers"].limit(7))
+    writer.write("products", retail["products"].limit(3))
+    writer.finish()
+    assert read_manifest(out, dspark)["complete_versions"] == [0, 2]
+    new = read_output(out, dspark)
+    assert (new["customers"].count(), new["products"].count()) == (7, 3)
+    assert _same_rows(read_output(out, dspark, version=0)["customers"], retail["customers"])
+
+
+def test_the_manifest_holds_any_table_location(dspark, retail, tmp_path):
+    """Quotes, backslashes and letters beyond ASCII in the output's path go through the SQL
+    literal of the manifest's property unchanged."""
+    out = str(tmp_path / "it's a \\ \"db\" für Zoë")
+    writer = DatabaseWriter(dspark, out, ["products"], "delta")
+    writer.write("products", retail["products"])
+    writer.finish()
+    manifest = read_manifest(out, dspark)
+    assert [t["location"] for t in manifest["tables"]] == [os.path.join(out, "products")]
+    assert _same_rows(read_output(out, dspark)["products"], retail["products"])
+
+
 def test_a_folder_that_is_not_delta_is_never_overwritten(dspark, retail, tmp_path):
     out = str(tmp_path / "db")
     retail["customers"].write.parquet(os.path.join(out, "customers"))
@@ -354,7 +409,7 @@ def test_the_version_of_this_writes_commit_is_read_from_the_log(dspark, retail, 
     df = retail["customers"]
     assert _write_delta(df, target, "errorifexists", "first") == 0
     assert _write_delta(df, target, "overwrite", "second") == 1
-    assert _write_delta(df.limit(5), target, "overwrite", "third", version=False) is None
+    assert _write_delta(df.limit(5), target, "overwrite", "third") == 2
     assert _latest_commit(dspark, target) == (2, "third")
     history = {r["userMetadata"]: r["version"] for r in
                dspark.sql(f"DESCRIBE HISTORY delta.`{target.location}`").collect()}
