@@ -358,6 +358,38 @@ def test_the_manifest_holds_any_table_location(dspark, retail, tmp_path):
     assert _same_rows(read_output(out, dspark)["products"], retail["products"])
 
 
+def test_the_cli_fits_from_delta_and_catalog_tables_and_writes_delta(dspark, retail,
+                                                                    retail_store, tmp_path):
+    """`synthohive fit` from a catalog table (Delta, managed) and a Delta path as delta.`/path`,
+    then `sample --format delta` to a folder and to a catalog database: the manifest says
+    complete and the keys hold as read back from Delta."""
+    from synthohive_spark.cli import main
+
+    dspark.sql("CREATE DATABASE IF NOT EXISTS cli_delta_in")
+    dspark.sql("CREATE DATABASE IF NOT EXISTS cli_delta_out")
+    try:
+        retail["customers"].write.format("delta").saveAsTable("cli_delta_in.customers")
+        model_dir, meta = str(tmp_path / "model"), str(tmp_path / "meta.yaml")
+        orders = os.path.join(retail_store, "orders")
+        assert main(["fit", "customers=cli_delta_in.customers", f"orders=delta.`{orders}`",
+                     "--model-dir", model_dir, "--metadata-out", meta, "--epochs", "1",
+                     "--seed", "2"]) == 0
+        md = Metadata.from_yaml(meta)
+        for output in (str(tmp_path / "synth"), "cli_delta_out"):
+            assert main(["sample", "--model-dir", model_dir, "--scale", "0.5", "--output",
+                         output, "--format", "delta", "--seed", "1"]) == 0
+            manifest = read_manifest(output, dspark)
+            assert manifest["status"] == "complete"
+            assert {t["table"] for t in manifest["tables"]} == {"customers", "orders"}
+            back = read_output(output, dspark)
+            assert back["customers"].count() == round(retail["customers"].count() * 0.5)
+            check_integrity(md, back)
+        assert dspark.sql("DESCRIBE DETAIL cli_delta_out.orders").first()["format"] == "delta"
+    finally:
+        dspark.sql("DROP DATABASE IF EXISTS cli_delta_in CASCADE")
+        dspark.sql("DROP DATABASE IF EXISTS cli_delta_out CASCADE")
+
+
 def test_a_folder_that_is_not_delta_is_never_overwritten(dspark, retail, tmp_path):
     out = str(tmp_path / "db")
     retail["customers"].write.parquet(os.path.join(out, "customers"))

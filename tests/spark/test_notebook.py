@@ -19,6 +19,9 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
                                          "'synthohive-spark[mlflow]'): the notebook logs to MLflow")
     for name in ("MLFLOW_TRACKING_URI", "DATABRICKS_RUNTIME_VERSION"):
         monkeypatch.delenv(name, raising=False)  # the notebook's own local store in its work folder
+    work = tmp_path / "work"   # the folder the notebook is told to write to
+    work.mkdir()
+    monkeypatch.setenv("SYNTHOHIVE_QUICKSTART_DIR", str(work))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=900, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}})
@@ -38,3 +41,5 @@ def test_quickstart_notebook_executes(tmp_path, monkeypatch):
         has_delta = False
     assert ("written as delta:" in outputs) == has_delta, outputs[-3000:]
     assert ("written as parquet:" in outputs) == (not has_delta)
+    assert f"outputs in {work}" in outputs
+    assert {"report.html", "report.json", "synthetic"} <= set(os.listdir(work))

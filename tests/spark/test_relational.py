@@ -270,6 +270,56 @@ def test_output_to_paths_is_written_table_by_table(fitted, tmp_path, spark):
     assert spark.read.parquet(os.path.join(target, "customers")).count() == 30
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_path_output_that_fails_half_way_leaves_no_table_and_keeps_the_old_ones(real, tmp_path,
+                                                                                    spark, fmt):
+    """A folder of tables whose second table fails while it is written: on a first write no
+    table is in place, on an overwrite every old table is as it was; no staging folder stays."""
+    from synthohive_spark.io import DatabaseWriter
+
+    out = str(tmp_path / "db")
+    names = ["customers", "orders"]
+
+    @F.udf("string")
+    def explode(v):
+        raise ValueError("generation failed half way")
+
+    broken = real["orders"].withColumn("channel", explode("channel"))
+
+    def attempt(mode, orders):
+        writer = DatabaseWriter(spark, out, names, fmt, mode)
+        try:
+            writer.write("customers", real["customers"].limit(9 if mode == "overwrite" else 7))
+            writer.write("orders", orders)
+        except BaseException:
+            writer.abort()
+            raise
+        writer.finish()
+
+    def tables():
+        return sorted(os.listdir(out)) if os.path.exists(out) else []
+
+    def read(name):
+        reader = spark.read.format(fmt)
+        if fmt == "csv":
+            reader = reader.option("header", "true")
+        return sorted(map(tuple, reader.load(os.path.join(out, name)).collect()))
+
+    with pytest.raises(Exception, match="generation failed half way"):
+        attempt("errorifexists", broken)
+    assert tables() == []   # neither the written first table nor any staging folder
+    attempt("errorifexists", real["orders"])
+    assert tables() == names
+    before = {name: read(name) for name in names}
+    assert len(before["customers"]) == 7
+    with pytest.raises(Exception, match="generation failed half way"):
+        attempt("overwrite", broken)
+    assert tables() == names
+    assert {name: read(name) for name in names} == before
+    attempt("overwrite", real["orders"])
+    assert len(read("customers")) == 9 and tables() == names
+
+
 def test_output_to_a_catalog_database(fitted, spark):
     spark.sql("CREATE DATABASE IF NOT EXISTS synth_rel_test")
     try:
