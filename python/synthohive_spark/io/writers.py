@@ -582,7 +582,7 @@ def read_manifest(output: str, spark: Optional[SparkSession] = None,
     # a manifest of an earlier release: a row per table, each write appended (or, older still,
     # overwrote) its rows; the newest commit's user metadata says which count
     rows = read_back(spark, target, "delta", version=version).collect()
-    at, written = (max(upto), None) if upto else (version, None)
+    at, written = (max(upto) if upto else version), None
     if upto:
         status, run, _ = ours[at]
         rows = [r for r in rows if r["run_id"] == run and r["status"] == status]
