@@ -274,6 +274,30 @@ def test_generate_pii_deterministic_and_valid():
         generate_pii("name", 3, 1, locale="qq_QQ")
 
 
+def test_names_come_from_the_locales_faker_lists_at_their_weights():
+    """First and last names are drawn from the locale's faker lists in one numpy draw: every value
+    is one of faker's, common names as common as faker's weights make them, and a locale whose
+    faker builds its names otherwise (ja_JP) still gets faker's own."""
+    from faker import Faker
+
+    n = 20_000
+    for locale in ("en_US", "hu_HU", "ru_RU"):
+        provider = Faker(locale).first_name.__self__
+        for kind, listed in (("first_name", provider.first_names), ("last_name", provider.last_names)):
+            fake = generate_pii(kind, n, seed=5, locale=locale)
+            assert set(fake) <= set(listed), (locale, kind)
+            if isinstance(listed, dict):  # weighted: the most common name at its weight
+                weights = pd.Series(listed, dtype=float)
+                top = weights.idxmax()
+                assert abs((fake == top).mean() - weights[top] / weights.sum()) < 0.02, (locale, kind)
+            else:
+                assert fake.nunique() > min(len(listed), 2048) * 0.5, (locale, kind)
+    full = generate_pii("name", 300, seed=5, locale="en_US")
+    first = set(Faker("en_US").first_name.__self__.first_names)
+    assert all(v.split(" ")[0] in first for v in full)
+    japanese = generate_pii("last_name", 200, seed=5, locale="ja_JP")
+    assert set(japanese) <= set(Faker("ja_JP").last_name.__self__.last_names)
+
 def test_infer_format_then_generate_follows_it_without_real_values():
     real = pd.Series(["+44 20 7946 0958"] * 30 + ["(212) 555-0199"] * 10 + [None] * 10)
     fmt = infer_format("phone", real)

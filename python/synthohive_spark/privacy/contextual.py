@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from synthohive_spark.privacy.generate import (_apply_case, _fill_patterns, _fit_email,
+from synthohive_spark.privacy.generate import (_apply_case, _fill_patterns, _fit_email, _pool,
                                                full_names, infer_format, username_values)
 from synthohive_spark.privacy.strategies import check_locale
 from synthohive_spark.privacy.validators import name_part
@@ -569,17 +569,17 @@ def _faker_for(locale: str, seed: int) -> Any:
     return fk
 
 
-def _names(fk: Any, locale: str, gender: str, part: str,
-           size: int) -> tuple[np.ndarray, np.ndarray]:
+def _names(fk: Any, locale: str, gender: str, part: str, size: int,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``size`` (display, ASCII) names of ``part`` ("first"/"last") for ``gender``."""
     pair = getattr(fk, f"{part}_name_{gender}_pair" if part == "first" else "last_name_pair", None)
     if locale.startswith("ja") and pair is not None:  # kanji with its romanization
         drawn = [pair() for _ in range(size)]
         return (np.array([d[0] for d in drawn], dtype=object),
                 np.array([ascii_fold(d[2]) for d in drawn], dtype=object))
-    fn = getattr(fk, f"{part}_name_{gender}", None) or getattr(fk, f"{part}_name")
-    shown = [fn() for _ in range(size)]
-    return np.array(shown, dtype=object), np.array([ascii_fold(v) for v in shown], dtype=object)
+    method = f"{part}_name_{gender}" if hasattr(fk, f"{part}_name_{gender}") else f"{part}_name"
+    shown = _pool(fk, method, size, rng)
+    return shown, np.array([ascii_fold(v) for v in shown], dtype=object)
 
 
 def _truncate(values: list[str], fmt: dict) -> list[str]:
@@ -729,7 +729,7 @@ def generate_contextual(items: Sequence[tuple[str, dict]], n: int, seed: int,
         people = []
         if persons:
             size = min(k, _PERSON_POOL)
-            pools = {(g, p): _names(fk, locale, g, p, size)
+            pools = {(g, p): _names(fk, locale, g, p, size, rng)
                      for g in ("male", "female") for p in ("first", "last")}
             for p_i in range(persons):
                 female = rng.random(k) < 0.5
