@@ -164,11 +164,23 @@ class _Column:
 # --------------------------------------------------------------------------- network
 @dataclass
 class _Fast:
-    w1_base: torch.Tensor
+    body_step: torch.Tensor   # the body's first layer on (history, position), transposed
+    body_ctx: torch.Tensor    # ... on the context
+    body_b: torch.Tensor
+    body2_t: torch.Tensor     # the body's second layer, transposed
+    body2_b: torch.Tensor
+    w1_step: torch.Tensor     # every head's first layer on (body output, position), transposed
+    w1_ctx: torch.Tensor      # ... on the context
     b1: torch.Tensor
-    w1_feat: list
+    w1_feat: list             # per head: its first layer on the row's earlier columns, transposed
     w2: list
     b2: list
+
+    def per_sequence(self, cvec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The parts of the body's and the heads' first layers that read the context (with their
+        biases): the same at every step of a sequence, so computed once per sequence."""
+        return (torch.addmm(self.body_b, cvec, self.body_ctx),
+                torch.addmm(self.b1, cvec, self.w1_ctx))
 
 
 class _Net(nn.Module):
@@ -229,14 +241,23 @@ class _Net(nn.Module):
         return torch.cat(parts, dim=-1)
 
     def inference_weights(self) -> "_Fast":
-        """The heads' weights arranged for step-by-step sampling: the first layers' parts that
-        read the shared input stacked into one matrix, the parts that read the row's earlier
-        columns per head."""
-        base_dim = 2 * self.hidden + _POS_FEATURES
+        """The weights arranged for step-by-step sampling: the heads' first layers' parts that read
+        the shared input stacked into one matrix, the parts that read the row's earlier columns
+        per head; the parts of the body's and the heads' first layers that read the context apart
+        from those that read the step (see :meth:`_Fast.per_sequence`)."""
+        hid, base_dim = self.hidden, 2 * self.hidden + _POS_FEATURES
         first = [h[0] for h in self.heads]
-        return _Fast(w1_base=torch.cat([f.weight[:, :base_dim] for f in first]),
+        w1 = torch.cat([f.weight[:, :base_dim] for f in first])   # [body output, context, position]
+        b_in = self.body[0].weight                                 # [history, position, context]
+        step_in = b_in.shape[1] - hid
+        return _Fast(body_step=b_in[:, :step_in].t().contiguous(),
+                     body_ctx=b_in[:, step_in:].t().contiguous(), body_b=self.body[0].bias,
+                     body2_t=self.body[2].weight.t().contiguous(), body2_b=self.body[2].bias,
+                     w1_step=torch.cat([w1[:, :hid], w1[:, 2 * hid:]], dim=1).t().contiguous(),
+                     w1_ctx=w1[:, hid:2 * hid].t().contiguous(),
                      b1=torch.cat([f.bias for f in first]),
-                     w1_feat=[f.weight[:, base_dim:base_dim + lo] for f, lo in zip(first, self.starts)],
+                     w1_feat=[f.weight[:, base_dim:base_dim + lo].t().contiguous()
+                              for f, lo in zip(first, self.starts)],
                      w2=[h[2].weight for h in self.heads], b2=[h[2].bias for h in self.heads])
 
     def history(self, feats: torch.Tensor) -> torch.Tensor:
@@ -607,9 +628,9 @@ class SequenceModel(GenerativeModel):
         if context is not None:
             c = torch.from_numpy(self.context_transformer.transform(
                 context.iloc[order].reset_index(drop=True), rng, "context")).to(dev)
-        cvec = net.context(c, g)
         hist = torch.zeros(g, (1 + len(_DECAYS)) * net.feat_dim)  # see _Net.history
         fast = net.inference_weights()
+        body_ctx, head_ctx = fast.per_sequence(net.context(c, g))
         hid = net.hidden
         cols = self._cols
         n_num = sum(col.kind == "num" for col in cols)
@@ -644,10 +665,11 @@ class SequenceModel(GenerativeModel):
             at = first_row[act] + t                    # the active sequences' rows at step t
             pos = torch.from_numpy(_pos_features(np.full(m, t), lens[act],
                                                  np.full(m, known))).to(dev)
-            cv = cvec[ti]
             hv = hist[ti]
-            base = net.head_input(net.body(torch.cat([hv, pos, cv], dim=-1)), cv, pos)
-            pre = torch.addmm(fast.b1, base, fast.w1_base.t())   # every head's first layer at once
+            h = torch.relu_(torch.addmm(body_ctx[ti], torch.cat([hv, pos], dim=1), fast.body_step))
+            h = torch.relu_(torch.addmm(fast.body2_b, h, fast.body2_t))
+            # every head's first layer at once
+            pre = torch.addmm(head_ctx[ti], torch.cat([h, pos], dim=1), fast.w1_step)
             feats = torch.zeros(m, net.feat_dim)   # this row's columns drawn so far
             stop = None
             i = k = 0
@@ -655,7 +677,7 @@ class SequenceModel(GenerativeModel):
                 lo = net.starts[j]
                 hj = pre[:, j * hid:(j + 1) * hid]
                 if lo:
-                    hj = torch.addmm(hj, feats[:, :lo], fast.w1_feat[j].t())
+                    hj = torch.addmm(hj, feats[:, :lo], fast.w1_feat[j])
                 hj = torch.relu(hj)
                 w2, b2 = fast.w2[j], fast.b2[j]
                 if j == 0 and not known:
