@@ -270,6 +270,25 @@ def test_output_to_paths_is_written_table_by_table(fitted, tmp_path, spark):
     assert spark.read.parquet(os.path.join(target, "customers")).count() == 30
 
 
+def test_a_written_sample_leaves_nothing_cached(fitted, real, tmp_path, spark):
+    """The children's skeletons (persisted: counted, then generated from) and the generated tables
+    are unpersisted once the database is written, and when it fails after every table was
+    generated (its quality gate)."""
+    from synthohive_spark.validation import QualityGateError
+
+    def cached() -> set[int]:
+        return set(spark.sparkContext._jsc.getPersistentRDDs().keySet())
+
+    before = cached()
+    out = fitted.sample(numRows={"customers": 40, "products": 6, "employees": 5},
+                        output=str(tmp_path / "db"))
+    assert out["orders"].count() > 0
+    assert cached() == before
+    with pytest.raises(QualityGateError):
+        fitted.sample(scale=1.0, output=str(tmp_path / "gated"), minQuality=0.999, reference=real)
+    assert cached() == before
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_a_path_output_that_fails_half_way_leaves_no_table_and_keeps_the_old_ones(real, tmp_path,
                                                                                     spark, fmt):
