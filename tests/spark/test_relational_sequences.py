@@ -58,7 +58,7 @@ def real(spark):
 @pytest.fixture(scope="module")
 def fitted(real):
     # epochs not given: the sequence model trains its own default (about 3,000 steps)
-    return RelationalSynthesizer(metadata=_metadata(), seed=11, chunkSize=64).fit(real)
+    return RelationalSynthesizer(metadata=_metadata(), seed=11, chunkSize=16).fit(real)
 
 
 def _steps(fixes: pd.DataFrame) -> pd.DataFrame:
@@ -85,8 +85,9 @@ def test_children_are_generated_as_sequences_of_their_parent(fitted, real):
 
 
 def test_a_sequence_is_never_split_between_chunks(fitted):
-    # chunkSize=64 rows is smaller than many parents' histories together: a chunk ends where a
-    # parent's children end, or the next chunk would restart the sequence from a new first row
+    # chunkSize=16 (64 rows a call: a sequential table's call takes 4x) is smaller than many
+    # parents' histories together: a chunk ends where a parent's children end, or the next chunk
+    # would restart the sequence from a new first row
     out = fitted.sample(scale=3.0, seed=5, numPartitions=3)
     fixes = out["fixes"].toPandas()
     steps = _steps(fixes)

@@ -412,7 +412,7 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
         table=name, seed=seed, columns=ts["columns"], int_cols=int_cols,
         learned=ts["learned"], cond_cols=ts["conditionCols"], gen_plan=gen_plan,
         pk=ts["primaryKey"], pk_spec=ts["pkSpec"], total_rows=total,
-        chunk_size=chunk_size,
+        chunk_size=gen.chunk_rows(chunk_size, gen_plan is not None and bool(gen_plan.sequence_key)),
         driver_col=drv["column"] if drv else None,
         secondary=secondary,
         self_refs=[(c, s["degree"], bool(s["earlier"])) for c, s in ts["selfRefs"].items()],

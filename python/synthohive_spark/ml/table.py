@@ -585,7 +585,9 @@ class TableSynthesizerModel(Model, _TableSynthesizerParams, PersistentStage):
                              pii_specs=dict(self._state.get("piiSpecs", {})),
                              labels=[(c, s["values"], float(s["nullShare"]))
                                      for c, s in self._state.get("labels", {}).items()],
-                             chunk_size=int(self.getChunkSize()), use_gpu=bool(self.getUseGpu()),
+                             chunk_size=gen.chunk_rows(self.getChunkSize(),
+                                                       bool(self.getSequenceKey())),
+                             use_gpu=bool(self.getUseGpu()),
                              local_timestamps=gen.local_timestamp_columns(self.schema),
                              time_zone=gen.session_time_zone())
 
