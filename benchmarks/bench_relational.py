@@ -293,7 +293,12 @@ def run_ours(spark, scale: float, seed: int, args: argparse.Namespace,
     frames = {k: v.cache() for k, v in retail_spark(spark, seed=seed, scale=scale).items()}
     for v in frames.values():
         v.count()
-    rs = RelationalSynthesizer(metadata=retail_metadata(), model=args.model, epochs=args.epochs,
+    if args.retail_metadata == "detected":  # as a user gets it: products is a reference table
+        from synthohive_spark import Metadata
+        md = Metadata.detect(real)
+    else:
+        md = retail_metadata()
+    rs = RelationalSynthesizer(metadata=md, model=args.model, epochs=args.epochs,
                                batchSize=args.batch_size, seed=seed)
     t0 = time.perf_counter()
     model = rs.fit(frames)
@@ -1035,6 +1040,9 @@ def main() -> None:
                          "(same --sdv-budget)")
     ap.add_argument("--par-epochs", type=int, default=None,
                     help="PARSynthesizer epochs (default: SDV's, 128)")
+    ap.add_argument("--retail-metadata", choices=("example", "detected"), default="example",
+                    help="retail only: the example's own metadata (every table learned), or "
+                         "Metadata.detect's (its product catalog a reference table)")
     ap.add_argument("--no-sample10", dest="sample10", action="store_false")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args()
