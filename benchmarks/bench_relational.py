@@ -294,7 +294,7 @@ def run_ours(spark, scale: float, seed: int, args: argparse.Namespace,
     for v in frames.values():
         v.count()
     if args.retail_metadata == "detected":  # as a user gets it: products is a reference table
-        from synthohive_spark import Metadata
+        from synthohive_spark.metadata import Metadata
         md = Metadata.detect(real)
     else:
         md = retail_metadata()

@@ -247,8 +247,8 @@ class _Net(nn.Module):
         from those that read the step (see :meth:`_Fast.per_sequence`)."""
         hid, base_dim = self.hidden, 2 * self.hidden + _POS_FEATURES
         first = [h[0] for h in self.heads]
-        w1 = torch.cat([f.weight[:, :base_dim] for f in first])   # [body output, context, position]
-        b_in = self.body[0].weight                                 # [history, position, context]
+        w1 = torch.cat([f.weight[:, :base_dim] for f in first])  # head_input: h, context, position
+        b_in = self.body[0].weight                                # body_input: history, position, context
         step_in = b_in.shape[1] - hid
         return _Fast(body_step=b_in[:, :step_in].t().contiguous(),
                      body_ctx=b_in[:, step_in:].t().contiguous(), body_b=self.body[0].bias,
@@ -280,6 +280,10 @@ class _Net(nn.Module):
         parts = [feats] + [a * hist[:, (q + 1) * fd:(q + 2) * fd] + (1 - a) * feats
                            for q, a in enumerate(_DECAYS)]
         return torch.cat(parts, dim=1)
+
+    # the two inputs' layouts: :meth:`inference_weights` splits the first layers' weights by them
+    def body_input(self, hist: torch.Tensor, pos: torch.Tensor, ctx: torch.Tensor) -> torch.Tensor:
+        return torch.cat([hist, pos, ctx], dim=-1)
 
     def head_input(self, h: torch.Tensor, ctx: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         return torch.cat([h, ctx, pos], dim=-1)
@@ -564,7 +568,7 @@ class SequenceModel(GenerativeModel):
         c = net.context(ctx, b)                                  # (b, H)
         feats = net.features(num, cat)                           # (b, t, F)
         cexp = c[:, None, :].expand(b, t, -1)
-        h = net.body(torch.cat([net.history(feats), pos, cexp], dim=-1))
+        h = net.body(net.body_input(net.history(feats), pos, cexp))
         base = net.head_input(h, cexp, pos)
         m = mask.float()
         loss = torch.zeros((), device=tok.device)
