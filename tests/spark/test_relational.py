@@ -195,6 +195,81 @@ def test_same_seed_same_database_and_recomputation_keeps_keys(fitted, synth):
         df.unpersist()
 
 
+def _accounts_and_payments(spark):
+    """Accounts (a date, a timestamp, a decimal, an integer and a label with nulls, a flag) and
+    their payments, in several partitions."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from pyspark.sql import types as T
+
+    rng = np.random.default_rng(5)
+    accounts, payments = [], []
+    for a in range(1, 301):
+        accounts.append((a, dt.date(2015, 1, 1) + dt.timedelta(days=int(rng.integers(0, 3000))),
+                         dt.datetime(2020, 1, 1) + dt.timedelta(minutes=int(rng.integers(0, 10**6))),
+                         Decimal(f"{rng.uniform(0, 900):.2f}"),
+                         None if a % 7 == 0 else int(rng.integers(18, 90)),
+                         None if a % 5 == 0 else ["gold", "silver", "basic"][a % 3], bool(a % 2)))
+        for _ in range(int(rng.poisson(1 + 4 * (a % 3)))):
+            payments.append((len(payments) + 1, a, float(round(rng.gamma(2, 30), 2)),
+                             ["card", "wire"][int(rng.integers(0, 2))]))
+    acc_schema = T.StructType([
+        T.StructField("account_id", T.LongType()), T.StructField("opened", T.DateType()),
+        T.StructField("last_login", T.TimestampType()),
+        T.StructField("limit", T.DecimalType(8, 2)), T.StructField("age", T.LongType()),
+        T.StructField("tier", T.StringType()), T.StructField("active", T.BooleanType())])
+    pay_schema = "payment_id long, account_id long, amount double, method string"
+    md = Metadata.from_dict({"tables": {
+        "accounts": {"primary_key": "account_id", "columns": {
+            "account_id": {"sdtype": "id"}, "opened": {"sdtype": "datetime"},
+            "last_login": {"sdtype": "datetime"}, "limit": {"sdtype": "numerical"},
+            "age": {"sdtype": "numerical"}, "tier": {"sdtype": "categorical"},
+            "active": {"sdtype": "boolean"}}},
+        "payments": {"primary_key": "payment_id", "columns": {
+            "payment_id": {"sdtype": "id"}, "account_id": {"sdtype": "id"},
+            "amount": {"sdtype": "numerical"}, "method": {"sdtype": "categorical"}},
+            "foreign_keys": [{"column": "account_id", "parent_table": "accounts",
+                              "parent_column": "account_id"}]}}})
+    return md, {"accounts": spark.createDataFrame(accounts, acc_schema).repartition(3),
+                "payments": spark.createDataFrame(payments, pay_schema)}
+
+
+def test_children_drawn_in_their_generation_task_are_the_skeleton_paths_rows(spark, monkeypatch):
+    """A child table without rows outside a parent and without secondary keys drawn first is
+    generated in the tasks that draw its parents' children, with no skeleton frame: its rows
+    are, row for row, those generated over the persisted skeleton (the path the other tables
+    take), whatever the types of the parent's context (dates, timestamps, decimals, nulls)."""
+    import synthohive_spark.ml.relational as rel
+    from synthohive_spark.ml.cardinality import CardinalityModel
+
+    md, real = _accounts_and_payments(spark)
+    model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=SEED,
+                                  chunkSize=64).fit(real)
+    assert set(model.cardinalityModel("payments").getContextCols()) == {
+        "opened", "last_login", "limit", "age", "tier", "active"}
+    in_task: list[str] = []
+    drawn = CardinalityModel.in_task_skeleton
+
+    def spy(self, dataset):
+        in_task.append(self.getChildTable())
+        return drawn(self, dataset)
+
+    monkeypatch.setattr(CardinalityModel, "in_task_skeleton", spy)
+    fused = model.sample(scale=3.0, numPartitions=4)
+    assert in_task == ["payments"]
+    monkeypatch.setattr(rel, "draws_secondary_first", lambda ts: True)  # every child: a skeleton
+    over_skeleton = model.sample(scale=3.0, numPartitions=4)
+    assert in_task == ["payments"]
+    rows = fused["payments"].collect()
+    assert len(rows) > 500
+    assert rows == over_skeleton["payments"].collect()
+    keys = [r["payment_id"] for r in rows]
+    assert len(set(keys)) == len(keys)
+    for df in list(fused.values()) + list(over_skeleton.values()):
+        df.unpersist()
+
+
 def test_num_rows_of_a_root_table(fitted):
     out = fitted.sample(numRows={"customers": 40, "products": 7, "employees": 5})
     assert out["customers"].count() == 40 and out["products"].count() == 7

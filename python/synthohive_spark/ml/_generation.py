@@ -460,8 +460,12 @@ def partition_offsets(indexed: Any) -> dict[int, tuple[int, int]]:
     small aggregate of the same projection the generation reads, never the rows."""
     from pyspark.sql import functions as F
 
-    counts = {int(r[0]): int(r[1]) for r in
-              indexed.groupBy(PART_COL).agg(F.count(F.lit(1))).collect()}
+    return offsets_of({int(r[0]): int(r[1]) for r in
+                       indexed.groupBy(PART_COL).agg(F.count(F.lit(1))).collect()})
+
+
+def offsets_of(counts: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """Rows per partition -> partition -> (rows before it, its rows)."""
     out, running = {}, 0
     for p in sorted(counts):
         out[p] = (running, counts[p])

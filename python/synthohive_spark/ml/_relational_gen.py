@@ -419,7 +419,7 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
         pii=[(c, pii_spec(p)) for c, p in ts["pii"].items()],
         dropped=list(ts["dropped"]),
         unique_pairs=[c for c, s in ts["secondary"].items() if s.get("uniqueWithDriver")],
-        secondary_drawn=any(s.get("context") for s in ts["secondary"].values()),
+        secondary_drawn=draws_secondary_first(ts),
         relative=[(c, r["parent"], r["kind"], r.get("decimals"), r.get("min"), r.get("max"))
                   for c, r in (ts.get("relative") or {}).items()],
         labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
@@ -428,24 +428,35 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
         local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
 
 
-def with_orphan_rows(spark: SparkSession, name: str, skeleton: DataFrame, drv: dict[str, Any],
-                     parent_rows: int, parent_pk_spec: Optional[dict],
-                     rows_per_partition: int) -> DataFrame:
-    """The skeleton plus the rows that have no parent in the real table, at the real share:
-    rows whose driver key is null, and orphans (a key that matches no parent row: null keys,
-    or with ``orphans: keep`` keys past the generated parents' that match none). They have
-    no parent to be counted under, so they are added beside the parents' children (no
-    parent context), as many as the real share asks."""
-    null_share = float(drv.get("nullShare", 0.0))
-    orphan_share = float(drv.get("orphanShare", 0.0))
-    share = null_share + orphan_share
-    if share <= 0:
-        return skeleton
+def draws_secondary_first(ts: dict[str, Any]) -> bool:
+    """Whether a table's secondary keys are drawn on its skeleton before its rows (its rows are
+    generated under the second parent's context)."""
+    return any(s.get("context") for s in ts["secondary"].values())
+
+
+def adds_orphan_rows(name: str, drv: dict[str, Any]) -> bool:
+    """Whether :func:`with_orphan_rows` adds rows without a generated parent to the skeleton of
+    table ``name`` (a warning where nearly all of its real rows have none: only rows under a
+    parent are generated)."""
+    share = float(drv.get("nullShare", 0.0)) + float(drv.get("orphanShare", 0.0))
     if share >= 0.999:
         logger.warning("table %s: its driver foreign key is null or matches no parent in "
                        "%.1f%% of the real rows; only rows under a parent are generated",
                        name, 100 * share)
-        return skeleton
+    return 0 < share < 0.999
+
+
+def with_orphan_rows(spark: SparkSession, name: str, skeleton: DataFrame, drv: dict[str, Any],
+                     parent_rows: int, parent_pk_spec: Optional[dict],
+                     rows_per_partition: int) -> DataFrame:
+    """The skeleton plus the rows that have no parent in the real table, at the real share (a
+    table for which :func:`adds_orphan_rows`): rows whose driver key is null, and orphans (a
+    key that matches no parent row: null keys, or with ``orphans: keep`` keys past the
+    generated parents' that match none). They have no parent to be counted under, so they are
+    added beside the parents' children (no parent context), as many as the real share asks."""
+    null_share = float(drv.get("nullShare", 0.0))
+    orphan_share = float(drv.get("orphanShare", 0.0))
+    share = null_share + orphan_share
     with_parent = int(skeleton.count())
     extra = int(round(with_parent * share / (1.0 - share)))
     if extra == 0:

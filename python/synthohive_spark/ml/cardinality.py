@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
+import numpy as np
 import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Estimator, Model
@@ -23,7 +24,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from synthohive_spark.errors import ParamError
-from synthohive_spark.ml._generation import row_chunks, row_seed, with_row_positions, worker_cached
+from synthohive_spark.ml._generation import (PART_COL, POS_COL, row_chunks, row_seed,
+                                             with_row_positions, worker_cached)
 from synthohive_spark.ml._params import (DEFAULT_SEED, HasDefaultSeed, HasPrivacyBudget,
                                         check_at_least_one)
 from synthohive_spark.ml._persist import PersistentStage, Record, SavedStage, json_blob, state_to_saved
@@ -256,7 +258,9 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
                    for c in self.getContextCols()]
         return T.StructType(fields)
 
-    def _transform(self, dataset: DataFrame) -> DataFrame:
+    def _emitter(self, dataset: DataFrame) -> tuple[T.StructType, Any]:
+        """The emitted rows' schema and the executor-side arguments of :func:`_skeleton_pieces`
+        over ``dataset`` (its columns checked)."""
         where = self._where()
         pk = self.getParentKey()
         ctx = list(self.getContextCols())
@@ -265,17 +269,47 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
         if len(set(schema.fieldNames())) != len(schema.fieldNames()):
             raise SchemaError(f"{where}: emitted columns {schema.fieldNames()} clash; set a "
                               f"contextPrefix")
-        state = json.dumps(self._state["core"])
-        seed = int(self.getOrDefault(self.seed))
         stream = f"cardinality/{self.getParentTable()}/{self.getChildTable()}/{self.getForeignKey()}"
-        out_names = schema.fieldNames()
+        args = _Emit(json.dumps(self._state["core"]), int(self.getOrDefault(self.seed)), stream,
+                     pk, ctx, schema.fieldNames())
+        return schema, args
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        schema, args = self._emitter(dataset)
 
         def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-            yield from _emit_children(batches, state, seed, stream, pk, ctx, out_names)
+            yield from _skeleton_pieces(batches, args, positioned=False)
 
         # seeds follow each parent's partition and position in ``dataset`` itself, never the
         # task number Spark gives it (a union of the result renumbers tasks)
-        return with_row_positions(dataset.select(pk, *ctx)).mapInPandas(emit, schema=schema)
+        return with_row_positions(dataset.select(args.pk, *args.ctx)).mapInPandas(emit, schema=schema)
+
+    def in_task_skeleton(self, dataset: DataFrame
+                         ) -> tuple[DataFrame, dict[int, int], Callable[[Iterator[pd.DataFrame]],
+                                                                       Iterator[pd.DataFrame]]]:
+        """For generating the children in the task that draws them, with no skeleton DataFrame:
+        the parents as the generation reads them (with their partition and position), how many
+        children each partition of them has (one small aggregate; the counts are drawn, never
+        the rows), and the function (run on the executors) from those parents' Arrow batches to
+        the skeleton's rows, each with its partition and position among the partition's children:
+        the rows, partitions and positions ``with_row_positions(self.transform(dataset))`` has."""
+        _, args = self._emitter(dataset)
+        parents = with_row_positions(dataset.select(args.pk, *args.ctx))
+
+        def count(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            totals: dict[int, int] = {}
+            for part, _, counts in _child_counts(batches, args):
+                totals[part] = totals.get(part, 0) + int(counts.sum())
+            yield pd.DataFrame({"part": list(totals), "rows": list(totals.values())},
+                               dtype="int64")
+
+        per_part = {int(r[0]): int(r[1]) for r in
+                    parents.mapInPandas(count, schema="part long, rows long").collect()}
+
+        def skeleton(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+            return _skeleton_pieces(batches, args, positioned=True)
+
+        return parents, per_part, skeleton
 
     # -------------------------------------------------------------- persistence
     def _to_blobs(self) -> tuple[dict[str, bytes], dict[str, Any]]:
@@ -296,14 +330,49 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
 _PARENTS_PER_PIECE = 50_000
 
 
-def _emit_children(batches: Iterator[pd.DataFrame], state: str, seed: int, stream: str, pk: str,
-                   ctx: list[str], out_names: list[str]) -> Iterator[pd.DataFrame]:
-    core = worker_cached("child-counts", state, lambda: ChildCountModel.from_dict(json.loads(state)))
+class _Emit(NamedTuple):
+    """What the executors need to draw a relationship's children (see CardinalityModel._emitter)."""
+    state: str
+    seed: int
+    stream: str
+    pk: str
+    ctx: list[str]
+    out_names: list[str]
+
+
+#: skeleton rows given at once at most: a piece of parents with many children each is given in
+#: slices, so a task never holds its children's whole skeleton
+_SKELETON_ROWS_PER_SLICE = 200_000
+
+
+def _child_counts(batches: Iterator[pd.DataFrame], args: _Emit
+                  ) -> Iterator[tuple[int, pd.DataFrame, np.ndarray]]:
+    """(partition, parents, their child counts) of pieces of the positioned parents, each piece's
+    counts drawn at once from the seed of its partition and first position."""
+    core = worker_cached("child-counts", args.state,
+                         lambda: ChildCountModel.from_dict(json.loads(args.state)))
     for part, piece, pos, _ in row_chunks(batches, _PARENTS_PER_PIECE, None):
-        first = int(pos[0])
-        counts = core.sample(piece[ctx] if ctx else None,
-                             seed=row_seed(seed, stream, part, first), n=len(piece))
-        rep = piece.index.repeat(counts)
-        out = piece.loc[rep, [pk, *ctx]].reset_index(drop=True)
-        out.columns = out_names
-        yield out
+        counts = core.sample(piece[args.ctx] if args.ctx else None,
+                             seed=row_seed(args.seed, args.stream, part, int(pos[0])),
+                             n=len(piece))
+        yield part, piece, np.asarray(counts, dtype=np.int64)
+
+
+def _skeleton_pieces(batches: Iterator[pd.DataFrame], args: _Emit,
+                     positioned: bool) -> Iterator[pd.DataFrame]:
+    """One row per drawn child of the positioned parents in ``batches`` (the parent's key as the
+    foreign key, its context columns), in the parents' order; ``positioned``: each row also
+    carries its partition and its position among that partition's children."""
+    emitted: dict[int, int] = {}
+    for part, piece, counts in _child_counts(batches, args):
+        rep = np.repeat(np.arange(len(piece)), counts)
+        for lo in range(0, len(rep), _SKELETON_ROWS_PER_SLICE):
+            rows = rep[lo:lo + _SKELETON_ROWS_PER_SLICE]
+            out = piece[[args.pk, *args.ctx]].iloc[rows].reset_index(drop=True)
+            out.columns = args.out_names
+            if positioned:
+                first = emitted.get(part, 0)
+                out[PART_COL] = np.full(len(out), part, dtype=np.int32)
+                out[POS_COL] = np.arange(first, first + len(out), dtype=np.int64)
+                emitted[part] = first + len(out)
+            yield out

@@ -12,6 +12,10 @@ Sample generates the tables parents first, on the executors::
             -mapInPandas(table model under that context)-> rows, PKs from per-partition offsets,
             secondary FKs and self-references drawn from the generated parents' positions
 
+A child's skeleton is drawn in the same task as its rows (one ``mapInPandas`` over the parents,
+after a pass that only counts them per partition), unless rows without a parent are added or
+secondary keys are drawn before the rows: then it is a DataFrame of its own, persisted.
+
 Nothing but small aggregates (per-partition row counts) reaches the driver. Every row depends only
 on (seed, table, partition, position), and the partitioning of each table follows from its root's
 row count, so the same seed gives the same database and a recomputed parent keeps its PKs.
@@ -47,9 +51,10 @@ from synthohive_spark.ml._persist import (MapOf, ModelLoadError, PersistentStage
                                           frame_from_ipc, frame_to_ipc, json_blob, state_to_saved)
 from synthohive_spark.ml._relational_fit import (FitSettings, fit_tables, with_ancestors,
                                                  with_secondary)
-from synthohive_spark.ml._relational_gen import (apply_copies, apply_derived, draw_secondary_keys,
-                                                generate_child,
-                                                 generate_root, table_plan, with_orphan_rows)
+from synthohive_spark.ml._relational_gen import (adds_orphan_rows, apply_copies, apply_derived,
+                                                draw_secondary_keys, draws_secondary_first,
+                                                generate_child, generate_root, table_plan,
+                                                with_orphan_rows)
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityModel
 from synthohive_spark.relational.graph import SchemaGraph
@@ -532,12 +537,11 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                         generated: dict[str, DataFrame], counts: dict[str, int],
                         sizes: dict[str, int], seed: int, num_partitions: Optional[int],
                         guard: Any = None, cached: Optional[list] = None) -> tuple[DataFrame, int]:
-        """The rows of table ``name`` (not computed yet) and their number. A child's skeleton is
-        persisted (and added to ``cached``, for the caller to unpersist once the table's own rows
-        are cached or written): counting its rows per partition computes it once, the
-        generation reads it back instead of drawing every parent's children again (storms at
-        scale 100: the whole sample 18.7 s -> 12.5 s with the copula, 23.5 s -> 21.2 s as
-        sequences)."""
+        """The rows of table ``name`` (not computed yet) and their number. A child's rows are
+        generated in the tasks that draw its parents' children, where no rows without a parent
+        are added and no secondary key is drawn first; otherwise over a skeleton frame, persisted
+        (and added to ``cached``, for the caller to unpersist once the table's own rows are
+        cached or written) so that counting its rows per partition computes it once."""
         ts = self._state["tables"][name]
         schema = T.StructType.fromJson(json.loads(ts["schema"]))
         drv = ts["driver"]
@@ -561,25 +565,38 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                                         {c: tuple(t) for c, t in drv["ancestors"].items()},
                                         broadcast=True)
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
-            skeleton = with_orphan_rows(spark, name, cmodel.transform(parent), drv,
-                                        counts[drv["parentTable"]],
-                                        self._state["tables"][drv["parentTable"]]["pkSpec"],
-                                        self.getRowsPerPartition())
-            # each skeleton row's partition and position in the skeleton itself: the child rows'
-            # seeds and keys follow them, whatever task Spark computes them in
-            skeleton = gen.with_row_positions(skeleton).persist(StorageLevel.MEMORY_AND_DISK)
-            if cached is not None:
-                cached.append(skeleton)
-            offsets = gen.partition_offsets(skeleton)
+            orphans = adds_orphan_rows(name, drv)
+            skeleton_of = None
+            if not orphans and not draws_secondary_first(ts):
+                # the children are drawn in the task that generates them, from their parents'
+                # rows: no skeleton frame goes through Spark (storms at scale 100, best of four
+                # interleaved: the whole sample 13.2 s -> 12.0 s with the copula, 19.2 s -> 18.0 s
+                # as sequences), and none is held in the executors' memory
+                source, per_part, skeleton_of = cmodel.in_task_skeleton(parent)
+                offsets = gen.offsets_of(per_part)
+            else:
+                source = cmodel.transform(parent)
+                if orphans:
+                    source = with_orphan_rows(spark, name, source, drv, counts[drv["parentTable"]],
+                                              self._state["tables"][drv["parentTable"]]["pkSpec"],
+                                              self.getRowsPerPartition())
+                # each skeleton row's partition and position in the skeleton itself: the child
+                # rows' seeds and keys follow them, whatever task Spark computes them in
+                source = gen.with_row_positions(source).persist(StorageLevel.MEMORY_AND_DISK)
+                if cached is not None:
+                    cached.append(source)
+                offsets = gen.partition_offsets(source)
             n = sum(rows for _, rows in offsets.values())
             plan = table_plan(self._state, self._table_models, name, seed, n, counts,
                               self.getChunkSize())
             plan.copy_guard = guard
             plan.offsets = offsets
             if plan.secondary_drawn:
-                skeleton = self._with_secondary_parents(graph, name, plan, skeleton, schema,
-                                                        generated, counts, len(offsets))
-            df = skeleton.mapInPandas(lambda it: generate_child(plan, it), schema=schema)
+                source = self._with_secondary_parents(graph, name, plan, source, schema,
+                                                      generated, counts, len(offsets))
+            df = source.mapInPandas(
+                lambda it: generate_child(plan, it if skeleton_of is None else skeleton_of(it)),
+                schema=schema)
         return df, n
 
     def _with_secondary_parents(self, graph: SchemaGraph, name: str, plan: Any,
