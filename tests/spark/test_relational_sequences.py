@@ -84,7 +84,7 @@ def test_children_are_generated_as_sequences_of_their_parent(fitted, real):
     assert (fixes["status"] == np.where(fixes["speed"] >= 12, "fast", "slow")).mean() > 0.85
 
 
-def test_a_sequence_is_never_split_between_chunks(fitted):
+def test_a_sequence_is_never_split_between_chunks(fitted, monkeypatch):
     # chunkSize=16 (64 rows a call: a sequential table's call takes 4x) is smaller than many
     # parents' histories together: a chunk ends where a parent's children end, or the next chunk
     # would restart the sequence from a new first row
@@ -94,6 +94,13 @@ def test_a_sequence_is_never_split_between_chunks(fitted):
     assert (steps["hours"] == 6).mean() > 0.8
     runs = fixes["vessel_id"].ne(fixes["vessel_id"].shift()).cumsum()
     assert runs.nunique() == fixes["vessel_id"].nunique()  # each parent's rows together
+    # drawn in the task that generates them, or over a persisted skeleton frame (the path of a
+    # table with rows outside a parent): the same sequences, row for row
+    import synthohive_spark.ml.relational as rel
+
+    monkeypatch.setattr(rel, "draws_secondary_first", lambda ts: True)
+    over_skeleton = fitted.sample(scale=3.0, seed=5, numPartitions=3)["fixes"].toPandas()
+    pd.testing.assert_frame_equal(fixes, over_skeleton)
 
 
 def test_sequences_are_the_same_rows_in_both_branches_and_after_loading(fitted, tmp_path, spark):
