@@ -64,6 +64,7 @@ ratings of 150 users: free-text international titles, skewed activity and popula
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -595,6 +596,8 @@ def run_ours_real(spark, dataset: str, tables: dict[str, pd.DataFrame], detected
         kw["epochs"] = args.epochs
     if args.batch_size is not None:
         kw["batchSize"] = args.batch_size
+    if args.table_params:
+        kw["tableParams"] = json.loads(args.table_params)
     frames = {}
     try:
         frames = {k: _to_spark_frame(spark, v).cache() for k, v in tables.items()}
@@ -1043,6 +1046,9 @@ def main() -> None:
     ap.add_argument("--retail-metadata", choices=("example", "detected"), default="example",
                     help="retail only: the example's own metadata (every table learned), or "
                          "Metadata.detect's (its product catalog a reference table)")
+    ap.add_argument("--table-params", default=None,
+                    help='real databases: RelationalSynthesizer tableParams as JSON, e.g. '
+                         '\'{"observations": {"modelParams": {"hidden_dim": 48}}}\'')
     ap.add_argument("--no-sample10", dest="sample10", action="store_false")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args()
