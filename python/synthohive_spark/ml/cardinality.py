@@ -5,7 +5,9 @@ included). Spark ML estimators fit one DataFrame, so it fits the parent table wi
 column (:func:`with_child_counts` computes it in Spark: a group-by of the child table joined back to
 the parents). ``CardinalityModel.transform(parents)`` emits one skeleton row per generated child
 (the foreign key equal to the parent's key, plus the parent's context columns) inside
-``mapInPandas``, seeded per partition so a recomputed partition emits the same rows.
+``mapInPandas``, seeded per partition so a recomputed partition emits the same rows;
+``CardinalityModel.in_task_skeleton(parents)`` gives the same rows inside the task that uses them
+(the relational sample generates a child table's rows there, without a skeleton DataFrame).
 """
 from __future__ import annotations
 
@@ -258,7 +260,7 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
                    for c in self.getContextCols()]
         return T.StructType(fields)
 
-    def _emitter(self, dataset: DataFrame) -> tuple[T.StructType, Any]:
+    def _emitter(self, dataset: DataFrame) -> tuple[T.StructType, "_Emit"]:
         """The emitted rows' schema and the executor-side arguments of :func:`_skeleton_pieces`
         over ``dataset`` (its columns checked)."""
         where = self._where()
