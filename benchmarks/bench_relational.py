@@ -1048,7 +1048,8 @@ def main() -> None:
                          "Metadata.detect's (its product catalog a reference table)")
     ap.add_argument("--table-params", default=None,
                     help='real databases: RelationalSynthesizer tableParams as JSON, e.g. '
-                         '\'{"observations": {"modelParams": {"hidden_dim": 48}}}\'')
+                         '\'{"observations": {"model": "sequence", "modelParams": '
+                         '{"hidden_dim": 48}}}\' (modelParams need the model named)')
     ap.add_argument("--no-sample10", dest="sample10", action="store_false")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false")
     args = ap.parse_args()

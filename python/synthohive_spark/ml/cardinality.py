@@ -260,9 +260,11 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
                    for c in self.getContextCols()]
         return T.StructType(fields)
 
-    def _emitter(self, dataset: DataFrame) -> tuple[T.StructType, "_Emit"]:
-        """The emitted rows' schema and the executor-side arguments of :func:`_skeleton_pieces`
-        over ``dataset`` (its columns checked)."""
+    def _emitter(self, dataset: DataFrame) -> tuple[T.StructType, "_Emit", DataFrame]:
+        """The emitted rows' schema, the executor-side arguments of :func:`_skeleton_pieces` and
+        the parents they read: ``dataset``'s key and context columns (checked) with each row's
+        partition and position in ``dataset`` itself, which the seeds follow (never the task
+        number Spark gives it: a union of the result renumbers tasks)."""
         where = self._where()
         pk = self.getParentKey()
         ctx = list(self.getContextCols())
@@ -274,17 +276,15 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
         stream = f"cardinality/{self.getParentTable()}/{self.getChildTable()}/{self.getForeignKey()}"
         args = _Emit(json.dumps(self._state["core"]), int(self.getOrDefault(self.seed)), stream,
                      pk, ctx, schema.fieldNames())
-        return schema, args
+        return schema, args, with_row_positions(dataset.select(pk, *ctx))
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        schema, args = self._emitter(dataset)
+        schema, args, parents = self._emitter(dataset)
 
         def emit(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             yield from _skeleton_pieces(batches, args, positioned=False)
 
-        # seeds follow each parent's partition and position in ``dataset`` itself, never the
-        # task number Spark gives it (a union of the result renumbers tasks)
-        return with_row_positions(dataset.select(args.pk, *args.ctx)).mapInPandas(emit, schema=schema)
+        return parents.mapInPandas(emit, schema=schema)
 
     def in_task_skeleton(self, dataset: DataFrame
                          ) -> tuple[DataFrame, dict[int, int], Callable[[Iterator[pd.DataFrame]],
@@ -295,8 +295,7 @@ class CardinalityModel(Model, _CardinalityParams, PersistentStage):
         the rows), and the function (run on the executors) from those parents' Arrow batches to
         the skeleton's rows, each with its partition and position among the partition's children:
         the rows, partitions and positions ``with_row_positions(self.transform(dataset))`` has."""
-        _, args = self._emitter(dataset)
-        parents = with_row_positions(dataset.select(args.pk, *args.ctx))
+        _, args, parents = self._emitter(dataset)
 
         def count(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             totals: dict[int, int] = {}
@@ -368,10 +367,9 @@ def _skeleton_pieces(batches: Iterator[pd.DataFrame], args: _Emit,
     emitted: dict[int, int] = {}
     for part, piece, counts in _child_counts(batches, args):
         rep = np.repeat(np.arange(len(piece)), counts)
+        emitted_cols = piece[[args.pk, *args.ctx]].set_axis(args.out_names, axis=1)
         for lo in range(0, len(rep), _SKELETON_ROWS_PER_SLICE):
-            rows = rep[lo:lo + _SKELETON_ROWS_PER_SLICE]
-            out = piece[[args.pk, *args.ctx]].iloc[rows].reset_index(drop=True)
-            out.columns = args.out_names
+            out = emitted_cols.iloc[rep[lo:lo + _SKELETON_ROWS_PER_SLICE]].reset_index(drop=True)
             if positioned:
                 first = emitted.get(part, 0)
                 out[PART_COL] = np.full(len(out), part, dtype=np.int32)

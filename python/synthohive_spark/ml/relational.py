@@ -566,7 +566,6 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                                         broadcast=True)
             cmodel = self._card_models[name].copy({self._card_models[name].seed: seed})
             orphans = adds_orphan_rows(name, drv)
-            skeleton_of = None
             if not orphans and not draws_secondary_first(ts):
                 # the children are drawn in the task that generates them, from their parents'
                 # rows: no skeleton frame goes through Spark (storms at scale 100, best of four
@@ -583,6 +582,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
                 # each skeleton row's partition and position in the skeleton itself: the child
                 # rows' seeds and keys follow them, whatever task Spark computes them in
                 source = gen.with_row_positions(source).persist(StorageLevel.MEMORY_AND_DISK)
+                skeleton_of = iter   # the input rows are the skeleton
                 if cached is not None:
                     cached.append(source)
                 offsets = gen.partition_offsets(source)
@@ -594,9 +594,8 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
             if plan.secondary_drawn:
                 source = self._with_secondary_parents(graph, name, plan, source, schema,
                                                       generated, counts, len(offsets))
-            df = source.mapInPandas(
-                lambda it: generate_child(plan, it if skeleton_of is None else skeleton_of(it)),
-                schema=schema)
+            df = source.mapInPandas(lambda it: generate_child(plan, skeleton_of(it)),
+                                    schema=schema)
         return df, n
 
     def _with_secondary_parents(self, graph: SchemaGraph, name: str, plan: Any,
