@@ -102,6 +102,35 @@ def test_sample_categories_follows_the_softmax(k: int) -> None:
     assert torch.all((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / n) + 1e-9)
 
 
+@pytest.mark.parametrize("k", [5, 40])
+def test_sample_categories_takes_logits_of_any_size(k: int) -> None:
+    # the weights are exps of the logits less their row's largest: a shift of every logit by a
+    # thousand (exp overflows at 89 in float32) draws the same categories
+    logits = torch.randn(5000, k, generator=torch.Generator().manual_seed(0)) * 3
+    want = _nn.sample_categories(logits.clone(), torch.Generator().manual_seed(1))
+    got = _nn.sample_categories(logits + 1000.0, torch.Generator().manual_seed(1))
+    assert (got != want).float().mean() < 0.01   # only where rounding moves a boundary
+
+
+@pytest.mark.parametrize("k", [3, 9, 16, 83])
+def test_a_padded_logits_layer_draws_only_its_categories_with_their_softmax(k: int) -> None:
+    gen = torch.Generator().manual_seed(k)
+    weight, bias = torch.randn(k, 8, generator=gen), torch.randn(k, generator=gen)
+    w, b = _nn.logits_layer(weight, bias)
+    assert w.shape[1] % 16 == 0 and b.shape == (w.shape[1],)
+    h = torch.randn(4, 8, generator=gen)
+    logits = torch.addmm(b, h, w)
+    torch.testing.assert_close(logits[:, :k], torch.addmm(bias, h, weight.t()))
+    assert torch.isneginf(logits[:, k:]).all()
+    n = 100_000
+    draws = _nn.sample_categories(torch.addmm(b, h[:1].expand(n, 8), w), gen, k)
+    assert draws.max() < k
+    freq = torch.bincount(draws, minlength=k).double() / n
+    p = torch.softmax(logits[0, :k].double(), 0)
+    # within 5 standard errors, and 3 draws for categories too rare for the normal approximation
+    assert torch.all((freq - p).abs() <= 5 * torch.sqrt(p * (1 - p) / n) + 3 / n)
+
+
 def test_decode_of_sampled_codes_agrees_with_inverse_transform_of_the_matrix() -> None:
     r = np.random.default_rng(1)
     n = 300

@@ -289,6 +289,13 @@ class _Net(nn.Module):
         return torch.cat([h, ctx, pos], dim=-1)
 
 
+def _clip8(x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [-8, 8] in place (NaN stays NaN); np.clip's wrapper costs more than the
+    clip on a step's rows."""
+    np.maximum(x, -8.0, out=x)
+    return np.minimum(x, 8.0, out=x)
+
+
 def _pos_features(t: np.ndarray, n: np.ndarray, known: np.ndarray) -> np.ndarray:
     """Position features: log(1 + t), first row, and (when the length is known) log(1 + length),
     log(1 + rows left), last row, known."""
@@ -445,18 +452,25 @@ class SequenceModel(GenerativeModel):
         missing)."""
         out = np.empty((len(z), c.width), dtype=np.float32)
         null = ~np.isfinite(z)
-        zn = (z - c.mean) / c.std
+        zn = z - c.mean
+        zn /= c.std
+        _clip8(zn)
         zn[null] = 0.0
-        dn = (d - c.dmean) / c.dstd
+        dn = d - c.dmean
+        dn /= c.dstd
         dn[~np.isfinite(dn)] = 0.0
-        out[:, 0] = np.clip(zn, -8, 8)
+        out[:, 0] = zn
         out[:, 1] = null
-        out[:, 2] = np.clip(dn, -8, 8)
+        out[:, 2] = _clip8(dn)
         if c.tod_features:
-            angle = (2 * np.pi / c.day) * c.time_of_day(np.where(null, 0.0, z))
+            # the harmonics as powers of one point on the unit circle: one complex exp, not a
+            # sine and a cosine per harmonic
+            turn = np.exp((2j * np.pi / c.day) * c.time_of_day(np.where(null, 0.0, z)))
             for q, k in enumerate(_TOD_HARMONICS):
-                out[:, 3 + 2 * q] = np.where(null, 0.0, np.sin(k * angle))
-                out[:, 4 + 2 * q] = np.where(null, 0.0, np.cos(k * angle))
+                wave = turn ** k
+                out[:, 3 + 2 * q] = wave.imag
+                out[:, 4 + 2 * q] = wave.real
+            out[null, 3:] = 0.0
         return out
 
     # ---------------------------------------------------------------- training
@@ -649,7 +663,9 @@ class SequenceModel(GenerativeModel):
         c_out = np.zeros((int(lens.sum()), n_cat), dtype=np.int64)
         alive = np.ones(g, dtype=bool)
         out_len = np.zeros(g, dtype=np.int64)
-        draws = [self._num_draw(col, fast.w2[j], fast.b2[j]) if col.kind == "num" else None
+        # per column: a numeric one's step of sampling, a category's last layer padded
+        draws = [self._num_draw(col, fast.w2[j], fast.b2[j]) if col.kind == "num" else
+                 _nn.logits_layer(fast.w2[j][:col.vocab], fast.b2[j][:col.vocab])
                  for j, col in enumerate(cols)]
         for t in range(tmax):
             k_t = int((lens > t).sum())
@@ -694,8 +710,9 @@ class SequenceModel(GenerativeModel):
                     prev_z[act, i] = z
                     i += 1
                 else:
-                    logits = torch.addmm(b2[:col.vocab], hj, w2[:col.vocab].t())
-                    tok = _nn.sample_categories(logits, gen).long()
+                    w_cat, b_cat = draws[j]
+                    tok = _nn.sample_categories(torch.addmm(b_cat, hj, w_cat), gen,
+                                                col.vocab).long()
                     feats[:, lo:lo + net.widths[j]] = net.embeds[col.name](tok)
                     c_out[at, k] = tok.numpy()
                     k += 1
@@ -731,18 +748,20 @@ class SequenceModel(GenerativeModel):
         outputs = []
         for toks in (np.arange(a, v), np.append(np.arange(a), v - 1)):
             keep = torch.from_numpy(toks)
-            outputs.append((toks, w2[keep].t().contiguous(), b2[keep].contiguous()))
+            outputs.append((toks, *_nn.logits_layer(w2[keep], b2[keep])))
         tod_cum = None if col.tod_bins is None else np.cumsum(col.tod_bins[:, 2])
 
         def draw(h: torch.Tensor, prev: np.ndarray, gen: torch.Generator,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             have_prev = ~np.isnan(prev)
             tok = np.empty(len(prev), dtype=np.int64)
-            for rows, (toks, w, b) in zip((have_prev, ~have_prev), outputs):
-                n = int(rows.sum())
+            with_prev = int(np.count_nonzero(have_prev))
+            for rows, n, (toks, w, b) in zip((have_prev, ~have_prev),
+                                             (with_prev, len(prev) - with_prev), outputs):
                 if n:   # all rows at once (most steps) without a gather
                     hr = h if n == len(prev) else h[torch.from_numpy(np.flatnonzero(rows))]
-                    tok[rows] = toks[_nn.sample_categories(torch.addmm(b, hr, w), gen).numpy()]
+                    logits = torch.addmm(b, hr, w)
+                    tok[rows] = toks[_nn.sample_categories(logits, gen, len(toks)).numpy()]
             u = rng.random(len(tok))
             z = lo_t[tok] + u * wid_t[tok]
             change = (tok >= a) & (tok < v - 1)
@@ -756,7 +775,7 @@ class SequenceModel(GenerativeModel):
                                                                        - col.tod_bins[t, 0])
                     zd = z[drawn]
                     z[drawn] = zd - col.time_of_day(zd) + tod
-            np.clip(z, col.zmin, col.zmax, out=z)
+            np.minimum(np.maximum(z, col.zmin, out=z), col.zmax, out=z)
             z[tok == v - 1] = np.nan
             return z, SequenceModel._num_parts(col, z, z - prev)
 
