@@ -54,3 +54,19 @@ def test_a_piece_made_of_several_batches_goes_back_to_arrow_as_one_array():
     assert piece["name"].tolist() == [f"n{i}" for i in range(9)]
     assert isinstance(pa.Array.from_pandas(piece["name"]), pa.Array)
     pa.RecordBatch.from_pandas(piece, preserve_index=False)  # what Spark does with the output
+
+
+@pytest.mark.parametrize("batch", [3, 1000])
+def test_a_partitions_last_sequence_is_not_a_sampling_call_of_its_own(batch):
+    # a sequential model's call costs a step per row of its longest sequence: a partition that
+    # fits in one chunk is one piece, its last sequence included
+    rows = pd.concat([_skeleton([4, 2, 5, 3], part=0), _skeleton([1, 6], part=1)],
+                     ignore_index=True)
+    batches = [rows.iloc[i:i + batch] for i in range(0, len(rows), batch)]
+    pieces = list(row_chunks(iter(batches), 100, None, "k"))
+    assert [(part, len(piece)) for part, piece, _, _ in pieces] == [(0, 14), (1, 7)]
+    # a partition over two chunks (positions 0-7, 8-13): the first chunk's last sequence (2, at
+    # positions 6-10) goes on into the second, whose last sequence stays in it
+    pieces = list(row_chunks(iter(batches), 8, None, "k"))
+    assert [(part, piece["k"].unique().tolist()) for part, piece, _, _ in pieces] == [
+        (0, [0, 1]), (0, [2, 3]), (1, [0, 1])]

@@ -578,26 +578,27 @@ def partition_chunks(batches: Iterator[pd.DataFrame],
 
 def whole_groups(pieces: Iterator[tuple[int, pd.DataFrame]],
                  key: str) -> Iterator[tuple[int, pd.DataFrame]]:
-    """``pieces`` with no run of equal ``key`` values split between two of them: a piece's last
-    run goes on in the next piece of the same partition. The pieces follow from the rows alone,
-    so seeds taken from them are as deterministic as the pieces'."""
+    """``pieces`` with no run of equal ``key`` values split between two of them: a piece is held
+    until the next one arrives; its last run then goes on in the next piece of the same partition,
+    and a partition's last piece is given whole (its last run is not a sampling call of its own:
+    a sequential model's call costs a step per row of its longest sequence). The pieces follow
+    from the rows alone, so seeds taken from them are as deterministic as the pieces'."""
     held: tuple[int, pd.DataFrame] | None = None
     for part, piece in pieces:
         if held is not None:
             if held[0] == part:
-                piece = _concat([held[1], piece])
+                codes = pd.factorize(held[1][key])[0]  # a missing key (-1): a sequence of its own row
+                other = np.flatnonzero(codes != codes[-1])
+                start = len(codes) if codes[-1] < 0 else (int(other[-1]) + 1 if len(other) else 0)
+                if start > 0:
+                    yield part, held[1].iloc[:start].reset_index(drop=True)
+                if start < len(codes):
+                    piece = _concat([held[1].iloc[start:].reset_index(drop=True), piece])
             else:
-                yield held
-            held = None
-        codes = pd.factorize(piece[key])[0]   # a missing key (-1): a sequence of its own row
-        other = np.flatnonzero(codes != codes[-1])
-        start = len(codes) if codes[-1] < 0 else (int(other[-1]) + 1 if len(other) else 0)
-        if start > 0:
-            yield part, piece.iloc[:start].reset_index(drop=True)
-        if start < len(codes):
-            held = (part, piece.iloc[start:].reset_index(drop=True))
+                yield held[0], held[1].reset_index(drop=True)
+        held = (part, piece)
     if held is not None:
-        yield held
+        yield held[0], held[1].reset_index(drop=True)
 
 
 def row_chunks(batches: Iterator[pd.DataFrame], chunk_size: int,
