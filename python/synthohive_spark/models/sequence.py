@@ -289,11 +289,11 @@ class _Net(nn.Module):
         return torch.cat([h, ctx, pos], dim=-1)
 
 
-def _clip8(x: np.ndarray) -> np.ndarray:
-    """``x`` clipped to [-8, 8] in place (NaN stays NaN); np.clip's wrapper costs more than the
+def _clip_(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``x`` clipped to [lo, hi] in place (NaN stays NaN); np.clip's wrapper costs more than the
     clip on a step's rows."""
-    np.maximum(x, -8.0, out=x)
-    return np.minimum(x, 8.0, out=x)
+    np.maximum(x, lo, out=x)
+    return np.minimum(x, hi, out=x)
 
 
 def _pos_features(t: np.ndarray, n: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -454,14 +454,14 @@ class SequenceModel(GenerativeModel):
         null = ~np.isfinite(z)
         zn = z - c.mean
         zn /= c.std
-        _clip8(zn)
+        _clip_(zn, -8.0, 8.0)
         zn[null] = 0.0
         dn = d - c.dmean
         dn /= c.dstd
         dn[~np.isfinite(dn)] = 0.0
         out[:, 0] = zn
         out[:, 1] = null
-        out[:, 2] = _clip8(dn)
+        out[:, 2] = _clip_(dn, -8.0, 8.0)
         if c.tod_features:
             # the harmonics as powers of one point on the unit circle: one complex exp, not a
             # sine and a cosine per harmonic
@@ -775,7 +775,7 @@ class SequenceModel(GenerativeModel):
                                                                        - col.tod_bins[t, 0])
                     zd = z[drawn]
                     z[drawn] = zd - col.time_of_day(zd) + tod
-            np.minimum(np.maximum(z, col.zmin, out=z), col.zmax, out=z)
+            _clip_(z, col.zmin, col.zmax)
             z[tok == v - 1] = np.nan
             return z, SequenceModel._num_parts(col, z, z - prev)
 
