@@ -229,6 +229,13 @@ def quality(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
                     _quality_frames(_sdv_input(synth), names),
                     _sdv_metadata_dict(True, names), verbose=False)
     props = {str(r["Property"]): float(r["Score"]) for _, r in report.get_properties().iterrows()}
+    shapes = report.get_details("Column Shapes").sort_values("Score").head(5)
+    print(f"# lowest column shapes ({len(names)} tables): " + ", ".join(
+        f"{r['Table']}.{r['Column']} {float(r['Score']):.3f}" for _, r in shapes.iterrows()))
+    card = report.get_details("Cardinality")
+    print(f"# cardinality per relationship ({len(names)} tables): " + ", ".join(
+        f"{r['Parent Table']} -> {r['Child Table']} {float(r['Score']):.3f}"
+        for _, r in card.iterrows()))
     return float(report.get_score()), props
 
 
@@ -481,6 +488,14 @@ def quality_real(real: dict[str, pd.DataFrame], synth: dict[str, pd.DataFrame],
         det = report.get_details("Column Shapes").sort_values("Score").head(3)
         out["weakest_shapes"] = ", ".join(f"{r['Table']}.{r['Column']} {r['Score']:.3f}"
                                           for _, r in det.iterrows())
+        pairs = report.get_details("Column Pair Trends").sort_values("Score").head(3)
+        out["weakest_pairs"] = ", ".join(
+            f"{r['Table']}.{r['Column 1']} x {r['Column 2']} {r['Score']:.3f}"
+            for _, r in pairs.iterrows())
+        inter = report.get_details("Intertable Trends").sort_values("Score").head(3)
+        out["weakest_intertable"] = ", ".join(
+            f"{r['Parent Table']}.{r['Column 1']} x {r['Child Table']}.{r['Column 2']} "
+            f"{r['Score']:.3f}" for _, r in inter.iterrows())
     except Exception:  # an older SDMetrics without these details: no log line
         pass
     return out
@@ -508,7 +523,8 @@ RULES = {
     "pizzaplace": [("item price = menu price", "rule_price"),
                    ("order total = sum(items)", "rule_total"),
                    ("order items = count", "rule_items")],
-    "storms": [("peak category = max(category)", "rule_peak")],
+    "storms": [("peak category = max(category)", "rule_peak"),
+               ("year = year of first observation", "rule_year")],
     "movielens": [("joined = min(rated_at)", "rule_joined")],
 }
 
@@ -518,8 +534,12 @@ def db_rules(dataset: str, t: dict[str, pd.DataFrame]) -> dict[str, float]:
     if dataset == "pizzaplace":
         return pizza_rules(t)
     if dataset == "storms":
+        obs = t["observations"]
+        obs = obs.assign(__year=pd.to_datetime(obs["observed_at"]).dt.year)
         return {"rule_peak": _extreme_rule(t["storms"], "storm_id", "peak_category",
-                                           t["observations"], "storm_id", "category", "max")}
+                                           t["observations"], "storm_id", "category", "max"),
+                "rule_year": _extreme_rule(t["storms"], "storm_id", "year", obs, "storm_id",
+                                           "__year", "min")}
     if dataset == "movielens":
         return {"rule_joined": _extreme_rule(t["users"], "userId", "joined", t["ratings"],
                                              "userId", "rated_at", "min")}
@@ -866,9 +886,10 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
             if qdict is not None and set(synth) >= set(qdict["tables"]):
                 try:
                     r.update(quality_real(real, synth, qdict))
-                    if r.get("weakest_shapes"):
-                        print(f"# {r['system']} weakest column shapes: {r['weakest_shapes']}",
-                              flush=True)
+                    for what in ("shapes", "pairs", "intertable"):
+                        if r.get(f"weakest_{what}"):
+                            print(f"# {r['system']} weakest {what}: {r[f'weakest_{what}']}",
+                                  flush=True)
                 except Exception:
                     tb = traceback.format_exc()
                     print(f"# {dataset}: quality report of {r['system']} failed:\n{tb}", flush=True)

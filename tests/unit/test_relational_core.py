@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from synthohive_spark.errors import DegreeModelError
 from synthohive_spark.examples import retail_metadata
 from synthohive_spark.metadata import ForeignKey, Metadata, MetadataError
 from synthohive_spark.relational import (CardinalityError, ChildCountModel, DegreeModel,
@@ -206,11 +207,57 @@ def test_degree_sampling_with_limits_and_nulls():
 
 
 def test_rank_to_index_is_a_seeded_bijection():
-    for n in (1, 2, 7, 1000, 4096):
+    for n in (1, 2, 3, 7, 1000, 4096, 4097, 100_003):
         out = rank_to_index(np.arange(n), n, seed=3)
         assert np.array_equal(np.sort(out), np.arange(n))
     assert not np.array_equal(rank_to_index(np.arange(100), 100, 1),
                               rank_to_index(np.arange(100), 100, 2))
+    big = 2**40 + 17                                  # past 32 bits: still in range and distinct
+    out = rank_to_index(np.arange(100_000), big, seed=5)
+    assert out.min() >= 0 and out.max() < big and len(np.unique(out)) == len(out)
+    # neighbouring inputs go to unrelated places (an affine map would step by a constant)
+    out = rank_to_index(np.arange(100_000), 100_000, seed=5)
+    steps = np.diff(out)
+    assert len(np.unique(steps)) > 50_000             # an affine map: two distinct steps
+    assert abs(np.corrcoef(out[:-1], out[1:])[0, 1]) < 0.02
+
+
+def test_dealt_references_give_each_parent_its_share_to_within_one():
+    refs = _zipf_refs(150, 20_000)
+    real = np.bincount(refs, minlength=150)
+    m = DegreeModel().fit(refs, n_parents=150, n_nulls=2_000)  # fewer parents than bins: exact
+    total = 22_000
+    idx = m.deal_parents(np.arange(total), total, n_parents=150, seed=4)
+    assert (idx < 0).sum() == pytest.approx(2_000, abs=1)
+    dealt = np.bincount(idx[idx >= 0], minlength=150)
+    assert np.abs(np.sort(dealt) - np.sort(real)).max() <= 1
+    drawn = np.bincount(m.sample_parents(np.random.default_rng(4), 20_000, 150, seed=4),
+                        minlength=150)
+    assert np.abs(np.sort(drawn) - np.sort(real)).max() > 10  # what independent draws give
+    # ranks go to parents as sample_parents maps them with the same seed (a redraw agrees)
+    top = np.argmax(dealt)
+    assert np.argmax(np.bincount(m.sample_parents(np.random.default_rng(0), 50_000, 150, seed=4),
+                                 minlength=150)) == top
+    # ten times the rows and the parents: each real parent's count shared by ten
+    big = m.deal_parents(np.arange(10 * total), 10 * total, n_parents=1_500, seed=4)
+    dealt10 = np.sort(np.bincount(big[big >= 0], minlength=1_500))
+    assert np.abs(dealt10 - np.repeat(np.sort(real), 10)).max() <= 1
+    # a row depends on its position only: any split into chunks, in any order, the same keys
+    cuts = [0, 1, 777, 5_000, 12_345, total]
+    pieces = [(a, m.deal_parents(np.arange(a, b), total, 150, seed=4))
+              for a, b in reversed(list(zip(cuts[:-1], cuts[1:])))]
+    assert np.array_equal(np.concatenate([p for _, p in sorted(pieces, key=lambda t: t[0])]), idx)
+    assert not np.array_equal(m.deal_parents(np.arange(total), total, 150, seed=5), idx)
+    with pytest.raises(DegreeModelError, match=r"positions must lie in \[0, 22000\)"):
+        m.deal_parents(np.array([0, total]), total, 150, seed=4)
+
+
+def test_dealt_neighbours_are_not_neighbouring_ranks():
+    m = DegreeModel(bins=10).fit_bin_mass([5, 3, 1, 1, 1, 1, 1, 1, 1, 1], n_parents=1_000,
+                                          n_nulls=0, ordered=True)
+    idx = m.deal_parents(np.arange(50_000), 50_000, n_parents=1_000, seed=1)
+    assert abs(np.corrcoef(idx[:-1], idx[1:])[0, 1]) < 0.03
+    assert np.bincount(idx // 100, minlength=10)[0] == pytest.approx(50_000 * 5 / 16, abs=1)
 
 
 

@@ -50,9 +50,11 @@ def aggregate_children(child: DataFrame, rule: Any) -> DataFrame:
 def derived_value(rule: Any, own: Any, decimals: Optional[int]) -> Any:
     """The column a derived rule gives a parent row joined with :func:`aggregate_children`: a
     count or sum (0 without children, rounded to ``decimals``), or the least or greatest value
-    of its children (a parent without children keeps ``own``, its generated value)."""
+    of its children, or that value's year (a parent without children keeps ``own``, its
+    generated value)."""
     if rule.extreme:
-        value = F.when(F.col("__dn").isNotNull(), F.col("__dv")).otherwise(own)
+        extreme = F.year(F.col("__dv")) if rule.part == "year" else F.col("__dv")
+        value = F.when(F.col("__dn").isNotNull(), extreme).otherwise(own)
     else:
         value = F.coalesce(F.col("__dv"), F.lit(0.0))
     if decimals is not None:
@@ -254,21 +256,23 @@ def key_series(values: pd.Series, integer: bool) -> pd.Series:
     return values.astype(object).where(values.notna(), None)
 
 
-def secondary_keys(plan: TablePlan, drivers: Optional[pd.Series], m: int, seed_of: Any,
-                   carry: dict) -> dict[str, pd.Series]:
-    """The secondary foreign keys of ``m`` rows (``drivers``: their driver keys, for keys unique
-    per driver parent; ``carry``: see :func:`generate_chunk`), drawn from each key's degree
-    model."""
+def secondary_keys(plan: TablePlan, drivers: Optional[pd.Series], positions: np.ndarray,
+                   seed_of: Any, carry: dict) -> dict[str, pd.Series]:
+    """The secondary foreign keys of the rows at global ``positions`` (``drivers``: their driver
+    keys, for keys unique per driver parent; ``carry``: see :func:`generate_chunk`), dealt by
+    each key's degree model over the table's ``total_rows`` (every parent its share of the
+    references)."""
     out: dict[str, pd.Series] = {}
+    m = len(positions)
     for col, dstate, pspec, n_parents, orphan_share in plan.secondary:
         dm = degree_model(dstate)
-        rng = np.random.default_rng(seed_of("fk/" + col))
-        null = dm.null_mask(rng, m)
         perm_seed = gen.row_seed(plan.seed, f"relational/{plan.table}/perm/{col}")
-        idx = dm.sample_parents(rng, m, n_parents, seed=perm_seed)
+        idx = dm.deal_parents(positions, plan.total_rows, n_parents, seed=perm_seed)
+        null = idx < 0  # stays -1 below: only rows with a parent are redrawn or made orphans
         if col in plan.unique_pairs and drivers is not None and m:
+            rng = np.random.default_rng(seed_of("fk/" + col))  # the repeats' redraws
             groups = drivers.to_numpy(dtype=object)
-            ok = ~(null | (idx < 0)) & pd.notna(groups)
+            ok = ~null & pd.notna(groups)
             idx, carry[col] = distinct_per_group(
                 groups, idx, ok, n_parents,
                 lambda k: np.maximum(dm.sample_parents(rng, k, n_parents, seed=perm_seed), 0),
@@ -277,7 +281,7 @@ def secondary_keys(plan: TablePlan, drivers: Optional[pd.Series], m: int, seed_o
             dangling = ~null & (np.random.default_rng(seed_of("orphan/" + col)).random(m)
                                 < orphan_share)
             idx = np.where(dangling, n_parents + np.maximum(idx, 0), idx)
-        out[col] = key_column(pspec, idx, null | (idx < 0), col in plan.int_cols)
+        out[col] = key_column(pspec, idx, null, col in plan.int_cols)
     return out
 
 
@@ -287,10 +291,10 @@ def draw_secondary_keys(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Ite
     secondary parent's generated columns can be joined to the rows before they are generated."""
     gen.set_task_threads()
     carries: dict[int, dict] = {}
-    for part, piece, pos, _ in gen.row_chunks(batches, plan.chunk_size, plan.offsets,
-                                              sequence_group(plan)):
+    for part, piece, pos, positions in gen.row_chunks(batches, plan.chunk_size, plan.offsets,
+                                                      sequence_group(plan)):
         chunk = int(pos[0])
-        keys = secondary_keys(plan, piece[plan.driver_col].reset_index(drop=True), len(piece),
+        keys = secondary_keys(plan, piece[plan.driver_col].reset_index(drop=True), positions,
                               lambda what: chunk_seed(plan, what, part, chunk),
                               carries.setdefault(part, {}))
         yield piece.reset_index(drop=True).assign(**keys)
@@ -337,13 +341,17 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
         for col, *_ in plan.secondary:
             out[col] = key_series(piece[col], col in plan.int_cols)
     else:
-        out.update(secondary_keys(plan, out.get(plan.driver_col), m, seed_of, carry))
+        out.update(secondary_keys(plan, out.get(plan.driver_col), positions, seed_of, carry))
     for col, dstate, earlier in plan.self_refs:
         dm = degree_model(dstate)
-        rng = np.random.default_rng(seed_of("self/" + col))
-        null = dm.null_mask(rng, m)
-        idx = dm.sample_parents(rng, m, plan.total_rows, seed=0,
-                                limit=positions if earlier else None)
+        if earlier:  # each row's own earlier rows: drawn under its limit
+            rng = np.random.default_rng(seed_of("self/" + col))
+            null = dm.null_mask(rng, m)
+            idx = dm.sample_parents(rng, m, plan.total_rows, seed=0, limit=positions)
+        else:
+            idx = dm.deal_parents(positions, plan.total_rows, plan.total_rows,
+                                  seed=gen.row_seed(plan.seed, f"relational/{plan.table}/self/{col}"))
+            null = idx < 0
         out[col] = key_column(plan.pk_spec, idx, null | (idx < 0), col in plan.int_cols)
     # after the learned columns: contextual PII follows the row's country
     out.update(gen.pii_frame(plan.pii, m, lambda c: seed_of("pii/" + c), out, positions))

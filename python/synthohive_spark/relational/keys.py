@@ -6,13 +6,15 @@ and summarised as the share of references falling in each of ``bins`` equal slic
 normalised rank axis, plus the share of null references. At sample time a child picks a rank with
 those shares (uniform inside a slice) and the rank is mapped to a generated parent's position by a
 seeded bijection, so popular parents stay popular and unreferenced ones stay unreferenced, whatever
-the number of generated parents. Everything is vectorised and depends only on the seed and the
-row's position, so a recomputed partition draws the same keys.
+the number of generated parents. Where the child table's size is known, the references are dealt
+rather than drawn (:meth:`DegreeModel.deal_parents`): each row takes one stratum of the
+popularity axis, so every parent gets its share to within one reference instead of its share plus
+multinomial noise. Everything is vectorised and depends only on the seed and the row's position,
+so a recomputed partition draws the same keys.
 """
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any, Optional
 
 import numpy as np
@@ -24,6 +26,9 @@ logger = logging.getLogger("synthohive_spark.relational.keys")
 __all__ = ["DegreeModel", "rank_to_index", "DegreeModelError"]
 
 STATE_VERSION = 1
+#: mixed into the seed of :meth:`DegreeModel.deal_parents`' strata, so that they are not
+#: the same bijection as its ranks' (a table's self-reference has as many parents as rows)
+_STRATA = 0x57A7A
 
 
 #: The name this error had before :mod:`synthohive_spark.errors` (kept for code that catches it).
@@ -181,11 +186,17 @@ class DegreeModel:
                      limit: Optional[np.ndarray] = None) -> np.ndarray:
         """``n`` parent ranks in ``[0, n_parents)`` (or ``[0, limit_i)`` per row); -1 where a row
         has nothing to point at (limit 0)."""
+        return self.ranks_at(rng.random(n), n_parents, limit)
+
+    def ranks_at(self, u: np.ndarray, n_parents: int,
+                 limit: Optional[np.ndarray] = None) -> np.ndarray:
+        """The parent ranks at quantiles ``u`` in [0, 1) of the reference mass (of the mass below
+        ``limit_i`` per row; -1 where a row has nothing to point at, limit 0)."""
         self._require()
         if n_parents < 1:
             raise DegreeModelError("DegreeModel.sample: no generated parents to point at")
         knots, cum = self._cdf(n_parents)
-        u = rng.random(n)
+        n = len(u)
         if limit is None:
             top = np.full(n, cum[-1])
         else:
@@ -213,6 +224,31 @@ class DegreeModel:
         out = rank_to_index(np.maximum(ranks, 0), n_parents, seed)
         return np.where(ranks < 0, -1, out)
 
+    def deal_parents(self, positions: np.ndarray, total: int, n_parents: int,
+                     seed: int) -> np.ndarray:
+        """Parent positions for the rows at ``positions`` of a table of ``total`` rows, -1 where
+        the reference is null: the references dealt rather than drawn. The row at position ``p``
+        takes stratum ``q`` of ``total`` equal strata of the reference mass (``q`` = a seeded
+        bijection of ``p``); the first strata are the null share, the others are ranked by
+        popularity, and ranks go to parents as :meth:`sample_parents` maps them with ``seed``.
+        So each parent gets its share of the references to within one, and the nulls theirs,
+        where independent draws would add multinomial noise (200 products over 5,000 order
+        lines: about 5 lines more or less per product); which row gets which parent is as random
+        as a draw, and a row depends only on the seed and its position."""
+        self._require()
+        total = int(total)
+        pos = np.asarray(positions, dtype=np.int64)
+        if total < 1 or (len(pos) and (pos.min() < 0 or pos.max() >= total)):
+            raise DegreeModelError(f"DegreeModel.deal_parents: positions must lie in [0, {total})")
+        v = (rank_to_index(pos, total, int(seed) ^ _STRATA) + 0.5) / total
+        null_share = self.null_share
+        null = v < null_share
+        u = np.clip((v - null_share) / max(1.0 - null_share, 1e-300), 0.0, np.nextafter(1.0, 0.0))
+        ranks = self.ranks_at(u, n_parents)
+        # ranks to parents as sample_parents maps them with the same seed (a redraw agrees)
+        out = ranks if self.state["ordered"] else rank_to_index(ranks, n_parents, seed)
+        return np.where(null, -1, out)
+
     def null_mask(self, rng: np.random.Generator, n: int) -> np.ndarray:
         return rng.random(n) < self.null_share
 
@@ -231,15 +267,36 @@ class DegreeModel:
 
 
 def rank_to_index(ranks: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """A seeded bijection of ``[0, n)``: ``(a * r + b) mod n`` with ``a`` coprime to ``n``."""
-    if n <= 1:
-        return np.zeros_like(np.asarray(ranks, dtype=np.int64))
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, n & 0xFFFFFFFF, 0x5EED])
-    b = int(rng.integers(0, n))
-    a = int(rng.integers(1, min(n, 1 << 31)))
-    while math.gcd(a, n) != 1:
-        a = a % (min(n, 1 << 31) - 1) + 1
+    """A seeded pseudo-random bijection of ``[0, n)`` (vectorised, any ``n`` below 2**64): a
+    four-round Feistel network over the fewest even number of bits that cover ``n``, each round
+    a keyed splitmix64 mix of one half, with values that land past ``n - 1`` sent through the
+    network again (cycle walking: a bijection of ``[0, n)`` since the network is one of the
+    larger domain). Neighbouring inputs map to unrelated outputs."""
     r = np.asarray(ranks, dtype=np.int64)
-    if n < (1 << 32):  # a < 2**31 and r < 2**32: a * r fits in int64
-        return (a * r + b) % n
-    return np.asarray((a * r.astype(object) + b) % n, dtype=np.int64)
+    if n <= 1:
+        return np.zeros_like(r)
+    bits = max(2, int(n - 1).bit_length())
+    bits += bits % 2
+    half = np.uint64(bits // 2)
+    mask = np.uint64((1 << (bits // 2)) - 1)
+    keys = np.random.default_rng([int(seed) & 0xFFFFFFFF, (int(seed) >> 32) & 0xFFFFFFFF,
+                                 n & 0xFFFFFFFF, (n >> 32) & 0xFFFFFFFF, 0x5EED]
+                                ).integers(0, 1 << 63, 4, dtype=np.int64).astype(np.uint64)
+
+    def network(x: np.ndarray) -> np.ndarray:
+        left, right = x >> half, x & mask
+        for k in keys:
+            z = (right ^ k) * np.uint64(0x9E3779B97F4A7C15)
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            left, right = right, left ^ ((z ^ (z >> np.uint64(31))) & mask)
+        return (left << half) | right
+
+    x = r.astype(np.uint64)
+    limit = np.uint64(n)
+    out = network(x)
+    walk = np.flatnonzero(out >= limit)
+    while len(walk):
+        out[walk] = network(out[walk])
+        walk = walk[out[walk] >= limit]
+    return out.astype(np.int64)
