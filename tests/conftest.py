@@ -73,6 +73,24 @@ def pytest_runtest_makereport(item, call):
             report.outcome = "failed"
 
 
+#: the names of 111 countries: natural keys that are names
+COUNTRY_NAMES = [
+    "Afghanistan", "Albania", "Algeria", "Angola", "Argentina", "Australia", "Austria", "Bahrain",
+    "Bangladesh", "Belgium", "Benin", "Bolivia", "Bosnia and Herzegovina", "Botswana", "Brazil",
+    "Bulgaria", "Burundi", "Cambodia", "Cameroon", "Canada", "Chad", "Chile", "China", "Colombia",
+    "Comoros", "Costa Rica", "Croatia", "Cuba", "Denmark", "Djibouti", "Ecuador", "Egypt",
+    "El Salvador", "Eritrea", "Ethiopia", "Finland", "France", "Gabon", "Gambia", "Germany",
+    "Ghana", "Greece", "Guatemala", "Guinea", "Guinea-Bissau", "Haiti", "Honduras", "Hungary",
+    "Iceland", "India", "Indonesia", "Iran", "Iraq", "Ireland", "Israel", "Italy", "Jamaica",
+    "Japan", "Jordan", "Kenya", "Lebanon", "Lesotho", "Liberia", "Libya", "Madagascar", "Malawi",
+    "Malaysia", "Mali", "Mauritania", "Mexico", "Mongolia", "Morocco", "Mozambique", "Namibia",
+    "Nepal", "Nicaragua", "Niger", "Nigeria", "Norway", "Oman", "Pakistan", "Panama", "Paraguay",
+    "Peru", "Philippines", "Poland", "Portugal", "Romania", "Rwanda", "Senegal", "Serbia",
+    "Somalia", "Spain", "Sri Lanka", "Sudan", "Sweden", "Syria", "Tanzania", "Thailand", "Togo",
+    "Tunisia", "Turkey", "Uganda", "Uruguay", "Venezuela", "Vietnam", "Yemen", "Zambia",
+    "Zimbabwe", "Côte d'Ivoire", "Réunion"]
+
+
 def shop_database(seed: int = 0, n_orders: int = 400) -> dict[str, pd.DataFrame]:
     """A menu (reference), orders and items: items copy the menu's price, orders carry their
     item count and total (sum of price x quantity)."""

@@ -133,6 +133,15 @@ def test_secondary_parent_popularity_is_kept(real, synth):
     rs, ss = top_share(real), top_share(synth)
     assert rs > 0.25                           # Zipf popularity in the real data
     assert ss == pytest.approx(rs, abs=0.1)
+    # the lines are dealt, not drawn: twice the products, and each real product's count shared
+    # by two generated ones (the real total scaled to the generated lines)
+    args = ("product_id", "product_id")
+    r = np.sort(_counts_per_parent(real["products"], real["order_items"], *args))[::-1]
+    s = np.sort(_counts_per_parent(synth["products"], synth["order_items"], *args))[::-1]
+    assert len(s) == 2 * len(r)
+    pairs = s.reshape(-1, 2).sum(axis=1)
+    want = r * s.sum() / r.sum()
+    assert np.abs(pairs - want).max() <= 3, (pairs.tolist(), want.round(1).tolist())
 
 
 def test_nullable_foreign_keys_are_null_at_the_real_rate(real, synth):
@@ -545,3 +554,28 @@ def test_junction_table_pairs_stay_unique(spark):
         c = np.sort(np.bincount([p[1] - 100 for p in pairs_], minlength=20))[::-1]
         return c[:4].sum() / c.sum()
     assert top_share(rows) == pytest.approx(top_share(pairs), abs=0.1)
+
+
+def test_keys_that_are_names_are_new_names_and_their_children_join(spark):
+    from conftest import COUNTRY_NAMES
+
+    rng = np.random.default_rng(4)
+    regions = ["north", "south", "east", "west"]
+    countries = spark.createDataFrame(
+        [(c, str(rng.choice(regions))) for c in COUNTRY_NAMES], "country string, region string")
+    years = spark.createDataFrame(
+        [(i, str(rng.choice(COUNTRY_NAMES)), 1990 + int(rng.integers(0, 30)),
+          float(rng.normal(60, 8))) for i in range(600)],
+        "row_id int, country string, year int, life_exp double")
+    model = RelationalSynthesizer(model="gaussian_copula", seed=5).fit(
+        {"countries": countries, "years": years})
+    assert model._state["tables"]["countries"]["pkSpec"]["kind"] == "name"
+    out = model.sample(scale=2.0, numPartitions=3)
+    names = [r.country for r in out["countries"].collect()]
+    assert len(names) == len(set(names)) == 2 * len(COUNTRY_NAMES)
+    assert all(n[:1].isupper() and n.isalpha() for n in names), names[:10]
+    assert not any(n.startswith("Aaa") for n in names)
+    assert len(set(names) & set(COUNTRY_NAMES)) < 0.05 * len(names)
+    kids = out["years"]
+    assert kids.count() > 900
+    assert kids.join(out["countries"], "country", "left_anti").count() == 0

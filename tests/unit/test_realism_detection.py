@@ -11,7 +11,7 @@ from synthohive_spark.metadata import Metadata, MetadataError, SDType
 from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.relational.rules import find_copies, find_derived, find_relative
 
-from conftest import members_database
+from conftest import COUNTRY_NAMES, members_database
 from conftest import shop_database as _shop
 
 GENRES = ["Rock", "Jazz", "Metal", "Alternative & Punk", "Rock And Roll", "Blues", "Latin",
@@ -170,6 +170,23 @@ def test_a_least_time_and_a_greatest_number_of_the_children_are_derived():
         == first.derived
 
 
+def test_a_year_that_is_the_first_child_times_year_is_derived():
+    db = members_database()
+    members = db["members"]
+    members["since"] = members["first_visit"].dt.year.astype("Int64")  # none without visits
+    assert members["since"].nunique() >= 3
+    md = Metadata.detect(db)
+    rule = md.tables["members"].columns["since"].derived
+    assert (rule.aggregate, rule.part, rule.table, rule.columns) == ("min", "year", "visits", ["at"])
+    assert md.tables["members"].columns["first_visit"].derived.part is None
+    assert Metadata.from_yaml(md.to_yaml()).tables["members"].columns["since"].derived == rule
+    # one year in ten moved by one: no rule
+    moved = members["since"].copy()
+    moved.iloc[::10] = moved.iloc[::10] + 1
+    members["since"] = moved
+    assert Metadata.detect(db).tables["members"].columns["since"].derived is None
+
+
 def test_no_least_or_greatest_rule_by_chance_or_from_single_children():
     db = members_database()
     members, visits = db["members"], db["visits"]
@@ -190,6 +207,12 @@ def test_no_least_or_greatest_rule_by_chance_or_from_single_children():
     ({"aggregate": "max", "columns": ["score", "minutes"]}, "'max' rule reads one child column"),
     ({"aggregate": "min", "columns": ["minutes"]}, "cannot be a datetime column"),
     ({"aggregate": "sum", "columns": ["score"]}, "derived sum column is numerical"),
+    ({"aggregate": "sum", "columns": ["score"], "part": "year"}, "part: year takes the year of"),
+    ({"aggregate": "min", "columns": ["at"], "part": "year"},
+     "year of the min of visits.at is the number of a datetime; expected a numerical column "
+     "and a datetime child column, got 'datetime' and 'datetime'"),
+    ({"aggregate": "max", "columns": ["score"], "part": "year"}, "got 'datetime' and 'numerical'"),
+    ({"aggregate": "min", "columns": ["at"], "part": "month"}, "derived.part: Input should be 'year'"),
 ])
 def test_a_least_or_greatest_rule_of_the_wrong_kind_is_refused(rule, message):
     data = Metadata.detect(members_database()).to_dict()
@@ -241,6 +264,76 @@ def test_string_keys_around_a_number_keep_their_format():
 
     values = key_values_at(spec, np.arange(0, 5))
     assert values.tolist() == [f"2015-{i:06d}" for i in range(1, 6)]
+
+
+def test_keys_that_are_names_become_new_names_of_the_real_syllables():
+    from pyspark.sql.types import StringType
+
+    from synthohive_spark.ml._keys import _syllables, key_values_at
+
+    spec = infer_key_spec(pd.Series(COUNTRY_NAMES), StringType(), "countries", "country")
+    assert spec["kind"] == "name"
+    names = key_values_at(spec, np.arange(50_000))
+    assert names.is_unique and names.map(lambda v: v[:1].isupper() and v.isalpha()).all()
+    assert names.isin(COUNTRY_NAMES).mean() < 0.01 and not names.str.startswith("Aaa").any()
+    assert 5 <= names.str.len().median() <= 10     # the real names' length, not 20 syllables
+    # a value depends on its position only (a child's foreign key is made from it)
+    assert key_values_at(spec, np.array([49_999, 7])).tolist() == [names[49_999], names[7]]
+    # each syllable of a new name is one that two real names or more have: no piece of one
+    seen: dict = {}
+    for v in COUNTRY_NAMES:
+        for w in v.lower().replace("-", " ").replace("'", " ").split():
+            if _syllables(w) is None:                 # a word without a vowel ("d'")
+                continue
+            first, middle, final = _syllables(w)
+            for part in {("first", first), ("final", final), *(("mid", m) for m in middle)}:
+                seen.setdefault(part, set()).add(v)
+    for v in names[:2000]:
+        first, middle, final = _syllables(v.lower())
+        for part in [("first", first), ("final", final), *(("mid", m) for m in middle)]:
+            assert len(seen.get(part, ())) >= 2, (v, part)
+    # past the usual length's names, longer ones: still distinct
+    size = len(spec["first"]) * len(spec["middle"]) ** spec["middles"] * len(spec["final"])
+    around = key_values_at(spec, np.arange(size - 5, size + 5))
+    assert around.is_unique and not around.isin(names).any()
+    assert around.str.len().iloc[5:].mean() > around.str.len().iloc[:5].mean()
+
+
+def test_a_name_key_keeps_the_endings_that_names_share_in_their_shares():
+    from pyspark.sql.types import StringType
+
+    from synthohive_spark.ml._keys import key_values_at
+
+    towns = [c for c in COUNTRY_NAMES if " " not in c and "-" not in c and "'" not in c]
+    real = ([f"{t} Airport" for t in towns[:50]] + [f"{t} Regional Airport" for t in towns[50:70]]
+            + towns[70:100] + ["Lake Tahoe", "Big Bear"])   # rare endings: a new word alone
+    spec = infer_key_spec(pd.Series(real), StringType(), "airports", "name")
+    assert spec["kind"] == "name"
+    assert dict((e, n) for e, n in spec["endings"]) == {"Airport": 50, "Regional Airport": 20,
+                                                        "": 32}
+    names = key_values_at(spec, np.arange(20_000))
+    assert names.is_unique
+    first = names.str.split(" ", n=1).str[0]
+    assert first.is_unique                               # the first word alone tells them apart
+    assert first.str.isalpha().all() and not first.isin(["Airport", "Regional"]).any()
+    ending = names.str.split(" ", n=1).str[1].fillna("")
+    shares = ending.value_counts(normalize=True)
+    assert shares["Airport"] == pytest.approx(50 / 102, abs=0.02)
+    assert shares["Regional Airport"] == pytest.approx(20 / 102, abs=0.02)
+    assert shares[""] == pytest.approx(32 / 102, abs=0.02)
+    assert not ending.isin(["Tahoe", "Bear"]).any()     # an ending of one name is never kept
+
+
+@pytest.mark.parametrize("values, kind", [
+    (["JFK", "LAX", "ATL", "ORD", "DFW", "DEN", "SFO", "SEA", "LAS", "MCO", "EWR", "CLT"], "shape"),
+    ([f"N{100 + 7 * i}{'UW' if i % 2 else 'A'}" for i in range(40)], "shape"),
+    (COUNTRY_NAMES[:8], "shape"),                  # too few to learn names from
+    ([f"user{i}" for i in range(40)], "pattern"),
+])
+def test_codes_and_few_values_are_not_name_keys(values, kind):
+    from pyspark.sql.types import StringType
+
+    assert infer_key_spec(pd.Series(values), StringType(), "t", "k")["kind"] == kind
 
 
 # ----------------------------------------------------------------------------- YAML and validation

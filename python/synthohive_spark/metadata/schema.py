@@ -152,13 +152,16 @@ class DerivedRule(_Model):
     """A parent column that aggregates its children in ``table`` (linked by that table's foreign
     key ``foreign_key``): ``count`` of children, ``sum`` of ``columns`` (one column, or the
     product of two: unit price x quantity), or ``min`` / ``max`` of one column (a customer's
-    first order time, a storm's peak category: numbers or datetimes). Generation computes it from
-    the generated children; a parent without children keeps its own generated value."""
+    first order time, a storm's peak category: numbers or datetimes), or with ``part: year`` the
+    year of the least or greatest datetime (a storm's year, that of its first observation).
+    Generation computes it from the generated children; a parent without children keeps its own
+    generated value."""
 
     aggregate: Literal["count", "sum", "min", "max"]
     table: str
     foreign_key: str
     columns: list[str] = Field(default_factory=list)
+    part: Optional[Literal["year"]] = None
 
     @property
     def extreme(self) -> bool:
@@ -175,6 +178,9 @@ class DerivedRule(_Model):
         if self.extreme and len(self.columns) != 1:
             raise ValueError(f"a {self.aggregate!r} rule reads one child column, got "
                              f"{len(self.columns)} columns")
+        if self.part is not None and not self.extreme:
+            raise ValueError(f"part: {self.part} takes the {self.part} of a least or greatest "
+                             f"datetime ('min' or 'max'), not of a {self.aggregate!r}")
         return self
 
 
@@ -517,6 +523,14 @@ class Metadata(_Model):
                     if bad:
                         errors.append(f"{where}: derived from columns {bad}, which are not "
                                       f"columns of {rule.table!r}")
+                    elif rule.part is not None:
+                        cc = child.columns[rule.columns[0]]
+                        if str(cc.sdtype) != "datetime" or str(col.sdtype) != "numerical":
+                            errors.append(f"{where}: the {rule.part} of the {rule.aggregate} of "
+                                          f"{rule.table}.{rule.columns[0]} is the number of a "
+                                          f"datetime; expected a numerical column and a datetime "
+                                          f"child column, got {col.sdtype.value!r} and "
+                                          f"{cc.sdtype.value!r}")
                     elif rule.extreme:
                         cc = child.columns[rule.columns[0]]
                         same = (str(cc.sdtype) == "datetime" if str(col.sdtype) == "datetime"

@@ -143,6 +143,8 @@ def database_privacy(state: dict[str, Any], graph: SchemaGraph,
     if labels:
         not_covered.append(f"unique labels {labels}: their real values are kept")
     not_covered += [
+        "primary key formats (shape, width, range start; a name key's syllables that two or "
+        "more real values share)",
         "the degree models of self-references",
         "which parent columns a child is generated under (dependence measured on a sample), "
         "copied, derived and relative column rules, sequence detection",
@@ -198,7 +200,7 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             # datetimes compare as seconds (a date at its midnight); a least or greatest value is
             # judged where there is one
             value = _seconds(derived_value(rule, F.lit(None), decimals),
-                             agg.schema["__dv"].dataType)
+                             T.IntegerType() if rule.part else agg.schema["__dv"].dataType)
             pk = pcfg.primary_key
             pv = _seconds(qcol(col), parent.schema[col].dataType)
             j = parent.select(qcol(pk).alias("__pk"), pv.alias("__pv")) \
@@ -213,7 +215,8 @@ def check_derived_rules(md: Metadata, frames: dict[str, DataFrame]) -> None:
             n, bad = int(st["n"] or 0), int(st["bad"] or 0)
             if n and bad / n > 1.0 - DERIVED_MIN_SHARE:
                 what = ("the count of its rows" if rule.aggregate == "count" else
-                        f"the {'least' if rule.aggregate == 'min' else 'greatest'} "
+                        (f"the {rule.part} of " if rule.part else "")
+                        + f"the {'least' if rule.aggregate == 'min' else 'greatest'} "
                         f"{rule.columns[0]}" if rule.extreme else
                         "the sum of " + " x ".join(rule.columns))
                 raise SchemaError(

@@ -458,7 +458,8 @@ class TableSynthesizer(Estimator, _TableSynthesizerParams, DefaultParamsReadable
                  if m is not None and m.privacy]
         not_covered = []
         if key_specs:
-            not_covered.append(f"key formats of {sorted(key_specs)} (shape, width, range start)")
+            not_covered.append(f"key formats of {sorted(key_specs)} (shape, width, range start; "
+                               "a name key's syllables that two or more real values share)")
         if pii_specs:
             not_covered.append(f"personal data formats of {sorted(pii_specs)} (from a sample; "
                                "never a value)")

@@ -53,6 +53,7 @@ class DerivedFinding:
     aggregate: str            # "count" | "sum" | "min" | "max"
     columns: tuple[str, ...]  # child columns summed (two: their product), or the one of min / max
     share: float              # share of parent rows where the rule holds
+    part: Optional[str] = None  # "year": the year of the least or greatest datetime
 
 
 @dataclass
@@ -254,10 +255,12 @@ def find_derived(parents: pd.DataFrame, pk: str, parent_columns: Sequence[str],
                  extremes: Optional[Sequence[str]] = None) -> list[DerivedFinding]:
     """Parent columns (numbers) that equal the count of their children, the sum of one child
     column or the sum of the product of two, and parent numbers or datetimes that equal the
-    least or greatest value of one child column of their kind. ``children`` holds every child of
-    the parents given (a parent without children counts 0 and sums 0; a least or greatest value
-    is judged on the parents that have one; ``extremes``: the child columns whose least or
-    greatest value is tried, by default all). The simplest rule that holds wins."""
+    least or greatest value of one child column of their kind, and parent numbers that are the
+    year of the least datetime of one child column (a storm's year, that of its first
+    observation). ``children`` holds every child of the parents given (a parent without children
+    counts 0 and sums 0; a least or greatest value is judged on the parents that have one;
+    ``extremes``: the child columns whose least or greatest value is tried, by default all). The
+    simplest rule that holds wins."""
     out: list[DerivedFinding] = []
     if len(parents) < MIN_ROWS or not parent_columns:
         return out
@@ -275,15 +278,19 @@ def find_derived(parents: pd.DataFrame, pk: str, parent_columns: Sequence[str],
         ok = ~np.isnan(values)
         if ok.sum() < MIN_ROWS or np.unique(values[ok]).size < 3:
             continue
+        # (aggregate, child columns, part of its value)
         if _family(parents[col]) == "time":
-            candidates = [(a, (c,)) for c in times if c in extremes for a in ("min", "max")]
+            candidates = [(a, (c,), None) for c in times if c in extremes for a in ("min", "max")]
         else:
-            candidates = [("count", ())] + [("sum", (c,)) for c in numbers] \
-                + [("sum", p) for p in pairs] \
-                + [(a, (c,)) for c in numbers if c in extremes for a in ("max", "min")]
-        for aggregate, cols in candidates:
+            candidates = [("count", (), None)] + [("sum", (c,), None) for c in numbers] \
+                + [("sum", p, None) for p in pairs] \
+                + [(a, (c,), None) for c in numbers if c in extremes for a in ("max", "min")] \
+                + [("min", (c,), "year") for c in times if c in extremes]
+        for aggregate, cols, part in candidates:
             if aggregate in ("min", "max"):
                 derived = agg[f"__{aggregate}/{cols[0]}"].to_numpy()
+                if part == "year":
+                    derived = _years(derived)
                 have = ok & ~np.isnan(derived)
                 if have.sum() < MIN_ROWS or have.sum() < 0.5 * ok.sum():
                     continue
@@ -295,6 +302,14 @@ def find_derived(parents: pd.DataFrame, pk: str, parent_columns: Sequence[str],
                 derived = agg[key].fillna(0.0).to_numpy()
                 share = float(_holds(values[ok], derived[ok], decimals.get(col)).mean())
             if share >= DERIVED_MIN_SHARE:
-                out.append(DerivedFinding(col, aggregate, tuple(cols), share))
+                out.append(DerivedFinding(col, aggregate, tuple(cols), share, part))
                 break
+    return out
+
+
+def _years(seconds: np.ndarray) -> np.ndarray:
+    """The calendar years of datetimes given as seconds since the epoch (NaN stays NaN)."""
+    out = np.full(len(seconds), np.nan)
+    ok = ~np.isnan(seconds)
+    out[ok] = pd.to_datetime(seconds[ok], unit="s").year.to_numpy(dtype="float64")
     return out

@@ -118,8 +118,10 @@ def _detect_rules(profiles: dict[str, _Profile], out: dict[str, Any],
                               kids, extremes):
             pcfg[f.column]["derived"] = {"aggregate": f.aggregate, "table": e.child,
                                          "foreign_key": e.column, "columns": list(f.columns)}
+            if f.part is not None:
+                pcfg[f.column]["derived"]["part"] = f.part
             if pcfg[f.column]["sdtype"] != SDType.DATETIME:
                 pcfg[f.column]["sdtype"] = SDType.NUMERICAL  # a count with few values is one
-            logger.info("%s.%s is the %s of its %s rows%s (holds on %.1f%%)", e.parent, f.column,
-                        f.aggregate, e.child,
+            logger.info("%s.%s is the %s%s of its %s rows%s (holds on %.1f%%)", e.parent,
+                        f.column, f"{f.part} of the " if f.part else "", f.aggregate, e.child,
                         f" ({' x '.join(f.columns)})" if f.columns else "", 100 * f.share)
