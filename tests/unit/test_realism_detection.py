@@ -309,7 +309,7 @@ def test_a_name_key_keeps_the_endings_that_names_share_in_their_shares():
             + towns[70:100] + ["Lake Tahoe", "Big Bear"])   # rare endings: a new word alone
     spec = infer_key_spec(pd.Series(real), StringType(), "airports", "name")
     assert spec["kind"] == "name"
-    assert dict((e, n) for e, n in spec["endings"]) == {"Airport": 50, "Regional Airport": 20,
+    assert dict((e, n) for e, n in spec["endings"]) == {" Airport": 50, " Regional Airport": 20,
                                                         "": 32}
     names = key_values_at(spec, np.arange(20_000))
     assert names.is_unique
@@ -322,6 +322,28 @@ def test_a_name_key_keeps_the_endings_that_names_share_in_their_shares():
     assert shares["Regional Airport"] == pytest.approx(20 / 102, abs=0.02)
     assert shares[""] == pytest.approx(32 / 102, abs=0.02)
     assert not ending.isin(["Tahoe", "Bear"]).any()     # an ending of one name is never kept
+
+
+def test_a_name_key_keeps_the_comma_before_a_shared_ending():
+    from pyspark.sql.types import StringType
+
+    from synthohive_spark.ml._keys import key_values_at
+
+    # the World Bank's way of naming countries: "Yemen, Rep.", "Egypt, Arab Rep."
+    plain = [c for c in COUNTRY_NAMES if " " not in c and "-" not in c and "'" not in c]
+    real = ([f"{c}, Rep." for c in plain[:30]] + [f"{c}, Arab Rep." for c in plain[30:40]]
+            + plain[40:100])
+    spec = infer_key_spec(pd.Series(real), StringType(), "countries", "country")
+    assert spec["kind"] == "name"
+    assert dict((e, n) for e, n in spec["endings"]) == {", Rep.": 30, ", Arab Rep.": 10, "": 60}
+    names = key_values_at(spec, np.arange(10_000))
+    assert names.is_unique
+    first, rest = names.str.extract(r"^([^\W\d_]+)(.*)$").T.values
+    assert pd.Series(first).is_unique                    # the first word alone tells them apart
+    shares = pd.Series(rest).value_counts(normalize=True)
+    assert set(shares.index) == {", Rep.", ", Arab Rep.", ""}
+    assert shares[", Rep."] == pytest.approx(0.3, abs=0.02)
+    assert shares[", Arab Rep."] == pytest.approx(0.1, abs=0.02)
 
 
 @pytest.mark.parametrize("values, kind", [

@@ -75,6 +75,9 @@ def _shape_key_spec(strs: pd.Series) -> dict[str, Any] | None:
 _VOWELS = frozenset("aeiouy" "αεηιουω" "аеёиоуыэюяіїє")
 #: a name key's value: letters in words, with these between them ("Guinea-Bissau", "Cote d'Ivoire")
 _NAME_RE = re.compile(r"^[^\W\d_]+(?:[ \-'.,&()/]+[^\W\d_]+)*\.?$")
+#: a name's first word and the rest after it, the rest with the mark and blanks that part them
+#: ("Yemen" and ", Rep."; "Lake" and " Tahoe")
+_FIRST_WORD_RE = re.compile(r"^(\S+?)([,;:]?\s+\S.*)$")
 #: a syllable enters a name key's inventory when at least this many real values have it (a
 #: fragment of one value only would be a piece of that value)
 _NAME_MIN_VALUES = 2
@@ -106,8 +109,9 @@ def _name_key_spec(strs: pd.Series, table: str, column: str) -> dict[str, Any] |
     """Keys that are names (countries, cities, teams: words of letters, mostly in mixed case,
     not codes): an inventory of the syllables that at least two real values share (first ones,
     middle ones and final consonants), the usual number of middle syllables, the real values'
-    capitalisation and the endings that follow a first word in two values or more ("Airport",
-    "Regional Airport", "Airlines Inc.") with their shares. None for anything else."""
+    capitalisation and the endings that follow a first word in two values or more (" Airport",
+    " Regional Airport", ", Rep.": with the comma or blank that parts them from the first word)
+    with their shares. None for anything else."""
     vals = list(dict.fromkeys(v.strip() for v in strs.tolist()))
     if len(vals) < 10:
         return None
@@ -116,7 +120,7 @@ def _name_key_spec(strs: pd.Series, table: str, column: str) -> dict[str, Any] |
         return None
     if sum(v != v.upper() for v in named) < 0.8 * len(named):  # all capitals: codes (JFK, ATL)
         return None
-    split = [v.split(None, 1) for v in named]
+    split = [m.groups() if (m := _FIRST_WORD_RE.match(v)) else (v,) for v in named]
     shared = Counter(p[1] for p in split if len(p) == 2)
     endings: Counter = Counter()
     firsts: Counter = Counter()
@@ -156,7 +160,7 @@ def _name_values(spec: dict, nums: np.ndarray) -> list[str]:
     the next ones of ``k + 1``, and so on, each followed by one of the spec's endings (if any) in
     their real shares. Distinct by construction: consonants and vowels alternate in runs, so a
     first word splits back into its syllables one way only, and an ending starts at the first
-    blank."""
+    blank or mark."""
     first, middle, final = spec["first"], spec["middle"], spec["final"]
     nums = np.asarray(nums, dtype=np.int64)
     out = np.empty(len(nums), dtype=object)
@@ -183,7 +187,7 @@ def _name_values(spec: dict, nums: np.ndarray) -> list[str]:
         start += size
         k += 1
     if spec.get("endings"):  # an ending by the position, in the real shares
-        words = [f" {e}" if e else "" for e, _ in spec["endings"]]
+        words = [e for e, _ in spec["endings"]]
         cum = np.cumsum([float(n) for _, n in spec["endings"]])
         u = rank_to_index(nums, 1 << 62, int(spec["seed"]) ^ 0xE1D) / float(1 << 62)
         pick = np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(words) - 1)
