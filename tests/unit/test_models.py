@@ -662,3 +662,41 @@ def test_auto_takes_a_challenger_only_when_it_beats_the_copula_and_bounds_its_ep
     monkeypatch.setattr(auto, "CHALLENGER", "copula_again")  # no better than the copula: kept
     kept = auto.choose_model(real, None, seed=1, epochs=300, batch_size=500)
     assert kept.model == "gaussian_copula" and "not 0.02 better" in kept.why
+
+
+def _catalog_lines(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Order lines of a 150-product catalog: Zipf-like product shares, a price set by the product
+    (plus noise) and a gift flag unrelated to it."""
+    rng = np.random.default_rng(seed)
+    k = 150
+    share = 1.0 / np.arange(1, k + 1) ** 0.8
+    share /= share.sum()
+    product = rng.choice(k, n, p=share)
+    list_price = np.round(rng.lognormal(3.0, 0.8, k), 2)
+    return pd.DataFrame({"sku": [f"SKU-{p:03d}" for p in product],
+                         "price": np.round(list_price[product] * rng.uniform(0.9, 1.1, n), 2),
+                         "gift": rng.random(n) < 0.2})
+
+
+@pytest.mark.parametrize("stratify", ["none", "auto"])
+def test_copula_spreads_its_many_category_column_evenly_over_a_call(stratify: str) -> None:
+    """The column of most categories is drawn from one evenly spread normal per call: each
+    product comes out at its share of the call's rows to within a row or two (independent draws
+    miss by up to 3 standard deviations of a binomial), while its prices still follow it and a
+    given row is still any product."""
+    real = _catalog_lines()
+    m = create_model("gaussian_copula", seed=1, stratify=stratify).fit(real)
+    share = real["sku"].value_counts(normalize=True)
+    n = 3000
+    fake = m.sample(n, seed=2)
+    gap = fake["sku"].value_counts().reindex(share.index).fillna(0) - n * share
+    assert gap.abs().max() <= 2.0, gap.abs().sort_values().tail()
+    # the products' prices come with them: the mean price per product, real against fake
+    both = pd.concat([real.groupby("sku")["price"].mean(), fake.groupby("sku")["price"].mean()],
+                     axis=1, join="inner")
+    assert both.corr(method="spearman").iloc[0, 1] > 0.9
+    # one row's product is still a draw: the first row over seeds is many products
+    assert len({m.sample(50, seed=s)["sku"].iloc[0] for s in range(40)}) >= 15
+    # and the independent draws this replaces did miss
+    iid = real["sku"].sample(n, replace=True, random_state=3).value_counts()
+    assert (iid.reindex(share.index).fillna(0) - n * share).abs().max() > 4.0
