@@ -62,6 +62,13 @@ _NEST_MIN_PURITY = 0.99
 _NEST_MAX_CELLS = 2_000_000
 
 
+def _even_uniforms(rank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniforms one per equal slice of [0, 1]: the row of rank r (a permutation of 0..m-1) gets
+    a uniform draw within slice r of m (the stratified draw relational.cardinality's ``_draw``
+    makes inline for child counts)."""
+    return (rank + rng.random(len(rank))) / len(rank)
+
+
 def _theil_u(by: np.ndarray, of: np.ndarray, k_by: int, k_of: int) -> float | None:
     """The share of the entropy of codes ``of`` that codes ``by`` explain (Theil's U), on the
     rows where both are known; None when ``of`` has no entropy there."""
@@ -1257,9 +1264,11 @@ class GaussianCopula(GenerativeModel):
             mean = 0.0
         if len(B):
             cov = (cov + cov.T) / 2 + 1e-9 * np.eye(len(B))
-            z_b = self._correlated_normals(cov, mean, eps, rng)
+            spread = self._spread_variable() if n >= 2 else None
+            z_b = self._correlated_normals(cov, mean, eps, rng, spread)
         else:
-            z_b = np.zeros((n, 0))
+            spread, z_b = None, np.zeros((n, 0))
+        spread = None if spread is None else self._vars[B[spread]][0].name
         u_all = ndtr(z_b)
         col_of = {int(i): j for j, i in enumerate(B)}
         index = pd.RangeIndex(n)
@@ -1290,8 +1299,6 @@ class GaussianCopula(GenerativeModel):
                 s_codes = None if s_codes is None else self._groups(s_codes)
             elif context is not None:
                 s_codes = self._stratum_codes({"context": context})
-        spread = self._spread_variable() if n >= 2 and len(B) else None
-        spread = None if spread is None else self._vars[B[spread]][0].name
 
         def drawn(name: str, u_rows: np.ndarray) -> np.ndarray:
             """The spread variable's scores among some rows (a stratum, a given category)
@@ -1301,7 +1308,7 @@ class GaussianCopula(GenerativeModel):
                 return u_rows
             rank = np.empty(len(u_rows), dtype=np.int64)
             rank[np.argsort(u_rows, kind="stable")] = np.arange(len(u_rows))
-            return (rank + rng.random(len(u_rows))) / len(u_rows)
+            return _even_uniforms(rank, rng)
 
         for name, (u, codec) in cat_u.items():
             order = self._order(codec, "data")
@@ -1360,26 +1367,27 @@ class GaussianCopula(GenerativeModel):
                     best, best_k = j, k
         return best
 
-    def _correlated_normals(self, cov: np.ndarray, mean: np.ndarray | float, eps: np.ndarray,
-                            rng: np.random.Generator) -> np.ndarray:
+    @staticmethod
+    def _correlated_normals(cov: np.ndarray, mean: np.ndarray | float, eps: np.ndarray,
+                            rng: np.random.Generator, j: int | None) -> np.ndarray:
         """Normal scores of covariance `cov` around `mean` (one row per row of `eps`, whose
-        independent normals drive them). The categorical variable of most categories is drawn
-        first from an evenly spread standard normal (one draw in each of the call's n equal
-        slices of probability, in random order), the others from their normal distribution given
-        it: every row keeps its exact distribution (the slices are shuffled, so a row's score is
+        independent normals drive them). Variable ``j`` (the categorical variable of most
+        categories, :meth:`_spread_variable`; None: every score independent) is drawn first
+        from an evenly spread standard normal (one draw in each of the call's n equal slices of
+        probability, in random order), the others from their normal distribution given it:
+        every row keeps its exact distribution (the slices are shuffled, so a row's score is
         a standard normal), while that column's categories come out at their shares to within
         about one row per category, where independent draws err by sqrt(n * share), which on a
         table of a few hundred rows is most of its column-shape error. Variables scored from
         numbers keep independent draws (a hypercube over all of them moved pair trends)."""
         n, d = eps.shape
-        j = self._spread_variable() if n >= 2 else None
         if j is None:
             w, v = np.linalg.eigh(cov)
             return mean + eps @ (v * np.sqrt(np.clip(w, 0, None))).T
         mean = np.broadcast_to(np.asarray(mean, dtype=float), (n, d))
         rest = np.array([i for i in range(d) if i != j], dtype=np.int64)
         sd_j = float(np.sqrt(cov[j, j]))
-        e_j = ndtri((rng.permutation(n) + rng.random(n)) / n)
+        e_j = ndtri(_even_uniforms(rng.permutation(n), rng))
         z = np.empty((n, d))
         z[:, j] = mean[:, j] + sd_j * e_j
         if len(rest):
