@@ -22,13 +22,16 @@ share one more stratum, "the rest", when it has 50 rows; a stratum without enoug
 column uses the column's overall marginal.
 
 A categorical column nested in another (``nest``, on by default: on at least 99% of rows one of
-the two determines the other, as a state its country or a city its state; only values that repeat
-count as evidence) is drawn within the other's sampled category, from its real frequencies there:
-its score is its position within that category's intervals, so the correlation still carries what
+the two determines the other, as a state its country or a city its state, or on at least 90% and
+on 75% of the rows that chance leaves (the share with the column shuffled taken out), as an
+aircraft model its maker whose name a register spells two ways; only values that repeat count
+as evidence) is drawn within the other's sampled category, from its real frequencies there: its
+score is its position within that category's intervals, so the correlation still carries what
 the column says beyond the nesting. Columns are drawn coarse to fine (the stratifying column
-first, then by their number of categories), each within the finest (most entropy) earlier column
-it is nested in, so that chains hold (a city within its state within its country) whatever the
-stratifying column is.
+first, then by their number of categories), each within the earlier column it is nested in that
+explains most of its entropy (then the finest), so that chains hold (a city within its state
+within its country) whatever the stratifying column is, and a maker is drawn within its model,
+not within an engine count it also determines.
 
 Sampling spreads the categorical column of most categories evenly over each call's rows: its
 normal score comes from one draw in each of the call's n equal slices of probability, shuffled,
@@ -59,6 +62,8 @@ _STRATA_MIN_EXPLAINED = 0.15
 _STRATA_GRID = 201
 _STRATA_MAX_CAT_LEVELS = 1000
 _NEST_MIN_PURITY = 0.99
+_NEST_LOOSE_PURITY = 0.90
+_NEST_LOOSE_BEYOND_CHANCE = 0.75
 _NEST_MAX_CELLS = 2_000_000
 
 
@@ -998,13 +1003,23 @@ class GaussianCopula(GenerativeModel):
                 for (c, _), (key, code) in zip(cats, codes.items())}
 
         def determines(by_key: tuple, k_by: int, of: np.ndarray, k_of: int) -> bool:
-            """Whether ``by``'s repeated values each hold one value of ``of`` (>= 99% of rows)."""
+            """Whether ``by``'s repeated values each hold one value of ``of``: on >= 99% of
+            rows, or on >= 90% and on >= 75% of the rows chance leaves (the share with ``of``
+            shuffled taken out)."""
             by = codes[by_key]
             ok = reps[by_key] & (of >= 0)
             if ok.sum() < max(2, 0.5 * (by >= 0).sum()):
                 return False  # mostly one-off values: they would "determine" any column
-            joint = np.bincount(by[ok] * k_of + of[ok], minlength=k_by * k_of).reshape(k_by, k_of)
-            return joint.max(axis=1).sum() >= _NEST_MIN_PURITY * ok.sum()
+
+            def share(o: np.ndarray) -> float:
+                joint = np.bincount(by[ok] * k_of + o, minlength=k_by * k_of).reshape(k_by, k_of)
+                return float(joint.max(axis=1).sum()) / float(ok.sum())
+
+            raw = share(of[ok])
+            if raw >= _NEST_MIN_PURITY or raw < _NEST_LOOSE_PURITY:
+                return raw >= _NEST_MIN_PURITY
+            s0 = share(np.random.default_rng(0).permutation(of[ok]))
+            return s0 < 1.0 and (raw - s0) / (1.0 - s0) >= _NEST_LOOSE_BEYOND_CHANCE
 
         # drawing order: the stratifying column first (never nested: its categories' tables
         # hold the others), then from the fewest categories up
@@ -1018,7 +1033,7 @@ class GaussianCopula(GenerativeModel):
                 continue
             b = codes[(codec.name, "data")]
             earlier = [(c, "data") for c in ranked[:pos]] + [(c, s) for c, s in cats if s == "context"]
-            best, best_h = None, 0.0
+            best, best_key = None, (0.0, 0.0)
             for other, src in earlier:
                 k_a = other.n_categories
                 if k_a < 2 or k_a * k_b > _NEST_MAX_CELLS:
@@ -1030,8 +1045,10 @@ class GaussianCopula(GenerativeModel):
                 counts = np.bincount(a[a >= 0], minlength=k_a)
                 p = counts[counts > 0] / counts.sum()
                 h = float(-np.sum(p * np.log(p)))
-                if h > best_h + 1e-12:
-                    best, best_h = (other, src), h
+                # the column it says most about (a share of its entropy), then the finest
+                key = (round(_theil_u(a, b, k_a, k_b) or 0.0, 6), h)
+                if key > best_key:
+                    best, best_key = (other, src), key
             if best is None:
                 continue
             other, src = best
@@ -1041,8 +1058,10 @@ class GaussianCopula(GenerativeModel):
             self._nested[codec.name] = {"given": other.name, "source": src,
                                         "freq": freq.reshape(other.n_categories, k_b).astype(np.float64)}
             self.logger.info("copula: column %r is drawn within the sampled category of %s column %r "
-                             "(on at least %.0f%% of rows one of them determines the other)",
-                             codec.name, src, other.name, 100 * _NEST_MIN_PURITY)
+                             "(one of them determines the other on at least %.0f%% of rows, or on "
+                             "%.0f%% and on %.0f%% of those chance leaves)",
+                             codec.name, src, other.name, 100 * _NEST_MIN_PURITY,
+                             100 * _NEST_LOOSE_PURITY, 100 * _NEST_LOOSE_BEYOND_CHANCE)
 
     def _nested_cums(self, codec: ColumnCodec, given: np.ndarray):
         """For nested column ``codec`` and the rows' codes of the column it is nested in: pairs
