@@ -116,6 +116,36 @@ def shop_database(seed: int = 0, n_orders: int = 400) -> dict[str, pd.DataFrame]
     return {"menu": menu, "orders": orders, "items": items}
 
 
+def fleet_database(n_planes: int = 300, seed: int = 4) -> dict[str, pd.DataFrame]:
+    """Planes (a model of ten) and their flights: each plane flies for one airline (its model's
+    main one on 90% of planes), a flight's route is one of its airline's three and its distance
+    the route's; the origin varies within a plane."""
+    carriers = ["AA", "DL", "UA", "B6"]
+    rng = np.random.default_rng(seed)
+    model = rng.choice([f"M{j}" for j in range(10)], n_planes)
+    main = {f"M{j}": carriers[j % 4] for j in range(10)}
+    carrier = np.array([main[m] if rng.random() < 0.9 else carriers[int(rng.integers(0, 4))]
+                        for m in model])
+    planes = pd.DataFrame({"plane_id": np.arange(1, n_planes + 1),
+                           "model": model,
+                           "seats": [100 + 20 * int(m[1:]) for m in model]})
+    n_flights = rng.poisson(6, n_planes)
+    plane_of = np.repeat(planes["plane_id"].to_numpy(), n_flights)
+    carrier_of = np.repeat(carrier, n_flights)
+    n = len(plane_of)
+    route = np.array([f"{c}-{int(r)}" for c, r in zip(carrier_of, rng.integers(0, 3, n))])
+    base = {r: 300.0 + 150 * i for i, r in enumerate(sorted(set(route)))}
+    flights = pd.DataFrame({
+        "flight_id": np.arange(1, n + 1),
+        "plane_id": plane_of,
+        "carrier": carrier_of,
+        "route": route,
+        "origin": rng.choice(["JFK", "LGA", "EWR"], n),  # varies within a plane
+        "distance": np.round([base[r] + rng.normal(0, 10) for r in route], 1),
+    })
+    return {"planes": planes, "flights": flights}
+
+
 def members_database(seed: int = 0, n_members: int = 200) -> dict[str, pd.DataFrame]:
     """Members and their visits: a member's ``first_visit`` is the time of its earliest visit and
     its ``best_score`` its visits' greatest score (a tenth of the members have no visit yet:

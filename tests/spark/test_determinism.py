@@ -205,3 +205,34 @@ def test_rows_do_not_depend_on_the_arrow_batch_size(spark, customer_model, retai
     assert set(small) == {"twins", "customers", "orders"}
     for what in default:
         assert small[what] == default[what], f"{what}: other rows with Arrow batches of 37 rows"
+
+
+def test_siblings_that_share_a_value_are_the_same_rows_in_both_branches_and_any_batches(spark):
+    """A child table whose airline is drawn once per plane (its flights generated in one chunk
+    per plane, some drawn again until they agree): the same rows in both branches of a query and
+    with Arrow batches of 37 rows."""
+    from conftest import fleet_database
+
+    real = fleet_database(n_planes=200, seed=2)
+    md = Metadata.detect(real)
+    model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=6,
+                                  rowsPerPartition=300).fit(
+        {t: spark.createDataFrame(df) for t, df in real.items()})
+    assert model._state["tables"]["flights"]["parentConstants"]["columns"] == ["carrier"]
+
+    def run() -> list[str]:
+        spark.catalog.clearCache()
+        out = model.sample(scale=1.0, seed=2, numPartitions=2)
+        rows = sorted(repr(tuple(r)) for r in out["flights"].collect())
+        for df in out.values():
+            df.unpersist()
+        return rows
+
+    out = model.sample(scale=1.0, seed=2, numPartitions=2)
+    for df in out.values():
+        df.unpersist()
+    assert out["flights"].rdd.getNumPartitions() > 1
+    assert_same_in_both_branches(out["flights"], "flight_id", "flights under their planes' airline")
+    default = run()
+    with arrow_batch(spark, 37):
+        assert run() == default

@@ -197,15 +197,8 @@ def without_close_rows(guard: Optional[CopyGuard], rows: pd.DataFrame,
             rows = _replaced(rows, idx, new)
             bad[idx] = ~_passes(guard, new)
             continue
-        idx = np.flatnonzero(bad)
-        tries = _candidates(share, len(idx), len(rows))
-        cands = regenerate(np.repeat(idx, tries), s)
-        ok = _passes(guard, cands).reshape(len(idx), tries)
-        share = 1.0 - float(ok.mean())
-        found = ok.any(axis=1)
-        pick = np.flatnonzero(found) * tries + ok.argmax(axis=1)[found]
-        rows = _replaced(rows, idx[found], subset(cands, pick))
-        bad[idx[found]] = False
+        rows, share = redraw_round(rows, bad, share, regenerate, s,
+                                   lambda cands, _: _passes(guard, cands))
     if bad.any():
         what = (f"closer than minDCR={guard.min_dcr:g} to a real row" if guard.min_dcr > 0 else
                 f"exact copies of real rows beyond exact_copy_tolerance={guard.tolerance:g}")
@@ -219,6 +212,25 @@ def without_close_rows(guard: Optional[CopyGuard], rows: pd.DataFrame,
 
 #: the most candidates drawn for one rejected row in one round
 MAX_CANDIDATES = 32
+
+
+def redraw_round(rows: pd.DataFrame, bad: np.ndarray, share: float,
+                 regenerate: Callable[[np.ndarray, int], pd.DataFrame], seed: int,
+                 passes: Callable[[pd.DataFrame, np.ndarray], np.ndarray]
+                 ) -> tuple[pd.DataFrame, float]:
+    """One round of drawing the ``bad`` rows again: :func:`_candidates` candidates per row
+    (``regenerate(positions, seed)``), the first that ``passes(candidates, their positions)``
+    taking the row's place (``bad`` cleared for it, in place); returns the rows and the share of
+    candidates rejected."""
+    idx = np.flatnonzero(bad)
+    tries = _candidates(share, len(idx), len(rows))
+    reps = np.repeat(idx, tries)
+    cands = regenerate(reps, seed)
+    ok = passes(cands, reps).reshape(len(idx), tries)
+    found = ok.any(axis=1)
+    pick = np.flatnonzero(found) * tries + ok.argmax(axis=1)[found]
+    bad[idx[found]] = False
+    return _replaced(rows, idx[found], subset(cands, pick)), 1.0 - float(ok.mean())
 
 
 def _candidates(share: float, rejected: int, rows: int) -> int:

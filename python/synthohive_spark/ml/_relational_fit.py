@@ -6,7 +6,9 @@ against the real data.
 """
 from __future__ import annotations
 
+import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -21,7 +23,8 @@ from pyspark.sql.window import Window
 
 from synthohive_spark._spark import qcol
 from synthohive_spark.metadata import PII_KINDS, Metadata
-from synthohive_spark.ml._relational_gen import aggregate_children, derived_value
+from synthohive_spark.ml._relational_gen import (SIZE_BINS, aggregate_children, derived_value,
+                                                value_key)
 from synthohive_spark.ml._keys import infer_key_spec
 from synthohive_spark.ml._spark_schema import SchemaError
 from synthohive_spark.ml.cardinality import CardinalityEstimator, CardinalityModel, with_child_counts
@@ -463,6 +466,22 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                     name, round(cmodel.stats["mean"], 3), parent,
                     100 * cmodel.stats["zero_share"])
     tstate["conditionCols"] = cond
+    if fk is not None and learned and not tstate.get("sequenceIndex"):
+        cats = [c for c in learned if col_cfgs[c].get("sdtype") in ("categorical", "boolean")
+                and c not in (tstate.get("relative") or {})]
+        if cats and settings.epsilon > 0:
+            logger.info("table %s: epsilon: columns constant within each %s are not looked for "
+                        "(the finding is not differentially private)", name, parent)
+        elif cats:
+            consts = fit_parent_constants(name, df, fk.column, parent, cats)
+            if consts:
+                given = [c for c in ctx if c not in derived_here
+                         and col_cfgs.get(prefix + c, {}).get("sdtype") in ("categorical",
+                                                                              "boolean")]
+                tstate["parentConstants"] = {
+                    "columns": consts,
+                    **parent_constant_lookup(name, df, fk.column, consts, pdf,
+                                             fk.parent_column, given, prefix)}
 
     degrees = {}
     for sfk in graph.secondary_fks(name):
@@ -756,6 +775,160 @@ def fit_secondary(df: DataFrame, column: str, parent_df: DataFrame, parent_key: 
     values = [int(r["__deg"]) for r in hist]
     mults = [int(r["count"]) for r in hist]
     return DegreeModel().fit_runs(values, mults, nulls, epsilon, delta)
+
+
+#: a child column is one value per parent when it is on this share of the children of parents
+#: with two or more of them (and those hold at least PARENT_CONSTANT_MIN_SHARED of the children)
+PARENT_CONSTANT_MIN_SHARE = 0.99
+PARENT_CONSTANT_MIN_SHARED = 0.5
+#: ... and on this share of the children that chance (the values shuffled) leaves varying
+PARENT_CONSTANT_MIN_BEYOND_CHANCE = 0.9
+
+
+def fit_parent_constants(name: str, df: DataFrame, fk: str, parent: str,
+                         columns: list[str]) -> list[str]:
+    """The categorical ``columns`` of child table ``name`` that hold one value (or only nulls)
+    for all the children of each ``parent`` row (a flight's airline for its plane, an order's
+    account manager for its customer): on at least 99% of the children of parents with two or
+    more, those parents holding at least half of the children, with at least two values over the
+    parents, and on 90% of the children whose values would differ by chance (the share of
+    constant parents with the values shuffled, from the parents' sizes and the values' shares,
+    taken out)."""
+    n = F.count(F.lit(1))
+    per_parent = df.where(F.col(fk).isNotNull()).groupBy(fk).agg(
+        n.alias("__n"),
+        *[agg(qcol(c)).alias(f"__{what}{i}") for i, c in enumerate(columns)
+          for what, agg in (("lo", F.min), ("hi", F.max), ("k", F.count))])
+    multi = F.col("__n") >= 2
+
+    def constant(i: int) -> Any:
+        return (F.col(f"__k{i}") == 0) | ((F.col(f"__k{i}") == F.col("__n"))
+                                           & (F.col(f"__lo{i}") == F.col(f"__hi{i}")))
+
+    st = per_parent.agg(
+        F.sum("__n").alias("kids"),
+        F.sum(F.when(multi, F.col("__n"))).alias("shared"),
+        *[F.sum(F.when(multi & constant(i), F.col("__n"))).alias(f"c{i}")
+          for i in range(len(columns))],
+        *[F.countDistinct(F.col(f"__lo{i}")).alias(f"v{i}") for i in range(len(columns))],
+    ).first()
+    kids, shared = int(st["kids"] or 0), int(st["shared"] or 0)
+    if kids == 0 or shared < PARENT_CONSTANT_MIN_SHARED * kids:
+        return []
+    out = []
+    sizes = None
+    for i, c in enumerate(columns):
+        share = int(st[f"c{i}"] or 0) / shared
+        if share < PARENT_CONSTANT_MIN_SHARE or int(st[f"v{i}"] or 0) < 2:
+            continue
+        # beyond chance: a value on 99.5% of the rows is "one per parent" for most parents anyway
+        if sizes is None:
+            sizes = [(int(r["__n"]), int(r["count"]))
+                     for r in per_parent.where(multi).groupBy("__n").count().collect()]
+        counts = [int(r["count"]) for r in df.where(F.col(fk).isNotNull()).groupBy(qcol(c))
+                  .count().orderBy(F.desc("count")).limit(1000).collect()]
+        p = np.asarray(counts, dtype=np.float64) / max(1, kids)
+        chance = sum(k * n * float(np.sum(p ** n)) for n, k in sizes) / shared
+        beyond = (share - chance) / (1.0 - chance) if chance < 1.0 else 0.0
+        if beyond < PARENT_CONSTANT_MIN_BEYOND_CHANCE:
+            logger.info("table %s: column %s is one value per %s on %.1f%% of the children of "
+                        "parents with two or more, about what chance gives (%.1f%%): left to "
+                        "the rows", name, c, parent, 100 * share, 100 * chance)
+            continue
+        out.append(c)
+        logger.info("table %s: column %s is one value per %s on %.1f%% of the children of "
+                    "parents with two or more (chance: %.1f%%): drawn once per parent, the "
+                    "siblings generated under it", name, c, parent, 100 * share, 100 * chance)
+    return out
+
+
+#: a parent's categorical column gives the parent constants' values when it explains at least
+#: this share of their entropy over the parents, with at least PARENT_LOOKUP_MIN_ROWS parents per
+#: value on average and at most PARENT_LOOKUP_MAX_CELLS (value, constants) pairs
+PARENT_LOOKUP_MIN_EXPLAINED = 0.5
+PARENT_LOOKUP_MIN_ROWS = 5
+PARENT_LOOKUP_MAX_CELLS = 20_000
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON keeps it (None for a missing one), or KeyError for one it would not."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    raise KeyError(type(value).__name__)
+
+
+def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
+                           parents: DataFrame, parent_key: str, given: list[str],
+                           prefix: str) -> dict[str, Any]:
+    """How the parent constants of table ``name`` are drawn for a generated parent: from their
+    real frequencies among the parents that share the parent's value of the categorical parent
+    column (of ``given``) that explains most of them, over the parents (a plane's airline by its
+    model: most models fly for one airline), weighted by how likely the parent's number of
+    children is for each (``given``, ``values``, ``sizes``); without them (no parent column
+    explains at least half) the first child's values, drawn under the parent's context. Rows
+    without a parent draw them from their own real shares (``free``), one by one."""
+    per = (df.where(F.col(fk).isNotNull()).groupBy(fk)
+           .agg(F.count(F.lit(1)).alias("__n"),
+                *[F.min(qcol(c)).alias(f"__v{i}") for i, c in enumerate(consts)]))
+    vals = [f"__v{i}" for i in range(len(consts))]
+    best: tuple[float, Optional[str], list] = (PARENT_LOOKUP_MIN_EXPLAINED, None, [])
+    for a in given:
+        joined = per.join(parents.select(F.col(parent_key).alias(fk), F.col(a).alias("__a")), fk)
+        rows = (joined.where(F.col("__a").isNotNull()).groupBy("__a", *vals).count()
+                .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
+        if not rows or len(rows) > PARENT_LOOKUP_MAX_CELLS:
+            continue
+        try:
+            table = [[_plain(r["__a"]), [_plain(r[v]) for v in vals], int(r["count"])]
+                     for r in rows]
+        except KeyError:
+            continue  # values JSON does not keep (dates): the first child's values
+        counts = pd.DataFrame({"a": [value_key(t[0]) for t in table],
+                               "t": [json.dumps(t[1]) for t in table],
+                               "n": [t[2] for t in table]})
+        total = counts["n"].sum()
+        if total < PARENT_LOOKUP_MIN_ROWS * counts["a"].nunique():
+            continue
+
+        def entropy(n: pd.Series) -> float:
+            p = n[n > 0] / n.sum()
+            return float(-(p * np.log(p)).sum())
+
+        h_t = entropy(counts.groupby("t")["n"].sum())
+        if h_t <= 0:
+            continue
+        h_t_a = sum(g["n"].sum() / total * entropy(g["n"]) for _, g in counts.groupby("a"))
+        u = (h_t - h_t_a) / h_t
+        if u > best[0]:
+            best = (u, a, table)
+    u, a, table = best
+    out: dict[str, Any] = {}
+    # the rows without a parent (a null key, or one that matches none) have their own shares
+    # (the flights of planes missing from the register are mostly two airlines')
+    free = (df.join(parents.select(F.col(parent_key).alias(fk)).distinct(), fk, "left_anti")
+            .groupBy(*[qcol(c).alias(v) for c, v in zip(consts, vals)]).count()
+            .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
+    if 0 < len(free) <= PARENT_LOOKUP_MAX_CELLS:
+        try:
+            out["free"] = [[[_plain(r[v]) for v in vals], int(r["count"])] for r in free]
+        except KeyError:
+            pass
+    if a is None:
+        return out
+    # how many children the parents of each value have (a plane of a busy airline flies more)
+    size_bin = F.least(F.floor(F.log2(F.col("__n")) * 2), F.lit(SIZE_BINS - 1)).cast("int")
+    sizes: dict[str, list] = {}
+    for r in per.groupBy(*vals, size_bin.alias("__b")).count().collect():
+        key = json.dumps([_plain(r[v]) for v in vals])
+        hist = sizes.setdefault(key, [[_plain(r[v]) for v in vals], [0] * SIZE_BINS])[1]
+        hist[int(r["__b"])] += int(r["count"])
+    logger.info("table %s: %s drawn per parent from their frequencies among the parents of the "
+                "same %s (it explains %.0f%% of their entropy) and of about as many children",
+                name, ", ".join(consts), a, 100 * u)
+    return {**out, "given": prefix + a, "values": table, "sizes": list(sizes.values())}
+
 
 def fit_self_reference(name: str, df: DataFrame, column: str, key: str,
                        rows: int) -> tuple[DegreeModel, bool]:

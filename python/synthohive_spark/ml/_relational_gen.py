@@ -158,6 +158,10 @@ class TablePlan:
     # decimals, min, max), see relational.rules.find_relative
     relative: list[tuple] = field(default_factory=list)
     time_zone: Optional[str] = None
+    # categorical columns that hold one value per driver parent (see with_parent_constants),
+    # and how their values are drawn per parent and for rows without one (see parent_lookup)
+    parent_constants: list[str] = field(default_factory=list)
+    parent_lookup: Optional[tuple] = None
     # rejectCopies / minDCR: the table's real rows to keep away from (ml._copies.CopyGuard), set
     # at sample time, never saved
     copy_guard: Any = None
@@ -301,8 +305,167 @@ def draw_secondary_keys(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Ite
 
 
 def sequence_group(plan: TablePlan) -> Optional[str]:
-    """The skeleton column whose runs are generated whole (a sequence per driver parent)."""
-    return plan.driver_col if plan.gen_plan is not None and plan.gen_plan.sequence_key else None
+    """The skeleton column whose runs are generated whole: a sequence per driver parent, or the
+    children of a parent that share its one value of a column (:func:`with_parent_constants`)."""
+    if plan.gen_plan is None:
+        return None
+    whole = bool(plan.gen_plan.sequence_key) or bool(plan.parent_constants)
+    return plan.driver_col if whole else None
+
+
+def parent_targets(rows: pd.DataFrame, columns: list[str], parents: pd.Series
+                   ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Per row, the values of ``columns`` in the first row of its parent (``parents``: the driver
+    keys, a parent's rows in one chunk), and which rows have a parent."""
+    codes = pd.factorize(parents.reset_index(drop=True))[0]
+    bound = codes >= 0
+    first = np.arange(len(rows))
+    if bound.any():
+        uniq, at = np.unique(codes[bound], return_index=True)
+        lookup = np.zeros(int(uniq.max()) + 1, dtype=np.int64)
+        lookup[uniq] = np.flatnonzero(bound)[at]
+        first[bound] = lookup[codes[bound]]
+    return subset(rows[columns], first), bound
+
+
+def value_key(value: Any) -> str:
+    """A category's value as one text whatever carried it (a Spark row, numpy, a float column
+    of integers): the key of :func:`parent_lookup`'s table."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return "null"
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return json.dumps(value)
+
+
+#: bins of a parent's number of children n: floor(2 log2 n), the last open
+SIZE_BINS = 24
+
+
+def size_bins(n: np.ndarray) -> np.ndarray:
+    return np.minimum(np.floor(2 * np.log2(np.maximum(n, 1))), SIZE_BINS - 1).astype(np.int64)
+
+
+def parent_lookup(spec: dict[str, Any]) -> Optional[tuple]:
+    """The saved parent-constant state as (context column, {value key: (value tuples, their
+    parents' counts, their parents' children-count likelihoods: tuples x SIZE_BINS)}, (value
+    tuples, counts) of the rows without a parent), each part None where the state has none.
+    A bin no parent of a tuple fell in keeps a little weight (half a parent)."""
+    free = None
+    if spec.get("free"):
+        free = ([list(t) for t, _ in spec["free"]], np.asarray([float(n) for _, n in spec["free"]]))
+    if not spec.get("given"):
+        return None if free is None else (None, None, free)
+    hists = {json.dumps(t): np.asarray(h, dtype=np.float64) + 0.5 for t, h in spec["sizes"]}
+    table: dict[str, tuple[list, list, list]] = {}
+    for value, consts, count in spec["values"]:
+        vals, ns, hs = table.setdefault(value_key(value), ([], [], []))
+        vals.append(list(consts))
+        ns.append(float(count))
+        h = hists.get(json.dumps(list(consts)), np.ones(SIZE_BINS))
+        hs.append(h / h.sum())
+    return (spec["given"], {k: (v, np.asarray(n), np.vstack(h)) for k, (v, n, h) in table.items()},
+            free)
+
+
+def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, parents: pd.Series,
+                      given: Optional[pd.Series], lookup: tuple, seed: int
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    """``target`` with each parent whose ``given`` value is in the lookup (:func:`parent_lookup`)
+    taking values drawn from that value's real frequencies among the parents, weighted by how
+    likely the parent's number of rows here is for parents of each value (one draw per parent,
+    for all its rows), and each row without a parent values drawn from the real shares of such
+    rows; and the rows that must hold their target (under a parent, or given one here)."""
+    _, table, free = lookup
+    rng = np.random.default_rng(seed)
+    out = {c: target[c].astype(object).to_numpy().copy() for c in target.columns}
+    held = bound.copy()
+    if free is not None and not bound.all():
+        loose = np.flatnonzero(~bound)
+        vals, counts = free
+        pick = rng.choice(len(vals), size=len(loose), p=counts / counts.sum())
+        for j, c in enumerate(target.columns):
+            column = np.empty(len(vals), dtype=object)
+            column[:] = [v[j] for v in vals]
+            out[c][loose] = column[pick]
+        held[:] = True
+    if table is not None and given is not None and bound.any():
+        _draw_per_parent(out, target.columns, bound, parents, given, table, rng)
+    frame = pd.DataFrame({c: pd.Series(out[c]).astype(target[c].dtype) for c in target.columns})
+    return frame, held
+
+
+def _draw_per_parent(out: dict[str, np.ndarray], columns: Any, bound: np.ndarray,
+                     parents: pd.Series, given: pd.Series, lookup: dict[str, tuple],
+                     rng: np.random.Generator) -> None:
+    codes = pd.factorize(parents.reset_index(drop=True))[0]
+    uniq, first, sizes = np.unique(codes[bound], return_index=True, return_counts=True)
+    first = np.flatnonzero(bound)[first]
+    bins = size_bins(sizes)
+    keys = np.array([value_key(v) for v in given.reset_index(drop=True).iloc[first]], dtype=object)
+    drawn = np.full(len(uniq), -1, dtype=np.int64)
+    tuples: dict[str, list] = {}
+    for k in np.unique(keys):
+        if k not in lookup:
+            continue
+        vals, counts, likes = lookup[k]
+        at = np.flatnonzero(keys == k)
+        w = counts[None, :] * likes[:, bins[at]].T  # parents x tuples
+        cum = np.cumsum(w, axis=1)
+        u = rng.random(len(at)) * cum[:, -1]
+        drawn[at] = np.minimum((cum < u[:, None]).sum(axis=1), len(vals) - 1)
+        tuples[k] = vals
+    has = drawn >= 0
+    if not has.any():
+        return
+    group_of = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    group_of[uniq] = np.arange(len(uniq))
+    g = np.where(bound, group_of[np.maximum(codes, 0)], -1)
+    rows = np.flatnonzero((g >= 0) & has[np.maximum(g, 0)])
+    for j, c in enumerate(columns):
+        per_group = np.empty(len(uniq), dtype=object)
+        for i in np.flatnonzero(has):
+            per_group[i] = tuples[keys[i]][drawn[i]][j]
+        out[c][rows] = per_group[g[rows]]
+
+
+def _agree(rows: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
+    """Rows whose values equal the target's in every column (a null equal to a null)."""
+    ok = np.ones(len(rows), dtype=bool)
+    for c in target.columns:
+        a, b = rows[c].reset_index(drop=True), target[c]
+        na_a, na_b = a.isna().to_numpy(), b.isna().to_numpy()
+        same = a.astype(object).to_numpy() == b.astype(object).to_numpy()
+        ok &= np.where(na_a | na_b, na_a & na_b, same)
+    return ok
+
+
+def with_parent_constants(rows: pd.DataFrame, target: pd.DataFrame, bound: np.ndarray,
+                          regenerate: Any, seed: int) -> pd.DataFrame:
+    """``rows`` with each row that must (``bound``: under a parent) holding its ``target`` values:
+    a row that differs is drawn again (``regenerate(positions, seed)``, under its own context),
+    several candidates a round, keeping the first that agrees, so the siblings' other columns
+    are generated under the parent's value (a flight's number and route under its plane's
+    airline) rather than overwritten; after 5 rounds the rest take the target values."""
+    from synthohive_spark.ml._copies import _replaced, redraw_round
+
+    bad = bound & ~_agree(rows, target)
+    share = float(bad.sum()) / max(1, int(bound.sum()))
+    for attempt in range(1, 6):
+        if not bad.any():
+            return rows
+        rows, share = redraw_round(rows, bad, share, regenerate,
+                                   gen.row_seed(seed, "parent-constants", attempt),
+                                   lambda cands, at: _agree(cands, subset(target, at)))
+    if bad.any():
+        idx = np.flatnonzero(bad)
+        fixed = subset(rows, idx)
+        for c in target.columns:
+            fixed[c] = subset(target[c], idx).array
+        rows = _replaced(rows, idx, fixed)
+    return rows
 
 
 def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
@@ -319,10 +482,34 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
         context = piece[plan.cond_cols].reset_index(drop=True) if plan.cond_cols else None
         groups = (piece[plan.driver_col].reset_index(drop=True)
                   if plan.gen_plan.sequence_key and plan.driver_col else None)
-        rows = without_close_rows(
-            plan.copy_guard, learned_rows(plan, m, context, groups, seed_of("rows")),
-            lambda idx, s: learned_rows(plan, len(idx), subset(context, idx), subset(groups, idx), s),
-            seed_of("rows"), groups)
+        rows = learned_rows(plan, m, context, groups, seed_of("rows"))
+
+        def again(idx: np.ndarray, s: int) -> pd.DataFrame:
+            return learned_rows(plan, len(idx), subset(context, idx), subset(groups, idx), s)
+
+        regenerate = again
+        if plan.parent_constants:  # siblings share their parent's value (drawn by the first)
+            target, bound = parent_targets(rows, plan.parent_constants,
+                                           piece[plan.driver_col])
+            if plan.parent_lookup is not None:
+                given = plan.parent_lookup[0]
+                target, bound = looked_up_targets(
+                    target, bound, piece[plan.driver_col],
+                    None if given is None else context[given], plan.parent_lookup,
+                    seed_of("parent-lookup"))
+            rows = with_parent_constants(rows, target, bound, again, seed_of("parent-constants"))
+
+            rounds = [0]
+
+            def regenerate(idx: np.ndarray, s: int) -> pd.DataFrame:
+                # rows the copy guard draws again keep their parent's value for three rounds,
+                # then are drawn free of it: no copy of a real row outweighs one value per parent
+                rounds[0] += 1
+                if rounds[0] > 3:
+                    return again(idx, s)
+                return with_parent_constants(again(idx, s), subset(target, idx), bound[idx],
+                                             lambda j, s2: again(idx[j], s2), s)
+        rows = without_close_rows(plan.copy_guard, rows, regenerate, seed_of("rows"), groups)
         out.update({c: rows[c] for c in plan.learned})
     positions = np.arange(start, start + m, dtype=np.int64)
     if plan.pk is not None:
@@ -433,7 +620,9 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
         labels=[(c, s["values"], float(s["nullShare"])) for c, s in ts.get("labels", {}).items()],
         unique_ids=[(c, s["spec"], float(s["nullShare"]))
                     for c, s in ts.get("uniqueIds", {}).items()],
-        local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone())
+        local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone(),
+        parent_constants=list((ts.get("parentConstants") or {}).get("columns", [])),
+        parent_lookup=parent_lookup(ts.get("parentConstants") or {}))
 
 
 def draws_secondary_first(ts: dict[str, Any]) -> bool:

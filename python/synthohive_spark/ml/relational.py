@@ -251,7 +251,7 @@ class RelationalSynthesizerModel(_RelationalParams, PersistentStage):
     _STATE = Record(order=None, privacy=None, tables=MapOf(Record(
         schema=None, columns=None, learned=None, pii=None, dropped=None, primaryKey=None,
         pkSpec=None, realRows=None, reference=None, model=None, conditionCols=None, privacy=None,
-        sequenceIndex=None, relative=MapOf(Record(parent=None, kind=None, decimals=None, min=None,
+        sequenceIndex=None, parentConstants=None, relative=MapOf(Record(parent=None, kind=None, decimals=None, min=None,
                                                   max=None)),
         driver=Record(column=None, parentTable=None, parentKey=None, contextCols=None,
                       prefix=None, nullShare=None, orphanShare=None, orphans=None,
