@@ -98,7 +98,7 @@ def test_a_value_that_is_one_per_parent_only_by_chance_is_left_to_the_rows(spark
     """A flag that is "a" on 99% of the rows is one value for 99.4% of the children (most
     parents' four children are all "a"), about what shuffled values give: not taken for a
     parent's value; an airline one per parent is."""
-    from synthohive_spark.ml._relational_fit import fit_parent_constants
+    from synthohive_spark.ml._relational_fit import fit_parent_constants, parent_values
 
     rng = np.random.default_rng(0)
     pid = np.repeat(np.arange(500), 4)
@@ -109,7 +109,8 @@ def test_a_value_that_is_one_per_parent_only_by_chance_is_left_to_the_rows(spark
         "pid": pid, "flag": flag,
         "carrier": np.repeat(rng.choice(["AA", "DL", "UA"], 500), 4)}))
     with caplog.at_level(logging.INFO, logger="synthohive_spark.ml.relational"):
-        found = fit_parent_constants("t", df, "pid", "parents", ["flag", "carrier"])
+        cols = ["flag", "carrier"]
+        found = fit_parent_constants("t", df, "pid", "parents", cols, parent_values(df, "pid", cols))
     assert found == ["carrier"]
     assert "column flag is one value per parents on 99.4%" in caplog.text
     assert "about what chance gives" in caplog.text

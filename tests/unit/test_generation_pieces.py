@@ -93,8 +93,9 @@ def test_a_parents_value_is_drawn_from_parents_of_its_kind_and_of_about_as_many_
     rows = pd.DataFrame({"carrier": ["Z"] * n})
     model = pd.Series(["M1"] * n)
     model.iloc[np.flatnonzero(parents.to_numpy() == 399)] = "M9"  # a model not in the table
-    target, bound = parent_targets(rows, ["carrier"], parents)
-    got, held = looked_up_targets(target, bound, parents, model, lookup, seed=3)
+    codes = pd.factorize(parents)[0]
+    target, bound = parent_targets(rows, ["carrier"], codes)
+    got, held = looked_up_targets(target, bound, codes, model, lookup, seed=3)
     assert lookup[0] == "planes__model" and (held == bound).all()
     per = pd.DataFrame({"p": parents, "c": got["carrier"]})[bound].groupby("p")["c"]
     assert (per.nunique() == 1).all()
@@ -103,7 +104,7 @@ def test_a_parents_value_is_drawn_from_parents_of_its_kind_and_of_about_as_many_
     assert first.loc[399] == "Z"
     assert (got["carrier"][~bound] == "Z").all()
     free = parent_lookup({**spec, "free": [[["Q"], 7]]})
-    got, held = looked_up_targets(target, bound, parents, model, free, seed=3)
+    got, held = looked_up_targets(target, bound, codes, model, free, seed=3)
     assert (got["carrier"][~bound] == "Q").all() and held.all()
     assert (got["carrier"][bound].to_numpy() != "Q").all()
 
@@ -123,7 +124,7 @@ def test_siblings_that_differ_from_their_parents_value_are_drawn_again_under_it(
     parents = pd.Series(np.repeat(np.arange(50), 8).astype(object))
     parents.iloc[:3] = None
     rows = draw(np.arange(len(parents)), 1)
-    target, bound = parent_targets(rows, ["kind"], parents)
+    target, bound = parent_targets(rows, ["kind"], pd.factorize(parents)[0])
     out = with_parent_constants(rows, target, bound, draw, seed=2)
     kept = out[bound].groupby(parents[bound])["kind"].nunique()
     assert (kept == 1).all()

@@ -473,15 +473,22 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
             logger.info("table %s: epsilon: columns constant within each %s are not looked for "
                         "(the finding is not differentially private)", name, parent)
         elif cats:
-            consts = fit_parent_constants(name, df, fk.column, parent, cats)
-            if consts:
-                given = [c for c in ctx if c not in derived_here
-                         and col_cfgs.get(prefix + c, {}).get("sdtype") in ("categorical",
-                                                                              "boolean")]
-                tstate["parentConstants"] = {
-                    "columns": consts,
-                    **parent_constant_lookup(name, df, fk.column, consts, pdf,
-                                             fk.parent_column, given, prefix)}
+            per_parent = parent_values(df, fk.column, cats).persist()  # read by both below
+            try:
+                consts = fit_parent_constants(name, df, fk.column, parent, cats, per_parent)
+                if consts:
+                    given = [c for c in ctx if c not in derived_here
+                             and col_cfgs.get(prefix + c, {}).get("sdtype") in ("categorical",
+                                                                                  "boolean")]
+                    free = tstate["driver"]["nullShare"] + tstate["driver"]["orphanShare"] > 0
+                    tstate["parentConstants"] = {
+                        "columns": consts,
+                        **parent_constant_lookup(
+                            name, df, fk.column, consts,
+                            per_parent, [f"__lo{cats.index(c)}" for c in consts], pdf,
+                            fk.parent_column, given, prefix, free)}
+            finally:
+                per_parent.unpersist()
 
     degrees = {}
     for sfk in graph.secondary_fks(name):
@@ -785,20 +792,25 @@ PARENT_CONSTANT_MIN_SHARED = 0.5
 PARENT_CONSTANT_MIN_BEYOND_CHANCE = 0.9
 
 
+def parent_values(df: DataFrame, fk: str, columns: list[str]) -> DataFrame:
+    """One row per parent key of child table ``df``: its children (``__n``) and, for column i of
+    ``columns``, their least and greatest value (``__lo{i}``, ``__hi{i}``) and non-null count
+    (``__k{i}``)."""
+    return df.where(F.col(fk).isNotNull()).groupBy(fk).agg(
+        F.count(F.lit(1)).alias("__n"),
+        *[agg(qcol(c)).alias(f"__{what}{i}") for i, c in enumerate(columns)
+          for what, agg in (("lo", F.min), ("hi", F.max), ("k", F.count))])
+
+
 def fit_parent_constants(name: str, df: DataFrame, fk: str, parent: str,
-                         columns: list[str]) -> list[str]:
+                         columns: list[str], per_parent: DataFrame) -> list[str]:
     """The categorical ``columns`` of child table ``name`` that hold one value (or only nulls)
     for all the children of each ``parent`` row (a flight's airline for its plane, an order's
     account manager for its customer): on at least 99% of the children of parents with two or
     more, those parents holding at least half of the children, with at least two values over the
     parents, and on 90% of the children whose values would differ by chance (the share of
     constant parents with the values shuffled, from the parents' sizes and the values' shares,
-    taken out)."""
-    n = F.count(F.lit(1))
-    per_parent = df.where(F.col(fk).isNotNull()).groupBy(fk).agg(
-        n.alias("__n"),
-        *[agg(qcol(c)).alias(f"__{what}{i}") for i, c in enumerate(columns)
-          for what, agg in (("lo", F.min), ("hi", F.max), ("k", F.count))])
+    taken out). ``per_parent``: :func:`parent_values` of ``columns``."""
     multi = F.col("__n") >= 2
 
     def constant(i: int) -> Any:
@@ -860,19 +872,17 @@ def _plain(value: Any) -> Any:
 
 
 def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
-                           parents: DataFrame, parent_key: str, given: list[str],
-                           prefix: str) -> dict[str, Any]:
+                           per: DataFrame, vals: list[str], parents: DataFrame, parent_key: str,
+                           given: list[str], prefix: str, free_rows: bool) -> dict[str, Any]:
     """How the parent constants of table ``name`` are drawn for a generated parent: from their
     real frequencies among the parents that share the parent's value of the categorical parent
     column (of ``given``) that explains most of them, over the parents (a plane's airline by its
     model: most models fly for one airline), weighted by how likely the parent's number of
     children is for each (``given``, ``values``, ``sizes``); without them (no parent column
     explains at least half) the first child's values, drawn under the parent's context. Rows
-    without a parent draw them from their own real shares (``free``), one by one."""
-    per = (df.where(F.col(fk).isNotNull()).groupBy(fk)
-           .agg(F.count(F.lit(1)).alias("__n"),
-                *[F.min(qcol(c)).alias(f"__v{i}") for i, c in enumerate(consts)]))
-    vals = [f"__v{i}" for i in range(len(consts))]
+    without a parent (``free_rows``: the table has some) draw them from their own real shares
+    (``free``), one by one. ``per``: :func:`parent_values`, ``vals`` its columns of the
+    constants' values."""
     best: tuple[float, Optional[str], list] = (PARENT_LOOKUP_MIN_EXPLAINED, None, [])
     for a in given:
         joined = per.join(parents.select(F.col(parent_key).alias(fk), F.col(a).alias("__a")), fk)
@@ -881,8 +891,8 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
         if not rows or len(rows) > PARENT_LOOKUP_MAX_CELLS:
             continue
         try:
-            table = [[_plain(r["__a"]), [_plain(r[v]) for v in vals], int(r["count"])]
-                     for r in rows]
+            table = sorted(([_plain(r["__a"]), [_plain(r[v]) for v in vals], int(r["count"])]
+                            for r in rows), key=json.dumps)  # collect() has no set order
         except KeyError:
             continue  # values JSON does not keep (dates): the first child's values
         counts = pd.DataFrame({"a": [value_key(t[0]) for t in table],
@@ -907,12 +917,14 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
     out: dict[str, Any] = {}
     # the rows without a parent (a null key, or one that matches none) have their own shares
     # (the flights of planes missing from the register are mostly two airlines')
-    free = (df.join(parents.select(F.col(parent_key).alias(fk)).distinct(), fk, "left_anti")
-            .groupBy(*[qcol(c).alias(v) for c, v in zip(consts, vals)]).count()
-            .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
+    free = [] if not free_rows else (
+        df.join(parents.select(F.col(parent_key).alias(fk)).distinct(), fk, "left_anti")
+        .groupBy(*[qcol(c).alias(v) for c, v in zip(consts, vals)]).count()
+        .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
     if 0 < len(free) <= PARENT_LOOKUP_MAX_CELLS:
         try:
-            out["free"] = [[[_plain(r[v]) for v in vals], int(r["count"])] for r in free]
+            out["free"] = sorted(([[_plain(r[v]) for v in vals], int(r["count"])] for r in free),
+                                 key=json.dumps)
         except KeyError:
             pass
     if a is None:
@@ -927,7 +939,7 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
     logger.info("table %s: %s drawn per parent from their frequencies among the parents of the "
                 "same %s (it explains %.0f%% of their entropy) and of about as many children",
                 name, ", ".join(consts), a, 100 * u)
-    return {**out, "given": prefix + a, "values": table, "sizes": list(sizes.values())}
+    return {**out, "given": prefix + a, "values": table, "sizes": [sizes[k] for k in sorted(sizes)]}
 
 
 def fit_self_reference(name: str, df: DataFrame, column: str, key: str,

@@ -313,11 +313,10 @@ def sequence_group(plan: TablePlan) -> Optional[str]:
     return plan.driver_col if whole else None
 
 
-def parent_targets(rows: pd.DataFrame, columns: list[str], parents: pd.Series
+def parent_targets(rows: pd.DataFrame, columns: list[str], codes: np.ndarray
                    ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per row, the values of ``columns`` in the first row of its parent (``parents``: the driver
-    keys, a parent's rows in one chunk), and which rows have a parent."""
-    codes = pd.factorize(parents.reset_index(drop=True))[0]
+    """Per row, the values of ``columns`` in the first row of its parent (``codes``: the driver
+    keys factorized, -1 for none; a parent's rows in one chunk), and which rows have a parent."""
     bound = codes >= 0
     first = np.arange(len(rows))
     if bound.any():
@@ -370,7 +369,7 @@ def parent_lookup(spec: dict[str, Any]) -> Optional[tuple]:
             free)
 
 
-def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, parents: pd.Series,
+def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, codes: np.ndarray,
                       given: Optional[pd.Series], lookup: tuple, seed: int
                       ) -> tuple[pd.DataFrame, np.ndarray]:
     """``target`` with each parent whose ``given`` value is in the lookup (:func:`parent_lookup`)
@@ -392,15 +391,14 @@ def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, parents: pd.Serie
             out[c][loose] = column[pick]
         held[:] = True
     if table is not None and given is not None and bound.any():
-        _draw_per_parent(out, target.columns, bound, parents, given, table, rng)
+        _draw_per_parent(out, target.columns, bound, codes, given, table, rng)
     frame = pd.DataFrame({c: pd.Series(out[c]).astype(target[c].dtype) for c in target.columns})
     return frame, held
 
 
 def _draw_per_parent(out: dict[str, np.ndarray], columns: Any, bound: np.ndarray,
-                     parents: pd.Series, given: pd.Series, lookup: dict[str, tuple],
+                     codes: np.ndarray, given: pd.Series, lookup: dict[str, tuple],
                      rng: np.random.Generator) -> None:
-    codes = pd.factorize(parents.reset_index(drop=True))[0]
     uniq, first, sizes = np.unique(codes[bound], return_index=True, return_counts=True)
     first = np.flatnonzero(bound)[first]
     bins = size_bins(sizes)
@@ -489,12 +487,12 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
 
         regenerate = again
         if plan.parent_constants:  # siblings share their parent's value (drawn by the first)
-            target, bound = parent_targets(rows, plan.parent_constants,
-                                           piece[plan.driver_col])
+            codes = pd.factorize(piece[plan.driver_col].reset_index(drop=True))[0]
+            target, bound = parent_targets(rows, plan.parent_constants, codes)
             if plan.parent_lookup is not None:
                 given = plan.parent_lookup[0]
                 target, bound = looked_up_targets(
-                    target, bound, piece[plan.driver_col],
+                    target, bound, codes,
                     None if given is None else context[given], plan.parent_lookup,
                     seed_of("parent-lookup"))
             rows = with_parent_constants(rows, target, bound, again, seed_of("parent-constants"))
