@@ -31,7 +31,13 @@ the column says beyond the nesting. Columns are drawn coarse to fine (the strati
 first, then by their number of categories), each within the earlier column it is nested in that
 explains most of its entropy (then the finest), so that chains hold (a city within its state
 within its country) whatever the stratifying column is, and a maker is drawn within its model,
-not within an engine count it also determines.
+not within an engine count it also determines. The stratifying column itself can be nested in a
+context column only (it is drawn first); where none determines it, it is drawn from its real
+frequencies within the category of the context column that explains most of its entropy (at
+least 10%), for the context categories of at least 50 rows, and within the pair of it and a
+second context column where the pair has 50 rows, when that explains 2 points more: a flight's
+destination within its plane's model and airline, where the rest of the row follows from the
+destination's tables and a correlation alone would lose the pair.
 
 Sampling spreads the categorical column of most categories evenly over each call's rows: its
 normal score comes from one draw in each of the call's n equal slices of probability, shuffled,
@@ -65,6 +71,11 @@ _NEST_MIN_PURITY = 0.99
 _NEST_LOOSE_PURITY = 0.90
 _NEST_LOOSE_BEYOND_CHANCE = 0.75
 _NEST_MAX_CELLS = 2_000_000
+#: a context column gives the stratifying column its frequencies when it explains this share of
+#: its entropy (Theil's U)
+_STRATUM_GIVEN_MIN_EXPLAINED = 0.1
+#: and within a pair of context columns where that explains this much more of it
+_STRATUM_PAIR_MIN_GAIN = 0.02
 
 
 def _even_uniforms(rank: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -1029,9 +1040,10 @@ class GaussianCopula(GenerativeModel):
                       + [c for c in ranked if c.name != st["column"]])
         for pos, codec in enumerate(ranked):
             k_b = codec.n_categories
-            if k_b < 3 or (st is not None and (st["column"], st["source"]) == (codec.name, "data")):
+            if k_b < 3:
                 continue
             b = codes[(codec.name, "data")]
+            # the stratifying column (drawn first) only within a context column
             earlier = [(c, "data") for c in ranked[:pos]] + [(c, s) for c, s in cats if s == "context"]
             best, best_key = None, (0.0, 0.0)
             for other, src in earlier:
@@ -1049,43 +1061,120 @@ class GaussianCopula(GenerativeModel):
                 key = (round(_theil_u(a, b, k_a, k_b) or 0.0, 6), h)
                 if key > best_key:
                     best, best_key = (other, src), key
+            loose = False
+            if best is None and pos == 0 and st is not None and st["source"] == "data":
+                # the stratifying column, drawn first, from its frequencies within the context
+                # category that says most about it (a flight's destination within its
+                # airline's), where that category has rows enough: the rest of the row follows
+                # from the stratum's tables, so a correlation alone would lose the pair
+                for other, src in earlier:
+                    k_a = other.n_categories
+                    if k_a < 2 or k_a * k_b > _NEST_MAX_CELLS:
+                        continue
+                    u = _theil_u(codes[(other.name, src)], b, k_a, k_b) or 0.0
+                    if u >= _STRATUM_GIVEN_MIN_EXPLAINED and u > best_key[0]:
+                        best, best_key, loose = (other, src), (u, 0.0), True
             if best is None:
                 continue
             other, src = best
+            k_a = other.n_categories
             a = codes[(other.name, src)]
             ok = (a >= 0) & (b >= 0)
             freq = np.bincount(a[ok] * k_b + b[ok], minlength=other.n_categories * k_b)
-            self._nested[codec.name] = {"given": other.name, "source": src,
-                                        "freq": freq.reshape(other.n_categories, k_b).astype(np.float64)}
+            freq = freq.reshape(other.n_categories, k_b).astype(np.float64)
+            if loose:  # a category of few rows keeps the correlation's draw
+                freq[freq.sum(axis=1) < _STRATA_MIN_ROWS] = 0.0
+                spec = {"given": other.name, "source": src, "freq": freq}
+                # within the pair of it and a second context column where the pair has rows
+                # enough, when that says more (a destination by the plane's model and airline)
+                u_best, second = self._backoff_u(a, None, b, k_b), None
+                for other2, src2 in earlier:
+                    k_2 = other2.n_categories
+                    if other2 is other or k_2 < 2 or k_a * k_2 * k_b > _NEST_MAX_CELLS:
+                        continue
+                    u2 = self._backoff_u(a, codes[(other2.name, src2)], b, k_b, k_a, k_2)
+                    if u2 >= u_best + _STRATUM_PAIR_MIN_GAIN:
+                        u_best, second = u2, (other2, src2)
+                if second is not None:
+                    spec["given2"] = second[0].name
+                    a2 = codes[(second[0].name, second[1])]
+                    k_2 = second[0].n_categories
+                    ok2 = ok & (a2 >= 0)
+                    pair = np.bincount((a[ok2] * k_2 + a2[ok2]) * k_b + b[ok2],
+                                       minlength=k_a * k_2 * k_b).reshape(k_a * k_2, k_b)
+                    pair = pair.astype(np.float64)
+                    pair[pair.sum(axis=1) < _STRATA_MIN_ROWS] = 0.0
+                    spec["freq2"] = pair
+                self._nested[codec.name] = spec
+                self.logger.info("copula: stratifying column %r is drawn from its frequencies "
+                                 "among the rows of the same %s column %r%s: %.0f%% of its entropy "
+                                 "explained", codec.name, src, other.name,
+                                 "" if second is None else " (and %r, where a pair has %d rows)"
+                                 % (second[0].name, _STRATA_MIN_ROWS),
+                                 100 * u_best)
+                continue
+            self._nested[codec.name] = {"given": other.name, "source": src, "freq": freq}
             self.logger.info("copula: column %r is drawn within the sampled category of %s column %r "
                              "(one of them determines the other on at least %.0f%% of rows, or on "
                              "%.0f%% and on %.0f%% of those chance leaves)",
                              codec.name, src, other.name, 100 * _NEST_MIN_PURITY,
                              100 * _NEST_LOOSE_PURITY, 100 * _NEST_LOOSE_BEYOND_CHANCE)
 
-    def _nested_cums(self, codec: ColumnCodec, given: np.ndarray):
-        """For nested column ``codec`` and the rows' codes of the column it is nested in: pairs
-        (rows, cumulative interval ends of ``codec`` in its global order among that category's
-        real rows), for each category the rows hold that has real rows."""
-        freq = self._nested[codec.name]["freq"]
-        order = self._order(codec, "data")
-        ok = np.flatnonzero((given >= 0) & (given < len(freq)))
-        if not len(ok):
-            return
-        by = ok[np.argsort(given[ok], kind="stable")]
-        groups, starts = np.unique(given[by], return_index=True)
-        for g, rows in zip(groups, np.split(by, starts[1:])):
-            f = freq[g]
-            if f.sum() > 0:
-                yield rows, np.cumsum(f[order] / f.sum())
+    @staticmethod
+    def _backoff_u(a: np.ndarray, a2: np.ndarray | None, b: np.ndarray, k_b: int,
+                   k_a: int = 0, k_2: int = 0) -> float:
+        """The share of ``b``'s entropy explained by the cells a loose stratum draw uses: the
+        (``a``, ``a2``) pairs of at least _STRATA_MIN_ROWS rows, else ``a``'s categories of as
+        many, the other rows one pool (the correlation's draw)."""
+        cell = a.astype(np.int64)
+        if a2 is not None:
+            pair = np.where((a >= 0) & (a2 >= 0), a * k_2 + a2, -1)
+            cnt = np.bincount(pair[pair >= 0], minlength=k_a * k_2)
+            big = (pair >= 0) & (cnt[np.maximum(pair, 0)] >= _STRATA_MIN_ROWS)
+            cell = np.where(big, pair + int(a.max()) + 2, cell)
+        cells, inv = np.unique(cell, return_inverse=True)
+        cnt = np.bincount(inv, minlength=len(cells))
+        inv = np.where(cnt[inv] >= _STRATA_MIN_ROWS, inv, len(cells))
+        return float(_theil_u(inv, np.maximum(b, 0), len(cells) + 1, k_b) or 0.0)
 
-    def _nested_given(self, name: str, frames: dict[str, pd.DataFrame]) -> np.ndarray | None:
+    def _nested_cums(self, codec: ColumnCodec, given: Any):
+        """For nested column ``codec`` and the rows' codes of the column it is nested in (a pair
+        of codes where it is nested in two context columns, :meth:`_nested_given`): pairs (rows,
+        cumulative interval ends of ``codec`` in its global order among that category's real
+        rows), for each category the rows hold that has real rows (with two columns, the
+        first's categories, then the pairs that have rows enough, which take their rows)."""
+        spec = self._nested[codec.name]
+        order = self._order(codec, "data")
+        levels = [(given, spec["freq"])]
+        if isinstance(given, tuple):
+            g1, g2 = given
+            k_2 = len(spec["freq2"]) // max(1, len(spec["freq"]))
+            both = (g1 >= 0) & (g1 < len(spec["freq"])) & (g2 >= 0) & (g2 < k_2)
+            levels = [(g1, spec["freq"]), (np.where(both, g1 * k_2 + g2, -1), spec["freq2"])]
+        for codes, freq in levels:
+            ok = np.flatnonzero((codes >= 0) & (codes < len(freq)))
+            if not len(ok):
+                continue
+            by = ok[np.argsort(codes[ok], kind="stable")]
+            groups, starts = np.unique(codes[by], return_index=True)
+            for g, rows in zip(groups, np.split(by, starts[1:])):
+                f = freq[g]
+                if f.sum() > 0:
+                    yield rows, np.cumsum(f[order] / f.sum())
+
+    def _nested_given(self, name: str, frames: dict[str, pd.DataFrame]) -> Any:
+        """The rows' codes of the column ``name`` is nested in (a pair of code arrays where it is
+        nested in two), or None without its frame."""
         spec = self._nested[name]
         frame = frames.get(spec["source"])
         if frame is None:
             return None
         codec = self._stratum_codec(spec["given"], spec["source"])
-        return codec.codes(frame[codec.name])
+        codes = codec.codes(frame[codec.name])
+        if spec.get("given2") is None:
+            return codes
+        codec2 = self._stratum_codec(spec["given2"], spec["source"])
+        return codes, codec2.codes(frame[codec2.name])
 
     def _num_scores_u(self, x: np.ndarray, k: int, rng: np.random.Generator,
                       s_codes: np.ndarray | None) -> np.ndarray:
@@ -1310,15 +1399,6 @@ class GaussianCopula(GenerativeModel):
                 position = np.minimum(np.searchsorted(cum, u, "right"), len(cum) - 1)
                 codes[codec.name] = self._order(codec, "data")[position]
                 cat_u[codec.name] = (u, codec)
-        st = getattr(self, "_strata", None)
-        s_codes = None
-        if st is not None:  # values, missing shares and categories from their stratum's tables
-            if st["source"] == "data":
-                s_codes = codes.get(st["column"])
-                s_codes = None if s_codes is None else self._groups(s_codes)
-            elif context is not None:
-                s_codes = self._stratum_codes({"context": context})
-
         def drawn(name: str, u_rows: np.ndarray) -> np.ndarray:
             """The spread variable's scores among some rows (a stratum, a given category)
             spread evenly again (their order kept): its categories come out at that group's
@@ -1329,6 +1409,35 @@ class GaussianCopula(GenerativeModel):
             rank[np.argsort(u_rows, kind="stable")] = np.arange(len(u_rows))
             return _even_uniforms(rank, rng)
 
+        def nest(name: str) -> None:
+            """Column ``name`` drawn within its given column's sampled (or context) category."""
+            spec = self._nested[name]
+            u, codec = cat_u[name]
+            if spec["source"] == "data":
+                given = codes.get(spec["given"])
+            else:
+                given = None if context is None else self._nested_given(codec.name, {"context": context})
+            if given is None:
+                return
+            order = self._order(codec, "data")
+            for rows, gcum in self._nested_cums(codec, given):
+                position = np.minimum(np.searchsorted(gcum, drawn(name, u[rows]), "right"),
+                                      len(gcum) - 1)
+                codes[codec.name][rows] = order[position]
+
+        nested = {name: spec for name, spec in getattr(self, "_nested", {}).items()
+                  if name in cat_u}
+        st = getattr(self, "_strata", None)
+        s_codes = None
+        if st is not None:  # values, missing shares and categories from their stratum's tables
+            if st["source"] == "data":
+                if st["column"] in nested:  # within a context category (a route of its airline)
+                    nest(st["column"])
+                s_codes = codes.get(st["column"])
+                s_codes = None if s_codes is None else self._groups(s_codes)
+            elif context is not None:
+                s_codes = self._stratum_codes({"context": context})
+
         for name, (u, codec) in cat_u.items():
             order = self._order(codec, "data")
             for sc, scum in self._stratum_cums(codec, "data", s_codes).items():
@@ -1336,21 +1445,9 @@ class GaussianCopula(GenerativeModel):
                 position = np.minimum(np.searchsorted(scum, drawn(name, u[rows]), "right"),
                                       len(scum) - 1)
                 codes[name][rows] = order[position]
-        for name, spec in getattr(self, "_nested", {}).items():  # in the order they were found
-            if name not in cat_u:
-                continue
-            u, codec = cat_u[name]
-            if spec["source"] == "data":
-                given = codes.get(spec["given"])
-            else:
-                given = None if context is None else self._nested_given(codec.name, {"context": context})
-            if given is None:
-                continue
-            order = self._order(codec, "data")
-            for rows, gcum in self._nested_cums(codec, given):
-                position = np.minimum(np.searchsorted(gcum, drawn(name, u[rows]), "right"),
-                                      len(gcum) - 1)
-                codes[codec.name][rows] = order[position]
+        for name in nested:  # in the order they were found
+            if st is None or (st["column"], st["source"]) != (name, "data"):
+                nest(name)
         for name, (u, codec, k) in null_u.items():
             nulls[name] = u > self._present_share(codec, k, n, s_codes)
         if s_codes is not None:
@@ -1436,6 +1533,8 @@ class GaussianCopula(GenerativeModel):
                 t["strata/cat/" + name] = torch.from_numpy(np.ascontiguousarray(freq))
         for name, spec in getattr(self, "_nested", {}).items():
             t["nested/" + name] = torch.from_numpy(np.ascontiguousarray(spec["freq"]))
+            if spec.get("given2") is not None:
+                t["nested2/" + name] = torch.from_numpy(np.ascontiguousarray(spec["freq2"]))
         for key, freq in getattr(self, "_dp_freq", {}).items():
             t["dpfreq/" + key] = torch.from_numpy(np.ascontiguousarray(freq))
         return t
@@ -1449,7 +1548,8 @@ class GaussianCopula(GenerativeModel):
             out["strata"] = {"column": st["column"], "source": st["source"]}
         nested = getattr(self, "_nested", {})
         if nested:  # a list: the order is the drawing order
-            out["nested"] = [{"column": name, "given": spec["given"], "source": spec["source"]}
+            out["nested"] = [{"column": name, "given": spec["given"], "source": spec["source"],
+                              **({"given2": spec["given2"]} if spec.get("given2") else {})}
                              for name, spec in nested.items()]
         return out
 
@@ -1491,7 +1591,14 @@ class GaussianCopula(GenerativeModel):
                 raise KeyError(f"nested-category table of {name!r} has shape {tuple(freq.shape)}; "
                                f"expected ({given.n_categories}, {codec.n_categories})")
             self._nested[name] = {"given": str(spec["given"]), "source": str(spec["source"]),
-                                       "freq": freq}
+                                  "freq": freq}
+            if spec.get("given2"):
+                given2 = self._stratum_codec(str(spec["given2"]), str(spec["source"]))
+                freq2 = tensors["nested2/" + str(name)].numpy().astype(np.float64)
+                if freq2.shape != (given.n_categories * given2.n_categories, codec.n_categories):
+                    raise KeyError(f"nested-category table of {name!r} within "
+                                   f"{spec['given2']!r} has shape {tuple(freq2.shape)}")
+                self._nested[name].update(given2=str(spec["given2"]), freq2=freq2)
         expected = len(self._vars)
         if self._corr is not None and self._corr.shape != (expected, expected):
             raise KeyError(f"correlation matrix of shape {tuple(self._corr.shape)} does not match the "
