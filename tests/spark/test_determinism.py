@@ -6,6 +6,7 @@ partition number Spark gives the task that computes it."""
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -209,18 +210,22 @@ def test_rows_do_not_depend_on_the_arrow_batch_size(spark, customer_model, retai
 
 def test_siblings_that_share_a_value_are_the_same_rows_in_both_branches_and_any_batches(spark):
     """A child table whose airline is drawn once per plane (its flights generated in one chunk
-    per plane, some drawn again until they agree): the same rows in both branches of a query and
-    with Arrow batches of 37 rows."""
+    per plane, under it): the same rows in both branches of a query and with Arrow batches of 37
+    rows."""
     from conftest import fleet_database
 
     real = fleet_database(n_planes=200, seed=2)
     md = Metadata.detect(real)
-    model = RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=6,
-                                  rowsPerPartition=300).fit(
-        {t: spark.createDataFrame(df) for t, df in real.items()})
+
+    def fit() -> Any:
+        return RelationalSynthesizer(metadata=md, model="gaussian_copula", seed=6,
+                                     rowsPerPartition=300).fit(
+            {t: spark.createDataFrame(df).repartition(3) for t, df in real.items()})
+
+    model = fit()
     assert model._state["tables"]["flights"]["parentConstants"]["columns"] == ["carrier"]
 
-    def run() -> list[str]:
+    def run(model: Any = model) -> list[str]:
         spark.catalog.clearCache()
         out = model.sample(scale=1.0, seed=2, numPartitions=2)
         rows = sorted(repr(tuple(r)) for r in out["flights"].collect())
@@ -236,3 +241,6 @@ def test_siblings_that_share_a_value_are_the_same_rows_in_both_branches_and_any_
     default = run()
     with arrow_batch(spark, 37):
         assert run() == default
+    # a second fit of the same seed (its per-parent tables collected in another order) is the
+    # same model: the same rows
+    assert run(fit()) == default

@@ -59,6 +59,10 @@ def test_a_column_with_one_value_per_parent_is_found_and_the_fit_log_says_so(fit
     assert spec["given"].endswith("model")  # the plane's model says most about its airline
     assert any("column carrier is one value per planes" in r for r in records)
     assert not any("column origin is one value" in r for r in records)
+    # the flights' model learned the rows under it: one more column of the parent's context
+    assert spec["conditioned"] is True
+    assert "carrier" in model._table_models["flights"].getConditionCols()
+    assert "carrier" not in model._state["tables"]["flights"]["conditionCols"]  # not the parent's
 
 
 def test_each_generated_parent_has_one_value_and_its_children_are_generated_under_it(
@@ -114,3 +118,23 @@ def test_a_value_that_is_one_per_parent_only_by_chance_is_left_to_the_rows(spark
     assert found == ["carrier"]
     assert "column flag is one value per parents on 99.4%" in caplog.text
     assert "about what chance gives" in caplog.text
+
+
+def test_a_model_saved_before_the_siblings_were_generated_under_their_value_still_samples(
+        spark, real):
+    """tests/data/models/relational_fleet_732a091: the fleet fitted by 732a091, whose flights'
+    model did not learn the rows under the airline (its state has no "conditioned"): it loads,
+    and each generated plane's flights still share one airline (set on the rows)."""
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "data", "models",
+                        "relational_fleet_732a091")
+    model = RelationalSynthesizerModel.load(path)
+    spec = model._state["tables"]["flights"]["parentConstants"]
+    assert spec["columns"] == ["carrier"] and "conditioned" not in spec
+    synth = _sample(model, seed=3)
+    flights, planes = synth["flights"], synth["planes"]
+    assert flights.groupby("plane_id")["carrier"].nunique().max() == 1
+    assert set(flights["plane_id"]) <= set(planes["plane_id"])
+    assert set(flights["carrier"]) <= set(real["flights"]["carrier"])
+    assert 0.7 * len(real["flights"]) < len(flights) < 1.3 * len(real["flights"])

@@ -75,60 +75,46 @@ def test_a_partitions_last_sequence_is_not_a_sampling_call_of_its_own(batch):
 def test_a_parents_value_is_drawn_from_parents_of_its_kind_and_of_about_as_many_children():
     """looked_up_targets: under one model, airline A's planes fly once and B's sixteen times;
     a generated plane with one flight is mostly A's, one with sixteen mostly B's; a model the
-    table does not hold keeps the first child's value; rows without a parent take the values of
-    the real rows without one, and must then hold them too."""
+    table does not hold takes the values' shares over all the planes (a model saved without
+    them: the first child's value); rows without a parent take the values of the real rows
+    without one, and must then hold them too."""
     from synthohive_spark.ml._relational_gen import (SIZE_BINS, looked_up_targets,
                                                      parent_lookup, parent_targets)
 
     small, big = [0] * SIZE_BINS, [0] * SIZE_BINS
     small[0], big[8] = 50, 50  # bins of 1 and of 16 children
-    spec = {"given": "planes__model", "values": [["M1", ["A"], 50], ["M1", ["B"], 50]],
+    spec = {"columns": ["carrier"], "given": "planes__model",
+            "values": [["M1", ["A"], 50], ["M1", ["B"], 50]],
             "sizes": [[["A"], small], [["B"], big]]}
     lookup = parent_lookup(spec)
-    assert lookup[2] is None and parent_lookup({}) is None
+    assert lookup.free is None and lookup.overall is None and parent_lookup({}) is None
     sizes = [1] * 200 + [16] * 200
     parents = pd.Series(np.repeat(np.arange(400), sizes).astype(object))
     parents.iloc[-5:] = None  # rows without a parent
     n = len(parents)
     rows = pd.DataFrame({"carrier": ["Z"] * n})
     model = pd.Series(["M1"] * n)
-    model.iloc[np.flatnonzero(parents.to_numpy() == 399)] = "M9"  # a model not in the table
+    model.iloc[np.flatnonzero(parents.to_numpy() == 398)] = "M9"  # a model not in the table
     codes = pd.factorize(parents)[0]
     target, bound = parent_targets(rows, ["carrier"], codes)
     got, held = looked_up_targets(target, bound, codes, model, lookup, seed=3)
-    assert lookup[0] == "planes__model" and (held == bound).all()
+    assert lookup.given == "planes__model" and (held == bound).all()
     per = pd.DataFrame({"p": parents, "c": got["carrier"]})[bound].groupby("p")["c"]
     assert (per.nunique() == 1).all()
     first = per.first()
-    assert (first.iloc[:200] == "A").mean() > 0.95 and (first.iloc[200:399] == "B").mean() > 0.95
-    assert first.loc[399] == "Z"
+    assert (first.iloc[:200] == "A").mean() > 0.95 and (first.iloc[np.r_[200:398, 399]] == "B").mean() > 0.95
+    assert first.loc[398] == "Z"
     assert (got["carrier"][~bound] == "Z").all()
-    free = parent_lookup({**spec, "free": [[["Q"], 7]]})
+    free = parent_lookup({**spec, "free": [[["Q"], 7]], "overall": [[["C"], 3], [["A"], 1]],
+                          "sizes": [[["A"], small], [["B"], big], [["C"], big]]})
     got, held = looked_up_targets(target, bound, codes, model, free, seed=3)
     assert (got["carrier"][~bound] == "Q").all() and held.all()
     assert (got["carrier"][bound].to_numpy() != "Q").all()
-
-
-def test_siblings_that_differ_from_their_parents_value_are_drawn_again_under_it():
-    """with_parent_constants: a row whose value differs is drawn again (its colour follows its
-    value, as the generator's rows do), and rows still differing after the rounds take the
-    value; a row without a parent keeps its own."""
-    from synthohive_spark.ml._relational_gen import parent_targets, with_parent_constants
-
-    def draw(idx: np.ndarray, seed: int) -> pd.DataFrame:
-        rng = np.random.default_rng(seed)
-        kind = rng.choice(["x", "y", "z"], len(idx), p=[0.6, 0.3, 0.1])
-        return pd.DataFrame({"kind": kind, "colour": [{"x": "red", "y": "blue", "z": "green"}[k]
-                                                      for k in kind]})
-
-    parents = pd.Series(np.repeat(np.arange(50), 8).astype(object))
-    parents.iloc[:3] = None
-    rows = draw(np.arange(len(parents)), 1)
-    target, bound = parent_targets(rows, ["kind"], pd.factorize(parents)[0])
-    out = with_parent_constants(rows, target, bound, draw, seed=2)
-    kept = out[bound].groupby(parents[bound])["kind"].nunique()
-    assert (kept == 1).all()
-    pairs = {"x": "red", "y": "blue", "z": "green"}
-    assert all(pairs[k] == c for k, c in zip(out["kind"], out["colour"]))
-    pd.testing.assert_frame_equal(out.iloc[:3], rows.iloc[:3])
-    assert (out["kind"][bound].to_numpy() == target["kind"][bound].to_numpy()).all()
+    assert (got["carrier"][(parents == 398).to_numpy()] == "C").all()  # C: 3 of 4, and busy
+    # no column of the parent explains them: every parent from the shares over all parents,
+    # weighted by its size (a plane of one flight: A, C's are busy)
+    alone = parent_lookup({"columns": ["carrier"], "overall": [[["C"], 3], [["A"], 1]],
+                           "sizes": [[["A"], small], [["C"], big]]})
+    got, _ = looked_up_targets(target.assign(carrier=None), bound, codes, None, alone, seed=4)
+    first = pd.DataFrame({"p": parents, "c": got["carrier"]})[bound].groupby("p")["c"].first()
+    assert (first.iloc[:200] == "A").mean() > 0.9 and (first.iloc[200:] == "C").mean() > 0.9

@@ -466,6 +466,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                     name, round(cmodel.stats["mean"], 3), parent,
                     100 * cmodel.stats["zero_share"])
     tstate["conditionCols"] = cond
+    model_cond = cond  # the table model's context: the skeleton's columns, then parent constants
     if fk is not None and learned and not tstate.get("sequenceIndex"):
         cats = [c for c in learned if col_cfgs[c].get("sdtype") in ("categorical", "boolean")
                 and c not in (tstate.get("relative") or {})]
@@ -481,12 +482,18 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                              and col_cfgs.get(prefix + c, {}).get("sdtype") in ("categorical",
                                                                                   "boolean")]
                     free = tstate["driver"]["nullShare"] + tstate["driver"]["orphanShare"] > 0
-                    tstate["parentConstants"] = {
-                        "columns": consts,
-                        **parent_constant_lookup(
-                            name, df, fk.column, consts,
-                            per_parent, [f"__lo{cats.index(c)}" for c in consts], pdf,
-                            fk.parent_column, given, prefix, free)}
+                    lookup = parent_constant_lookup(
+                        name, df, fk.column, consts, per_parent,
+                        [f"__lo{cats.index(c)}" for c in consts], pdf, fk.parent_column, given,
+                        prefix, free)
+                    if lookup is not None:
+                        # drawn per parent first, the table model generates the siblings' other
+                        # columns under them (as context); a table of nothing else has no model
+                        # to condition: the drawn values are set on its rows
+                        lookup["conditioned"] = bool(set(learned) - set(consts))
+                        tstate["parentConstants"] = {"columns": consts, **lookup}
+                        if lookup["conditioned"]:
+                            model_cond = [*cond, *consts]
             finally:
                 per_parent.unpersist()
 
@@ -531,7 +538,7 @@ def fit_table(md: Metadata, name: str, frames: dict[str, DataFrame], graph: Sche
                                                               True)["model"]
         table_cfg = {"columns": col_cfgs, "primary_key": None, "foreign_keys": []}
         stage = TableSynthesizer(seed=settings.seed, tableName=name,
-                                 conditionCols=cond, keyCols=[], tableMetadata=table_cfg,
+                                 conditionCols=model_cond, keyCols=[], tableMetadata=table_cfg,
                                  **params, **seq)
         tmodel = stage.fit(frame)
         tstate["model"] = tmodel._state.get("model")  # None: every column is a label or PII
@@ -873,16 +880,33 @@ def _plain(value: Any) -> Any:
 
 def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
                            per: DataFrame, vals: list[str], parents: DataFrame, parent_key: str,
-                           given: list[str], prefix: str, free_rows: bool) -> dict[str, Any]:
-    """How the parent constants of table ``name`` are drawn for a generated parent: from their
-    real frequencies among the parents that share the parent's value of the categorical parent
-    column (of ``given``) that explains most of them, over the parents (a plane's airline by its
-    model: most models fly for one airline), weighted by how likely the parent's number of
-    children is for each (``given``, ``values``, ``sizes``); without them (no parent column
-    explains at least half) the first child's values, drawn under the parent's context. Rows
-    without a parent (``free_rows``: the table has some) draw them from their own real shares
-    (``free``), one by one. ``per``: :func:`parent_values`, ``vals`` its columns of the
-    constants' values."""
+                           given: list[str], prefix: str, free_rows: bool
+                           ) -> Optional[dict[str, Any]]:
+    """How the parent constants of table ``name`` are drawn for a generated parent, before its
+    children: from their real frequencies among the parents (``overall``: value tuples and
+    their parents' counts), weighted by how likely the parent's number of children is for each
+    (``sizes``: a histogram per tuple); where a categorical parent column (of ``given``)
+    explains at least half of their entropy over the parents, among the parents that share the
+    generated parent's value of it (``given``, ``values``: a plane's airline by its model, most
+    models fly for one airline). Rows without a parent (``free_rows``: the table has some) draw
+    them from their own real shares (``free``), one by one. ``per``: :func:`parent_values`,
+    ``vals`` its columns of the constants' values. None when a value does not keep as JSON (a
+    date): the constants are then left to the rows."""
+    def plain_rows(rows: list, head: str) -> Optional[list]:
+        try:  # collect() has no set order: sorted, so one seed gives one model
+            return sorted(([_plain(r[head]), [_plain(r[v]) for v in vals], int(r["count"])]
+                           for r in rows), key=json.dumps)
+        except KeyError:
+            return None
+
+    overall = plain_rows(per.groupBy(F.lit(None).alias("__a"), *vals).count()
+                         .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect(), "__a")
+    if not overall or len(overall) > PARENT_LOOKUP_MAX_CELLS:
+        logger.info("table %s: %s hold one value per parent, but their values (%s) are too "
+                    "many or do not keep in the model's state: left to the rows", name,
+                    ", ".join(consts), "more than %d" % PARENT_LOOKUP_MAX_CELLS
+                    if overall else "not JSON")
+        return None
     best: tuple[float, Optional[str], list] = (PARENT_LOOKUP_MIN_EXPLAINED, None, [])
     for a in given:
         joined = per.join(parents.select(F.col(parent_key).alias(fk), F.col(a).alias("__a")), fk)
@@ -890,11 +914,9 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
                 .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
         if not rows or len(rows) > PARENT_LOOKUP_MAX_CELLS:
             continue
-        try:
-            table = sorted(([_plain(r["__a"]), [_plain(r[v]) for v in vals], int(r["count"])]
-                            for r in rows), key=json.dumps)  # collect() has no set order
-        except KeyError:
-            continue  # values JSON does not keep (dates): the first child's values
+        table = plain_rows(rows, "__a")
+        if table is None:
+            continue
         counts = pd.DataFrame({"a": [value_key(t[0]) for t in table],
                                "t": [json.dumps(t[1]) for t in table],
                                "n": [t[2] for t in table]})
@@ -914,21 +936,6 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
         if u > best[0]:
             best = (u, a, table)
     u, a, table = best
-    out: dict[str, Any] = {}
-    # the rows without a parent (a null key, or one that matches none) have their own shares
-    # (the flights of planes missing from the register are mostly two airlines')
-    free = [] if not free_rows else (
-        df.join(parents.select(F.col(parent_key).alias(fk)).distinct(), fk, "left_anti")
-        .groupBy(*[qcol(c).alias(v) for c, v in zip(consts, vals)]).count()
-        .limit(PARENT_LOOKUP_MAX_CELLS + 1).collect())
-    if 0 < len(free) <= PARENT_LOOKUP_MAX_CELLS:
-        try:
-            out["free"] = sorted(([[_plain(r[v]) for v in vals], int(r["count"])] for r in free),
-                                 key=json.dumps)
-        except KeyError:
-            pass
-    if a is None:
-        return out
     # how many children the parents of each value have (a plane of a busy airline flies more)
     size_bin = F.least(F.floor(F.log2(F.col("__n")) * 2), F.lit(SIZE_BINS - 1)).cast("int")
     sizes: dict[str, list] = {}
@@ -936,10 +943,24 @@ def parent_constant_lookup(name: str, df: DataFrame, fk: str, consts: list[str],
         key = json.dumps([_plain(r[v]) for v in vals])
         hist = sizes.setdefault(key, [[_plain(r[v]) for v in vals], [0] * SIZE_BINS])[1]
         hist[int(r["__b"])] += int(r["count"])
+    out: dict[str, Any] = {"overall": [t[1:] for t in overall],
+                           "sizes": [sizes[k] for k in sorted(sizes)]}
+    # the rows without a parent (a null key, or one that matches none) have their own shares
+    # (the flights of planes missing from the register are mostly two airlines')
+    free = [] if not free_rows else plain_rows(
+        df.join(parents.select(F.col(parent_key).alias(fk)).distinct(), fk, "left_anti")
+        .groupBy(F.lit(None).alias("__a"), *[qcol(c).alias(v) for c, v in zip(consts, vals)])
+        .count().limit(PARENT_LOOKUP_MAX_CELLS + 1).collect(), "__a")
+    if free and len(free) <= PARENT_LOOKUP_MAX_CELLS:
+        out["free"] = [t[1:] for t in free]
+    if a is None:
+        logger.info("table %s: %s drawn per parent from their frequencies among the parents "
+                    "of about as many children", name, ", ".join(consts))
+        return out
     logger.info("table %s: %s drawn per parent from their frequencies among the parents of the "
                 "same %s (it explains %.0f%% of their entropy) and of about as many children",
                 name, ", ".join(consts), a, 100 * u)
-    return {**out, "given": prefix + a, "values": table, "sizes": [sizes[k] for k in sorted(sizes)]}
+    return {**out, "given": prefix + a, "values": table}
 
 
 def fit_self_reference(name: str, df: DataFrame, column: str, key: str,

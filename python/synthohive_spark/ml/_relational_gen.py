@@ -158,10 +158,12 @@ class TablePlan:
     # decimals, min, max), see relational.rules.find_relative
     relative: list[tuple] = field(default_factory=list)
     time_zone: Optional[str] = None
-    # categorical columns that hold one value per driver parent (see with_parent_constants),
-    # and how their values are drawn per parent and for rows without one (see parent_lookup)
+    # categorical columns that hold one value per driver parent, how their values are drawn
+    # per parent and for rows without one (see parent_lookup), and whether the table model
+    # generates the rows under them (its context; else they are set on its rows, with_targets)
     parent_constants: list[str] = field(default_factory=list)
-    parent_lookup: Optional[tuple] = None
+    parent_lookup: Optional[ParentLookup] = None
+    parent_conditioned: bool = False
     # rejectCopies / minDCR: the table's real rows to keep away from (ml._copies.CopyGuard), set
     # at sample time, never saved
     copy_guard: Any = None
@@ -306,7 +308,7 @@ def draw_secondary_keys(plan: TablePlan, batches: Iterator[pd.DataFrame]) -> Ite
 
 def sequence_group(plan: TablePlan) -> Optional[str]:
     """The skeleton column whose runs are generated whole: a sequence per driver parent, or the
-    children of a parent that share its one value of a column (:func:`with_parent_constants`)."""
+    children of a parent that share its one value of a column (:func:`looked_up_targets`)."""
     if plan.gen_plan is None:
         return None
     whole = bool(plan.gen_plan.sequence_key) or bool(plan.parent_constants)
@@ -347,74 +349,101 @@ def size_bins(n: np.ndarray) -> np.ndarray:
     return np.minimum(np.floor(2 * np.log2(np.maximum(n, 1))), SIZE_BINS - 1).astype(np.int64)
 
 
-def parent_lookup(spec: dict[str, Any]) -> Optional[tuple]:
-    """The saved parent-constant state as (context column, {value key: (value tuples, their
-    parents' counts, their parents' children-count likelihoods: tuples x SIZE_BINS)}, (value
-    tuples, counts) of the rows without a parent), each part None where the state has none.
-    A bin no parent of a tuple fell in keeps a little weight (half a parent)."""
+@dataclass
+class ParentLookup:
+    """The saved parent-constant state, ready to draw from (:func:`parent_lookup`): per value
+    key of the parent column ``given`` (None: none explains them), the value tuples, their
+    parents' counts and their parents' children-count likelihoods (tuples x SIZE_BINS); the same
+    over all parents (``overall``; None in a model saved before it was kept); and the (value
+    tuples, counts) of the rows without a parent (``free``, None where the table has none)."""
+
+    given: Optional[str]
+    table: Optional[dict[str, tuple]]
+    overall: Optional[tuple]
+    free: Optional[tuple]
+
+
+def parent_lookup(spec: dict[str, Any]) -> Optional[ParentLookup]:
+    """The parent-constant state ``spec`` as a :class:`ParentLookup` (None without one). A bin no
+    parent of a tuple fell in keeps a little weight (half a parent)."""
+    if not spec.get("columns"):
+        return None
+    hists = {json.dumps(t): np.asarray(h, dtype=np.float64) + 0.5 for t, h in spec.get("sizes", [])}
+
+    def entry(rows: list) -> tuple[list, np.ndarray, np.ndarray]:
+        likes = []
+        for consts, _ in rows:
+            h = hists.get(json.dumps(list(consts)), np.ones(SIZE_BINS))
+            likes.append(h / h.sum())
+        return ([list(t) for t, _ in rows], np.asarray([float(n) for _, n in rows]),
+                np.vstack(likes))
+
+    table: Optional[dict[str, tuple]] = None
+    if spec.get("given"):
+        grouped: dict[str, list] = {}
+        for value, consts, count in spec["values"]:
+            grouped.setdefault(value_key(value), []).append((consts, count))
+        table = {k: entry(rows) for k, rows in grouped.items()}
     free = None
     if spec.get("free"):
         free = ([list(t) for t, _ in spec["free"]], np.asarray([float(n) for _, n in spec["free"]]))
-    if not spec.get("given"):
-        return None if free is None else (None, None, free)
-    hists = {json.dumps(t): np.asarray(h, dtype=np.float64) + 0.5 for t, h in spec["sizes"]}
-    table: dict[str, tuple[list, list, list]] = {}
-    for value, consts, count in spec["values"]:
-        vals, ns, hs = table.setdefault(value_key(value), ([], [], []))
-        vals.append(list(consts))
-        ns.append(float(count))
-        h = hists.get(json.dumps(list(consts)), np.ones(SIZE_BINS))
-        hs.append(h / h.sum())
-    return (spec["given"], {k: (v, np.asarray(n), np.vstack(h)) for k, (v, n, h) in table.items()},
-            free)
+    overall = entry(spec["overall"]) if spec.get("overall") else None
+    return ParentLookup(spec.get("given") or None, table, overall, free)
 
 
 def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, codes: np.ndarray,
-                      given: Optional[pd.Series], lookup: tuple, seed: int
+                      given: Optional[pd.Series], lookup: ParentLookup, seed: int
                       ) -> tuple[pd.DataFrame, np.ndarray]:
-    """``target`` with each parent whose ``given`` value is in the lookup (:func:`parent_lookup`)
-    taking values drawn from that value's real frequencies among the parents, weighted by how
-    likely the parent's number of rows here is for parents of each value (one draw per parent,
-    for all its rows), and each row without a parent values drawn from the real shares of such
-    rows; and the rows that must hold their target (under a parent, or given one here)."""
-    _, table, free = lookup
+    """``target`` (values per row, None where not known yet) with each parent's values drawn
+    from their real frequencies among the parents of its ``given`` value (where the lookup has
+    it, else among all the parents), weighted by how likely the parent's number of rows here is
+    for parents of each tuple (one draw per parent, for all its rows), and each row without a
+    parent values drawn from the real shares of such rows; and the rows that must hold their
+    target (under a parent, or given one here)."""
     rng = np.random.default_rng(seed)
     out = {c: target[c].astype(object).to_numpy().copy() for c in target.columns}
     held = bound.copy()
-    if free is not None and not bound.all():
+    shares = lookup.free if lookup.free is not None else (
+        None if lookup.overall is None else lookup.overall[:2])  # too many to keep: all parents'
+    if shares is not None and not bound.all():
         loose = np.flatnonzero(~bound)
-        vals, counts = free
+        vals, counts = shares
         pick = rng.choice(len(vals), size=len(loose), p=counts / counts.sum())
         for j, c in enumerate(target.columns):
             column = np.empty(len(vals), dtype=object)
             column[:] = [v[j] for v in vals]
             out[c][loose] = column[pick]
         held[:] = True
-    if table is not None and given is not None and bound.any():
-        _draw_per_parent(out, target.columns, bound, codes, given, table, rng)
+    if bound.any() and (lookup.overall is not None or
+                        (lookup.table is not None and given is not None)):
+        _draw_per_parent(out, target.columns, bound, codes, given, lookup, rng)
     frame = pd.DataFrame({c: pd.Series(out[c]).astype(target[c].dtype) for c in target.columns})
     return frame, held
 
 
 def _draw_per_parent(out: dict[str, np.ndarray], columns: Any, bound: np.ndarray,
-                     codes: np.ndarray, given: pd.Series, lookup: dict[str, tuple],
+                     codes: np.ndarray, given: Optional[pd.Series], lookup: ParentLookup,
                      rng: np.random.Generator) -> None:
     uniq, first, sizes = np.unique(codes[bound], return_index=True, return_counts=True)
     first = np.flatnonzero(bound)[first]
     bins = size_bins(sizes)
-    keys = np.array([value_key(v) for v in given.reset_index(drop=True).iloc[first]], dtype=object)
+    table = lookup.table if lookup.table is not None and given is not None else {}
+    keys = (np.array([value_key(v) for v in given.reset_index(drop=True).iloc[first]],
+                     dtype=object) if table else np.full(len(uniq), None, dtype=object))
     drawn = np.full(len(uniq), -1, dtype=np.int64)
-    tuples: dict[str, list] = {}
-    for k in np.unique(keys):
-        if k not in lookup:
+    tuples: list[Optional[list]] = [None] * len(uniq)
+    for k in pd.unique(keys):
+        entry = table.get(k, lookup.overall) if k is not None else lookup.overall
+        if entry is None:
             continue
-        vals, counts, likes = lookup[k]
-        at = np.flatnonzero(keys == k)
+        vals, counts, likes = entry
+        at = np.flatnonzero(keys == k) if k is not None else np.flatnonzero(pd.isna(keys))
         w = counts[None, :] * likes[:, bins[at]].T  # parents x tuples
         cum = np.cumsum(w, axis=1)
         u = rng.random(len(at)) * cum[:, -1]
         drawn[at] = np.minimum((cum < u[:, None]).sum(axis=1), len(vals) - 1)
-        tuples[k] = vals
+        for i in at:
+            tuples[i] = vals[drawn[i]]
     has = drawn >= 0
     if not has.any():
         return
@@ -425,45 +454,45 @@ def _draw_per_parent(out: dict[str, np.ndarray], columns: Any, bound: np.ndarray
     for j, c in enumerate(columns):
         per_group = np.empty(len(uniq), dtype=object)
         for i in np.flatnonzero(has):
-            per_group[i] = tuples[keys[i]][drawn[i]][j]
+            per_group[i] = tuples[i][j]
         out[c][rows] = per_group[g[rows]]
 
 
-def _agree(rows: pd.DataFrame, target: pd.DataFrame) -> np.ndarray:
-    """Rows whose values equal the target's in every column (a null equal to a null)."""
-    ok = np.ones(len(rows), dtype=bool)
+def free_targets(lookup: ParentLookup, columns: list[str], n: int, seed: int) -> pd.DataFrame:
+    """``n`` rows of parent-constant values drawn one by one from their shares over all the
+    parents (or, in a model saved before those were kept, over the rows without a parent)."""
+    vals, counts = (lookup.overall[:2] if lookup.overall is not None else lookup.free)
+    pick = np.random.default_rng(seed).choice(len(vals), size=n, p=counts / counts.sum())
+    out = {}
+    for j, c in enumerate(columns):
+        column = np.empty(len(vals), dtype=object)
+        column[:] = [v[j] for v in vals]
+        out[c] = column[pick]
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
+
+
+def with_targets(rows: pd.DataFrame, target: pd.DataFrame, bound: np.ndarray) -> pd.DataFrame:
+    """``rows`` with each row that must (``bound``: under a parent, or given values here)
+    holding its ``target`` values (a model that did not generate the rows under them)."""
+    from synthohive_spark.ml._copies import _replaced
+
+    idx = np.flatnonzero(bound)
+    if not len(idx):
+        return rows
+    fixed = subset(rows, idx)
     for c in target.columns:
-        a, b = rows[c].reset_index(drop=True), target[c]
-        na_a, na_b = a.isna().to_numpy(), b.isna().to_numpy()
-        same = a.astype(object).to_numpy() == b.astype(object).to_numpy()
-        ok &= np.where(na_a | na_b, na_a & na_b, same)
-    return ok
+        fixed[c] = subset(target[c], idx).array
+    return _replaced(rows, idx, fixed)
 
 
-def with_parent_constants(rows: pd.DataFrame, target: pd.DataFrame, bound: np.ndarray,
-                          regenerate: Any, seed: int) -> pd.DataFrame:
-    """``rows`` with each row that must (``bound``: under a parent) holding its ``target`` values:
-    a row that differs is drawn again (``regenerate(positions, seed)``, under its own context),
-    several candidates a round, keeping the first that agrees, so the siblings' other columns
-    are generated under the parent's value (a flight's number and route under its plane's
-    airline) rather than overwritten; after 5 rounds the rest take the target values."""
-    from synthohive_spark.ml._copies import _replaced, redraw_round
-
-    bad = bound & ~_agree(rows, target)
-    share = float(bad.sum()) / max(1, int(bound.sum()))
-    for attempt in range(1, 6):
-        if not bad.any():
-            return rows
-        rows, share = redraw_round(rows, bad, share, regenerate,
-                                   gen.row_seed(seed, "parent-constants", attempt),
-                                   lambda cands, at: _agree(cands, subset(target, at)))
-    if bad.any():
-        idx = np.flatnonzero(bad)
-        fixed = subset(rows, idx)
-        for c in target.columns:
-            fixed[c] = subset(target[c], idx).array
-        rows = _replaced(rows, idx, fixed)
-    return rows
+def as_context(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Parent-constant values (Python objects) in the dtype the table model gives its context
+    column of the same name, as the model's rows would carry them (its codec's round trip)."""
+    out = {}
+    for codec in model.context_transformer.codecs:
+        if codec.name in frame.columns:
+            out[codec.name] = codec.from_codes(codec.codes(frame[codec.name]))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
 
 def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start: int,
@@ -480,33 +509,56 @@ def generate_chunk(plan: TablePlan, piece: Optional[pd.DataFrame], m: int, start
         context = piece[plan.cond_cols].reset_index(drop=True) if plan.cond_cols else None
         groups = (piece[plan.driver_col].reset_index(drop=True)
                   if plan.gen_plan.sequence_key and plan.driver_col else None)
-        rows = learned_rows(plan, m, context, groups, seed_of("rows"))
 
         def again(idx: np.ndarray, s: int) -> pd.DataFrame:
             return learned_rows(plan, len(idx), subset(context, idx), subset(groups, idx), s)
 
         regenerate = again
-        if plan.parent_constants:  # siblings share their parent's value (drawn by the first)
+        if plan.parent_constants and plan.parent_conditioned:
+            # drawn once per parent first, the rows generated under them (the model's context)
             codes = pd.factorize(piece[plan.driver_col].reset_index(drop=True))[0]
-            target, bound = parent_targets(rows, plan.parent_constants, codes)
-            if plan.parent_lookup is not None:
-                given = plan.parent_lookup[0]
-                target, bound = looked_up_targets(
-                    target, bound, codes,
-                    None if given is None else context[given], plan.parent_lookup,
-                    seed_of("parent-lookup"))
-            rows = with_parent_constants(rows, target, bound, again, seed_of("parent-constants"))
-
+            lookup = plan.parent_lookup
+            none = pd.DataFrame({c: pd.Series([None] * m, dtype=object)
+                                 for c in plan.parent_constants})
+            target, _ = looked_up_targets(
+                none, codes >= 0, codes, None if lookup.given is None else context[lookup.given],
+                lookup, seed_of("parent-lookup"))
+            model = gen._model_for(plan.gen_plan)
+            context = pd.concat([context, as_context(model, target)], axis=1)
+            rows = learned_rows(plan, m, context, groups, seed_of("rows"))
             rounds = [0]
 
             def regenerate(idx: np.ndarray, s: int) -> pd.DataFrame:
-                # rows the copy guard draws again keep their parent's value for three rounds,
-                # then are drawn free of it: no copy of a real row outweighs one value per parent
+                # rows the copy guard draws again keep their parent's values for three rounds,
+                # then are drawn under values drawn free of it: no copy of a real row outweighs
+                # one value per parent
                 rounds[0] += 1
+                if rounds[0] <= 3:
+                    return again(idx, s)
+                ctx = subset(context, idx)
+                free = as_context(model, free_targets(lookup, plan.parent_constants, len(idx), s))
+                ctx[plan.parent_constants] = free[plan.parent_constants]
+                return learned_rows(plan, len(idx), ctx, subset(groups, idx), s)
+        elif plan.parent_constants:  # a model that did not learn the rows under them
+            rows = learned_rows(plan, m, context, groups, seed_of("rows"))
+            codes = pd.factorize(piece[plan.driver_col].reset_index(drop=True))[0]
+            target, bound = parent_targets(rows, plan.parent_constants, codes)
+            lookup = plan.parent_lookup
+            if lookup is not None:
+                target, bound = looked_up_targets(
+                    target, bound, codes,
+                    None if lookup.given is None else context[lookup.given], lookup,
+                    seed_of("parent-lookup"))
+            rows = with_targets(rows, target, bound)
+            rounds = [0]
+
+            def regenerate(idx: np.ndarray, s: int) -> pd.DataFrame:
+                rounds[0] += 1  # as above: the parent's values for three rounds, then free
                 if rounds[0] > 3:
                     return again(idx, s)
-                return with_parent_constants(again(idx, s), subset(target, idx), bound[idx],
-                                             lambda j, s2: again(idx[j], s2), s)
+                return with_targets(again(idx, s), subset(target, idx), bound[idx])
+        else:
+            rows = learned_rows(plan, m, context, groups, seed_of("rows"))
         rows = without_close_rows(plan.copy_guard, rows, regenerate, seed_of("rows"), groups)
         out.update({c: rows[c] for c in plan.learned})
     positions = np.arange(start, start + m, dtype=np.int64)
@@ -555,6 +607,8 @@ def learned_rows(plan: TablePlan, m: int, context: Optional[pd.DataFrame], group
     for c in plan.learned:
         if c in plan.gen_plan.pii_specs:  # free text: generated by the table stage, not learned
             out[c] = gen.pii_values(plan.gen_plan, c, m, seed)
+        elif plan.parent_conditioned and c in plan.parent_constants:  # the rows' context
+            out[c] = context[c]
         else:
             out[c] = rows[c].reset_index(drop=True)
     for c, base, kind, decimals, lo, hi in plan.relative:
@@ -620,7 +674,8 @@ def table_plan(state: dict[str, Any], table_models: dict[str, Any], name: str, s
                     for c, s in ts.get("uniqueIds", {}).items()],
         local_timestamps=gen.local_timestamp_columns(schema), time_zone=gen.session_time_zone(),
         parent_constants=list((ts.get("parentConstants") or {}).get("columns", [])),
-        parent_lookup=parent_lookup(ts.get("parentConstants") or {}))
+        parent_lookup=parent_lookup(ts.get("parentConstants") or {}),
+        parent_conditioned=bool((ts.get("parentConstants") or {}).get("conditioned")))
 
 
 def draws_secondary_first(ts: dict[str, Any]) -> bool:
