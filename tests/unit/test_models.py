@@ -824,3 +824,13 @@ def test_a_stratifying_column_is_drawn_within_a_pair_of_context_columns_where_it
     model.save(tmp_path / "m")
     again = GenerativeModel.load(tmp_path / "m").sample(len(fixed), context=fixed, seed=3)
     pd.testing.assert_frame_equal(out, again)
+    # a row whose first column's category has too few rows (here one never seen) is drawn
+    # within the second column's category alone
+    first, second = spec["given"], spec["given2"]
+    lone = fixed.copy()
+    lone[first] = "unseen"
+    got = model.sample(len(lone), context=lone, seed=4)
+    for v in lone[second].unique():
+        real = data["dest"][ctx[second] == v].value_counts(normalize=True)
+        mine = got["dest"][lone[second] == v].value_counts(normalize=True)
+        assert 0.5 * (mine.reindex(real.index).fillna(0) - real).abs().sum() < 0.08, v

@@ -35,7 +35,8 @@ not within an engine count it also determines. The stratifying column itself can
 context column only (it is drawn first); where none determines it, it is drawn from its real
 frequencies within the category of the context column that explains most of its entropy (at
 least 10%), for the context categories of at least 50 rows, and within the pair of it and a
-second context column where the pair has 50 rows, when that explains 2 points more: a flight's
+second context column where the pair has 50 rows, when that explains 2 points more (a row whose
+first column's category has fewer: within the second's category, where it has 50): a flight's
 destination within its plane's model and airline, where the rest of the row follows from the
 destination's tables and a correlation alone would lose the pair.
 
@@ -1102,15 +1103,14 @@ class GaussianCopula(GenerativeModel):
                     ok2 = ok & (a2 >= 0)
                     pair = np.bincount((a[ok2] * k_2 + a2[ok2]) * k_b + b[ok2],
                                        minlength=k_a * k_2 * k_b).reshape(k_a * k_2, k_b)
-                    pair = pair.astype(np.float64)
-                    pair[pair.sum(axis=1) < _STRATA_MIN_ROWS] = 0.0
-                    spec["freq2"] = pair
+                    spec["freq2"] = pair.astype(np.float64)  # each pair's rows: see _nested_cums
                 self._nested[codec.name] = spec
                 self.logger.info("copula: stratifying column %r is drawn from its frequencies "
                                  "among the rows of the same %s column %r%s: %.0f%% of its entropy "
                                  "explained", codec.name, src, other.name,
-                                 "" if second is None else " (and %r, where a pair has %d rows)"
-                                 % (second[0].name, _STRATA_MIN_ROWS),
+                                 "" if second is None else " (within its pair with %r where the "
+                                 "pair has %d rows, within %r alone where the first's category "
+                                 "has fewer)" % (second[0].name, _STRATA_MIN_ROWS, second[0].name),
                                  100 * u_best)
                 continue
             self._nested[codec.name] = {"given": other.name, "source": src, "freq": freq}
@@ -1142,15 +1142,23 @@ class GaussianCopula(GenerativeModel):
         of codes where it is nested in two context columns, :meth:`_nested_given`): pairs (rows,
         cumulative interval ends of ``codec`` in its global order among that category's real
         rows), for each category the rows hold that has real rows (with two columns, the
-        first's categories, then the pairs that have rows enough, which take their rows)."""
+        second's categories of _STRATA_MIN_ROWS rows, then the first's, then the pairs of as
+        many rows: each later one takes its rows)."""
         spec = self._nested[codec.name]
         order = self._order(codec, "data")
         levels = [(given, spec["freq"])]
         if isinstance(given, tuple):
             g1, g2 = given
-            k_2 = len(spec["freq2"]) // max(1, len(spec["freq"]))
-            both = (g1 >= 0) & (g1 < len(spec["freq"])) & (g2 >= 0) & (g2 < k_2)
-            levels = [(g1, spec["freq"]), (np.where(both, g1 * k_2 + g2, -1), spec["freq2"])]
+            k_1 = len(spec["freq"])
+            k_2 = len(spec["freq2"]) // max(1, k_1)
+            pair = spec["freq2"]
+            alone = pair.reshape(k_1, k_2, -1).sum(axis=0)
+            ok2 = (g2 >= 0) & (g2 < k_2)
+            both = ok2 & (g1 >= 0) & (g1 < k_1)
+            levels = [(np.where(ok2, g2, -1), alone), (g1, spec["freq"]),
+                      (np.where(both, g1 * k_2 + g2, -1), pair)]
+            levels = [(c, np.where(f.sum(axis=1, keepdims=True) >= _STRATA_MIN_ROWS, f, 0.0))
+                      for c, f in levels]
         for codes, freq in levels:
             ok = np.flatnonzero((codes >= 0) & (codes < len(freq)))
             if not len(ok):
