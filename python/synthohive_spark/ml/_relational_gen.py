@@ -407,12 +407,8 @@ def looked_up_targets(target: pd.DataFrame, bound: np.ndarray, codes: np.ndarray
         None if lookup.overall is None else lookup.overall[:2])  # too many to keep: all parents'
     if shares is not None and not bound.all():
         loose = np.flatnonzero(~bound)
-        vals, counts = shares
-        pick = rng.choice(len(vals), size=len(loose), p=counts / counts.sum())
-        for j, c in enumerate(target.columns):
-            column = np.empty(len(vals), dtype=object)
-            column[:] = [v[j] for v in vals]
-            out[c][loose] = column[pick]
+        for c, column in _drawn_from_shares(shares, target.columns, len(loose), rng).items():
+            out[c][loose] = column
         held[:] = True
     if bound.any() and (lookup.overall is not None or
                         (lookup.table is not None and given is not None)):
@@ -461,14 +457,23 @@ def _draw_per_parent(out: dict[str, np.ndarray], columns: Any, bound: np.ndarray
 def free_targets(lookup: ParentLookup, columns: list[str], n: int, seed: int) -> pd.DataFrame:
     """``n`` rows of parent-constant values drawn one by one from their shares over all the
     parents (or, in a model saved before those were kept, over the rows without a parent)."""
-    vals, counts = (lookup.overall[:2] if lookup.overall is not None else lookup.free)
-    pick = np.random.default_rng(seed).choice(len(vals), size=n, p=counts / counts.sum())
+    shares = lookup.overall[:2] if lookup.overall is not None else lookup.free
+    return pd.DataFrame(_drawn_from_shares(shares, columns, n, np.random.default_rng(seed)),
+                        index=pd.RangeIndex(n))
+
+
+def _drawn_from_shares(shares: tuple, columns: Any, n: int, rng: np.random.Generator
+                       ) -> dict[str, np.ndarray]:
+    """``n`` value tuples drawn one by one from ``shares`` (tuples, their counts), as one object
+    array per column of ``columns``."""
+    vals, counts = shares
+    pick = rng.choice(len(vals), size=n, p=counts / counts.sum())
     out = {}
     for j, c in enumerate(columns):
         column = np.empty(len(vals), dtype=object)
         column[:] = [v[j] for v in vals]
         out[c] = column[pick]
-    return pd.DataFrame(out, index=pd.RangeIndex(n))
+    return out
 
 
 def with_targets(rows: pd.DataFrame, target: pd.DataFrame, bound: np.ndarray) -> pd.DataFrame:
