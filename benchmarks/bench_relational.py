@@ -45,8 +45,11 @@ ratings of 150 users: free-text international titles, skewed activity and popula
 * the database's own rules (``RULES``): pizzaplace: the share of synthetic items whose price is
   their menu pizza's price, of orders whose total is the sum of their items' prices (to the cent),
   of orders whose ``items`` is their item count; storms: of storms whose peak category is the
-  greatest category of their observations; movielens: of users whose ``joined`` is their first
-  rating's time (a ``real data`` row shows the real tables keep them all);
+  greatest category of their observations, of observations whose category is their wind's
+  (among the winds of 5 real rows or more: its most common real category, none counted as one);
+  flights: of flights whose distance is their route's (origin and destination), of planes whose
+  seats are their model's (likewise); movielens: of users whose ``joined`` is their first
+  rating's time (a ``real data`` row shows how far the real tables keep them);
 * storms and gapminder: the sequence metrics of ``benchmarks/_sequences.py`` on the child table
   (rows linked to their sequence by the FK, sorted by the order column). storms: median
   great-circle step between consecutive positions (km, and over the real median), share of
@@ -524,22 +527,48 @@ RULES = {
                    ("order total = sum(items)", "rule_total"),
                    ("order items = count", "rule_items")],
     "storms": [("peak category = max(category)", "rule_peak"),
-               ("year = year of first observation", "rule_year")],
+               ("year = year of first observation", "rule_year"),
+               ("category = its wind's", "rule_category")],
     "movielens": [("joined = min(rated_at)", "rule_joined")],
+    "flights": [("distance = its route's", "rule_distance"),
+                ("seats = its model's", "rule_seats")],
 }
 
 
-def db_rules(dataset: str, t: dict[str, pd.DataFrame]) -> dict[str, float]:
-    """The shares of ``RULES[dataset]`` kept in ``t``."""
+def key_rule(real: pd.DataFrame, synth: pd.DataFrame, keys: list[str], col: str) -> float:
+    """Share of the synthetic rows whose ``keys`` real rows have (at least 5 of them) that hold
+    the keys' most common real ``col`` (missing counts as a value)."""
+    def norm(df: pd.DataFrame) -> pd.DataFrame:
+        out = pd.DataFrame({k: df[k].astype("object").where(df[k].notna(), None).map(str)
+                            for k in keys})
+        out["v"] = pd.to_numeric(df[col], errors="coerce").astype("float64").fillna(-1e300)
+        return out
+
+    r = norm(real)
+    top = r.groupby(keys)["v"].agg(lambda v: v.mode().iloc[0] if len(v) >= 5 else None).dropna()
+    s = norm(synth).join(top.rename("want"), on=keys)
+    known = s["want"].notna()
+    return float((s.loc[known, "v"] == s.loc[known, "want"]).mean()) if known.any() else float("nan")
+
+
+def db_rules(dataset: str, t: dict[str, pd.DataFrame],
+             real: dict[str, pd.DataFrame]) -> dict[str, float]:
+    """The shares of ``RULES[dataset]`` kept in ``t`` (``real``: the real tables)."""
     if dataset == "pizzaplace":
         return pizza_rules(t)
+    if dataset == "flights":
+        return {"rule_distance": key_rule(real["flights"], t["flights"], ["origin", "dest"],
+                                           "distance"),
+                "rule_seats": key_rule(real["planes"], t["planes"], ["model"], "seats")}
     if dataset == "storms":
         obs = t["observations"]
         obs = obs.assign(__year=pd.to_datetime(obs["observed_at"]).dt.year)
         return {"rule_peak": _extreme_rule(t["storms"], "storm_id", "peak_category",
                                            t["observations"], "storm_id", "category", "max"),
                 "rule_year": _extreme_rule(t["storms"], "storm_id", "year", obs, "storm_id",
-                                           "__year", "min")}
+                                           "__year", "min"),
+                "rule_category": key_rule(real["observations"], t["observations"], ["wind"],
+                                           "category")}
     if dataset == "movielens":
         return {"rule_joined": _extreme_rule(t["users"], "userId", "joined", t["ratings"],
                                              "userId", "rated_at", "min")}
@@ -896,7 +925,7 @@ def run_real(spark, dataset: str, args: argparse.Namespace) -> None:
                     r["quality_error"] = _err_line(tb)
         if dataset in RULES:
             try:
-                r.update(db_rules(dataset, synth))
+                r.update(db_rules(dataset, synth, real))
             except Exception:
                 tb = traceback.format_exc()
                 print(f"# {dataset}: rule checks of {r['system']} failed:\n{tb}", flush=True)

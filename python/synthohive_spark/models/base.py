@@ -28,6 +28,7 @@ import torch
 from synthohive_spark.transform import DataTransformer, TransformError, check_frame
 from synthohive_spark.transform.row_formula import (RowFormula, apply_formulas, drop_formulas,
                                                     plan_row_formulas, with_formula_columns)
+from synthohive_spark.transform.row_lookup import RowLookup, apply_lookups, plan_row_lookups
 from synthohive_spark.transform.row_order import RowOrder, from_gaps, plan_row_orders, to_gaps
 from synthohive_spark.transform.time_parts import (TimeSplit, join_times, plan_time_splits,
                                                   public_columns, split_times)
@@ -203,6 +204,8 @@ class GenerativeModel(abc.ABC):
         self.row_orders: list[RowOrder] = []
         #: columns computed from two others of their row (:mod:`..transform.row_formula`)
         self.row_formulas: list[RowFormula] = []
+        #: numbers set from the real value of their row's key (:mod:`..transform.row_lookup`)
+        self.row_lookups: list[RowLookup] = []
 
     def to_device(self, device: str | torch.device) -> bool:
         """Sample on ``device`` from now on; returns whether the model has a network to move there
@@ -303,12 +306,20 @@ class GenerativeModel(abc.ABC):
         # (the choices read the data, and each column there costs a share of the budget) nor in
         # sequences (their order column's steps are the sequence model's own)
         self.time_splits, self.row_orders, self.row_formulas = [], [], []
+        self.row_lookups = []
+        specs = self._hp.get("column_specs")
         if not self.sequential and self._hp.get("epsilon") is None:
-            specs = self._hp.get("column_specs")
             self.row_formulas = plan_row_formulas(data, specs, self._hp["seed"])
             data = drop_formulas(data, self.row_formulas)
             self.row_orders = plan_row_orders(data, specs, self._hp["seed"], context)
+        if self._hp.get("epsilon") is None:
+            # a number its row's key determines (a route's distance) is still learned, then set
+            # from the key's real value: in sequences too (a storm's category by its wind)
+            ordered = {c for r in self.row_orders for c in (r.column, r.after)}
+            self.row_lookups = plan_row_lookups(data, specs, self._hp["seed"], exclude=ordered)
+        if self.row_orders:
             data = to_gaps(data, self.row_orders, context)
+        if not self.sequential and self._hp.get("epsilon") is None:
             self.time_splits = plan_time_splits(data, specs)
         self._fit_transformers(split_times(data, self.time_splits, self._hp["seed"]), context)
         self.fitted = False
@@ -365,14 +376,14 @@ class GenerativeModel(abc.ABC):
                               None if context is None else context.iloc[:0])
         self._check_groups(groups, n, "sample")
         if self.sequential:
-            return self._sample(n, context, seed, groups)
+            return apply_lookups(self._sample(n, context, seed, groups), self.row_lookups)
         return self._join(self._sample(n, context, seed), context)
 
     def _join(self, out: pd.DataFrame, context: pd.DataFrame | None) -> pd.DataFrame:
         """The user's columns from the learned ones (times of day, then gaps; ``context``: the
         rows' conditions)."""
-        return apply_formulas(from_gaps(join_times(out, self.time_splits), self.row_orders,
-                                        context), self.row_formulas)
+        joined = from_gaps(join_times(out, self.time_splits), self.row_orders, context)
+        return apply_formulas(apply_lookups(joined, self.row_lookups), self.row_formulas)
 
     def _check_groups(self, groups: Any, n: int, stage: str) -> None:
         if groups is None:
@@ -470,6 +481,8 @@ class GenerativeModel(abc.ABC):
             meta["row_orders"] = [r.to_state() for r in self.row_orders]
         if self.row_formulas:
             meta["row_formulas"] = [f.to_state() for f in self.row_formulas]
+        if self.row_lookups:
+            meta["row_lookups"] = [lk.to_state() for lk in self.row_lookups]
         meta["checksums"] = {"tensors_sha256": tensors_checksum(tensors), "meta_sha256": _meta_checksum(meta)}
         return meta, tensors
 
@@ -507,6 +520,8 @@ class GenerativeModel(abc.ABC):
             model.row_orders = [RowOrder.from_state(r) for r in meta.get("row_orders") or []]
             model.row_formulas = [RowFormula.from_state(f)
                                   for f in meta.get("row_formulas") or []]
+            model.row_lookups = [RowLookup.from_state(lk)
+                                 for lk in meta.get("row_lookups") or []]
             model._load_tensors({k: v.cpu() for k, v in tensors.items()}, meta.get("extra") or {})
         except (KeyError, TypeError, RuntimeError, TransformError) as exc:
             raise ModelStateError(f"model state for {meta['model']!r} is incompatible: {exc!r}") from exc
