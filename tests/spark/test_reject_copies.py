@@ -25,7 +25,10 @@ COMBOS = [("a", "x", "p"), ("a", "y", "q"), ("b", "x", "q"), ("b", "z", "p"), ("
 
 
 def _few_rows(n: int = 300) -> pd.DataFrame:
-    return pd.DataFrame([COMBOS[i % 6] + (float(i % 3),) for i in range(n)], columns=COLS)
+    # v is mostly its combination's, not always (on every real row, v would be a number its row's
+    # key determines, set from the key after sampling: transform/row_lookup.py)
+    return pd.DataFrame([COMBOS[i % 6] + (float((i + (i % 10 == 0)) % 3),) for i in range(n)],
+                        columns=COLS)
 
 
 def _dcr(rows: pd.DataFrame, real: pd.DataFrame) -> np.ndarray:

@@ -168,3 +168,15 @@ def test_an_integer_learned_as_a_number_is_a_key_a_fraction_is_not():
     assert "gate" in _key_columns(data, specs) and "share" not in _key_columns(data, specs)
     found = {lk.column: lk.keys for lk in plan_row_lookups(data, specs, 0)}
     assert found["band"] == ["gate"]
+
+
+def test_a_rare_value_only_under_small_keys_is_no_lookup():
+    # 30 sites of 10 rows or more without the motif, and the motif at a few sites of 2 rows:
+    # every site that repeats "determines" it, but every kept site gives 0
+    rng = np.random.default_rng(5)
+    big = np.repeat([f"s{i}" for i in range(30)], rng.integers(10, 20, 30))
+    small = np.repeat([f"t{i}" for i in range(6)], 2)
+    frame = pd.DataFrame({"site": np.r_[big, small],
+                          "motif": np.r_[np.zeros(len(big), int), np.ones(len(small), int)],
+                          "height": np.round(rng.normal(size=len(big) + len(small)), 2)})
+    assert plan_row_lookups(frame, None, 0) == []

@@ -19,9 +19,10 @@ rules); keys: columns of categories (text, categorical or boolean, or integers o
 of them (a pair only where no single column determines the number); read on at most
 :data:`_MAX_ROWS` rows (64 numbers and 32 keys at most, in column order; a key first on 2,000 rows,
 where it must hold on 95% of those whose key repeats to be read on all). The rows whose key repeats
-must be at least half of the rows with a key and a value (one-off keys "determine" anything), and
-the rule must not hold with the number's values shuffled (a number that is nearly constant is
-determined by every column). A column is a key or a target, not both; the single key that
+must be at least half of the rows with a key and a value (one-off keys "determine" anything), the
+rule must not hold with the number's values shuffled (a number that is nearly constant is
+determined by every column), and the keys kept (those of MIN_KEY_ROWS rows, which must hold half of
+the rows) must not all give one value (a motif seen at a few small sites only). A column is a key or a target, not both; the single key that
 determines most rows wins (then the one of fewer values). Not under differential privacy: the table
 holds real values.
 """
@@ -257,8 +258,12 @@ def plan_row_lookups(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int
             continue
         table = _table(frame, best, name, info)
         covered = _covered(frame, best, table)
-        if not table or len(table) > _MAX_KEYS or covered < 0.5 * finite.sum():
-            continue  # keys of too few rows each: the model's values stay
+        if (not table or len(table) > _MAX_KEYS or covered < 0.5 * finite.sum()
+                or len({row[-2] for row in table}) < 2):
+            # keys of too few rows each (the model's values stay), or one value for every key
+            # kept: a rare value only under keys of few rows (a motif at a few sites) says
+            # nothing a lookup would add
+            continue
         out.append(RowLookup(name, best, info, table, round(best_key[0], 6),
                              [describe_dtype(k, frame[k]) for k in best]))
         used_keys.update(best)
