@@ -317,8 +317,7 @@ class GenerativeModel(abc.ABC):
             # from the key's real value: in sequences too (a storm's category by its wind)
             ordered = {c for r in self.row_orders for c in (r.column, r.after)}
             self.row_lookups = plan_row_lookups(data, specs, self._hp["seed"], exclude=ordered)
-        if self.row_orders:
-            data = to_gaps(data, self.row_orders, context)
+        data = to_gaps(data, self.row_orders, context)
         if not self.sequential and self._hp.get("epsilon") is None:
             self.time_splits = plan_time_splits(data, specs)
         self._fit_transformers(split_times(data, self.time_splits, self._hp["seed"]), context)

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synthohive_spark.transform.columns import (TransformError, describe_dtype, from_base,
-                                                to_base)
+from synthohive_spark.transform.columns import (TransformError, _json_scalar, describe_dtype,
+                                                from_base, to_base)
 from synthohive_spark.transform.row_order import _MAX_ROWS, _NUMBERS, MIN_ROWS
 
 logger = logging.getLogger("synthohive_spark.transform")
@@ -79,10 +79,10 @@ class RowLookup:
 
     column: str
     keys: list[str]
-    dtype: dict[str, Any]          # the column's (describe_dtype)
+    dtype: dict[str, Any]             # the column's (describe_dtype)
+    key_dtypes: list[dict[str, Any]]  # the keys'
     table: list[list[Any]] = field(default_factory=list)
-    agreement: float = 1.0         # share of the real rows with a repeated key where it holds
-    key_dtypes: list[dict[str, Any]] = field(default_factory=list)  # the keys' (describe_dtype)
+    agreement: float = 1.0            # share of the real rows with a repeated key where it holds
 
     def to_state(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,17 +91,15 @@ class RowLookup:
     def from_state(cls, state: dict[str, Any]) -> "RowLookup":
         out = cls(**state)
         if (not (1 <= len(out.keys) <= 2) or any(len(r) != len(out.keys) + 2 for r in out.table)
-                or len(out.key_dtypes) not in (0, len(out.keys))):
+                or len(out.key_dtypes) != len(out.keys)):
             raise TypeError(f"row lookup of {out.column!r}: {len(out.keys)} keys, and table rows or "
                             "key dtypes of another length")
         return out
 
-    def describe(self) -> str:
-        return f"{self.column} = its value for ({', '.join(self.keys)})"
 
-
-def _key_columns(frame: pd.DataFrame, specs: dict[str, Any]) -> dict[str, np.ndarray]:
-    """name -> integer codes (-1: missing) of the columns that can be keys."""
+def _key_columns(frame: pd.DataFrame, specs: dict[str, Any]
+                 ) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+    """name -> (integer codes (-1: missing), dtype) of the columns that can be keys."""
     out = {}
     for name in frame.columns:
         spec = specs.get(name) or {}
@@ -117,7 +115,7 @@ def _key_columns(frame: pd.DataFrame, specs: dict[str, Any]) -> dict[str, np.nda
             continue  # integers learned as numbers count (a wind in knots), other numbers not
         codes, uniques = pd.factorize(pd.Series(to_base(frame[name], info)), use_na_sentinel=True)
         if 2 <= len(uniques) and (info["family"] in _LABELS or len(uniques) <= KEY_MAX_VALUES):
-            out[name] = codes.astype(np.int64)
+            out[name] = codes.astype(np.int64), info
     return out
 
 
@@ -163,34 +161,27 @@ def _holds(key: np.ndarray, value: np.ndarray, perm: np.ndarray, scan: np.ndarra
     return got[0]
 
 
-def _table(frame: pd.DataFrame, keys: list[str], target: str, info: dict[str, Any]
-           ) -> list[list[Any]]:
+def _table(frame: pd.DataFrame, keys: list[str], key_dtypes: list[dict[str, Any]],
+           target: str, info: dict[str, Any]) -> tuple[list[list[Any]], int]:
     """Each key of at least MIN_KEY_ROWS rows whose most common value (missing counts as one)
-    holds on at least 90% of them, and that value (None: missing)."""
+    holds on at least 90% of them, and that value (None: missing); and the rows of those keys."""
     cols = [f"k{i}" for i in range(len(keys))]
     values = to_base(frame[target], info).astype(np.float64)
-    df = pd.DataFrame({**{c: to_base(frame[k], describe_dtype(k, frame[k]))
-                          for c, k in zip(cols, keys)},
+    df = pd.DataFrame({**{c: to_base(frame[k], d) for c, k, d in zip(cols, keys, key_dtypes)},
                        "missing": np.isnan(values), "v": np.nan_to_num(values)}).dropna()
     if not len(df):
-        return []
+        return [], 0
     sizes = df.groupby([*cols, "missing", "v"], sort=True).size().rename("n").reset_index()
     sizes["total"] = sizes.groupby(cols, sort=False)["n"].transform("sum")
     top = sizes.sort_values("n", ascending=False, kind="stable").drop_duplicates(cols)
     top = top[(top["total"] >= MIN_KEY_ROWS) & (top["n"] >= 0.9 * top["total"])]
     missing = df.groupby(cols, sort=False)["missing"].mean().rename("missing_share")
     top = top.join(missing, on=cols)
-    return [[_plain(v) for v in row[:-3]] + [None if row[-3] else float(row[-2]),
-                                             round(float(row[-1]), 6)]
-            for row in top[[*cols, "missing", "v", "missing_share"]].itertuples(index=False,
-                                                                                name=None)]
-
-
-def _plain(v: Any) -> Any:
-    """A key value as JSON keeps it (numpy scalars as Python's)."""
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    table = [[_json_scalar(v) for v in row[:-3]] + [None if row[-3] else float(row[-2]),
+                                                    round(float(row[-1]), 6)]
+             for row in top[[*cols, "missing", "v", "missing_share"]].itertuples(index=False,
+                                                                                 name=None)]
+    return table, int(top["total"].sum())
 
 
 def plan_row_lookups(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int,
@@ -206,6 +197,8 @@ def plan_row_lookups(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int
         frame = data.iloc[np.sort(rng.choice(len(data), _MAX_ROWS, replace=False))]
     frame = frame.reset_index(drop=True)
     keys = {k: v for k, v in _key_columns(frame, specs).items() if k not in exclude}
+    key_dtypes = {k: info for k, (_, info) in keys.items()}
+    keys = {k: codes for k, (codes, _) in keys.items()}
     keys = dict(list(keys.items())[:_MAX_KEY_COLUMNS])
     if not keys:
         return []
@@ -256,16 +249,15 @@ def plan_row_lookups(data: pd.DataFrame, specs: dict[str, Any] | None, seed: int
                     best, best_key = [a, b], (p, -ka * kb)
         if best is None:
             continue
-        table = _table(frame, best, name, info)
-        covered = _covered(frame, best, table)
+        table, covered = _table(frame, best, [key_dtypes[k] for k in best], name, info)
         if (not table or len(table) > _MAX_KEYS or covered < 0.5 * finite.sum()
                 or len({row[-2] for row in table}) < 2):
             # keys of too few rows each (the model's values stay), or one value for every key
             # kept: a rare value only under keys of few rows (a motif at a few sites) says
             # nothing a lookup would add
             continue
-        out.append(RowLookup(name, best, info, table, round(best_key[0], 6),
-                             [describe_dtype(k, frame[k]) for k in best]))
+        out.append(RowLookup(name, best, info, [key_dtypes[k] for k in best], table,
+                             round(best_key[0], 6)))
         used_keys.update(best)
     for lk in out if log else ():
         logger.info("column %r is determined by %s in %.1f%% of the real rows whose key repeats; "
@@ -301,17 +293,10 @@ def _key_index(frame: pd.DataFrame, lk: RowLookup) -> np.ndarray:
         return np.full(len(frame), -1, dtype=np.int64)
     vocabs, cells, _, _ = _prepared(lk)
     cell = np.zeros(len(frame), dtype=np.int64)
-    for i, (k, vocab) in enumerate(zip(lk.keys, vocabs)):
-        info = lk.key_dtypes[i] if lk.key_dtypes else describe_dtype(k, frame[k])
+    for k, info, vocab in zip(lk.keys, lk.key_dtypes, vocabs):
         code = vocab.get_indexer(pd.Index(to_base(frame[k], info)))
         cell = np.where((cell >= 0) & (code >= 0), cell * len(vocab) + code, -1)
     return np.where(cell >= 0, cells.get_indexer(pd.Index(cell)), -1)
-
-
-def _covered(frame: pd.DataFrame, keys: list[str], table: list[list[Any]]) -> int:
-    """Rows of ``frame`` whose key the table holds."""
-    probe = RowLookup("", keys, {}, table)
-    return int((_key_index(frame, probe) >= 0).sum())
 
 
 def apply_lookups(frame: pd.DataFrame, lookups: list[RowLookup]) -> pd.DataFrame:
